@@ -1,0 +1,17 @@
+"""Errors a user can cause and fix: the command line prints them without a traceback."""
+
+
+class LaeError(Exception):
+    """Base class of expected, user-facing errors (bad input, missing files, bad config)."""
+
+
+class DataError(LaeError):
+    """A dataset is missing, corrupt, or not what was declared. The message names the file or tensor."""
+
+
+class ConfigError(LaeError):
+    """A config key or value is unknown or invalid. The message names the key and the valid choices."""
+
+
+class RunDirError(LaeError):
+    """A run directory is missing, incomplete, or would be overwritten."""
