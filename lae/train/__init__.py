@@ -1,0 +1,10 @@
+"""Training: configs, the trainer, checkpoints and run directories."""
+
+from lae.train.checkpoint import find_checkpoint, load_checkpoint, prepare_run_dir
+from lae.train.config import Config, TrainConfig, config_from_dict, list_presets, load_config
+from lae.train.run import load_run
+from lae.train.trainer import Trainer, resolve_device
+
+__all__ = ["Config", "TrainConfig", "Trainer", "config_from_dict", "find_checkpoint",
+           "list_presets", "load_checkpoint", "load_config", "load_run", "prepare_run_dir",
+           "resolve_device"]

@@ -1,0 +1,191 @@
+"""The ``lae`` command: train, sample, eval, report, list.
+
+    lae train PRESET_OR_YAML [--section.key=value ...] --out RUN_DIR [--resume | --overwrite]
+    lae sample RUN_DIR -n 64 --out grid.png
+    lae eval RUN_DIR [--metrics elbo,iwae,mse] [--out results.json]
+    lae report RUN_DIR [RUN_DIR ...] --out DIR
+    lae list
+
+Expected errors (bad keys, missing data, an existing run directory) print one line, ``error: ...``,
+and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lae.errors import ConfigError, LaeError
+
+
+def _refuse_existing(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise LaeError(f"{path} exists; pass --overwrite to replace it")
+
+
+def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
+    from lae.train import Trainer, load_config
+    from lae.train.config import config_from_dict, merge, parse_overrides, read_yaml
+
+    run_dir = Path(args.out)
+    if args.data_dir is not None:
+        overrides.append(f"data.data_dir={args.data_dir}")
+    if args.download:
+        overrides.append("data.download=true")
+    if args.resume:
+        # The run's own config, with any overrides (for example more train.epochs).
+        raw = read_yaml(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else {}
+        cfg = config_from_dict(merge(raw, parse_overrides(overrides)))
+    else:
+        cfg = load_config(args.config, overrides)
+    summary = Trainer(cfg, run_dir, resume=args.resume, overwrite=args.overwrite).fit()
+    print(json.dumps({"run_dir": str(run_dir), "last_test": summary}, indent=2))
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from lae.eval.plots import save_model_samples
+    from lae.train import load_run
+
+    out = Path(args.out)
+    _refuse_existing(out, args.overwrite)
+    run = load_run(args.run_dir, args.checkpoint)
+    if args.n < 1:
+        raise ConfigError(f"-n must be >= 1, got {args.n}")
+    save_model_samples(run.model, args.n, out, seed=args.seed)
+    print(f"wrote {args.n} samples of {run.run_dir} (epoch {run.epoch}) to {out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from lae.data import load_dataset
+    from lae.eval.metrics import EvalSettings, evaluate
+    from lae.train import load_run
+
+    run = load_run(args.run_dir, args.checkpoint)
+    out = Path(args.out) if args.out else run.run_dir / "results.json"
+    _refuse_existing(out, args.overwrite or args.out is None)
+    data_cfg = run.config.data
+    if args.data_dir is not None:
+        data_cfg.data_dir = args.data_dir
+    splits = load_dataset(data_cfg)
+    x = splits.test if args.split == "test" else splits.val
+    if x is None:
+        raise ConfigError("--split val: this run has no validation split (data.val_size is 0)")
+    if args.n_examples:
+        x = x[:args.n_examples]
+    settings = EvalSettings(k=args.k, batch_size=args.batch_size, seed=args.seed)
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    results = evaluate(run.model, x, names, settings)
+    results = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
+               "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split, **results}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    for key, res in results["metrics"].items():
+        print(f"{key:>22}: {res['value']:.4f} ± {res['stderr']:.4f}  (n={res['n']}, "
+              f"{res['settings']})")
+    for name, why in results["skipped"].items():
+        print(f"{name:>22}: skipped: {why}")
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from lae.eval.report import write_report
+
+    path = write_report([Path(r) for r in args.run_dirs], Path(args.out))
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from lae.data import list_datasets
+    from lae.eval.metrics import METRICS
+    from lae.models import MODELS
+    from lae.train import list_presets
+
+    print("datasets:")
+    for name, desc in list_datasets():
+        print(f"  {name:<22} {desc}")
+    print("models:")
+    for name, cls in sorted(MODELS.items()):
+        print(f"  {name:<22} {(cls.__doc__ or '').strip().splitlines()[0]}")
+    print("metrics:")
+    for name, (_, desc) in sorted(METRICS.items()):
+        print(f"  {name:<22} {desc}")
+    print("presets:")
+    for name in list_presets():
+        print(f"  {name}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lae", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model from a preset or YAML file",
+                       description="Train. Any config key can be overridden as "
+                                   "--section.key=value, e.g. --train.epochs=5 --model.latent_dim=8.")
+    p.add_argument("config", help="preset name (see `lae list`) or path to a YAML file; "
+                                  "ignored with --resume")
+    p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    p.add_argument("--data-dir", default=None, help="where the dataset files are (or go)")
+    p.add_argument("--download", action="store_true", help="download the dataset if missing")
+
+    p = sub.add_parser("sample", help="draw samples from a trained model as a PNG grid")
+    p.add_argument("run_dir")
+    p.add_argument("-n", type=int, default=64)
+    p.add_argument("--out", required=True)
+    p.add_argument("--checkpoint", default="last", help="last, an epoch number, or a .pt path")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+
+    p = sub.add_parser("eval", help="score a trained model on its test split")
+    p.add_argument("run_dir")
+    p.add_argument("--out", default=None, help="results JSON (default RUN_DIR/results.json)")
+    p.add_argument("--metrics", default="elbo,iwae,mse", help="comma-separated; see `lae list`")
+    p.add_argument("--k", type=int, default=1000, help="importance samples for the IWAE bound")
+    p.add_argument("--n-examples", type=int, default=0, help="first N test examples (0: all)")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--split", choices=["test", "val"], default="test")
+    p.add_argument("--checkpoint", default="last")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+
+    p = sub.add_parser("report", help="Markdown table and pictures for one or more runs")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--out", required=True, help="folder for report.md and its pictures")
+
+    sub.add_parser("list", help="datasets, models, metrics and presets")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "train":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    bad = [e for e in extra if not e.startswith("--") or "=" not in e]
+    if bad:
+        parser.error(f"unrecognized arguments: {' '.join(bad)} (config overrides look like "
+                     "--section.key=value)")
+    commands = {"train": lambda: cmd_train(args, list(extra)), "sample": lambda: cmd_sample(args),
+                "eval": lambda: cmd_eval(args), "report": lambda: cmd_report(args),
+                "list": lambda: cmd_list(args)}
+    try:
+        return commands[args.command]()
+    except LaeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

