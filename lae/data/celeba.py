@@ -92,8 +92,11 @@ def load_images(folder: Path) -> tuple[torch.Tensor, list[str]]:
     names = [f.name for f in files]
     if cache.exists():
         try:
-            return torch.load(cache, weights_only=True)["images"], names
-        except (RuntimeError, OSError, KeyError, EOFError) as e:
+            images = torch.load(cache, weights_only=True)["images"]
+            if images.shape == (len(files), 3, SIZE, SIZE) and images.dtype == torch.uint8:
+                return images, names
+            log.warning("ignoring cache %s: shape %s does not match", cache, tuple(images.shape))
+        except (RuntimeError, OSError, KeyError, EOFError, TypeError) as e:
             log.warning("ignoring unreadable cache %s (%s)", cache, e)
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         images = torch.from_numpy(np.stack(list(pool.map(_crop_resize, files))))
@@ -107,11 +110,24 @@ def load_images(folder: Path) -> tuple[torch.Tensor, list[str]]:
     return images, names
 
 
+def _read_partition(path: Path) -> dict[str, str]:
+    """``list_eval_partition.txt``: lines ``<file name> <0|1|2>`` -> {file name: partition}."""
+    partition = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
+            raise DataError(f"{path}:{number}: expected '<image name> <0|1|2>', got {line!r}")
+        partition[fields[0]] = fields[1]
+    return partition
+
+
 def _test_mask(folder: Path, names: list[str]) -> np.ndarray:
     """bool [N]: official test partition (2) if list_eval_partition.txt exists, else last 10%."""
     for candidate in (folder.parent / PARTITION_FILE, folder / PARTITION_FILE):
         if candidate.exists():
-            partition = dict(line.split() for line in candidate.read_text().splitlines() if line)
+            partition = _read_partition(candidate)
             unknown = [n for n in names if n not in partition]
             if unknown:
                 raise DataError(f"{candidate} does not list {unknown[0]} "

@@ -113,6 +113,20 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(dims).copy()
 
 
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode ``array`` (values 0..255, any shape) as an unsigned-byte IDX file."""
+    header = bytes([0, 0, _UBYTE, array.ndim])
+    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + dims + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray, *, gz: bool = True) -> Path:
+    """Write ``array`` as an IDX file, gzipped by default (used for tests and exports)."""
+    data = idx_bytes(array)
+    Path(path).write_bytes(gzip.compress(data) if gz else data)
+    return Path(path)
+
+
 def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Images uint8 [N, 1, H, W] and labels int64 [N] (checked to be 0..9) from two IDX files."""
     images = read_idx(images_path, 3)

@@ -13,6 +13,7 @@ from lae.distributions.likelihoods import (
     Likelihood,
     build_likelihood,
 )
+from lae.distributions.linear_gaussian import LinearGaussian
 from lae.distributions.logistic import DiscretizedLogistic, on_grid
 from lae.distributions.priors import StandardNormalPrior
 
@@ -25,6 +26,7 @@ __all__ = [
     "GaussianLikelihood",
     "Independent",
     "Likelihood",
+    "LinearGaussian",
     "Normal",
     "StandardNormalPrior",
     "build_likelihood",

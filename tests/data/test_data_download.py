@@ -7,14 +7,12 @@ import hashlib
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import idx_bytes, write_idx_dataset
 
 from lae.data import DataConfig, download_file, load_dataset
-from lae.data.idx import MIRRORS, SHA256
+from lae.data.idx import MIRRORS, SHA256, idx_bytes
 from lae.errors import DataError
 
 
@@ -91,28 +89,27 @@ def test_network_error_names_url(tmp_path, server):
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def _serve_fake_mnist(root: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    """Fake MNIST files on the server, with their real checksums patched in."""
-    write_idx_dataset(root)
+@pytest.fixture
+def fake_mnist_server(server, monkeypatch, fake_idx_dataset):
+    """Fake MNIST files on the local server, set as the MNIST mirror with their checksums."""
+    root, url = server
+    fake_idx_dataset(root)
     hashes = {
         p.name[:-3]: hashlib.sha256(gzip.decompress(p.read_bytes())).hexdigest()
         for p in root.glob("*.gz")
     }
     monkeypatch.setitem(SHA256, "mnist", hashes)
     monkeypatch.setitem(MIRRORS, "mnist", url)
+    return root
 
 
-def test_load_dataset_downloads_into_data_dir(tmp_path, server, monkeypatch):
-    root, url = server
-    _serve_fake_mnist(root, monkeypatch, url)
+def test_load_dataset_downloads_into_data_dir(tmp_path, fake_mnist_server):
     cfg = DataConfig(name="mnist", data_dir=str(tmp_path / "d"), download=True)
     assert len(load_dataset(cfg).train) == 20
     assert len(list((tmp_path / "d").glob("*.gz"))) == 4
 
 
-def test_load_dataset_download_rejects_wrong_files(tmp_path, server, monkeypatch):
-    root, url = server
-    _serve_fake_mnist(root, monkeypatch, url)
+def test_load_dataset_download_rejects_wrong_files(tmp_path, fake_mnist_server, monkeypatch):
     monkeypatch.setitem(SHA256["mnist"], "t10k-labels-idx1-ubyte", "f" * 64)
     cfg = DataConfig(name="mnist", data_dir=str(tmp_path / "d"), download=True)
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz failed verification"):

@@ -6,10 +6,9 @@ import gzip
 
 import numpy as np
 import pytest
-from conftest import idx_bytes, write_idx, write_idx_dataset
 
 from lae.data import DataConfig, load_dataset
-from lae.data.idx import read_idx, read_idx_pair
+from lae.data.idx import idx_bytes, read_idx, read_idx_pair, write_idx
 from lae.errors import DataError
 
 
@@ -54,15 +53,15 @@ def test_label_out_of_range(tmp_path):
         read_idx_pair(x, y)
 
 
-def test_load_from_data_dir(tmp_path):
-    write_idx_dataset(tmp_path / "m", n_train=30, n_test=10)
+def test_load_from_data_dir(tmp_path, fake_idx_dataset):
+    fake_idx_dataset(tmp_path / "m", n_train=30, n_test=10)
     splits = load_dataset(DataConfig(name="mnist", data_dir=str(tmp_path / "m"), val_size=5))
     assert (len(splits.train), len(splits.val), len(splits.test)) == (25, 5, 10)
     assert splits.shape == (1, 28, 28) and splits.n_bits == 8
 
 
-def test_env_var_subfolder_is_searched(tmp_path, monkeypatch):
-    write_idx_dataset(tmp_path / "mnist")
+def test_env_var_subfolder_is_searched(tmp_path, monkeypatch, fake_idx_dataset):
+    fake_idx_dataset(tmp_path / "mnist")
     monkeypatch.setenv("LAE_DATA_DIR", str(tmp_path))
     assert len(load_dataset(DataConfig(name="mnist")).train) == 20
 
