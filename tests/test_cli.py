@@ -1,0 +1,78 @@
+"""The `lae` command end to end on a 2-D toy (seconds), and its error messages."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lae.cli import main
+
+
+def test_train_sample_eval_report_end_to_end(tmp_path, fast_overrides, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "vae-toy2d", "--out", str(run), *[f"--{o}" for o in fast_overrides]]) == 0
+    assert main(["sample", str(run), "-n", "50", "--out", str(tmp_path / "grid.png")]) == 0
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    out = tmp_path / "results.json"
+    assert main(["eval", str(run), "--metrics", "elbo,iwae,mse", "--k", "20",
+                 "--n-examples", "50", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    metrics = results["metrics"]
+    assert {"neg_elbo_nats", "nll_iwae_nats", "mse_per_dim"} == set(metrics)
+    assert metrics["nll_iwae_nats"]["settings"] == {"k": 20}
+    assert metrics["nll_iwae_nats"]["n"] == 50
+    # IWAE-k is a tighter bound than the ELBO (allow Monte Carlo noise of a few stderr).
+    slack = 3 * metrics["neg_elbo_nats"]["stderr"]
+    assert metrics["nll_iwae_nats"]["value"] <= metrics["neg_elbo_nats"]["value"] + slack
+    assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "nll_iwae_nats" in report and "run_samples.png" in report
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("mnist5k", "fashion-mnist", "toy2d:8gaussians", "vae", "vae-toy2d", "iwae"):
+        assert name in listing
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "vae-toy2d", "--model.latent_dimm=3"], "unknown key model.latent_dimm"),
+    (["train", "vae-nope"], "unknown preset 'vae-nope'"),
+    (["train", "vae-toy2d", "--data.name=cifar11"], "cifar11"),
+    (["sample", "{tmp}/missing", "--out", "{tmp}/x.png"], "does not exist"),
+])
+def test_expected_errors_print_one_line_and_exit_2(tmp_path, capsys, args, message):
+    args = [a.format(tmp=tmp_path) for a in args]
+    if args[0] == "train":
+        args += ["--out", str(tmp_path / "run")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # nothing written for a bad config
+
+
+def test_missing_dataset_says_where_it_looked_and_how_to_get_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("LAE_DATA_DIR", raising=False)
+    assert main(["train", "vae-mnist5k-mlp", "--data.name=mnist", "--out", str(tmp_path / "r"),
+                 "--data-dir", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "nowhere") in err and "--download" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_sample_refuses_to_overwrite_a_file(tmp_path, fast_overrides, capsys):
+    run = tmp_path / "run"
+    main(["train", "vae-toy2d", "--out", str(run), "--train.epochs=1",
+          *[f"--{o}" for o in fast_overrides if not o.startswith("train.epochs")]])
+    target = tmp_path / "mine.png"
+    target.write_bytes(b"user data")
+    assert main(["sample", str(run), "--out", str(target)]) == 2
+    assert target.read_bytes() == b"user data"
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_console_script_entry_point_runs():
+    # The installed command (pyproject [project.scripts]) resolves to lae.cli:main.
+    proc = subprocess.run([sys.executable, "-m", "lae.cli", "list"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "datasets:" in proc.stdout
