@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model from a preset or YAML file",
                        description="Train. Any config key can be overridden as "
-                                   "--section.key=value, e.g. --train.epochs=5 --model.latent_dim=8.")
+                                   "--section.key=value, e.g. --train.epochs=5 "
+                                   "--model.latent_dim=8.")
     p.add_argument("config", help="preset name (see `lae list`) or path to a YAML file; "
                                   "ignored with --resume")
     p.add_argument("--out", required=True, help="run directory to create")

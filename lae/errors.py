@@ -6,11 +6,13 @@ class LaeError(Exception):
 
 
 class DataError(LaeError):
-    """A dataset is missing, corrupt, or not what was declared. The message names the file or tensor."""
+    """A dataset is missing, corrupt, or not what was declared; the message names the file
+    or tensor."""
 
 
 class ConfigError(LaeError):
-    """A config key or value is unknown or invalid. The message names the key and the valid choices."""
+    """A config key or value is unknown or invalid; the message names the key and the valid
+    choices."""
 
 
 class RunDirError(LaeError):

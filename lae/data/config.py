@@ -38,6 +38,7 @@ class DataConfig:
         holdout_class: label removed from train and val (kept in test), for anomaly detection.
         n_toy: number of training points of a toy2d dataset; its test split has n_toy // 5.
         seed: seed of the validation split, of static binarisation and of toy sampling.
+        path: the file of the ``npz`` dataset (your own data); unused by the others.
     """
 
     name: str = "mnist5k"
@@ -49,6 +50,7 @@ class DataConfig:
     holdout_class: int | None = None
     n_toy: int = 20000
     seed: int = 0
+    path: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()

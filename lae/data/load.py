@@ -7,7 +7,7 @@ import math
 import torch
 
 # Imported for their @register_dataset side effect.
-from lae.data import bundled, celeba, cifar10, idx, svhn, toy2d  # noqa: F401
+from lae.data import bundled, celeba, cifar10, idx, npz, svhn, toy2d  # noqa: F401
 from lae.data.config import DataConfig, DataSplits, RawData
 from lae.data.processing import (
     as_labels,

@@ -9,7 +9,7 @@ Samples are drawn in chunks so memory stays bounded for large k.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

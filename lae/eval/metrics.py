@@ -13,8 +13,9 @@ probability mass. MSE is per pixel on the [0, 1] scale whatever the data scale.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -64,7 +65,8 @@ def summarize(per_example: Tensor, **settings: Any) -> Result:
             "settings": settings}
 
 
-def nll_results(prefix: str, log_px: Tensor, model: LatentModel, **settings: Any) -> dict[str, Result]:
+def nll_results(prefix: str, log_px: Tensor, model: LatentModel,
+                **settings: Any) -> dict[str, Result]:
     """``{prefix}_nats`` (and ``{prefix}_bpd`` for 8-bit data) from log p(x) estimates [N]."""
     out = {f"{prefix}_nats": summarize(-log_px, **settings)}
     if model.spec.n_bits is not None:

@@ -100,7 +100,7 @@ def save_loss_curves(metrics_path: Path, out_path: Path) -> Path | None:
     return out_path
 
 
-def save_model_samples(model: "LatentModel", n: int, path: Path, seed: int = 0,
+def save_model_samples(model: LatentModel, n: int, path: Path, seed: int = 0,
                        reference: Tensor | None = None) -> Path:
     """Decoder means for n prior samples (a fixed seed, so epochs are comparable), as a PNG:
     an image grid for image data, a scatter plot over ``reference`` points for 2-D data."""
@@ -111,7 +111,7 @@ def save_model_samples(model: "LatentModel", n: int, path: Path, seed: int = 0,
     return save_points(x, path, reference=reference, title=f"{n} samples")
 
 
-def save_reconstructions(model: "LatentModel", x: Tensor, path: Path) -> Path | None:
+def save_reconstructions(model: LatentModel, x: Tensor, path: Path) -> Path | None:
     """Rows of data and their reconstructions (image data only): odd rows data, even rows model."""
     if not model.spec.is_image:
         return None

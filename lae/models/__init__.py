@@ -7,7 +7,7 @@ True
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 

@@ -146,5 +146,6 @@ class LatentModel(nn.Module):
         return {"loss": [p for p in self.parameters() if p.requires_grad]}
 
     def encode(self, x: Tensor) -> Tensor:
-        """A latent code for each x, [B, K] (the model's own inference: mean, sample, chain state)."""
+        """A latent code for each x, [B, K], from the model's own inference (a mean, a sample or
+        a chain state)."""
         raise NotImplementedError

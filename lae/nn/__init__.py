@@ -6,7 +6,8 @@ energies are per example.
 
 from lae.nn.conv import CONV_SIZES
 from lae.nn.dense import mlp, mlp_trunk
-from lae.nn.networks import ARCHS, Encoder, NetConfig, build_decoder, build_encoder
+from lae.nn.networks import (ARCHS, Encoder, NetConfig, build_decoder, build_encoder,
+                             register_arch)
 
 __all__ = [
     "ARCHS",
@@ -17,4 +18,5 @@ __all__ = [
     "build_encoder",
     "mlp",
     "mlp_trunk",
+    "register_arch",
 ]

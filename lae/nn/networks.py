@@ -93,7 +93,37 @@ _DECODERS: dict[str, Callable[[NetConfig, int, tuple[int, ...]], nn.Module]] = {
     "mlp": _mlp_decoder,
     "conv": _conv_decoder,
 }
-ARCHS: tuple[str, ...] = tuple(_FEATURES)
+ARCHS: tuple[str, ...] = tuple(_FEATURES)  # the built-in ones
+
+
+def register_arch(
+    name: str,
+    features: Callable[[NetConfig, tuple[int, ...]], tuple[nn.Module, int]],
+    decoder: Callable[[NetConfig, int, tuple[int, ...]], nn.Module],
+) -> None:
+    r"""Make your own encoder/decoder pair available as ``model.net.arch=<name>``.
+
+    Args:
+        name: the value of ``net.arch`` that selects it.
+        features: ``(cfg, in_shape) -> (g, feature_dim)``: the encoder's feature network
+            :math:`g: [B, *\text{in\_shape}] \to [B, \text{feature\_dim}]` (the last linear
+            layer is added by :func:`build_encoder`). Keep examples independent (no BatchNorm).
+        decoder: ``(cfg, latent_dim, out_shape) -> module`` mapping [B, latent_dim] to
+            [B, *out_shape] unconstrained likelihood parameters.
+
+    Example:
+        >>> from torch import nn
+        >>> register_arch("tiny-linear",
+        ...               lambda cfg, shape: (nn.Flatten(), math.prod(shape)),
+        ...               lambda cfg, k, shape: nn.Sequential(nn.Linear(k, math.prod(shape)),
+        ...                                                  nn.Unflatten(1, shape)))
+        >>> build_encoder(NetConfig(arch="tiny-linear"), (1, 8, 8), 4).feature_dim
+        64
+    """
+    if name in _FEATURES:
+        raise ValueError(f"net.arch {name!r} is already registered")
+    _FEATURES[name] = features
+    _DECODERS[name] = decoder
 
 
 def _positive(name: str, value: int) -> None:
@@ -104,8 +134,8 @@ def _positive(name: str, value: int) -> None:
 def _check(
     cfg: NetConfig, shape: tuple[int, ...], shape_name: str, dim_name: str, dim: int
 ) -> None:
-    if cfg.arch not in ARCHS:
-        raise ConfigError(f"net.arch={cfg.arch!r} is unknown; choices are {list(ARCHS)}")
+    if cfg.arch not in _FEATURES:
+        raise ConfigError(f"net.arch={cfg.arch!r} is unknown; choices are {list(_FEATURES)}")
     _positive("net.hidden", cfg.hidden)
     _positive("net.channels", cfg.channels)
     if not isinstance(cfg.depth, int) or cfg.depth < 0:

@@ -39,7 +39,7 @@ def epoch_checkpoint_name(epoch: int) -> str:
 
 
 def save_checkpoint(run_dir: Path, payload: dict[str, Any], epoch: int, keep: int) -> Path:
-    """Write ``epoch_NNNN.pt`` and ``last.pt``; keep only the newest ``keep`` epoch files (0: all)."""
+    """Write ``epoch_NNNN.pt`` and ``last.pt``; keep the newest ``keep`` epoch files (0: all)."""
     ckpt_dir = run_dir / CHECKPOINT_DIR
     path = ckpt_dir / epoch_checkpoint_name(epoch)
     atomic_save(payload, path)
@@ -63,7 +63,9 @@ def find_checkpoint(run_dir: Path, which: str = "last") -> Path:
     if candidate.suffix == ".pt" and candidate.is_file():
         return candidate
     ckpt_dir = run_dir / CHECKPOINT_DIR
-    name = LAST if which == "last" else epoch_checkpoint_name(int(which)) if which.isdigit() else which
+    name = {"last": LAST}.get(which, which)
+    if which.isdigit():
+        name = epoch_checkpoint_name(int(which))
     path = ckpt_dir / name
     if not path.is_file():
         have = sorted(p.name for p in ckpt_dir.glob("*.pt")) if ckpt_dir.is_dir() else []

@@ -148,7 +148,8 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
     model_raw = dict(raw.get("model") or {})
     name = model_raw.get("name", ModelConfig.name)
     if name not in MODELS:
-        raise ConfigError(f"model.name: unknown model {name!r}; choices: {', '.join(sorted(MODELS))}")
+        raise ConfigError(f"model.name: unknown model {name!r}; "
+                          f"choices: {', '.join(sorted(MODELS))}")
     sections = {"data": DataConfig, "model": MODELS[name].Config, "train": TrainConfig}
     unknown = set(raw) - set(sections)
     if unknown:
@@ -201,7 +202,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         return build_dataclass(hint, value, key)
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(f"{key}: {value!r} is not valid; choices: {', '.join(map(str, args))}")
+            choices = ", ".join(map(str, args))
+            raise ConfigError(f"{key}: {value!r} is not valid; choices: {choices}")
         return value
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):

@@ -31,8 +31,7 @@ from lae.errors import ConfigError, LaeError
 from lae.eval.metrics import METRICS, EvalSettings, evaluate
 from lae.eval.plots import save_loss_curves, save_model_samples, save_reconstructions
 from lae.models import DataSpec, LatentModel, build_model
-from lae.train.checkpoint import (find_checkpoint, load_checkpoint, prepare_run_dir,
-                                  save_checkpoint)
+from lae.train.checkpoint import find_checkpoint, load_checkpoint, prepare_run_dir, save_checkpoint
 from lae.train.config import Config, save_config
 
 EPOCH_METRICS = ["elbo", "iwae", "mse"]  # those that do not apply to a model are skipped
@@ -87,7 +86,8 @@ class Trainer:
             torch.set_num_threads(tc.num_threads)
         torch.manual_seed(tc.seed)
         self.device = resolve_device(tc.device)
-        self.splits = load_dataset(cfg.data)  # before touching the run dir: a data error writes nothing
+        # Data first: a missing or corrupt dataset must fail before the run dir is touched.
+        self.splits = load_dataset(cfg.data)
         if not resume:
             prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
         self.spec = data_spec(self.splits)

@@ -13,7 +13,7 @@ POINTS = DataSpec(shape=(6,), value_range=(-math.inf, math.inf), n_bits=None, bi
 
 
 def linear_vae(sigma=0.5, **kw):
-    """A VAE whose decoder is linear (MLP with no hidden layer) and likelihood N(Wz + b, sigma^2)."""
+    """A VAE with a linear decoder (MLP with no hidden layer), likelihood N(Wz + b, sigma^2)."""
     cfg = MODELS["vae"].Config(name="vae", latent_dim=2, net=NetConfig(depth=0),
                                likelihood="gaussian", likelihood_options={"sigma": sigma}, **kw)
     return build_model(cfg, POINTS).double()

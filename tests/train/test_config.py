@@ -4,8 +4,15 @@ import pytest
 
 from lae.errors import ConfigError
 from lae.models import MODELS
-from lae.train.config import (Config, config_from_dict, list_presets, load_config,
-                              parse_overrides, read_yaml, save_config)
+from lae.train.config import (
+    Config,
+    config_from_dict,
+    list_presets,
+    load_config,
+    parse_overrides,
+    read_yaml,
+    save_config,
+)
 
 
 def test_every_preset_loads_with_its_models_config_class():
@@ -48,9 +55,9 @@ def test_bad_keys_and_values_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message):
         cfg = load_config("vae-toy2d", override)
         # Some values are only checked when the parts are built.
+        from lae.data import load_dataset
         from lae.models import build_model
         from lae.train.trainer import data_spec
-        from lae.data import load_dataset
         build_model(cfg.model, data_spec(load_dataset(cfg.data)))
 
 

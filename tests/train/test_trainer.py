@@ -41,7 +41,8 @@ def test_resume_continues_exactly(tmp_path, fast_overrides):
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    steps = [json.loads(line)["step"] for line in (split / "metrics.jsonl").read_text().splitlines()]
+    lines = (split / "metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines]
     assert steps == sorted(steps)  # no record repeated or lost
     assert steps == [json.loads(line)["step"]
                      for line in (straight / "metrics.jsonl").read_text().splitlines()]

@@ -1,0 +1,223 @@
+r"""Amortized Langevin dynamics (ALD): Langevin/MALA on the weights of an encoder's last layer.
+
+The chain state is Phi [d_z, d]; the latents of a batch are Z = G Phi^T, G = features [n, d]
+(append a constant-1 column to G for a bias). The potential is the SUM of per-point energies,
+
+.. math::
+
+    V(\Phi) = \sum_{i=1}^n U(x_i, \Phi g_i), \qquad
+    \nabla_\Phi V = (\partial V / \partial Z)^\top G \quad \text{(back-propagation from Z only)},
+
+and one transition is (MH on by default, with V in place of U)
+
+.. math::
+
+    \Phi' = \Phi - \eta \nabla_\Phi V(\Phi) + \sqrt{2\eta}\, \Xi, \qquad \Xi \sim \mathcal N(0, I).
+
+Temperature: the noise sqrt(2 eta) matches the *summed* potential. Code that thinks in batch-mean
+energies V/n with step eta_mean must use eta = eta_mean / n here (noise sqrt(2 eta_mean / n));
+a sum drift with mean noise samples a posterior n times too cold.
+
+Validity (Theorem 1 of the paper): the induced law of (z_1..z_n) is the product of the posteriors
+when rank(G) = n, which needs d >= n; :func:`check_rank` warns otherwise.
+
+Preconditioned ALD (docs/methods.md 1b): with the thin SVD G = U S V^T,
+A = V diag(1/(s^2 + lam)) V^T, L = V diag(1/sqrt(s^2 + lam)), lam = 1e-6 s_max^2 by default,
+
+.. math::
+
+    \Phi' = \Phi - \eta \nabla_\Phi V\, A + \sqrt{2\eta}\, \Xi L^\top, \qquad
+    \Xi \sim \mathcal N(0, I_{d_z \times r}).
+
+The move stays in Phi + row space of G. In the coordinates C = Phi V it is a Langevin proposal
+with diagonal inverse metric m = 1/(s^2 + lam), so the MH ratio uses
+log q(C'|C) = -sum (C' - C + eta m grad_C V)^2 / (4 eta m). In latent space it is (up to lam)
+parallel per-point MALA with step eta: Z' = Z - eta dV/dZ + sqrt(2 eta) noise, whatever the
+conditioning of G G^T.
+
+Unconditional ALD (sampling an energy-based density p(z) ∝ exp(-E(z))): the same kernel with
+features k(u_j) of fixed inputs u_j ~ N(0, I) drawn once and ``energy_fn = E``; the n rows of
+G Phi^T are n parallel chains.
+
+Example (unconditional form, a 2-D Gaussian energy):
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> feats = torch.tanh(torch.randn(16, 2, generator=g) @ torch.randn(2, 32, generator=g))
+    >>> energy_fn = lambda z: 0.5 * (z - 1.0).pow(2).sum(-1)        # E(z), [n]
+    >>> ald = ALD(step_size=0.3, preconditioned=True)
+    >>> state = ald.init(torch.zeros(2, 32), feats, energy_fn)     # Phi [d_z=2, d=32]
+    >>> for _ in range(50):
+    ...     state, info = ald.step(state, feats, energy_fn, generator=g)
+    >>> state.z.shape, info["acceptance"].shape                     # 16 samples of p(z)
+    (torch.Size([16, 2]), torch.Size([16]))
+
+Reference: Taniguchi, Iwasawa, Kumagai, Matsuo, "Langevin autoencoders for learning deep latent
+variable models", NeurIPS 2022 (ALD, Theorem 1).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from lae.samplers.base import (
+    EnergyFn,
+    StepSize,
+    energy_and_grad,
+    mala_log_acceptance,
+    metropolis_hastings,
+    randn_like,
+)
+
+Info = dict[str, Tensor]
+
+
+class ALDState(NamedTuple):
+    """State of an ALD chain for one batch of features.
+
+    Attributes:
+        phi: the chain, [d_z, d].
+        z: latents G Phi^T, [n, d_z] (what a trace records).
+        energy: per-point energies U(x_i, z_i), [n]; V = energy.sum().
+        grad_z: dV/dZ, [n, d_z].
+        grad_phi: dV/dPhi = grad_z^T G, [d_z, d].
+        features: G, [n, d] (the batch the cached values belong to).
+        basis: V of the thin SVD of G, [d, r] (preconditioned only, else None).
+        inv_metric: 1 / (s^2 + lam), [r] (preconditioned only, else None).
+    """
+
+    phi: Tensor
+    z: Tensor
+    energy: Tensor
+    grad_z: Tensor
+    grad_phi: Tensor
+    features: Tensor
+    basis: Tensor | None = None
+    inv_metric: Tensor | None = None
+
+
+def check_rank(features: Tensor, stacklevel: int = 2) -> bool:
+    """True when rank(G) = n for features G [n, d]; warns (``UserWarning``) otherwise.
+
+    ALD samples the product of the n posteriors only if rank(G) = n (Theorem 1), which needs a
+    feature width d >= n; with a lower rank the samples of some points are tied together.
+    """
+    n = features.shape[0]
+    rank = int(torch.linalg.matrix_rank(features.detach()))
+    if rank < n:
+        warnings.warn(f"ALD features have rank {rank} < batch size {n} (feature width "
+                      f"{features.shape[1]}): the latents cannot follow the product of the "
+                      "posteriors (Theorem 1 needs rank(G) = n, so d >= n)", stacklevel=stacklevel)
+    return rank == n
+
+
+@dataclass(frozen=True)
+class ALD:
+    r"""ALD transition on Phi (see the module docstring for the update rules).
+
+    Args:
+        step_size: eta on the SUMMED potential V (a float or 0-d tensor: Phi is one chain).
+        mh: Metropolis–Hastings test with V and the (preconditioned) Langevin proposal density.
+        preconditioned: use the constant row-space preconditioner A of methods.md 1b.
+        lam_rel: lam = lam_rel * s_max^2 (preconditioned only).
+        differentiable: keep the autograd graph (Phi' differentiable w.r.t. Phi, the features and
+            the energy's parameters). The preconditioner is always computed from detached features.
+    """
+
+    step_size: StepSize
+    mh: bool = True
+    preconditioned: bool = False
+    lam_rel: float = 1e-6
+    differentiable: bool = field(default=False, kw_only=True)
+
+    def __post_init__(self) -> None:
+        eta = torch.as_tensor(self.step_size)
+        if eta.numel() != 1 or not bool(eta > 0):
+            raise ValueError(f"ALD step_size must be one positive number (Phi is one chain); "
+                             f"got {self.step_size}")
+
+    def with_step_size(self, step_size: StepSize) -> ALD:
+        """The same kernel with another step size (used by step-size adaptation)."""
+        return replace(self, step_size=step_size)
+
+    def bind(self, features: Tensor) -> BoundALD:
+        """This kernel with the features fixed, in the latent-kernel interface (for run_chain)."""
+        return BoundALD(self, features)
+
+    def init(self, phi: Tensor, features: Tensor, energy_fn: EnergyFn) -> ALDState:
+        """State for Phi [d_z, d] on a batch with features G [n, d]; checks rank(G) = n."""
+        check_rank(features, stacklevel=3)
+        basis = inv_metric = None
+        if self.preconditioned:
+            _, s, vh = torch.linalg.svd(features.detach(), full_matrices=False)
+            # keep the numerical row space: directions with s ~ 0 do not move z at all
+            keep = s > s[0] * max(features.shape) * torch.finfo(s.dtype).eps
+            s, basis = s[keep], vh[keep].T
+            inv_metric = 1.0 / (s.pow(2) + self.lam_rel * s[0].pow(2))
+        return self._state(phi, features, energy_fn, basis, inv_metric)
+
+    def _state(self, phi: Tensor, features: Tensor, energy_fn: EnergyFn, basis: Tensor | None,
+               inv_metric: Tensor | None) -> ALDState:
+        # the state keeps the caller's features object: step() recognises the batch by identity
+        feats = features if self.differentiable else features.detach()
+        if not self.differentiable:
+            phi = phi.detach()
+        z = feats @ phi.T
+        energy, grad_z = energy_and_grad(energy_fn, z, self.differentiable)
+        return ALDState(phi, z, energy, grad_z, grad_z.T @ feats, features, basis, inv_metric)
+
+    def step(self, state: ALDState, features: Tensor, energy_fn: EnergyFn,
+             generator: torch.Generator | None = None) -> tuple[ALDState, Info]:
+        """One transition on the batch ``features`` [n, d]; returns info of shape [n]
+        (acceptance is the one joint acceptance probability, repeated per point)."""
+        if features is not state.features:  # a new batch: energies, gradients, SVD are stale
+            state = self.init(state.phi, features, energy_fn)
+        eta = torch.as_tensor(self.step_size, dtype=state.phi.dtype, device=state.phi.device)
+        phi, grad_phi, basis, m = state.phi, state.grad_phi, state.basis, state.inv_metric
+        if basis is None:
+            phi_new = phi - eta * grad_phi + torch.sqrt(2 * eta) * randn_like(phi, generator)
+        else:
+            # drift grad_Phi V A and noise Xi L^T, both expressed in the V basis
+            xi = randn_like(phi, generator, shape=(phi.shape[0], basis.shape[1]))
+            phi_new = phi + (-eta * (grad_phi @ basis) * m + torch.sqrt(2 * eta * m) * xi) @ basis.T
+        prop = self._state(phi_new, state.features, energy_fn, basis, m)
+        if self.mh:
+            # coordinates in which the proposal is a diagonal-metric Langevin step
+            coords = (lambda t: t) if basis is None else (lambda t: t @ basis)
+            log_alpha = mala_log_acceptance(
+                coords(phi), state.energy.sum(), coords(grad_phi),
+                coords(phi_new), prop.energy.sum(), coords(prop.grad_phi),
+                eta, inv_metric=1.0 if m is None else m, batch_ndim=0)
+            new, acceptance, _ = metropolis_hastings(log_alpha, state, prop, generator)
+        else:
+            new, acceptance = prop, torch.ones((), dtype=phi.dtype, device=phi.device)
+        return new, {"acceptance": acceptance.expand(new.energy.shape), "energy": new.energy,
+                     "grad_norm": new.grad_z.detach().norm(dim=-1)}
+
+
+@dataclass(frozen=True)
+class BoundALD:
+    """ALD with fixed features, exposing ``init(phi, energy_fn)`` / ``step(state, energy_fn)``
+    like the latent-space kernels, so that :func:`lae.samplers.run_chain` can drive it (its
+    trace records the latents Z = G Phi^T, [n, d_z])."""
+
+    ald: ALD
+    features: Tensor
+
+    @property
+    def step_size(self) -> StepSize:
+        return self.ald.step_size
+
+    def with_step_size(self, step_size: StepSize) -> BoundALD:
+        return BoundALD(self.ald.with_step_size(step_size), self.features)
+
+    def init(self, phi: Tensor, energy_fn: EnergyFn) -> ALDState:
+        return self.ald.init(phi, self.features, energy_fn)
+
+    def step(self, state: ALDState, energy_fn: EnergyFn,
+             generator: torch.Generator | None = None) -> tuple[ALDState, Info]:
+        return self.ald.step(state, self.features, energy_fn, generator)

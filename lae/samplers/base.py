@@ -1,0 +1,170 @@
+r"""Shared pieces of every kernel: energies and gradients, the Langevin proposal density, and one
+Metropolis–Hastings helper used by MALA, HMC and ALD.
+
+Conventions (docs/methods.md, section 0): an energy function maps chains ``z`` of shape
+[B, ...] to one energy per chain, shape [B]; the Langevin step is
+
+.. math::
+
+    z' = z - \eta \nabla U(z) + \sqrt{2\eta}\, \xi, \qquad \xi \sim \mathcal N(0, I),
+
+and its proposal density (up to a constant that cancels in the MH ratio) is
+
+.. math::
+
+    \log q(a \mid b) = -\frac{\lVert a - b + \eta \nabla U(b) \rVert^2}{4\eta}.
+
+Reference: Roberts and Tweedie, "Exponential convergence of Langevin distributions and their
+discrete approximations", Bernoulli 1996.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
+
+import torch
+from torch import Tensor
+
+EnergyFn = Callable[[Tensor], Tensor]
+StepSize = float | Tensor
+S = TypeVar("S", bound=tuple)
+
+
+class SamplerState(NamedTuple):
+    """State of a latent-space chain (Langevin, MALA, HMC).
+
+    Attributes:
+        z: positions, [B, ...].
+        energy: U(z), [B].
+        grad: dU/dz, [B, ...] (cached so that a step costs one gradient evaluation).
+    """
+
+    z: Tensor
+    energy: Tensor
+    grad: Tensor
+
+
+def energy_and_grad(energy_fn: EnergyFn, z: Tensor,
+                    create_graph: bool = False) -> tuple[Tensor, Tensor]:
+    """Energy per chain and its gradient with respect to ``z``.
+
+    Args:
+        energy_fn: ``z [B, ...] -> U [B]``; chains must not interact (the gradient of the sum of
+            energies is taken, which is the per-chain gradient only for per-chain energies).
+        z: [B, ...].
+        create_graph: keep the autograd graph (``differentiable=True`` kernels). Otherwise the
+            energy is evaluated on a detached copy of ``z``, so no gradient reaches ``z``'s history
+            or the energy's parameters, and both outputs are detached.
+
+    Returns:
+        ``(U [B], grad [B, ...])``.
+    """
+    with torch.enable_grad():  # samplers are often called under torch.no_grad()
+        z_in = z if (create_graph and z.requires_grad) else z.detach().requires_grad_(True)
+        energy = energy_fn(z_in)
+        if energy.shape != z.shape[:1]:
+            raise ValueError(f"energy_fn must return one energy per chain, shape {tuple(z.shape[:1])}"
+                             f"; got {tuple(energy.shape)}")
+        (grad,) = torch.autograd.grad(energy.sum(), z_in, create_graph=create_graph)
+    return (energy, grad) if create_graph else (energy.detach(), grad)
+
+
+def sum_event(x: Tensor, batch_ndim: int = 1) -> Tensor:
+    """Sum over all dimensions after the first ``batch_ndim`` ([B, ...] -> [B]; 0 -> scalar)."""
+    return x.reshape(*x.shape[:batch_ndim], -1).sum(-1)
+
+
+def per_chain_norm(x: Tensor) -> Tensor:
+    """Euclidean norm of each chain's entry, [B, ...] -> [B]."""
+    return sum_event(x.pow(2)).sqrt()
+
+
+def expand_step_size(step_size: StepSize, z: Tensor) -> Tensor:
+    """A float, a 0-d tensor, or per-chain step sizes [B], shaped to broadcast against ``z``."""
+    eta = torch.as_tensor(step_size, dtype=z.dtype, device=z.device)
+    if eta.ndim == 0:
+        return eta
+    if eta.shape != z.shape[:1]:
+        raise ValueError(f"per-chain step sizes must have shape {tuple(z.shape[:1])}; "
+                         f"got {tuple(eta.shape)}")
+    return eta.reshape(eta.shape + (1,) * (z.ndim - 1))
+
+
+def randn_like(x: Tensor, generator: torch.Generator | None, shape: tuple[int, ...] | None = None
+               ) -> Tensor:
+    """Standard normal noise drawn from ``generator`` (``torch.randn_like`` takes none)."""
+    return torch.randn(x.shape if shape is None else shape, dtype=x.dtype, device=x.device,
+                       generator=generator)
+
+
+def langevin_log_q(a: Tensor, b: Tensor, grad_b: Tensor, step_size: Tensor | float,
+                   inv_metric: Tensor | float = 1.0, batch_ndim: int = 1) -> Tensor:
+    r"""Log density (up to a constant) of the Langevin proposal from ``b`` to ``a``.
+
+    .. math::
+
+        \log q(a \mid b) = -\sum \frac{(a - b + \eta M g_b)^2}{4 \eta M}
+
+    with a diagonal inverse metric ``M`` (1 for plain Langevin; ``1/(s^2+lambda)`` in the
+    coordinates of preconditioned ALD), i.e. a is drawn from N(b - eta M g_b, 2 eta M). The
+    dropped constant depends only on eta and M, which are the same forwards and backwards.
+
+    Args:
+        a, b, grad_b: [B, ...] (or any shape with ``batch_ndim`` leading batch dims).
+        step_size: eta, broadcastable to ``a``.
+        inv_metric: M, broadcastable to ``a``.
+        batch_ndim: leading dims that index chains; the rest are summed.
+    """
+    scale = step_size * inv_metric
+    return -sum_event((a - b + scale * grad_b).pow(2) / (4 * scale), batch_ndim)
+
+
+def mala_log_acceptance(x: Tensor, energy_x: Tensor, grad_x: Tensor, y: Tensor, energy_y: Tensor,
+                        grad_y: Tensor, step_size: Tensor | float,
+                        inv_metric: Tensor | float = 1.0, batch_ndim: int = 1) -> Tensor:
+    r"""log alpha of the MALA move x -> y:
+
+    .. math::
+
+        \log\alpha = U(x) - U(y) + \log q(x \mid y) - \log q(y \mid x),
+
+    where the reverse proposal q(x | y) is built **at the proposed state y** (with grad_y).
+    Returns [B] (a scalar when ``batch_ndim == 0``); the acceptance probability is
+    ``min(1, exp(log_alpha))``.
+    """
+    return (energy_x - energy_y
+            + langevin_log_q(x, y, grad_y, step_size, inv_metric, batch_ndim)
+            - langevin_log_q(y, x, grad_x, step_size, inv_metric, batch_ndim))
+
+
+def metropolis_hastings(log_alpha: Tensor, current: S, proposal: S,
+                        generator: torch.Generator | None = None) -> tuple[S, Tensor, Tensor]:
+    """Accept or reject a proposal, chain by chain.
+
+    Args:
+        log_alpha: log acceptance ratio, [B] (one test per chain) or a scalar (one chain, ALD).
+            NaN counts as -inf (rejected).
+        current, proposal: states of the same NamedTuple type. Tensor fields whose leading dims
+            match ``log_alpha``'s are selected per chain; fields shared by both states (the same
+            object, e.g. ALD's features) are kept as they are.
+        generator: source of the uniform draw.
+
+    Returns:
+        ``(state, acceptance, accepted)``: the new state; the acceptance probability
+        ``min(1, alpha)`` (a smoother adaptation signal than the 0/1 outcome), detached; and the
+        boolean outcome, both shaped like ``log_alpha``.
+    """
+    log_alpha = torch.nan_to_num(log_alpha.detach(), nan=-math.inf)
+    u = torch.rand(log_alpha.shape, dtype=log_alpha.dtype, device=log_alpha.device,
+                   generator=generator)
+    accepted = torch.log(u) < log_alpha
+    fields = []
+    for cur, prop in zip(current, proposal, strict=True):
+        if isinstance(cur, Tensor) and prop is not cur:
+            mask = accepted.reshape(accepted.shape + (1,) * (cur.ndim - accepted.ndim))
+            fields.append(torch.where(mask, prop, cur))
+        else:
+            fields.append(cur)
+    return type(current)(*fields), log_alpha.clamp(max=0.0).exp(), accepted
