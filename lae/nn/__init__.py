@@ -6,8 +6,7 @@ energies are per example.
 
 from lae.nn.conv import CONV_SIZES
 from lae.nn.dense import mlp, mlp_trunk
-from lae.nn.networks import (ARCHS, Encoder, NetConfig, build_decoder, build_encoder,
-                             register_arch)
+from lae.nn.networks import ARCHS, Encoder, NetConfig, build_decoder, build_encoder, register_arch
 
 __all__ = [
     "ARCHS",

@@ -1,0 +1,34 @@
+"""Samplers: Langevin, MALA, HMC and (preconditioned) amortized Langevin dynamics.
+
+Blackjax-style kernels with ``init``/``step``, chains batched on dim 0, energies per chain
+``z [B, ...] -> U [B]``, and all randomness from an explicit ``torch.Generator``. See
+docs/samplers.md.
+"""
+
+from lae.samplers.ald import ALD, ALDState, BoundALD, check_rank
+from lae.samplers.base import (
+    SamplerState,
+    energy_and_grad,
+    langevin_log_q,
+    mala_log_acceptance,
+    metropolis_hastings,
+)
+from lae.samplers.chain import StepSizeAdapter, run_chain
+from lae.samplers.kernels import HMC, MALA, Langevin
+
+__all__ = [
+    "ALD",
+    "ALDState",
+    "BoundALD",
+    "HMC",
+    "MALA",
+    "Langevin",
+    "SamplerState",
+    "StepSizeAdapter",
+    "check_rank",
+    "energy_and_grad",
+    "langevin_log_q",
+    "mala_log_acceptance",
+    "metropolis_hastings",
+    "run_chain",
+]

@@ -65,8 +65,8 @@ def energy_and_grad(energy_fn: EnergyFn, z: Tensor,
         z_in = z if (create_graph and z.requires_grad) else z.detach().requires_grad_(True)
         energy = energy_fn(z_in)
         if energy.shape != z.shape[:1]:
-            raise ValueError(f"energy_fn must return one energy per chain, shape {tuple(z.shape[:1])}"
-                             f"; got {tuple(energy.shape)}")
+            raise ValueError("energy_fn must return one energy per chain, shape "
+                             f"{tuple(z.shape[:1])}; got {tuple(energy.shape)}")
         (grad,) = torch.autograd.grad(energy.sum(), z_in, create_graph=create_graph)
     return (energy, grad) if create_graph else (energy.detach(), grad)
 

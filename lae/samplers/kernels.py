@@ -152,7 +152,8 @@ class HMC(_LatentKernel):
             energy, grad = energy_and_grad(energy_fn, z, self.differentiable)
             # full momentum steps in between, a half step at the end
             p = p - (eps if i < self.n_leapfrog - 1 else 0.5 * eps) * grad
-        log_alpha = (state.energy + 0.5 * sum_event(p0.pow(2))) - (energy + 0.5 * sum_event(p.pow(2)))
+        hamiltonian_0 = state.energy + 0.5 * sum_event(p0.pow(2))
+        log_alpha = hamiltonian_0 - (energy + 0.5 * sum_event(p.pow(2)))
         new, acceptance, _ = metropolis_hastings(log_alpha, state, SamplerState(z, energy, grad),
                                                  generator)
         return new, self._info(new, acceptance)
