@@ -60,7 +60,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from lae.data import load_dataset
+    from lae.data import evenly_spaced, load_dataset
     from lae.eval.metrics import EvalSettings, evaluate
     from lae.train import load_run
 
@@ -74,8 +74,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     x = splits.test if args.split == "test" else splits.val
     if x is None:
         raise ConfigError("--split val: this run has no validation split (data.val_size is 0)")
-    if args.n_examples:
-        x = x[:args.n_examples]
+    x = evenly_spaced(x, args.n_examples)
     settings = EvalSettings(k=args.k, batch_size=args.batch_size, seed=args.seed)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     results = evaluate(run.model, x, names, settings)
@@ -150,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="results JSON (default RUN_DIR/results.json)")
     p.add_argument("--metrics", default="elbo,iwae,mse", help="comma-separated; see `lae list`")
     p.add_argument("--k", type=int, default=1000, help="importance samples for the IWAE bound")
-    p.add_argument("--n-examples", type=int, default=0, help="first N test examples (0: all)")
+    p.add_argument("--n-examples", type=int, default=0,
+                   help="N evenly spaced test examples (0: all)")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--split", choices=["test", "val"], default="test")
     p.add_argument("--checkpoint", default="last")

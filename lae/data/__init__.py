@@ -9,7 +9,7 @@
 from lae.data.config import DataConfig, DataSplits, RawData
 from lae.data.download import download_file
 from lae.data.load import load_dataset
-from lae.data.loader import BatchLoader
+from lae.data.loader import BatchLoader, evenly_spaced
 from lae.data.registry import list_datasets, register_dataset
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "DataSplits",
     "RawData",
     "download_file",
+    "evenly_spaced",
     "list_datasets",
     "load_dataset",
     "register_dataset",

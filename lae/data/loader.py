@@ -86,3 +86,14 @@ class BatchLoader:
                 xb = torch.bernoulli(xb, generator=self.generator)
             yb = None if self.labels is None else self.labels[rows].to(self.device)
             yield xb.to(self.device, dtype=torch.float32, non_blocking=True), yb
+
+
+def evenly_spaced(x: Tensor, n: int) -> Tensor:
+    """``n`` evenly spaced rows of ``x`` [N, ...] (all rows when ``n`` is 0 or >= N).
+
+    A fixed, class-balanced subset for scoring and pictures: some test splits are sorted by
+    class, so their first ``n`` rows would be one class.
+    """
+    if n <= 0 or n >= x.shape[0]:
+        return x
+    return x[torch.arange(n) * x.shape[0] // n]

@@ -44,7 +44,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" tries cuda, then mps, then cpu
     num_threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     log_every: int = 20  # steps between metrics.jsonl records
-    eval_size: int = 1000  # test examples scored at the end of every epoch (0 = all)
+    eval_size: int = 1000  # evenly spaced test examples scored after every epoch (0 = all)
     eval_k: int = 100  # importance samples for the per-epoch IWAE bound
     eval_batch_size: int = 250
     n_samples: int = 64  # images in the per-epoch sample grid

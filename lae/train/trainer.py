@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from lae.data import BatchLoader, DataSplits, load_dataset
+from lae.data import BatchLoader, DataSplits, evenly_spaced, load_dataset
 from lae.errors import ConfigError, LaeError
 from lae.eval.metrics import METRICS, EvalSettings, evaluate
 from lae.eval.plots import save_loss_curves, save_model_samples, save_reconstructions
@@ -100,8 +100,9 @@ class Trainer:
                                   drop_last=self.splits.train.shape[0] > tc.batch_size,
                                   dynamic_binarize=self.splits.binarize == "dynamic",
                                   generator=self.generator, device=self.device)
-        n_eval = tc.eval_size or self.splits.test.shape[0]
-        self.x_eval = self.splits.test[:n_eval]
+        # Evenly spaced test examples: some test splits are sorted by class.
+        self.x_eval = evenly_spaced(self.splits.test, tc.eval_size)
+        self.x_recon = evenly_spaced(self.splits.test, 32)
         self.epoch, self.step = 0, 0
         self.metrics_path = self.run_dir / "metrics.jsonl"
         if checkpoint is not None:
@@ -184,7 +185,7 @@ class Trainer:
         reference = None if self.spec.is_image else self.splits.test[:2000]
         save_model_samples(self.model, tc.n_samples, self.run_dir / "samples" /
                            f"samples_{epoch:04d}.png", seed=tc.seed, reference=reference)
-        save_reconstructions(self.model, self.splits.test[:32].to(self.device),
+        save_reconstructions(self.model, self.x_recon.to(self.device),
                              self.run_dir / "samples" / f"recon_{epoch:04d}.png")
         save_loss_curves(self.metrics_path, self.run_dir / "plots" / "loss.png")
         save_checkpoint(self.run_dir, self._state(), epoch, tc.keep_checkpoints)

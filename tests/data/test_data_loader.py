@@ -58,3 +58,12 @@ def test_invalid_arguments():
         BatchLoader(x, y[:-1], 4, shuffle=False)
     with pytest.raises(DataError, match="probabilities"):
         BatchLoader(x, y, 4, shuffle=False, dynamic_binarize=True)
+
+
+def test_evenly_spaced_covers_a_class_sorted_split():
+    from lae.data import evenly_spaced
+
+    labels = torch.arange(10).repeat_interleave(50)  # sorted by class, like mnist5k's test split
+    picked = evenly_spaced(labels, 20)
+    assert torch.equal(picked.bincount(), torch.full((10,), 2))
+    assert evenly_spaced(labels, 0) is labels and evenly_spaced(labels, 10_000) is labels
