@@ -67,7 +67,7 @@ def test_latent_kernels_match_posterior(name, kernel, steps, warmup, allowance):
     g = torch.Generator().manual_seed(2)
     _, trace, info = run_chain(kernel, torch.zeros(100, K, dtype=torch.float64), energy(model, x),
                                steps, warmup=warmup, generator=g)
-    check = posterior_check(trace, post.mean, post.covariance_matrix)
+    check = posterior_check(trace, post.mean, model.posterior_cov)
     report(name, check, steps=steps, warmup=warmup, step_size=kernel.step_size,
            acceptance=round(float(info["acceptance"].mean()), 3))
     assert check.mean_ok(), check

@@ -117,3 +117,10 @@ def test_each_named_loss_updates_only_its_own_parameters(tmp_path, fast_override
     fresh = Trainer(cfg, tmp_path / "run", overwrite=True)
     fresh.fit()
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+
+
+def test_tensorboard_logging_when_asked(tmp_path, fast_overrides):
+    pytest.importorskip("tensorboard")
+    run = tmp_path / "run"
+    Trainer(_cfg(fast_overrides, "train.epochs=1", "train.tensorboard=true"), run).fit()
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
