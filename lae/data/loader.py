@@ -19,7 +19,7 @@ class BatchLoader:
 
     Args:
         x: float32 [N, ...]; with ``dynamic_binarize`` these are probabilities in [0, 1].
-        labels: [N] or None.
+        labels: [N] or None; any per-example tensor (the trainer passes row indices).
         batch_size: examples per batch (the last one may be smaller unless ``drop_last``).
         shuffle: draw a new permutation every epoch.
         drop_last: skip the final incomplete batch.

@@ -1,5 +1,8 @@
 """Models, one file per method, found by name through a registry (no if/elif dispatch).
 
+Every module in this package is imported once, so a new model file only needs its
+``@register_model("name")`` decorator.
+
 >>> from lae.models import MODELS
 >>> "vae" in MODELS
 True
@@ -7,7 +10,9 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from typing import Callable
 
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 
@@ -30,8 +35,9 @@ def build_model(cfg: ModelConfig, spec: DataSpec) -> LatentModel:
     return MODELS[cfg.name](cfg, spec)
 
 
-# Importing the model files fills the registry.
-from lae.models import vae  # noqa: E402,F401
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "base":
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["MODELS", "DataSpec", "LatentModel", "ModelConfig", "StepOutput", "build_model",
            "register_model"]

@@ -52,6 +52,7 @@ class DataSpec:
     value_range: tuple[float, float]  # (0, 1), (-1, 1), or (-inf, inf) for continuous points
     n_bits: int | None  # 8 for 8-bit pixels; None for binary or continuous data
     binary: bool  # values in {0, 1}
+    n_train: int = 0  # training examples (models with per-example chains size their state by it)
 
     @property
     def n_dims(self) -> int:
@@ -138,7 +139,9 @@ class LatentModel(nn.Module):
         return self.decode(self.encode(x)).mean
 
     # -- what each model defines ---------------------------------------------------------
-    def training_step(self, x: Tensor) -> StepOutput:
+    def training_step(self, x: Tensor, index: Tensor) -> StepOutput:
+        """One step on the batch x [B, *shape]; ``index`` [B] holds the batch's rows in the
+        training set (for models that keep per-example state, e.g. persistent chains)."""
         raise NotImplementedError
 
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:

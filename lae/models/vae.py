@@ -76,7 +76,7 @@ class VAE(LatentModel):
         log_p = self.log_joint(x_rep, z.reshape(-1, self.latent_dim)).view(k, -1)
         return log_p - q.log_prob(z)
 
-    def training_step(self, x: Tensor) -> StepOutput:
+    def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
         k = self.cfg.k
         log_w = self.log_weights(x, k)
         elbo = log_w.mean(0)

@@ -158,8 +158,21 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
     return Config(**built)
 
 
+def read_preset(preset_or_path: str, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The raw dict of a preset or YAML file, with ``base: OTHER`` resolved: the file's keys
+    are merged over those of preset (or file) OTHER, recursively."""
+    path = resolve_preset(preset_or_path)
+    raw = read_yaml(path)
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if str(path) in _seen:
+        raise ConfigError(f"{path}: presets include each other in a cycle: {' -> '.join(_seen)}")
+    return merge(read_preset(str(base), _seen + (str(path),)), raw)
+
+
 def load_config(preset_or_path: str, overrides: list[str] | None = None) -> Config:
-    raw = read_yaml(resolve_preset(preset_or_path))
+    raw = read_preset(preset_or_path)
     return config_from_dict(merge(raw, parse_overrides(overrides or [])))
 
 

@@ -61,7 +61,8 @@ def resolve_device(name: str) -> torch.device:
 
 def data_spec(splits: DataSplits) -> DataSpec:
     return DataSpec(shape=tuple(splits.shape), value_range=tuple(splits.value_range),
-                    n_bits=splits.n_bits, binary=splits.binarize != "none")
+                    n_bits=splits.n_bits, binary=splits.binarize != "none",
+                    n_train=int(splits.train.shape[0]))
 
 
 class Trainer:
@@ -96,7 +97,10 @@ class Trainer:
         self.optimizers = {name: torch.optim.Adam(params, lr=tc.lr, betas=tuple(tc.adam_betas))
                            for name, params in self.param_groups.items()}
         self.generator = torch.Generator().manual_seed(tc.seed)  # shuffling, binarisation
-        self.loader = BatchLoader(self.splits.train, None, tc.batch_size, shuffle=True,
+        n_train = self.splits.train.shape[0]
+        # The loader yields each batch's row indices with it (for per-example model state).
+        self.loader = BatchLoader(self.splits.train, torch.arange(n_train), tc.batch_size,
+                                  shuffle=True,
                                   drop_last=self.splits.train.shape[0] > tc.batch_size,
                                   dynamic_binarize=self.splits.binarize == "dynamic",
                                   generator=self.generator, device=self.device)
@@ -128,8 +132,8 @@ class Trainer:
         n_images, n_steps, t0 = 0, 0, time.perf_counter()
         bar = tqdm(self.loader, desc=f"epoch {epoch}/{tc.epochs}", disable=not tc.progress,
                    leave=False, dynamic_ncols=True)
-        for x, _ in bar:
-            out = self.model.training_step(x)
+        for x, index in bar:
+            out = self.model.training_step(x, index)
             self._apply(out.losses)
             self.step += 1
             for key, value in {**out.losses, **out.metrics}.items():

@@ -73,3 +73,13 @@ def test_override_syntax_errors():
 
 def test_default_config_is_valid():
     assert isinstance(Config().to_dict()["train"]["adam_betas"], list)
+
+
+def test_presets_can_build_on_a_base(tmp_path):
+    conv = load_config("vae-mnist5k-conv")
+    mlp = load_config("vae-mnist5k-mlp")
+    assert conv.model.net.arch == "conv" and conv.train == mlp.train and conv.data == mlp.data
+    (tmp_path / "a.yaml").write_text(f"base: {tmp_path / 'b.yaml'}\n")
+    (tmp_path / "b.yaml").write_text(f"base: {tmp_path / 'a.yaml'}\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(str(tmp_path / "a.yaml"))

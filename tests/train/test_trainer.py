@@ -88,7 +88,7 @@ class TwoLosses(LatentModel):
     def encode(self, x):
         return self.encoder(x)
 
-    def training_step(self, x):
+    def training_step(self, x, index=None):
         z = self.encoder(x)
         decoder_loss = -self.log_likelihood(x, z.detach()).mean()
         encoder_loss = (z - 1.0).pow(2).sum(-1).mean()
