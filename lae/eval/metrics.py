@@ -74,31 +74,33 @@ def nll_results(prefix: str, log_px: Tensor, model: LatentModel,
     return out
 
 
-def _proposal(model: LatentModel) -> Callable:
+def _proposal(model: LatentModel) -> tuple[Callable, str]:
+    """The model's q(z|x) and a description of it (recorded next to the numbers)."""
     proposal = getattr(model, "proposal", None)
     if proposal is None:
         raise NotApplicable(f"model {model.cfg.name!r} has no proposal q(z|x) to importance-sample")
-    return proposal
+    return proposal, getattr(model, "proposal_description", "learned q(z|x)")
 
 
 @register_metric("iwae", "IWAE-k bound on -log p(x), nats per example (models with q(z|x))")
 def iwae_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
-    proposal = _proposal(model)
+    proposal, description = _proposal(model)
     device = next(model.parameters()).device
     log_px = torch.cat([iwae_log_px(model.log_joint, proposal(xb), xb, s.k).cpu()
                         for xb in batches(x, s.batch_size, device)])
-    return nll_results("nll_iwae", log_px, model, k=s.k)
+    return nll_results("nll_iwae", log_px, model, k=s.k, proposal=description)
 
 
 @register_metric("elbo", "negative ELBO, nats per example (models with q(z|x))")
 def elbo_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
-    proposal = _proposal(model)
+    proposal, description = _proposal(model)
     device = next(model.parameters()).device
     with torch.no_grad():
         elbo = torch.cat([
             log_importance_weights(model.log_joint, proposal(xb), xb, s.elbo_samples).mean(0).cpu()
             for xb in batches(x, s.batch_size, device)])
-    return nll_results("neg_elbo", elbo, model, samples_per_example=s.elbo_samples)
+    return nll_results("neg_elbo", elbo, model, samples_per_example=s.elbo_samples,
+                       proposal=description)
 
 
 @register_metric("mse", "reconstruction MSE per pixel on [0, 1], from the model's own encode()")

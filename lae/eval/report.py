@@ -32,10 +32,12 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
     cfg = yaml.safe_load(cfg_path.read_text())
     results_path = run_dir / "results.json"
     numbers: dict[str, str] = {}
+    settings: dict[str, dict] = {}
     if results_path.is_file():
         source = "results.json"
         for key, res in json.loads(results_path.read_text())["metrics"].items():
             numbers[key] = f"{res['value']:.4g} ± {res['stderr']:.2g}"
+            settings[key] = res["settings"]
     else:
         source = "metrics.jsonl (last epoch)"
         tests = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("split") == "test"]
@@ -51,6 +53,7 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
         "epochs": cfg["train"]["epochs"],
         "images_per_s": f"{train[-1]['images_per_s']:.0f}" if train else "",
         "numbers": numbers,
+        "settings": settings,
         "source": source,
         "pictures": {kind: _latest(run_dir / folder, pattern) for kind, folder, pattern in (
             ("samples", "samples", "samples_*.png"), ("reconstructions", "samples", "recon_*.png"),
@@ -74,11 +77,13 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
         cells = [str(r[h]) for h in head] + [r["numbers"].get(k, "") for k in metric_keys]
         lines.append("| " + " | ".join(cells + [r["source"]]) + " |")
     lines.append("")
+    lines += ["± is the standard error over test examples.", ""]
     for r in runs:
         pics = [(kind, p) for kind, p in r["pictures"].items() if p is not None]
-        if not pics:
-            continue
         lines += [f"## {r['run']}", ""]
+        for key, value in r["settings"].items():
+            lines.append(f"- `{key}`: " + ", ".join(f"{k} = {v}" for k, v in value.items()))
+        lines.append("")
         for kind, pic in pics:
             name = f"{r['run']}_{kind}.png"
             shutil.copyfile(pic, out_dir / name)

@@ -102,6 +102,10 @@ class LAE(LatentModel):
     def encode(self, x: Tensor) -> Tensor:
         return self.feature_matrix(x) @ self.phi.T
 
+    @property
+    def proposal_description(self) -> str:
+        return f"hand-set N(Phi g(x), {self.cfg.eval_std}^2 I), the authors' evaluation"
+
     def proposal(self, x: Tensor) -> Independent:
         """The authors' evaluation q(z|x) = N(Phi g(x), eval_std^2 I): batch [B], event [K]."""
         mean = self.encode(x)

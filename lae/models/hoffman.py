@@ -1,0 +1,143 @@
+r"""Hoffman (2017): a VAE whose decoder learns from MCMC samples started at the encoder's guess.
+
+M. D. Hoffman, "Learning deep latent Gaussian models with Markov chain Monte Carlo", ICML 2017
+(called DLGM in some papers; docs/methods.md section 3).
+
+Per minibatch, for each example x (energy U(x, z) = -log p(x, z), summed over pixels):
+
+1. z_0 ~ q(z|x) = N(mu(x), diag sigma(x)^2), the VAE encoder's guess, detached;
+2. z_K = K transitions of a Markov kernel leaving p(z|x) invariant (MALA or HMC; unadjusted
+   Langevin is allowed but biased), run on U(x, .) with no gradient through the chain;
+3. decoder theta (with the likelihood's own parameters) descends (loss "decoder")
+
+       L_dec = -(1/B) sum_i log p(x_i, z_K,i; theta),      z_K held fixed;
+
+4. encoder phi ascends its usual bound (loss "encoder"; the ELBO, or IWAE-k with
+   ``objective: iwae``)
+
+       L_enc = -(1/B) sum_i E_q[log p(x_i, z) - log q(z|x_i)].
+
+   L_enc depends on theta too, but ``loss_parameters`` gives it the encoder's parameters only, and
+   the trainer differentiates each loss for its own parameters: the decoder is trained by L_dec
+   alone, as in the paper (the encoder only has to be a good *initialisation*).
+
+The step size of the kernel (eta for Langevin/MALA, the leapfrog eps for HMC) is one number kept in
+a buffer (so checkpoints and resumes carry it). After every minibatch
+log eta += ``adapt_gain`` * (mean acceptance - target), a Robbins-Monro step with a constant gain:
+the posterior sharpens as the decoder trains, so adaptation must not die out. Within one chain the
+step size is fixed, so each chain is a valid MCMC kernel.
+
+``encode(x)`` runs the same K transitions from q's *mean* (not a sample) and returns the final
+state: a posterior sample, so reconstruction MSE reflects Hoffman's inference, not the VAE's.
+``proposal(x)`` is q(z|x): IWAE with it is a valid bound on log p(x), but a loose one here, since
+q is trained only as the chain's initialisation (and the decoder is not trained to fit q).
+
+Example::
+
+    >>> import torch
+    >>> from lae.models import DataSpec
+    >>> from lae.nn import NetConfig
+    >>> spec = DataSpec(shape=(2,), value_range=(float("-inf"), float("inf")), n_bits=None,
+    ...                 binary=False)
+    >>> model = Hoffman(Hoffman.Config(latent_dim=2, net=NetConfig(hidden=32, depth=1)), spec)
+    >>> out = model.training_step(torch.randn(5, 2))
+    >>> sorted(out.losses), sorted(model.loss_parameters())
+    (['decoder', 'encoder'], ['decoder', 'encoder'])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from lae.models import register_model
+from lae.models.base import DataSpec, StepOutput
+from lae.models.vae import VAE
+from lae.samplers import HMC, MALA, Langevin, run_chain
+from lae.samplers.base import SamplerState
+
+# Optimal-scaling targets (Roberts & Rosenthal 1998 for MALA; Neal 2011 / Beskos et al. for HMC).
+DEFAULT_TARGET = {"mala": 0.574, "hmc": 0.65}
+
+
+@register_model("hoffman")
+class Hoffman(VAE):
+    """VAE encoder as the initialiser of a short MCMC chain; decoder trained on the chain's end."""
+
+    @dataclass
+    class Config(VAE.Config):
+        sampler: str = "mala"  # "mala" | "hmc" | "langevin" (unadjusted: biased, no adaptation)
+        n_steps: int = 5  # K, transitions per chain
+        step_size: float = 0.01  # initial eta (Langevin, MALA) or leapfrog eps (HMC)
+        n_leapfrog: int = 5  # leapfrog steps per HMC transition
+        adapt_step: bool = True  # follow target_acceptance (MALA, HMC)
+        target_acceptance: float | None = None  # None: 0.574 for MALA, 0.65 for HMC
+        adapt_gain: float = 0.05  # log step += gain * (acceptance - target) per minibatch
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            if self.sampler not in ("mala", "hmc", "langevin"):
+                raise ValueError(f"sampler must be 'mala', 'hmc' or 'langevin', got "
+                                 f"{self.sampler!r}")
+            if self.n_steps < 1:
+                raise ValueError(f"n_steps must be >= 1, got {self.n_steps}")
+            if not self.step_size > 0:
+                raise ValueError(f"step_size must be > 0, got {self.step_size}")
+            if self.n_leapfrog < 1:
+                raise ValueError(f"n_leapfrog must be >= 1, got {self.n_leapfrog}")
+            if self.target_acceptance is not None and not 0 < self.target_acceptance < 1:
+                raise ValueError(f"target_acceptance must be in (0, 1), got "
+                                 f"{self.target_acceptance}")
+
+    def __init__(self, cfg: Hoffman.Config, spec: DataSpec) -> None:
+        super().__init__(cfg, spec)
+        self.register_buffer("log_step_size", torch.tensor(math.log(cfg.step_size)))
+
+    @property
+    def target_acceptance(self) -> float | None:
+        """The adaptation target, or None when the step size stays fixed."""
+        cfg = self.cfg
+        if not cfg.adapt_step or cfg.sampler == "langevin":  # ULA accepts everything
+            return None
+        return cfg.target_acceptance or DEFAULT_TARGET[cfg.sampler]
+
+    def kernel(self) -> Langevin | MALA | HMC:
+        """The configured kernel at the current step size (no gradient through its moves)."""
+        eta = self.log_step_size.exp()
+        if self.cfg.sampler == "hmc":
+            return HMC(eta, n_leapfrog=self.cfg.n_leapfrog)
+        return MALA(eta) if self.cfg.sampler == "mala" else Langevin(eta)
+
+    def run_chain(self, x: Tensor, z0: Tensor) -> tuple[SamplerState, Tensor]:
+        """K transitions on U(x, .) from z0 [B, K]: (final state, acceptance [K, B])."""
+        state, _, info = run_chain(self.kernel(), z0.detach(), lambda z: -self.log_joint(x, z),
+                                   self.cfg.n_steps, keep_trace=False)
+        return state, info["acceptance"]
+
+    def encode(self, x: Tensor) -> Tensor:
+        """The chain's final state started from q's mean: one posterior sample per x, [B, K]."""
+        return self.run_chain(x, self.proposal(x).mean)[0].z
+
+    def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
+        with torch.no_grad():  # z_0 is detached anyway: no graph through the encoder here
+            z0 = self.proposal(x).sample()
+        state, acceptance = self.run_chain(x, z0)
+        target = self.target_acceptance
+        if target is not None:
+            self.log_step_size += self.cfg.adapt_gain * (acceptance.mean() - target)
+        decoder_loss = -self.log_joint(x, state.z).mean()  # state.z carries no graph
+        vae = super().training_step(x, index)  # the encoder's bound, a second draw from q
+        return StepOutput(
+            losses={"decoder": decoder_loss, "encoder": vae.losses["loss"]},
+            metrics={**vae.metrics, "log_joint_chain_nats": -decoder_loss.detach(),
+                     "acceptance": acceptance.mean(), "step_size": self.log_step_size.exp()},
+        )
+
+    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """Disjoint groups: decoder + likelihood for "decoder", the encoder for "encoder"."""
+        decoder = [*self.decoder.parameters(), *self.likelihood.parameters()]
+        return {"decoder": [p for p in decoder if p.requires_grad],
+                "encoder": [p for p in self.encoder.parameters() if p.requires_grad]}

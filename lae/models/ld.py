@@ -1,0 +1,123 @@
+r"""Datapoint-wise Langevin dynamics (LD): one persistent MALA chain per training example, no
+encoder; the non-amortized counterpart of ALD (docs/methods.md section 3).
+
+Each training example x_i owns a latent z_i [K] and a step size eta_i, kept in buffers
+``z_chains`` [n_train, K] and ``log_step_size`` [n_train] (so checkpoints carry them; chains start
+from the prior, z_i ~ N(0, I)). Per minibatch with rows I (the trainer's ``index``):
+
+1. from the stored z_i, i in I, run T = ``n_steps`` MALA transitions on U(x_i, .) = -log p(x_i, .)
+   (z' = z - eta_i grad U + sqrt(2 eta_i) xi, then the MH test; nothing reaches the decoder), and
+   write the final states back;
+2. the decoder theta (with the likelihood's parameters) descends the time-averaged energy (as in
+   LAE's Algorithm 2, Taniguchi et al., NeurIPS 2022)
+
+       L = (1/T) sum_t (1/|I|) sum_{i in I} -log p(x_i, z_i^(t); theta),   z_i^(t) held fixed;
+
+3. each eta_i takes one Robbins-Monro step toward the target acceptance,
+   log eta_i += ``adapt_gain`` * (mean_t acceptance_i^(t) - ``target_acceptance``),
+   with a constant gain (the posterior moves as theta trains). An example is visited once per
+   epoch, so its chain advances T steps per epoch: LD mixes slowly, which is what amortization
+   (ALD) is meant to fix.
+
+``encode(x)`` for new data (a test set) starts ``test_steps`` MALA transitions from z = 0 with the
+decoder fixed, at the step size exp(mean_i log eta_i) learnt in training, adapting each chain's step
+size toward the target during the run, and returns the final state (one approximate posterior
+sample). There is no q(z|x), hence no ``proposal``: IWAE/ELBO evaluation is skipped.
+
+Reference: Roberts & Tweedie, Bernoulli 1996 (MALA); the LD baseline of Taniguchi et al.,
+"Langevin Autoencoders for Learning Deep Latent Variable Models", NeurIPS 2022; its precursor is the
+alternating back-propagation of Han et al., AAAI 2017 (unadjusted, chains not persistent).
+
+Example::
+
+    >>> import torch
+    >>> from lae.models import DataSpec
+    >>> from lae.nn import NetConfig
+    >>> spec = DataSpec(shape=(2,), value_range=(float("-inf"), float("inf")), n_bits=None,
+    ...                 binary=False, n_train=10)
+    >>> model = LD(LD.Config(latent_dim=2, net=NetConfig(hidden=32, depth=1)), spec)
+    >>> out = model.training_step(torch.randn(4, 2), torch.tensor([0, 3, 5, 9]))
+    >>> model.z_chains.shape, sorted(out.metrics)
+    (torch.Size([10, 2]), ['acceptance', 'energy_per_example', 'step_size'])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from lae.errors import ConfigError
+from lae.models import register_model
+from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
+from lae.samplers import MALA, StepSizeAdapter, run_chain
+
+
+@register_model("ld")
+class LD(LatentModel):
+    """A decoder trained on persistent per-example MALA chains."""
+
+    @dataclass
+    class Config(ModelConfig):
+        n_steps: int = 2  # T, MALA transitions per visit of an example
+        step_size: float = 0.01  # initial eta of every chain
+        target_acceptance: float = 0.574  # MALA's optimal-scaling target
+        adapt_gain: float = 0.2  # per visit; 0 keeps every eta at step_size
+        test_steps: int = 100  # MALA transitions from z = 0 for encode() on new data
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            if self.n_steps < 1:
+                raise ValueError(f"n_steps must be >= 1, got {self.n_steps}")
+            if self.test_steps < 1:
+                raise ValueError(f"test_steps must be >= 1, got {self.test_steps}")
+            if not self.step_size > 0:
+                raise ValueError(f"step_size must be > 0, got {self.step_size}")
+            if not 0 < self.target_acceptance < 1:
+                raise ValueError(f"target_acceptance must be in (0, 1), got "
+                                 f"{self.target_acceptance}")
+            if self.adapt_gain < 0:
+                raise ValueError(f"adapt_gain must be >= 0, got {self.adapt_gain}")
+
+    def __init__(self, cfg: LD.Config, spec: DataSpec) -> None:
+        super().__init__(cfg, spec)
+        if spec.n_train < 1:
+            raise ConfigError("model ld keeps one chain per training example and needs "
+                              "DataSpec.n_train > 0 (the trainer sets it from the data)")
+        self.register_buffer("z_chains", torch.randn(spec.n_train, cfg.latent_dim))
+        self.register_buffer("log_step_size", torch.full((spec.n_train,), math.log(cfg.step_size)))
+
+    def energy(self, x: Tensor):
+        """U(x, .) = -log p(x, .): z [B, K] -> [B] for the batch x."""
+        return lambda z: -self.log_joint(x, z)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """``test_steps`` adaptive MALA transitions from z = 0 (new data, decoder fixed): [B, K]."""
+        z0 = torch.zeros(x.shape[0], self.latent_dim, device=x.device, dtype=x.dtype)
+        kernel = MALA(self.log_step_size.mean().exp())
+        adapt = StepSizeAdapter(self.cfg.target_acceptance)  # per chain, decaying gain
+        state, _, _ = run_chain(kernel, z0, self.energy(x), 0, warmup=self.cfg.test_steps,
+                                adapt=adapt, keep_trace=False)
+        return state.z
+
+    def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
+        if index is None:
+            raise ValueError("ld needs the batch's rows in the training set (index)")
+        log_eta = self.log_step_size[index]  # [B]
+        state, trace, info = run_chain(MALA(log_eta.exp()), self.z_chains[index], self.energy(x),
+                                       self.cfg.n_steps)  # trace: [T, B, K], detached
+        self.z_chains[index] = state.z
+        acceptance = info["acceptance"].mean(0)  # [B]
+        self.log_step_size[index] = log_eta + self.cfg.adapt_gain * (
+            acceptance - self.cfg.target_acceptance)
+
+        t = trace.shape[0]
+        x_rep = x.expand(t, *x.shape).reshape(-1, *x.shape[1:])  # [T * B, *shape]
+        loss = -self.log_joint(x_rep, trace.reshape(-1, self.latent_dim)).mean()
+        return StepOutput(losses={"loss": loss}, metrics={
+            "energy_per_example": loss.detach(),
+            "acceptance": acceptance.mean(),
+            "step_size": log_eta.exp().mean(),
+        })
