@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Callable
+from collections.abc import Callable
 
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 
