@@ -53,6 +53,7 @@ from lae.errors import ConfigError
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.samplers import MALA, StepSizeAdapter, run_chain
+from lae.samplers.base import EnergyFn
 
 
 @register_model("ld")
@@ -89,13 +90,13 @@ class LD(LatentModel):
         self.register_buffer("z_chains", torch.randn(spec.n_train, cfg.latent_dim))
         self.register_buffer("log_step_size", torch.full((spec.n_train,), math.log(cfg.step_size)))
 
-    def energy(self, x: Tensor):
+    def energy(self, x: Tensor) -> EnergyFn:
         """U(x, .) = -log p(x, .): z [B, K] -> [B] for the batch x."""
         return lambda z: -self.log_joint(x, z)
 
     def encode(self, x: Tensor) -> Tensor:
         """``test_steps`` adaptive MALA transitions from z = 0 (new data, decoder fixed): [B, K]."""
-        z0 = torch.zeros(x.shape[0], self.latent_dim, device=x.device, dtype=x.dtype)
+        z0 = self.z_chains.new_zeros(x.shape[0], self.latent_dim)
         kernel = MALA(self.log_step_size.mean().exp())
         adapt = StepSizeAdapter(self.cfg.target_acceptance)  # per chain, decaying gain
         state, _, _ = run_chain(kernel, z0, self.energy(x), 0, warmup=self.cfg.test_steps,
