@@ -5,6 +5,7 @@
     lae eval RUN_DIR [--metrics elbo,iwae,mse] [--out results.json]
     lae report RUN_DIR [RUN_DIR ...] --out DIR
     lae list
+    lae toy {posterior,neural,energy,capacity,convergence} ...   (docs/toys.md)
 
 Expected errors (bad keys, missing data, an existing run directory) print one line, ``error: ...``,
 and exit with status 2; no traceback.
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 
 from lae.errors import ConfigError, LaeError
+from lae.toy.cli import add_toy_commands
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:
@@ -163,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for report.md and its pictures")
 
     sub.add_parser("list", help="datasets, models, metrics and presets")
+    add_toy_commands(sub)
     return parser
 
 
@@ -177,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                      "--section.key=value)")
     commands = {"train": lambda: cmd_train(args, list(extra)), "sample": lambda: cmd_sample(args),
                 "eval": lambda: cmd_eval(args), "report": lambda: cmd_report(args),
-                "list": lambda: cmd_list(args)}
+                "list": lambda: cmd_list(args), "toy": lambda: args.toy_func(args)}
     try:
         return commands[args.command]()
     except LaeError as exc:

@@ -119,7 +119,8 @@ def run_neural(n_data: int = 32, steps: int = 5000, warmup: int = 500, ref_steps
     n_ref = ref["samples"].shape[0]
     mf, full = fit_vi(prob, full=False, seed=seed), fit_vi(prob, full=True, seed=seed)
     samples = {"ALD (precond.)": ald["samples"], f"MALA ({steps} steps)": mala["samples"],
-               "VI mean-field": vi_samples(*mf, n_ref, seed), "VI full-cov": vi_samples(*full, n_ref, seed)}
+               "VI mean-field": vi_samples(*mf, n_ref, seed),
+               "VI full-cov": vi_samples(*full, n_ref, seed)}
     # floor: a second independent long MALA run against the reference
     ref2 = reference_samples(prob, steps=ref_steps, seed=seed + 1)
     samples["MALA reference, 2nd run"] = ref2["samples"]

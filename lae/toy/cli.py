@@ -1,0 +1,128 @@
+"""``lae toy {posterior,neural,energy,capacity,convergence}``: argument parsing only.
+
+Wiring (lae/cli.py): ``add_toy_commands(sub)`` in ``build_parser`` and
+``"toy": lambda: args.toy_func(args)`` in ``main``'s command table.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from lae.errors import ConfigError
+
+
+def _posterior(args: argparse.Namespace) -> int:
+    from lae.toy.linear import SamplerSettings
+    from lae.toy.posterior import run_posterior
+
+    for name in ("n_data", "x_dim", "z_dim", "steps"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
+    s = SamplerSettings(args.sampler, steps=args.steps, warmup=args.warmup, thin=args.thin,
+                        step_size=args.step_size, mh=not args.no_mh,
+                        preconditioned=args.preconditioned, feature_dim=args.feature_dim,
+                        n_leapfrog=args.n_leapfrog, seed=args.seed)
+    run_posterior(args.n_data, args.x_dim, args.z_dim, args.sigma, s,
+                  save_samples=args.save_samples, out=args.out)
+    return 0
+
+
+def _neural(args: argparse.Namespace) -> int:
+    from lae.toy.neural import run_neural
+
+    run_neural(args.n_data, args.steps, args.warmup, args.ref_steps, args.seed, args.out)
+    return 0
+
+
+def _energy(args: argparse.Namespace) -> int:
+    from lae.toy.energy import run_energy
+
+    run_energy(tuple(args.energies), args.n_chains, args.feature_dim, args.steps, args.warmup,
+               args.step_size, args.seed, out=args.out)
+    return 0
+
+
+def _capacity(args: argparse.Namespace) -> int:
+    from lae.toy.capacity import run_capacity
+
+    run_capacity(args.n, tuple(args.widths), args.steps, args.warmup, args.step_size,
+                 args.seed, out=args.out)
+    return 0
+
+
+def _convergence(args: argparse.Namespace) -> int:
+    from lae.toy.convergence import run_convergence
+
+    run_convergence(args.toy, out=args.out, n_data=args.n_data, batch=args.batch,
+                    width=args.feature_dim, epochs=args.epochs, seed=args.seed)
+    return 0
+
+
+def add_toy_commands(subparsers) -> argparse.ArgumentParser:
+    """Add ``toy`` and its subcommands to an argparse subparsers object; each subcommand sets
+    ``args.toy_func`` (call it with ``args``; returns the exit status)."""
+    toy = subparsers.add_parser("toy", help="toy validation experiments (docs/toys.md)")
+    sub = toy.add_subparsers(dest="toy_command", required=True)
+
+    p = sub.add_parser("posterior", help="sample a linear-Gaussian posterior, score vs exact")
+    p.add_argument("--model", choices=["linear-gaussian"], default="linear-gaussian")
+    p.add_argument("--sampler", choices=["ald", "ld", "mala", "hmc"], default="ald")
+    p.add_argument("--n-data", type=int, default=100)
+    p.add_argument("--x-dim", type=int, default=10)
+    p.add_argument("--z-dim", type=int, default=2)
+    p.add_argument("--sigma", type=float, default=0.5)
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--warmup", type=int, default=200, help="discarded; step adapted (MH only)")
+    p.add_argument("--thin", type=int, default=1)
+    p.add_argument("--step-size", type=float, default=None,
+                   help="eta (leapfrog eps for hmc); default per sampler")
+    p.add_argument("--no-mh", action="store_true", help="ald: unadjusted")
+    p.add_argument("--preconditioned", action="store_true", help="ald: methods.md 1b")
+    p.add_argument("--feature-dim", type=int, default=None, help="ald: default max(2N, 128)")
+    p.add_argument("--n-leapfrog", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-samples", default=None, help="FILE.npz")
+    p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
+    p.set_defaults(toy_func=_posterior)
+
+    p = sub.add_parser("neural", help="MLP likelihood: ALD and VI vs a long MALA reference")
+    p.add_argument("--n-data", type=int, default=32)
+    p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--ref-steps", type=int, default=20000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="toy_out")
+    p.set_defaults(toy_func=_neural)
+
+    p = sub.add_parser("energy", help="unconditional ALD on 8 Gaussians and rings")
+    p.add_argument("--energies", nargs="+", choices=["8gaussians", "rings"],
+                   default=["8gaussians", "rings"])
+    p.add_argument("--n-chains", type=int, default=500)
+    p.add_argument("--feature-dim", type=int, default=512)
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--warmup", type=int, default=1000)
+    p.add_argument("--step-size", type=float, default=0.005)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="toy_out")
+    p.set_defaults(toy_func=_energy)
+
+    p = sub.add_parser("capacity", help="ALD with feature width d < n, d = n, d > n")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64, 128])
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--step-size", type=float, default=0.02)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="toy_out")
+    p.set_defaults(toy_func=_capacity)
+
+    p = sub.add_parser("convergence", help="error vs gradient evaluations and time")
+    p.add_argument("--toy", choices=["linear", "neural"], default="linear")
+    p.add_argument("--n-data", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--feature-dim", type=int, default=256)
+    p.add_argument("--epochs", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="toy_out")
+    p.set_defaults(toy_func=_convergence)
+    return toy
