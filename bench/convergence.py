@@ -22,6 +22,8 @@ CASES = {
     # name: (toy, settings)
     "linear": ("linear", {"n_data": 1000, "batch": 100, "width": 256, "epochs": 2000}),
     "linear_fullbatch": ("linear", {"n_data": 100, "batch": 100, "width": 256, "epochs": 2000}),
+    # Feature width >= N: one Phi can then give every point of the data set its own posterior.
+    "linear_wide": ("linear", {"n_data": 1000, "batch": 100, "width": 2048, "epochs": 2000}),
     "neural": ("neural", {"n_data": 200, "batch": 100, "width": 256, "epochs": 1000}),
 }
 
