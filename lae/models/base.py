@@ -15,6 +15,7 @@ importance sampling.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -53,6 +54,12 @@ class DataSpec:
     n_bits: int | None  # 8 for 8-bit pixels; None for binary or continuous data
     binary: bool  # values in {0, 1}
     n_train: int = 0  # training examples (models with per-example chains size their state by it)
+
+    @classmethod
+    def points(cls, dim: int, n_train: int = 0) -> DataSpec:
+        """Continuous, unbounded data of shape (dim,), like the 2-D toys."""
+        return cls(shape=(dim,), value_range=(-math.inf, math.inf), n_bits=None, binary=False,
+                   n_train=n_train)
 
     @property
     def n_dims(self) -> int:

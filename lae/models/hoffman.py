@@ -37,8 +37,7 @@ Example::
     >>> import torch
     >>> from lae.models import DataSpec
     >>> from lae.nn import NetConfig
-    >>> spec = DataSpec(shape=(2,), value_range=(float("-inf"), float("inf")), n_bits=None,
-    ...                 binary=False)
+    >>> spec = DataSpec.points(2)
     >>> model = Hoffman(Hoffman.Config(latent_dim=2, net=NetConfig(hidden=32, depth=1)), spec)
     >>> out = model.training_step(torch.randn(5, 2))
     >>> sorted(out.losses), sorted(model.loss_parameters())

@@ -33,8 +33,7 @@ Example::
     >>> import torch
     >>> from lae.models import DataSpec
     >>> from lae.nn import NetConfig
-    >>> spec = DataSpec(shape=(2,), value_range=(float("-inf"), float("inf")), n_bits=None,
-    ...                 binary=False, n_train=10)
+    >>> spec = DataSpec.points(2, n_train=10)
     >>> model = LD(LD.Config(latent_dim=2, net=NetConfig(hidden=32, depth=1)), spec)
     >>> out = model.training_step(torch.randn(4, 2), torch.tensor([0, 3, 5, 9]))
     >>> model.z_chains.shape, sorted(out.metrics)

@@ -33,8 +33,7 @@ Example::
     >>> import torch
     >>> from lae.models import DataSpec
     >>> from lae.nn import NetConfig
-    >>> spec = DataSpec(shape=(2,), value_range=(float("-inf"), float("inf")), n_bits=None,
-    ...                 binary=False)
+    >>> spec = DataSpec.points(2)
     >>> cfg = VAEFlow.Config(latent_dim=2, net=NetConfig(hidden=32, depth=1), flow_hidden=16)
     >>> q = VAEFlow(cfg, spec).proposal(torch.randn(5, 2))
     >>> q.batch_shape, q.event_shape, q.log_prob(q.sample((3,))).shape

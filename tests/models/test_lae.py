@@ -11,7 +11,7 @@ from lae.models import MODELS, DataSpec, build_model
 from lae.nn import NetConfig
 from lae.train import Trainer, load_config, load_run
 
-POINTS = DataSpec(shape=(6,), value_range=(-math.inf, math.inf), n_bits=None, binary=False)
+POINTS = DataSpec.points(6)
 
 
 def linear_lae(**kw):

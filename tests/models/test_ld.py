@@ -1,6 +1,5 @@
 """Datapoint-wise LD: persistent per-example chains and step sizes, checkpoints, training."""
 
-import math
 
 import pytest
 import torch
@@ -12,8 +11,7 @@ from lae.nn import NetConfig
 from lae.train import Trainer, load_config, load_run
 
 N_TRAIN = 64
-POINTS = DataSpec(shape=(6,), value_range=(-math.inf, math.inf), n_bits=None, binary=False,
-                  n_train=N_TRAIN)
+POINTS = DataSpec.points(6, n_train=N_TRAIN)
 
 
 def ld(spec=POINTS, **kw):
@@ -59,7 +57,7 @@ def test_chains_and_step_sizes_survive_a_state_dict_round_trip():
 
 def test_needs_the_training_set_size_and_the_index():
     with pytest.raises(ConfigError, match="n_train"):
-        ld(DataSpec(shape=(6,), value_range=(-math.inf, math.inf), n_bits=None, binary=False))
+        ld(DataSpec.points(6))
     with pytest.raises(ValueError, match="index"):
         ld().training_step(torch.randn(3, 6))
 

@@ -1,6 +1,5 @@
 """VAE: objectives, and its log-likelihood pieces against a linear-Gaussian model."""
 
-import math
 
 import pytest
 import torch
@@ -9,7 +8,7 @@ from lae.distributions import LinearGaussian
 from lae.models import MODELS, DataSpec, build_model
 from lae.nn import NetConfig
 
-POINTS = DataSpec(shape=(6,), value_range=(-math.inf, math.inf), n_bits=None, binary=False)
+POINTS = DataSpec.points(6)
 
 
 def linear_vae(sigma=0.5, **kw):

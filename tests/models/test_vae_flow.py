@@ -10,7 +10,7 @@ from lae.models import MODELS, DataSpec, build_model
 from lae.nn import NetConfig
 from lae.train import Trainer, load_config
 
-POINTS = DataSpec(shape=(6,), value_range=(-math.inf, math.inf), n_bits=None, binary=False)
+POINTS = DataSpec.points(6)
 
 
 def vae_flow(latent_dim=2, **kw):
