@@ -12,7 +12,6 @@ warm-up); d counts the constant column.
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 
 from lae.toy.linear import SamplerSettings, make_linear_gaussian, sample_posterior, tanh_features
 from lae.toy.metrics import posterior_errors
+from lae.toy.output import pyplot, write_outputs
 
 
 def leverages(features: torch.Tensor) -> torch.Tensor:
@@ -66,19 +66,12 @@ def run_capacity(n: int = 64, widths: tuple[int, ...] = (16, 32, 64, 128), steps
                   f"mean err {row['mean_err_sd_mean']:.2f} sd")
     report = {"n": n, "steps": steps, "warmup": warmup, "seed": seed, "results": results}
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "capacity.json").write_text(json.dumps(report, indent=1))
-        plot_capacity(report, out / "capacity.png")
-        if verbose:
-            print(f"wrote {out / 'capacity.json'} and {out / 'capacity.png'}")
+        write_outputs(out, "capacity", report, lambda p: plot_capacity(report, p), verbose=verbose)
     return report
 
 
 def plot_capacity(report: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for row in report["results"]:

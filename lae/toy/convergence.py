@@ -18,7 +18,6 @@ wall-clock of the sampler steps only (metrics excluded), all methods in one proc
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
@@ -29,6 +28,7 @@ import torch
 from lae.samplers import ALD, MALA, Langevin, energy_and_grad
 from lae.toy.linear import make_linear_gaussian, tanh_features
 from lae.toy.metrics import mmd_per_point, posterior_errors
+from lae.toy.output import pyplot, write_outputs
 
 
 class CountingEnergy:
@@ -173,9 +173,7 @@ def neural_convergence(n_data: int = 200, batch: int = 100, width: int = 256, ep
 
 
 def plot_convergence(result: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     metric = result["metric"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -212,8 +210,5 @@ def run_convergence(toy: str = "linear", out: str | Path | None = None, verbose:
                 f"e={r['epoch']} evals={r['grad_evals']} t={r['seconds']:.2f}s "
                 f"{metric}={r[metric]:.4f}" for r in show))
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"convergence_{toy}.json").write_text(json.dumps(result, indent=1))
-        plot_convergence(result, out / f"convergence_{toy}.png")
+        write_outputs(out, f"convergence_{toy}", result, lambda p: plot_convergence(result, p))
     return result

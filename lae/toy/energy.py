@@ -12,7 +12,6 @@ and, for 8 Gaussians, the mass per mode (exact: 1/8 each).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from torch import Tensor
 from lae.samplers import ALD, run_chain
 from lae.toy.linear import tanh_features
 from lae.toy.metrics import mmd2_rbf
+from lae.toy.output import pyplot, write_outputs
 
 MODES = torch.stack([torch.tensor([2 * math.cos(a), 2 * math.sin(a)], dtype=torch.float64)
                      for a in [k * math.pi / 4 for k in range(8)]])
@@ -98,19 +98,12 @@ def run_energy(names=("8gaussians", "rings"), n_chains: int = 500, width: int = 
                   + "".join(f"; {k} {[round(v, 3) for v in row[k]]}" for k in row
                             if k.startswith("mass")))
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "energy.json").write_text(json.dumps(report, indent=1))
-        plot_energy(traces, out / "energy.png")
-        if verbose:
-            print(f"wrote {out / 'energy.json'} and {out / 'energy.png'}")
+        write_outputs(out, "energy", report, lambda p: plot_energy(traces, p), verbose=verbose)
     return report
 
 
 def plot_energy(samples: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(samples), figsize=(4.2 * len(samples), 4.2), squeeze=False)
     g1 = torch.linspace(-4, 4, 200, dtype=torch.float64)

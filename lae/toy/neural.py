@@ -12,7 +12,6 @@ grid) with ALD samples and the 2-sd ellipses of both VI fits for a few points.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from torch import Tensor
 
 from lae.toy.linear import SamplerSettings, default_feature_dim, sample_posterior, tanh_features
 from lae.toy.metrics import mmd_per_point
+from lae.toy.output import pyplot, write_outputs
 
 
 @dataclass
@@ -140,12 +140,9 @@ def run_neural(n_data: int = 32, steps: int = 5000, warmup: int = 500, ref_steps
             print(f"  {k:26s} MMD^2 to reference: mean {float(v.mean()):.4f}, "
                   f"median {float(v.median()):.4f}")
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "neural.json").write_text(json.dumps(report, indent=1))
-        plot_neural(prob, ald["samples"], mf, full, out / "neural_posteriors.png", n_plot)
-        if verbose:
-            print(f"wrote {out / 'neural.json'} and {out / 'neural_posteriors.png'}")
+        write_outputs(out, "neural", report,
+                      lambda p: plot_neural(prob, ald["samples"], mf, full, p, n_plot),
+                      png="neural_posteriors", verbose=verbose)
     return report
 
 
@@ -157,9 +154,7 @@ def _ellipse(mu: Tensor, chol: Tensor, k: float = 2.0) -> tuple[list, list]:
 
 
 def plot_neural(prob: NeuralProblem, ald: Tensor, mf, full, path: Path, n_plot: int = 4) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, n_plot, figsize=(3.2 * n_plot, 3.3))
     for j, ax in enumerate(axes):
