@@ -24,7 +24,11 @@ CASES = {
     "linear_fullbatch": ("linear", {"n_data": 100, "batch": 100, "width": 256, "epochs": 2000}),
     # Feature width >= N: one Phi can then give every point of the data set its own posterior.
     "linear_wide": ("linear", {"n_data": 1000, "batch": 100, "width": 2048, "epochs": 2000}),
-    "neural": ("neural", {"n_data": 200, "batch": 100, "width": 256, "epochs": 1000}),
+    # Fixed step sizes from the adapted values of `lae toy neural` (MALA 0.028 per point; ALD's one
+    # joint MH test over a batch of 100 needs smaller steps); the defaults gave ~0 acceptance.
+    "neural": ("neural", {"n_data": 200, "batch": 100, "width": 256, "epochs": 1000,
+                          "steps": {"LD": 0.005, "MALA": 0.028, "ALD precond.": 0.002,
+                                    "ALD plain": 1e-7}}),
 }
 
 

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from lae.errors import ConfigError
+from lae.eval.ais import ais_log_px, bdmc
 from lae.eval.importance import iwae_log_px, log_importance_weights
 from lae.models import LatentModel
 
@@ -33,6 +34,15 @@ class EvalSettings:
     elbo_samples: int = 10  # samples per example for the ELBO estimate
     batch_size: int = 100
     seed: int = 0
+    # AIS (nll-ais, bdmc; lae/eval/ais.py): M chains per example, K annealing steps, one HMC move
+    # of ais_leapfrog leapfrog steps per step; cost K * ais_leapfrog decoder passes per chain
+    ais_chains: int = 16
+    ais_temps: int = 1000
+    ais_schedule: str = "sigmoid"
+    ais_kernel: str = "hmc"
+    ais_leapfrog: int = 1
+    ais_step_size: float = 0.3  # initial leapfrog eps (HMC) or eta (MALA), adapted per chain
+    bdmc_n_sim: int = 10  # examples simulated from the model for the bdmc gap
 
 
 Result = dict[str, Any]
@@ -114,6 +124,44 @@ def mse_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Resu
     # Images are compared on [0, 1]; continuous points (2-D toys) on their own scale.
     key = "mse_per_pixel_01" if model.spec.is_image else "mse_per_dim"
     return {key: summarize(torch.cat(errors), inference="encode() then decoder mean")}
+
+
+def _ais_kwargs(s: EvalSettings) -> dict[str, Any]:
+    return {"n_chains": s.ais_chains, "n_temps": s.ais_temps, "schedule": s.ais_schedule,
+            "kernel": s.ais_kernel, "n_leapfrog": s.ais_leapfrog,
+            "init_step_size": s.ais_step_size, "chunk_size": s.batch_size}
+
+
+def _ais_settings(diag: dict[str, Any]) -> dict[str, Any]:
+    st = diag["settings"]
+    return {"M": st["n_chains"], "K": st["n_temps"], "schedule": st["schedule"],
+            "kernel": st["kernel"], "leapfrog": st["n_leapfrog"], "adapt": st["adapt"],
+            "target_acceptance": st["target_acceptance"],
+            "final_mean_acceptance": round(diag["acceptance_final"], 4)}
+
+
+@register_metric("nll-ais", "AIS estimate (stochastic lower bound on log p(x)) of -log p(x), "
+                 "nats per example; any model")
+def nll_ais_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(s.seed)
+    log_px, diag = ais_log_px(model.prior, model.log_likelihood, x.to(device), generator=g,
+                              **_ais_kwargs(s))
+    return nll_results("nll_ais", log_px.cpu(), model, **_ais_settings(diag))
+
+
+@register_metric("bdmc", "BDMC gap (AIS upper - lower bound on log p(x)) on data simulated "
+                 "from the model, nats per example")
+def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(s.seed + 1)
+    out = bdmc(model, s.bdmc_n_sim, generator=g, **_ais_kwargs(s))
+    settings = _ais_settings(out["forward"]) | {
+        "n_sim": s.bdmc_n_sim, "data": "simulated from the model",
+        "final_mean_acceptance_reverse": round(out["reverse"]["acceptance_final"], 4)}
+    return {"bdmc_gap_nats": summarize(out["gap"].cpu(), **settings),
+            "bdmc_lower_log_px_nats": summarize(out["lower"].cpu(), **settings),
+            "bdmc_upper_log_px_nats": summarize(out["upper"].cpu(), **settings)}
 
 
 def evaluate(model: LatentModel, x: Tensor, names: list[str],

@@ -1,4 +1,4 @@
-"""``lae toy {posterior,neural,energy,capacity,convergence}``: argument parsing only.
+"""``lae toy {posterior,neural,energy,capacity,convergence,likelihood}``: argument parsing only.
 
 Wiring (lae/cli.py): ``add_toy_commands(sub)`` in ``build_parser`` and
 ``"toy": lambda: args.toy_func(args)`` in ``main``'s command table.
@@ -55,6 +55,22 @@ def _convergence(args: argparse.Namespace) -> int:
 
     run_convergence(args.toy, out=args.out, n_data=args.n_data, batch=args.batch,
                     width=args.feature_dim, epochs=args.epochs, seed=args.seed)
+    return 0
+
+
+def _likelihood(args: argparse.Namespace) -> int:
+    import torch
+
+    from lae.toy.likelihood import run_likelihood
+
+    for name in ("n_data", "x_dim", "z_dim", "n_chains", "n_temps", "n_leapfrog", "k"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    run_likelihood(args.estimator, args.n_data, args.x_dim, args.z_dim, args.sigma, args.seed,
+                   save=args.save, out=args.out, n_chains=args.n_chains, n_temps=args.n_temps,
+                   n_leapfrog=args.n_leapfrog, kernel=args.kernel, k=args.k, bdmc=args.bdmc)
     return 0
 
 
@@ -125,4 +141,23 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="toy_out")
     p.set_defaults(toy_func=_convergence)
+
+    p = sub.add_parser("likelihood", help="AIS / IWAE log p(x) of a linear-Gaussian vs exact")
+    p.add_argument("--model", choices=["linear-gaussian"], default="linear-gaussian")
+    p.add_argument("--estimator", choices=["ais", "iwae"], default="ais")
+    p.add_argument("--n-data", type=int, default=100)
+    p.add_argument("--x-dim", type=int, default=784)
+    p.add_argument("--z-dim", type=int, default=8)
+    p.add_argument("--sigma", type=float, default=1.0)
+    p.add_argument("--n-chains", type=int, default=16, help="ais: chains per point (M)")
+    p.add_argument("--n-temps", type=int, default=3000, help="ais: annealing steps (K)")
+    p.add_argument("--n-leapfrog", type=int, default=1, help="ais: leapfrog steps per HMC move")
+    p.add_argument("--kernel", choices=["hmc", "mala"], default="hmc")
+    p.add_argument("--bdmc", action="store_true", help="ais: also the reverse (upper) bound")
+    p.add_argument("--k", type=int, default=1000, help="iwae: importance samples")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", default=None, help="FILE.npz")
+    p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
+    p.set_defaults(toy_func=_likelihood)
     return toy
