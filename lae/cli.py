@@ -77,7 +77,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if x is None:
         raise ConfigError("--split val: this run has no validation split (data.val_size is 0)")
     x = evenly_spaced(x, args.n_examples)
-    settings = EvalSettings(k=args.k, batch_size=args.batch_size, seed=args.seed)
+    settings = EvalSettings(k=args.k, batch_size=args.batch_size, seed=args.seed,
+                            ais_chains=args.ais_chains, ais_temps=args.ais_temps,
+                            ais_leapfrog=args.ais_leapfrog, ais_kernel=args.ais_kernel,
+                            bdmc_n_sim=args.bdmc_n_sim)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     results = evaluate(run.model, x, names, settings)
     results = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
@@ -149,8 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score a trained model on its test split")
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="results JSON (default RUN_DIR/results.json)")
-    p.add_argument("--metrics", default="elbo,iwae,mse", help="comma-separated; see `lae list`")
+    p.add_argument("--metrics", default="elbo,iwae,mse",
+                   help="comma-separated: elbo, iwae, mse, nll-ais, bdmc (see `lae list`)")
     p.add_argument("--k", type=int, default=1000, help="importance samples for the IWAE bound")
+    p.add_argument("--ais-chains", type=int, default=16, help="AIS chains per example (M)")
+    p.add_argument("--ais-temps", type=int, default=1000, help="AIS temperatures (K)")
+    p.add_argument("--ais-leapfrog", type=int, default=1, help="leapfrog steps per HMC move")
+    p.add_argument("--ais-kernel", choices=["hmc", "mala"], default="hmc")
+    p.add_argument("--bdmc-n-sim", type=int, default=10,
+                   help="examples simulated from the model for the BDMC gap")
     p.add_argument("--n-examples", type=int, default=0,
                    help="N evenly spaced test examples (0: all)")
     p.add_argument("--batch-size", type=int, default=100)
