@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 RUN    ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
-EPOCHS ?= 20
+EPOCHS ?= 40
 DEMO   := --train.epochs=$(EPOCHS) --train.eval_k=20
 STAMP  := $(VENV)/.installed
 

@@ -50,7 +50,7 @@ class TrainConfig:
     n_samples: int = 64  # images in the per-epoch sample grid
     keep_checkpoints: int = 3  # epoch checkpoints kept besides last.pt; 0 keeps all
     tensorboard: bool = False
-    progress: bool = True  # tqdm bar with loss and images/s
+    progress: bool = True  # tqdm bar with loss and images/s (on a terminal only)
 
 
 @dataclass

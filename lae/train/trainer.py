@@ -130,8 +130,9 @@ class Trainer:
         self.model.train()
         sums: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=self.device))
         n_images, n_steps, t0 = 0, 0, time.perf_counter()
-        bar = tqdm(self.loader, desc=f"epoch {epoch}/{tc.epochs}", disable=not tc.progress,
-                   leave=False, dynamic_ncols=True)
+        # disable=None: a bar on a terminal, none in a log file (the epoch lines still print)
+        bar = tqdm(self.loader, desc=f"epoch {epoch}/{tc.epochs}",
+                   disable=None if tc.progress else True, leave=False, dynamic_ncols=True)
         for x, index in bar:
             out = self.model.training_step(x, index)
             self._apply(out.losses)
