@@ -10,3 +10,20 @@ FAST = ["data.n_toy=400", "train.epochs=2", "train.eval_size=100", "train.eval_k
 @pytest.fixture
 def fast_overrides() -> list[str]:
     return list(FAST)
+
+
+@pytest.fixture
+def linear_gaussian_data():
+    """A factory: (truth, x) with truth a LinearGaussian (D=6, K=2, sigma=0.5, float64) and x
+    [n, 6] drawn from it, both from one generator seeded with ``seed``."""
+    import torch
+
+    from lae.distributions import LinearGaussian
+
+    def make(n: int, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        truth = LinearGaussian(torch.randn(6, 2, generator=g, dtype=torch.float64),
+                               torch.randn(6, generator=g, dtype=torch.float64), 0.5)
+        return truth, truth.sample_x(n, generator=g)
+
+    return make

@@ -20,7 +20,6 @@ and ``log_px_exact`` [N] (recomputable from the others).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ from torch.distributions import MultivariateNormal
 from lae.distributions import LinearGaussian, StandardNormalPrior
 from lae.eval.ais import ais_log_px, ais_reverse_log_px
 from lae.eval.importance import iwae_log_px
+from lae.toy.output import save_npz_and_report
 
 
 def make_problem(n_data: int, x_dim: int, z_dim: int, sigma: float = 1.0, seed: int = 0
@@ -115,19 +115,9 @@ def run_likelihood(estimator: str = "ais", n_data: int = 100, x_dim: int = 784, 
         report |= {"upper_error_mean": up.mean().item(), "upper_abs_error_max":
                    up.abs().max().item(), "bdmc_gap_mean": (res["upper"] - res["log_px"]).mean()
                    .item()}
-    if save is not None:
-        path = Path(save)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, x=x.numpy(), W=model.weight.numpy(), b=model.bias.numpy(),
-                 sigma=np.float64(sigma), log_px_estimate=res["log_px"].numpy(),
-                 log_px_exact=exact.numpy())
-        report["file"] = str(path)
-    json_path = Path(out) if out is not None else (
-        Path(save).with_suffix(".json") if save is not None else None)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=1))
-        report["report_file"] = str(json_path)
+    save_npz_and_report(save, out, report, lambda: dict(
+        x=x.numpy(), W=model.weight.numpy(), b=model.bias.numpy(), sigma=np.float64(sigma),
+        log_px_estimate=res["log_px"].numpy(), log_px_exact=exact.numpy()), "file")
     if verbose:
         print(f"{estimator}: N={n_data} D={x_dim} K={z_dim} sigma={sigma} {res['settings']} "
               f"({res['seconds']:.1f} s)")

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def pyplot():
     """matplotlib.pyplot on the file-only Agg backend (no screen here)."""
@@ -30,3 +32,21 @@ def write_outputs(out: str | Path, name: str, report: dict[str, Any],
     if verbose:
         print(f"wrote {json_path} and {png_path}")
     return json_path
+
+
+def save_npz_and_report(npz: str | Path | None, json_out: str | Path | None,
+                        report: dict[str, Any], arrays: Callable[[], dict[str, Any]],
+                        file_key: str) -> None:
+    """Save ``arrays()`` to ``npz`` (when given; its path goes into ``report[file_key]``) and the
+    report as JSON at ``json_out``, or next to the npz (path in ``report["report_file"]``)."""
+    if npz is not None:
+        path = Path(npz)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **arrays())
+        report[file_key] = str(path)
+    json_path = Path(json_out) if json_out is not None else (
+        Path(npz).with_suffix(".json") if npz is not None else None)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=1))
+        report["report_file"] = str(json_path)

@@ -10,7 +10,6 @@ sampler settings/acceptance.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from lae.toy.linear import (
     tanh_features,
 )
 from lae.toy.metrics import posterior_errors, summarize
+from lae.toy.output import save_npz_and_report
 
 
 def errors_from_arrays(samples, x, w, b, sigma) -> dict[str, torch.Tensor]:
@@ -65,18 +65,9 @@ def run_posterior(n_data: int = 100, x_dim: int = 10, z_dim: int = 2, sigma: flo
         "summary": summarize(errs),
         "per_point": {k: v.tolist() for k, v in errs.items()},
     }
-    if save_samples is not None:
-        path = Path(save_samples)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, samples=samples.numpy(), x=x.numpy(), W=model.weight.numpy(),
-                 b=model.bias.numpy(), sigma=np.float64(sigma))
-        report["samples_file"] = str(path)
-    json_path = Path(out) if out is not None else (
-        Path(save_samples).with_suffix(".json") if save_samples is not None else None)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=1))
-        report["report_file"] = str(json_path)
+    save_npz_and_report(save_samples, out, report, lambda: dict(
+        samples=samples.numpy(), x=x.numpy(), W=model.weight.numpy(), b=model.bias.numpy(),
+        sigma=np.float64(sigma)), "samples_file")
     if verbose:
         sm = report["summary"]
         print(f"{s.sampler}{' (preconditioned)' if s.preconditioned else ''}"

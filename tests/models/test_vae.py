@@ -50,13 +50,10 @@ def test_iwae_objective_is_at_least_the_elbo():
     assert out.metrics["bound_nats"] >= out.metrics["elbo_nats"]
 
 
-def test_elbo_training_fits_the_linear_gaussian_marginal():
+def test_elbo_training_fits_the_linear_gaussian_marginal(linear_gaussian_data):
     # Data from a linear-Gaussian model; a linear VAE trained on the ELBO should approach the
     # exact log-likelihood of the true model (tolerance 0.3 nats per point: finite training).
-    g = torch.Generator().manual_seed(0)
-    truth = LinearGaussian(torch.randn(6, 2, generator=g, dtype=torch.float64),
-                           torch.randn(6, generator=g, dtype=torch.float64), 0.5)
-    x = truth.sample_x(2000, generator=g)
+    truth, x = linear_gaussian_data(2000)
     torch.manual_seed(0)
     vae = linear_vae()
     opt = torch.optim.Adam(vae.parameters(), lr=1e-2)
