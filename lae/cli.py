@@ -15,11 +15,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 from lae.errors import ConfigError, LaeError
 from lae.toy.cli import add_toy_commands
+
+
+def json_safe(value):
+    """NaN and infinities become null: strict JSON has no NaN (an undefined stderr is one)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:
@@ -76,17 +88,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     x = splits.test if args.split == "test" else splits.val
     if x is None:
         raise ConfigError("--split val: this run has no validation split (data.val_size is 0)")
+    labels = splits.test_labels if args.split == "test" else splits.val_labels
     x = evenly_spaced(x, args.n_examples)
+    y = None if labels is None else evenly_spaced(labels, args.n_examples)
     settings = EvalSettings(k=args.k, batch_size=args.batch_size, seed=args.seed,
                             ais_chains=args.ais_chains, ais_temps=args.ais_temps,
                             ais_leapfrog=args.ais_leapfrog, ais_kernel=args.ais_kernel,
                             bdmc_n_sim=args.bdmc_n_sim)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    results = evaluate(run.model, x, names, settings)
+    # Training data and labels for the metrics that need them (fd, probe); pictures (interp)
+    # go next to the results file.
+    results = evaluate(run.model, x, names, settings, train=(splits.train, splits.train_labels),
+                       test_labels=y, out_dir=out.parent)
     results = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
                "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split, **results}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    out.write_text(json.dumps(json_safe(results), indent=2))
     for key, res in results["metrics"].items():
         print(f"{key:>22}: {res['value']:.4f} ± {res['stderr']:.4f}  (n={res['n']}, "
               f"{res['settings']})")
@@ -153,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="results JSON (default RUN_DIR/results.json)")
     p.add_argument("--metrics", default="elbo,iwae,mse",
-                   help="comma-separated: elbo, iwae, mse, nll-ais, bdmc (see `lae list`)")
+                   help="comma-separated: elbo, iwae, mse, nll-ais, bdmc, fd, probe, interp "
+                        "(see `lae list`)")
     p.add_argument("--k", type=int, default=1000, help="importance samples for the IWAE bound")
     p.add_argument("--ais-chains", type=int, default=16, help="AIS chains per example (M)")
     p.add_argument("--ais-temps", type=int, default=1000, help="AIS temperatures (K)")

@@ -76,3 +76,27 @@ def test_console_script_entry_point_runs():
     proc = subprocess.run([sys.executable, "-m", "lae.cli", "list"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and "datasets:" in proc.stdout
+
+
+def test_eval_with_labelled_metrics_on_digits(tmp_path, monkeypatch, capsys):
+    # fd (with a tiny classifier recipe), probe and interp need the training split and labels,
+    # which `lae eval` passes from the run's dataset.
+    from dataclasses import replace
+
+    from lae.eval import fd
+
+    monkeypatch.setattr(fd, "RECIPE", replace(fd.RECIPE, epochs=1, min_steps=5))
+    monkeypatch.setenv("LAE_CACHE_DIR", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--data.name=digits",
+                 "--train.epochs=1", "--model.net.hidden=32", "--model.net.depth=1",
+                 "--train.eval_k=2", "--train.progress=false"]) == 0
+    assert main(["eval", str(run), "--metrics", "fd,probe,interp", "--n-examples", "100"]) == 0
+    results = json.loads((run / "results.json").read_text())
+    metrics = results["metrics"]
+    assert {"fd_classifier", "probe_accuracy", "interp_grid_rows"} <= set(metrics)
+    assert metrics["fd_classifier"]["value"] >= 0
+    assert metrics["fd_classifier"]["stderr"] is None  # no NaN in the JSON
+    assert 0 <= metrics["probe_accuracy"]["value"] <= 1
+    assert (run / "interpolations.png").is_file()
+    assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -43,20 +44,44 @@ class EvalSettings:
     ais_leapfrog: int = 1
     ais_step_size: float = 0.3  # initial leapfrog eps (HMC) or eta (MALA), adapted per chain
     bdmc_n_sim: int = 10  # examples simulated from the model for the bdmc gap
+    # fd (lae/eval/fd.py): model samples and test images compared; 0 = as many as test examples
+    fd_samples: int = 0
+    # probe (lae/eval/probe.py): training codes used (evenly spaced; 0 = all), inverse
+    # regularisation C and max_iter of the logistic regression
+    probe_train: int = 10000
+    probe_C: float = 1.0
+    probe_max_iter: int = 1000
+    # interp (lae/eval/interpolate.py): pairs of test images (rows) and steps between them
+    interp_pairs: int = 8
+    interp_steps: int = 8
+
+
+@dataclass
+class EvalContext:
+    """What some metrics need besides the test data: labels, the training split, a folder."""
+
+    train_x: Tensor | None = None  # training split [N, *shape] (fd, probe)
+    train_labels: Tensor | None = None  # [N] int (fd, probe)
+    test_labels: Tensor | None = None  # [n] int, rows matching the x given to evaluate (probe)
+    out_dir: Path | None = None  # where pictures go (interp)
 
 
 Result = dict[str, Any]
 MetricFn = Callable[[LatentModel, Tensor, EvalSettings], dict[str, Result]]
 METRICS: dict[str, tuple[MetricFn, str]] = {}
+NEEDS_CONTEXT: set[str] = set()  # metrics called as fn(model, x, settings, context)
 
 
 class NotApplicable(Exception):
     """A metric does not apply to this model (the message says why)."""
 
 
-def register_metric(name: str, description: str) -> Callable[[MetricFn], MetricFn]:
+def register_metric(name: str, description: str,
+                    needs_context: bool = False) -> Callable[[MetricFn], MetricFn]:
     def add(fn: MetricFn) -> MetricFn:
         METRICS[name] = (fn, description)
+        if needs_context:
+            NEEDS_CONTEXT.add(name)
         return fn
 
     return add
@@ -164,14 +189,52 @@ def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
             "bdmc_upper_log_px_nats": summarize(out["upper"].cpu(), **settings)}
 
 
+@register_metric("fd", "FD-classifier: Frechet distance between features of model samples and "
+                 "test images in a classifier trained on the training split (not FID); "
+                 "labelled image data", needs_context=True)
+def fd_metric(model: LatentModel, x: Tensor, s: EvalSettings,
+              ctx: EvalContext) -> dict[str, Result]:
+    from lae.eval.fd import fd_metric as run
+
+    return run(model, x, s, ctx)
+
+
+@register_metric("probe", "linear-probe (logistic regression) test accuracy of latent codes "
+                 "from encode(); labelled data", needs_context=True)
+def probe_metric(model: LatentModel, x: Tensor, s: EvalSettings,
+                 ctx: EvalContext) -> dict[str, Result]:
+    from lae.eval.probe import probe_metric as run
+
+    return run(model, x, s, ctx)
+
+
+@register_metric("interp", "latent interpolation grid PNG (linear in z, decoder means) between "
+                 "pairs of test images; image data and an output folder", needs_context=True)
+def interp_metric(model: LatentModel, x: Tensor, s: EvalSettings,
+                  ctx: EvalContext) -> dict[str, Result]:
+    from lae.eval.interpolate import interp_metric as run
+
+    return run(model, x, s, ctx)
+
+
 def evaluate(model: LatentModel, x: Tensor, names: list[str],
-             settings: EvalSettings | None = None) -> dict[str, Any]:
+             settings: EvalSettings | None = None, *,
+             train: tuple[Tensor, Tensor | None] | None = None,
+             test_labels: Tensor | None = None,
+             out_dir: Path | str | None = None) -> dict[str, Any]:
     """Run the named metrics on data x [N, *shape]; returns ``{"metrics": ..., "skipped": ...}``.
+
+    ``train`` = (train_x, train_labels) and ``test_labels`` (rows matching x) are needed by
+    ``fd`` and ``probe``, ``out_dir`` by ``interp``; without them those metrics are skipped.
 
     Randomness comes from a generator seeded with ``settings.seed`` inside a forked RNG, so the
     numbers are reproducible and the caller's random stream (e.g. training) is left untouched.
     """
     settings = settings or EvalSettings()
+    ctx = EvalContext(train_x=None if train is None else train[0],
+                      train_labels=None if train is None else train[1],
+                      test_labels=test_labels,
+                      out_dir=None if out_dir is None else Path(out_dir))
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise ConfigError(f"unknown metric(s) {unknown}; choices: {', '.join(sorted(METRICS))}")
@@ -184,7 +247,11 @@ def evaluate(model: LatentModel, x: Tensor, names: list[str],
             torch.manual_seed(settings.seed)
             for name in names:
                 try:
-                    metrics.update(METRICS[name][0](model, x, settings))
+                    fn = METRICS[name][0]
+                    if name in NEEDS_CONTEXT:
+                        metrics.update(fn(model, x, settings, ctx))
+                    else:
+                        metrics.update(fn(model, x, settings))
                 except NotApplicable as exc:
                     skipped[name] = str(exc)
     finally:

@@ -1,12 +1,16 @@
-"""A Markdown report over run directories: one table row per run, with its pictures.
+"""A Markdown report over run directories: one table row per config, with each run's pictures.
 
 Numbers come from each run's ``results.json`` (written by ``lae eval``) when present, else from the
 last test record in ``metrics.jsonl`` (the per-epoch scores during training); the table says which.
+Runs whose configs differ only in their seeds (``train.seed``, ``data.seed``) or in bookkeeping
+fields (:data:`IGNORED_FOR_GROUPING`) share a row: mean ± sample std over the runs, with the
+number of seeds. A row of a single run shows value ± standard error over test examples.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,24 @@ from lae.errors import RunDirError
 from lae.eval.plots import read_metrics
 
 SKIP_KEYS = {"split", "epoch", "step"}
+NOT_IN_TABLE = {"interp_grid_rows"}  # a count of picture rows, not a score (picture shown below)
+SEED_KEYS = {("train", "seed"), ("data", "seed")}
+# Fields that do not change what a run computes (or only where it runs): ignored when grouping.
+IGNORED_FOR_GROUPING = SEED_KEYS | {
+    ("train", k) for k in ("device", "num_threads", "progress", "tensorboard", "log_every",
+                           "keep_checkpoints")} | {("data", "data_dir")}
+
+
+def config_key(cfg: dict[str, Any]) -> str:
+    """The config without seeds and bookkeeping fields, as canonical JSON (the grouping key)."""
+    reduced = {section: ({k: v for k, v in body.items() if (section, k)
+                          not in IGNORED_FOR_GROUPING} if isinstance(body, dict) else body)
+               for section, body in cfg.items()}
+    return json.dumps(reduced, sort_keys=True, default=str)
+
+
+def seeds_of(cfg: dict[str, Any]) -> str:
+    return "/".join(str(cfg.get(section, {}).get(k, "")) for section, k in sorted(SEED_KEYS))
 
 
 def _latest(folder: Path, pattern: str) -> Path | None:
@@ -32,17 +54,25 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
     cfg = yaml.safe_load(cfg_path.read_text())
     results_path = run_dir / "results.json"
     numbers: dict[str, str] = {}
+    values: dict[str, float] = {}
     settings: dict[str, dict] = {}
     if results_path.is_file():
         source = "results.json"
         for key, res in json.loads(results_path.read_text())["metrics"].items():
-            numbers[key] = f"{res['value']:.4g} ± {res['stderr']:.2g}"
-            settings[key] = res["settings"]
+            if key in NOT_IN_TABLE or not _is_number(res.get("value")):
+                continue
+            stderr = res.get("stderr")
+            numbers[key] = f"{res['value']:.4g}" + (
+                f" ± {stderr:.2g}" if _is_number(stderr) and math.isfinite(stderr) else "")
+            values[key] = float(res["value"])
+            settings[key] = res.get("settings", {})
     else:
         source = "metrics.jsonl (last epoch)"
         tests = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("split") == "test"]
         if tests:
-            numbers = {k: f"{v:.4g}" for k, v in tests[-1].items() if k not in SKIP_KEYS}
+            values = {k: float(v) for k, v in tests[-1].items()
+                      if k not in SKIP_KEYS and _is_number(v)}
+            numbers = {k: f"{v:.4g}" for k, v in values.items()}
     train = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("split") == "train"]
     return {
         "run": run_dir.name,
@@ -52,35 +82,88 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
         "latent_dim": cfg["model"]["latent_dim"],
         "epochs": cfg["train"]["epochs"],
         "images_per_s": f"{train[-1]['images_per_s']:.0f}" if train else "",
+        "images_per_s_value": float(train[-1]["images_per_s"]) if train else None,
         "numbers": numbers,
+        "values": values,
+        "group": config_key(cfg),
+        "seeds": seeds_of(cfg),
         "settings": settings,
         "source": source,
         "pictures": {kind: _latest(run_dir / folder, pattern) for kind, folder, pattern in (
             ("samples", "samples", "samples_*.png"), ("reconstructions", "samples", "recon_*.png"),
-            ("losses", "plots", "loss.png"))},
+            ("losses", "plots", "loss.png"), ("interpolations", ".", "interpolations.png"))},
     }
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _mean_std(xs: list[float]) -> tuple[float, float]:
+    mean = sum(xs) / len(xs)
+    return mean, math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+
+
+def group_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per config (seeds aside), in order of first appearance: a single run's row shows
+    its own numbers; a group's shows mean ± std (ddof 1) over its runs of each metric, the runs
+    that lack a metric left out (the cell says n=... when not all runs have it)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault(r["group"], []).append(r)
+    rows = []
+    for members in groups.values():
+        first = members[0]
+        row = {k: first[k] for k in ("model", "data", "net", "latent_dim", "epochs")}
+        row["run"] = ", ".join(m["run"] for m in members)
+        row["seeds"] = str(len(members))
+        row["source"] = ", ".join(sorted({m["source"] for m in members}))
+        if len(members) == 1:
+            row["numbers"] = dict(first["numbers"])
+            row["images_per_s"] = first["images_per_s"]
+        else:
+            row["numbers"] = {}
+            for key in sorted({k for m in members for k in m["values"]}):
+                xs = [m["values"][key] for m in members if key in m["values"]]
+                if len(xs) == 1:
+                    row["numbers"][key] = f"{xs[0]:.4g} (n=1)"
+                    continue
+                mean, std = _mean_std(xs)
+                extra = "" if len(xs) == len(members) else f" (n={len(xs)})"
+                row["numbers"][key] = f"{mean:.4g} ± {std:.2g}{extra}"
+            speeds = [m["images_per_s_value"] for m in members
+                      if m["images_per_s_value"] is not None]
+            row["images_per_s"] = f"{sum(speeds) / len(speeds):.0f}" if speeds else ""
+        rows.append(row)
+    return rows
 
 
 def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
     """Write ``out_dir/report.md`` (and copies of the pictures) for the given runs."""
     runs = [summarize_run(Path(r)) for r in run_dirs]
     out_dir.mkdir(parents=True, exist_ok=True)
-    metric_keys = sorted({k for r in runs for k in r["numbers"]})
-    head = ["run", "model", "data", "net", "latent_dim", "epochs", "images_per_s"]
+    rows = group_runs(runs)
+    metric_keys = sorted({k for r in rows for k in r["numbers"]})
+    head = ["run", "model", "data", "net", "latent_dim", "epochs", "images_per_s", "seeds"]
     lines = ["# lae report", "",
              "Log-likelihoods are per example in nats (`_nats`) or bits per dimension (`_bpd`); "
              "`mse_per_pixel_01` is on the [0, 1] pixel scale. `nll_iwae` and `neg_elbo` are "
              "upper bounds on the negative log-likelihood (lower is better).", "",
              "| " + " | ".join(head + metric_keys + ["source"]) + " |",
              "|" + "---|" * (len(head) + len(metric_keys) + 1)]
-    for r in runs:
+    for r in rows:
         cells = [str(r[h]) for h in head] + [r["numbers"].get(k, "") for k in metric_keys]
         lines.append("| " + " | ".join(cells + [r["source"]]) + " |")
     lines.append("")
-    lines += ["± is the standard error over test examples.", ""]
+    lines += ["In a row of one run (seeds = 1), ± is the standard error over test examples; in a "
+              "row of several runs whose configs differ only in train.seed / data.seed, the cell "
+              "is mean ± standard deviation over those runs (seeds = how many). "
+              "`fd_classifier` is the FD-classifier (a Fréchet distance in the features of a "
+              "classifier trained on the same dataset; not FID), lower is better; "
+              "`probe_accuracy` is the linear-probe test accuracy of latent codes.", ""]
     for r in runs:
         pics = [(kind, p) for kind, p in r["pictures"].items() if p is not None]
-        lines += [f"## {r['run']}", ""]
+        lines += [f"## {r['run']}", "", f"seeds (data/train): {r['seeds']}", ""]
         for key, value in r["settings"].items():
             lines.append(f"- `{key}`: " + ", ".join(f"{k} = {v}" for k, v in value.items()))
         lines.append("")

@@ -1,0 +1,63 @@
+"""The Markdown report: one row per config, mean ± std over runs that differ only in seeds."""
+
+import json
+
+import pytest
+import yaml
+
+from lae.errors import RunDirError
+from lae.eval.report import summarize_run, write_report
+
+
+def fake_run(root, name, seed, values, latent_dim=8, data_seed=0, device="cpu"):
+    run = root / name
+    run.mkdir()
+    cfg = {"data": {"name": "digits", "seed": data_seed, "data_dir": str(root)},
+           "model": {"name": "vae", "latent_dim": latent_dim, "net": {"arch": "mlp"}},
+           "train": {"epochs": 2, "seed": seed, "device": device}}
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    metrics = {k: {"value": v, "stderr": 0.1, "n": 100, "settings": {"k": 10}}
+               for k, v in values.items()}
+    (run / "results.json").write_text(json.dumps({"metrics": metrics}))
+    (run / "metrics.jsonl").write_text(json.dumps({"split": "train", "images_per_s": 100.0}))
+    return run
+
+
+def table_rows(report):
+    return [line for line in report.splitlines() if line.startswith("| ") and "---" not in line]
+
+
+def test_runs_differing_only_in_seeds_share_a_row_with_mean_and_std(tmp_path):
+    runs = [fake_run(tmp_path, "a0", 0, {"fd_classifier": 10.0, "probe_accuracy": 0.8}),
+            fake_run(tmp_path, "a1", 1, {"fd_classifier": 12.0, "probe_accuracy": 0.9},
+                     data_seed=1, device="cuda"),
+            fake_run(tmp_path, "a2", 2, {"fd_classifier": 14.0}),
+            fake_run(tmp_path, "b0", 0, {"fd_classifier": 20.0}, latent_dim=16)]
+    report = write_report(runs, tmp_path / "out").read_text()
+    header, *rows = table_rows(report)
+    assert "seeds" in header and "fd_classifier" in header and "probe_accuracy" in header
+    assert len(rows) == 2
+    a, b = rows
+    assert a.startswith("| a0, a1, a2 |") and "| 3 |" in a
+    assert "12 ± 2 |" in a  # mean and sample std of 10, 12, 14
+    assert "0.85 ± 0.071 (n=2)" in a  # only two of the three runs have it
+    assert b.startswith("| b0 |") and "| 1 |" in b and "20 ± 0.1" in b  # single run: ± stderr
+    assert "mean ± standard deviation" in report
+
+
+def test_single_run_keeps_stderr_and_nan_stderr_is_left_out(tmp_path):
+    run = fake_run(tmp_path, "r", 0, {"nll_iwae_nats": 91.3})
+    res = json.loads((run / "results.json").read_text())
+    res["metrics"]["fd_classifier"] = {"value": 5.0, "stderr": float("nan"), "n": 50,
+                                       "settings": {"recipe": "fdclf-v1"}}
+    (run / "results.json").write_text(json.dumps(res))
+    summary = summarize_run(run)
+    assert summary["numbers"] == {"nll_iwae_nats": "91.3 ± 0.1", "fd_classifier": "5"}
+    report = write_report([run], tmp_path / "out").read_text()
+    assert "recipe = fdclf-v1" in report
+    assert "| r | vae | digits | mlp | 8 | 2 | 100 | 1 |" in report
+
+
+def test_not_a_run_dir(tmp_path):
+    with pytest.raises(RunDirError):
+        summarize_run(tmp_path)
