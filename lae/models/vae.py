@@ -59,10 +59,14 @@ class VAE(LatentModel):
         super().__init__(cfg, spec)
         self.encoder = build_encoder(cfg.net, spec.shape, 2 * cfg.latent_dim)
 
+    def gaussian(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and standard deviation [B, K] of the Gaussian q from encoder features h."""
+        mean, raw_std = self.encoder.head(h).chunk(2, dim=-1)
+        return mean, F.softplus(raw_std) + MIN_STD
+
     def proposal(self, x: Tensor) -> Independent:
         """q(z | x): batch shape [B], event shape [K]."""
-        mean, raw_std = self.encoder(x).chunk(2, dim=-1)
-        return Independent(Normal(mean, F.softplus(raw_std) + MIN_STD), 1)
+        return Independent(Normal(*self.gaussian(self.encoder.features(x))), 1)
 
     def encode(self, x: Tensor) -> Tensor:
         return self.proposal(x).mean
@@ -70,10 +74,15 @@ class VAE(LatentModel):
     def log_weights(self, x: Tensor, k: int) -> Tensor:
         """log p(x, z_j) - log q(z_j | x) for k reparameterised z_j ~ q(z|x): [k, B]."""
         q = self.proposal(x)
-        z = q.rsample((k,))  # [k, B, K]
+        if hasattr(q, "rsample_and_log_prob"):
+            # flows: z and log q(z|x) in one pass (for IAF, log_prob of a given z would invert
+            # each flow in K sequential passes)
+            z, log_q = q.rsample_and_log_prob((k,))  # [k, B, K], [k, B]
+        else:
+            z = q.rsample((k,))
+            log_q = q.log_prob(z)
         x_rep = x.expand(k, *x.shape).reshape(-1, *x.shape[1:])
-        log_p = self.log_joint(x_rep, z.reshape(-1, self.latent_dim)).view(k, -1)
-        return log_p - q.log_prob(z)
+        return self.log_joint(x_rep, z.reshape(-1, self.latent_dim)).view(k, -1) - log_q
 
     def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
         k = self.cfg.k

@@ -45,7 +45,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from zuko.distributions import DiagNormal, NormalizingFlow
 from zuko.flows import MaskedAutoregressiveTransform
@@ -53,7 +52,7 @@ from zuko.lazy import LazyComposedTransform, LazyTransform
 
 from lae.models import register_model
 from lae.models.base import DataSpec
-from lae.models.vae import MIN_STD, VAE
+from lae.models.vae import VAE
 
 
 @register_model("vae-flow")
@@ -95,19 +94,9 @@ class VAEFlow(VAE):
     def proposal(self, x: Tensor) -> NormalizingFlow:
         """q(z | x): batch shape [B], event shape [K]."""
         h = self.encoder.features(x)  # [B, feature_dim], the flows' context
-        mean, raw_std = self.encoder.head(h).chunk(2, dim=-1)
-        return NormalizingFlow(self.flow(h), DiagNormal(mean, F.softplus(raw_std) + MIN_STD))
+        return NormalizingFlow(self.flow(h), DiagNormal(*self.gaussian(h)))
 
     def encode(self, x: Tensor) -> Tensor:
         """T(mu(x); h(x)): the flows' image of the base Gaussian's mean, [B, K]."""
         q = self.proposal(x)
         return q.transform.inv(q.base.mean)
-
-    def log_weights(self, x: Tensor, k: int) -> Tensor:
-        """log p(x, z_j) - log q(z_j | x) for k reparameterised z_j ~ q(z|x): [k, B].
-
-        As ``VAE.log_weights``, but z and log q(z|x) come from one pass (for IAF, ``log_prob`` of
-        a given z would invert each flow in K passes)."""
-        z, log_q = self.proposal(x).rsample_and_log_prob((k,))  # [k, B, K], [k, B]
-        x_rep = x.expand(k, *x.shape).reshape(-1, *x.shape[1:])
-        return self.log_joint(x_rep, z.reshape(-1, self.latent_dim)).view(k, -1) - log_q
