@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -186,6 +187,7 @@ class Trainer:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items()
                           if k not in ("split", "epoch", "step"))
         tqdm.write(f"epoch {epoch}/{tc.epochs} step {self.step}: test {shown}")
+        sys.stdout.flush()  # one line per epoch reaches a log file as it happens
         self.model.eval()
         reference = None if self.spec.is_image else self.splits.test[:2000]
         save_model_samples(self.model, tc.n_samples, self.run_dir / "samples" /
