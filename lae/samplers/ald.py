@@ -100,14 +100,24 @@ class ALDState(NamedTuple):
     inv_metric: Tensor | None = None
 
 
-def check_rank(features: Tensor, stacklevel: int = 2) -> bool:
+def _row_space(s: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Which singular values s (descending) of a matrix of ``shape`` are numerically nonzero
+    (the tolerance of torch.linalg.matrix_rank: s_max * max(shape) * eps)."""
+    return s > s[0] * max(shape) * torch.finfo(s.dtype).eps
+
+
+def check_rank(features: Tensor, stacklevel: int = 2,
+               singular_values: Tensor | None = None) -> bool:
     """True when rank(G) = n for features G [n, d]; warns (``UserWarning``) otherwise.
 
     ALD samples the product of the n posteriors only if rank(G) = n (Theorem 1), which needs a
     feature width d >= n; with a lower rank the samples of some points are tied together.
+    Pass ``singular_values`` of G when they are already at hand (saves an SVD).
     """
     n = features.shape[0]
-    rank = int(torch.linalg.matrix_rank(features.detach()))
+    if singular_values is None:
+        singular_values = torch.linalg.svdvals(features.detach())
+    rank = int(_row_space(singular_values, tuple(features.shape)).sum())
     if rank < n:
         warnings.warn(f"ALD features have rank {rank} < batch size {n} (feature width "
                       f"{features.shape[1]}): the latents cannot follow the product of the "
@@ -150,12 +160,15 @@ class ALD:
 
     def init(self, phi: Tensor, features: Tensor, energy_fn: EnergyFn) -> ALDState:
         """State for Phi [d_z, d] on a batch with features G [n, d]; checks rank(G) = n."""
-        check_rank(features, stacklevel=3)
         basis = inv_metric = None
-        if self.preconditioned:
+        if not self.preconditioned:
+            check_rank(features, stacklevel=3)
+        else:
+            # one SVD serves the rank check and the preconditioner
             _, s, vh = torch.linalg.svd(features.detach(), full_matrices=False)
+            check_rank(features, stacklevel=3, singular_values=s)
             # keep the numerical row space: directions with s ~ 0 do not move z at all
-            keep = s > s[0] * max(features.shape) * torch.finfo(s.dtype).eps
+            keep = _row_space(s, tuple(features.shape))
             s, basis = s[keep], vh[keep].T
             inv_metric = 1.0 / (s.pow(2) + self.lam_rel * s[0].pow(2))
         return self._state(phi, features, energy_fn, basis, inv_metric)
