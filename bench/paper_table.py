@@ -1,31 +1,49 @@
 """The paper's comparison table on data we have: models x seeds, trained and scored alike.
 
     python bench/paper_table.py --data mnist --data-dir ../shared/data/mnist --epochs 50 \
-        --models vae,vae-flow,hoffman,lae --seeds 0,1,2 --out runs/table-mnist
+        --models vae,vae-flow,hoffman,lae --seeds 0,1,2 --jobs 2 --out runs/table-mnist
 
 Each (model, seed) is trained from the preset ``<model>-mnist5k-mlp`` (the authors' MLP, latent
 dim 8, discretised logistic on 8-bit pixels) with ``data.name`` replaced, then scored with
-``lae eval --metrics nll-ais,elbo,iwae,mse`` (AIS NLL, and the paper's own metric: the negative
-ELBO per dimension, with the hand-set q = N(f(x), 0.05^2) for the LAE) on ``--n-examples``
-evenly spaced test images; ``lae report`` then writes one row per model with mean ± std over the
-seeds. Extra ``--set key=value`` pairs are passed to every ``lae train`` (e.g.
+``lae eval --metrics nll-ais,bdmc,elbo,iwae,mse`` on ``--n-examples`` evenly spaced test images:
+the AIS NLL, the BDMC gap on ``--bdmc-n-sim`` points simulated from the trained model, and the
+paper's own metric (the negative ELBO per dimension, with the hand-set q = N(f(x), 0.05^2) for the
+LAE). ``lae report`` then writes one row per model with mean ± std over the seeds, and
+``timings.json`` records each run's training and evaluation wall-clock seconds.
+
+Extra ``--set key=value`` pairs are passed to every ``lae train`` (e.g.
 ``--set data.binarize=dynamic --set model.likelihood=bernoulli`` for binarised MNIST).
-Runs that already have results.json are skipped, so an interrupted table can be continued.
+``--jobs J`` runs J (model, seed) pairs at once with ``--threads`` torch threads each (default:
+cores // J); on a small CPU, J = cores with one thread each is fastest (several multi-threaded
+torch processes on the same cores slow each other down badly). Each run's output goes to
+``OUT/<model>-seed<seed>.log``. Runs that already have results.json are skipped, so an
+interrupted table can be continued.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
-def lae(*args: str) -> None:
+def lae(args: list[str], log: Path, threads: int) -> float:
+    """Run ``lae ARGS`` with its output appended to ``log``; returns wall-clock seconds."""
     cmd = [sys.executable, "-m", "lae.cli", *args]
-    print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    env = os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    t0 = time.perf_counter()
+    with log.open("a") as f:
+        f.write("+ " + " ".join(cmd) + "\n")
+        f.flush()
+        done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {done.returncode}); see {log}")
+    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -38,33 +56,49 @@ def main() -> None:
     ap.add_argument("--n-examples", type=int, default=1000, help="test images scored")
     ap.add_argument("--ais-chains", type=int, default=16)
     ap.add_argument("--ais-temps", type=int, default=1000)
+    ap.add_argument("--bdmc-n-sim", type=int, default=20, help="points simulated for BDMC")
     ap.add_argument("--k", type=int, default=1000, help="IWAE samples")
+    ap.add_argument("--jobs", type=int, default=1, help="(model, seed) runs at once")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads per run (0: cores // jobs)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     out = Path(args.out)
-    runs = []
-    for model in args.models.split(","):
-        for seed in args.seeds.split(","):
-            run = out / f"{model}-seed{seed}"
-            runs.append(run)
-            if (run / "results.json").is_file():
-                continue
-            t0 = time.perf_counter()
-            train = ["train", f"{model}-mnist5k-mlp", "--out", str(run), f"--data.name={args.data}",
-                     f"--train.epochs={args.epochs}", f"--train.seed={seed}",
-                     "--train.progress=false", *[f"--{kv}" for kv in args.set]]
-            if args.data_dir:
-                train += ["--data-dir", args.data_dir]
-            if (run / "config.yaml").is_file():
-                train.append("--resume")
-            lae(*train)
-            lae("eval", str(run), "--metrics", "nll-ais,elbo,iwae,mse", "--k", str(args.k),
-                "--n-examples", str(args.n_examples), "--ais-chains", str(args.ais_chains),
-                "--ais-temps", str(args.ais_temps), *(["--data-dir", args.data_dir]
-                                                      if args.data_dir else []))
-            print(f"{run}: {time.perf_counter() - t0:.0f} s", flush=True)
-    lae("report", *map(str, runs), "--out", str(out / "report"))
+    out.mkdir(parents=True, exist_ok=True)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    data_dir = ["--data-dir", args.data_dir] if args.data_dir else []
+    timings_path = out / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+
+    def one(model: str, seed: str) -> Path:
+        run = out / f"{model}-seed{seed}"
+        if (run / "results.json").is_file():
+            return run
+        log = out / f"{model}-seed{seed}.log"
+        print(f"start {run} ({threads} thread(s)), log {log}", flush=True)
+        train = ["train", f"{model}-mnist5k-mlp", "--out", str(run), f"--data.name={args.data}",
+                 f"--train.epochs={args.epochs}", f"--train.seed={seed}",
+                 f"--train.num_threads={threads}", "--train.progress=false",
+                 *[f"--{kv}" for kv in args.set], *data_dir]
+        if (run / "config.yaml").is_file():
+            train.append("--resume")
+        train_s = lae(train, log, threads)
+        eval_s = lae(["eval", str(run), "--metrics", "nll-ais,bdmc,elbo,iwae,mse",
+                      "--k", str(args.k), "--n-examples", str(args.n_examples),
+                      "--ais-chains", str(args.ais_chains), "--ais-temps", str(args.ais_temps),
+                      "--bdmc-n-sim", str(args.bdmc_n_sim), *data_dir], log, threads)
+        timings[run.name] = {"train_s": round(train_s, 1), "eval_s": round(eval_s, 1),
+                             "threads": threads, "jobs": args.jobs, "epochs": args.epochs}
+        timings_path.write_text(json.dumps(timings, indent=2) + "\n")
+        print(f"done {run}: train {train_s:.0f} s, eval {eval_s:.0f} s", flush=True)
+        return run
+
+    pairs = [(m, s) for m in args.models.split(",") for s in args.seeds.split(",")]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        runs = list(pool.map(lambda ms: one(*ms), pairs))
+    lae(["report", *map(str, runs), "--out", str(out / "report")], out / "report.log", threads)
+    print((out / "report" / "report.md").read_text())
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from lae.data import evenly_spaced, load_dataset
-    from lae.eval.metrics import EvalSettings, evaluate
+    from lae.eval.metrics import evaluate, settings_from_arguments
     from lae.train import load_run
 
     run = load_run(args.run_dir, args.checkpoint)
@@ -91,10 +91,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     labels = splits.test_labels if args.split == "test" else splits.val_labels
     x = evenly_spaced(x, args.n_examples)
     y = None if labels is None else evenly_spaced(labels, args.n_examples)
-    settings = EvalSettings(k=args.k, batch_size=args.batch_size, seed=args.seed,
-                            ais_chains=args.ais_chains, ais_temps=args.ais_temps,
-                            ais_leapfrog=args.ais_leapfrog, ais_kernel=args.ais_kernel,
-                            bdmc_n_sim=args.bdmc_n_sim)
+    settings = settings_from_arguments(args)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     # Training data and labels for the metrics that need them (fd, probe); pictures (interp)
     # go next to the results file.
@@ -172,21 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default="elbo,iwae,mse",
                    help="comma-separated: elbo, iwae, mse, nll-ais, bdmc, fd, probe, interp "
                         "(see `lae list`)")
-    p.add_argument("--k", type=int, default=1000, help="importance samples for the IWAE bound")
-    p.add_argument("--ais-chains", type=int, default=16, help="AIS chains per example (M)")
-    p.add_argument("--ais-temps", type=int, default=1000, help="AIS temperatures (K)")
-    p.add_argument("--ais-leapfrog", type=int, default=1, help="leapfrog steps per HMC move")
-    p.add_argument("--ais-kernel", choices=["hmc", "mala"], default="hmc")
-    p.add_argument("--bdmc-n-sim", type=int, default=10,
-                   help="examples simulated from the model for the BDMC gap")
     p.add_argument("--n-examples", type=int, default=0,
                    help="N evenly spaced test examples (0: all)")
-    p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--split", choices=["test", "val"], default="test")
     p.add_argument("--checkpoint", default="last")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
+    from lae.eval.metrics import add_settings_arguments
+
+    add_settings_arguments(p)  # --k, --ais-chains, --fd-samples, ...: one per EvalSettings field
 
     p = sub.add_parser("report", help="Markdown table and pictures for one or more runs")
     p.add_argument("run_dirs", nargs="+")

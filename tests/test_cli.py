@@ -91,12 +91,15 @@ def test_eval_with_labelled_metrics_on_digits(tmp_path, monkeypatch, capsys):
     assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--data.name=digits",
                  "--train.epochs=1", "--model.net.hidden=32", "--model.net.depth=1",
                  "--train.eval_k=2", "--train.progress=false"]) == 0
-    assert main(["eval", str(run), "--metrics", "fd,probe,interp", "--n-examples", "100"]) == 0
+    # --fd-bootstrap 1: no error bar, which must be written as null (no NaN in the JSON)
+    assert main(["eval", str(run), "--metrics", "fd,probe,interp", "--n-examples", "100",
+                 "--fd-bootstrap", "1", "--interp-pairs", "3"]) == 0
     results = json.loads((run / "results.json").read_text())
     metrics = results["metrics"]
     assert {"fd_classifier", "probe_accuracy", "interp_grid_rows"} <= set(metrics)
     assert metrics["fd_classifier"]["value"] >= 0
-    assert metrics["fd_classifier"]["stderr"] is None  # no NaN in the JSON
+    assert metrics["fd_classifier"]["stderr"] is None
+    assert results["settings"]["fd_bootstrap"] == 1 and results["settings"]["interp_pairs"] == 3
     assert 0 <= metrics["probe_accuracy"]["value"] <= 1
     assert (run / "interpolations.png").is_file()
     assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0

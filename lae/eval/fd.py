@@ -195,6 +195,27 @@ def frechet_distance(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray,
     return max(fd, 0.0)
 
 
+def bootstrap_stderr(features_a: np.ndarray, features_b: np.ndarray, n_boot: int,
+                     seed: int = 0) -> float:
+    """Bootstrap standard error of the FD between feature sets [N_a, F] and [N_b, F].
+
+    Rows of both sets are resampled with replacement ``n_boot`` times and the standard deviation
+    of the recomputed distances is returned (nan when ``n_boot < 2``). It measures how much the
+    number moves with the finite samples and test images drawn, not the classifier's own
+    randomness (its weights are fixed by the recipe and the cache).
+    """
+    if n_boot < 2:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    fds = []
+    for _ in range(n_boot):
+        ia = rng.integers(0, features_a.shape[0], features_a.shape[0])
+        ib = rng.integers(0, features_b.shape[0], features_b.shape[0])
+        fds.append(frechet_distance(*gaussian_fit(features_a[ia]),
+                                    *gaussian_fit(features_b[ib])))
+    return float(np.std(fds, ddof=1))
+
+
 def fd_between(net: FeatureClassifier, x_a: Tensor, x_b: Tensor, batch_size: int = 500) -> float:
     """FD-classifier between image sets x_a and x_b (both on [0, 1])."""
     fa = classifier_features(net, x_a, batch_size)
@@ -225,8 +246,9 @@ def fd_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
     samples = torch.cat([spec.to_unit(model.sample(min(s.batch_size, n - i), generator=g)).cpu()
                          for i in range(0, n, s.batch_size)])
     f_test = classifier_features(net, test, s.batch_size)
-    fd = frechet_distance(*gaussian_fit(classifier_features(net, samples, s.batch_size)),
-                          *gaussian_fit(f_test))
+    f_samples = classifier_features(net, samples, s.batch_size)
+    fd = frechet_distance(*gaussian_fit(f_samples), *gaussian_fit(f_test))
+    stderr = bootstrap_stderr(f_samples, f_test, s.fd_bootstrap, s.seed)
     # Reference: the same statistic between training and test images (finite-sample floor).
     train_ref = spec.to_unit(evenly_spaced(ctx.train_x, test.shape[0]).float())
     fd_ref = frechet_distance(*gaussian_fit(classifier_features(net, train_ref, s.batch_size)),
@@ -240,5 +262,6 @@ def fd_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
     settings = {"units": "squared feature distance", "recipe": RECIPE.version,
                 "weights": info["hash"], "feature_dim": RECIPE.feature_dim,
                 "n_samples": n, "n_test_images": int(test.shape[0]),
-                "classifier_test_accuracy": acc, "fd_train_vs_test": round(fd_ref, 4)}
-    return {"fd_classifier": {"value": fd, "stderr": float("nan"), "n": n, "settings": settings}}
+                "classifier_test_accuracy": acc, "fd_train_vs_test": round(fd_ref, 4),
+                "stderr": f"bootstrap over samples and test images, {s.fd_bootstrap} resamples"}
+    return {"fd_classifier": {"value": fd, "stderr": stderr, "n": n, "settings": settings}}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,38 +22,64 @@ import torch
 from torch import Tensor
 
 from lae.errors import ConfigError
-from lae.eval.ais import ais_log_px, bdmc
+from lae.eval.ais import KERNELS, SCHEDULES, ais_log_px, bdmc
 from lae.eval.importance import iwae_log_px, log_importance_weights
 from lae.models import LatentModel
 
 
+def _setting(default: Any, help: str, **metadata: Any) -> Any:
+    """A field of :class:`EvalSettings`; ``help`` becomes the ``lae eval --flag`` help text."""
+    return field(default=default, metadata={"help": help, **metadata})
+
+
 @dataclass
 class EvalSettings:
-    """Settings shared by all metrics; recorded next to every number."""
+    """Settings shared by all metrics; recorded next to every number.
 
-    k: int = 1000  # importance samples for the IWAE bound
-    elbo_samples: int = 10  # samples per example for the ELBO estimate
-    batch_size: int = 100
-    seed: int = 0
-    # AIS (nll-ais, bdmc; lae/eval/ais.py): M chains per example, K annealing steps, one HMC move
-    # of ais_leapfrog leapfrog steps per step; cost K * ais_leapfrog decoder passes per chain
-    ais_chains: int = 16
-    ais_temps: int = 1000
-    ais_schedule: str = "sigmoid"
-    ais_kernel: str = "hmc"
-    ais_leapfrog: int = 1
-    ais_step_size: float = 0.3  # initial leapfrog eps (HMC) or eta (MALA), adapted per chain
-    bdmc_n_sim: int = 10  # examples simulated from the model for the bdmc gap
-    # fd (lae/eval/fd.py): model samples and test images compared; 0 = as many as test examples
-    fd_samples: int = 0
-    # probe (lae/eval/probe.py): training codes used (evenly spaced; 0 = all), inverse
-    # regularisation C and max_iter of the logistic regression
-    probe_train: int = 10000
-    probe_C: float = 1.0
-    probe_max_iter: int = 1000
-    # interp (lae/eval/interpolate.py): pairs of test images (rows) and steps between them
-    interp_pairs: int = 8
-    interp_steps: int = 8
+    Each field is also a ``lae eval`` flag (``ais_chains`` -> ``--ais-chains``), built from the
+    field's type, default and help by :func:`add_settings_arguments`.
+    """
+
+    k: int = _setting(1000, "importance samples for the IWAE bound")
+    elbo_samples: int = _setting(10, "samples per example for the ELBO estimate")
+    batch_size: int = _setting(100, "examples per batch")
+    seed: int = _setting(0, "seed of the evaluation's random numbers")
+    # AIS (nll-ais, bdmc; lae/eval/ais.py): cost K * ais_leapfrog decoder passes per chain
+    ais_chains: int = _setting(16, "AIS chains per example (M)")
+    ais_temps: int = _setting(1000, "AIS temperatures (K)")
+    ais_schedule: str = _setting("sigmoid", "AIS temperature schedule",
+                                 choices=SCHEDULES)
+    ais_kernel: str = _setting("hmc", "AIS transition kernel", choices=KERNELS)
+    ais_leapfrog: int = _setting(1, "leapfrog steps per HMC move")
+    ais_step_size: float = _setting(0.3, "initial leapfrog eps (HMC) or eta (MALA); adapted "
+                                    "per chain in a pilot run, then frozen")
+    bdmc_n_sim: int = _setting(10, "examples simulated from the model for the BDMC gap")
+    # fd (lae/eval/fd.py)
+    fd_samples: int = _setting(0, "model samples and test images compared by fd (0: as many "
+                               "as test examples)")
+    fd_bootstrap: int = _setting(50, "bootstrap resamples for the fd standard error")
+    # probe (lae/eval/probe.py)
+    probe_train: int = _setting(10000, "training codes the linear probe is fitted on (evenly "
+                                "spaced; 0: all)")
+    probe_C: float = _setting(1.0, "inverse L2 regularisation C of the linear probe")
+    probe_max_iter: int = _setting(1000, "max iterations of the linear probe's solver")
+    # interp (lae/eval/interpolate.py)
+    interp_pairs: int = _setting(8, "pairs of test images interpolated (grid rows)")
+    interp_steps: int = _setting(8, "steps between the two ends of an interpolation")
+
+
+def add_settings_arguments(parser: Any) -> None:
+    """Add one ``--flag`` per :class:`EvalSettings` field to an argparse parser."""
+    for f in fields(EvalSettings):
+        kwargs = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
+        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),
+                            default=f.default, help=f"{f.metadata['help']} (default "
+                            f"{f.default})", **kwargs)
+
+
+def settings_from_arguments(args: Any) -> EvalSettings:
+    """The :class:`EvalSettings` given by parsed :func:`add_settings_arguments` flags."""
+    return EvalSettings(**{f.name: getattr(args, f.name) for f in fields(EvalSettings)})
 
 
 @dataclass

@@ -50,6 +50,23 @@ def test_fd_grows_with_a_shift():
     assert values[-1] == pytest.approx(8 * 4.0, rel=0.1)
 
 
+def test_bootstrap_stderr_matches_the_spread_over_independent_samples():
+    # FD between N(0, I) and N(delta, I) samples, |delta| = 1, n = 300 each: its spread over 300
+    # independent pairs of samples is the truth the bootstrap (from one pair) must estimate.
+    # Tolerance 0.7..1.4x: the bootstrap estimate itself varies by ~10% (one pair, 200 resamples).
+    rng = np.random.default_rng(2)
+    delta = np.array([1.0, 0.0, 0.0, 0.0])
+
+    def pair():
+        return rng.normal(size=(300, 4)), rng.normal(size=(300, 4)) + delta
+
+    spread = np.std([fd.frechet_distance(*fd.gaussian_fit(a), *fd.gaussian_fit(b))
+                     for a, b in (pair() for _ in range(300))], ddof=1)
+    boot = fd.bootstrap_stderr(*pair(), n_boot=200, seed=0)
+    assert 0.7 < boot / spread < 1.4
+    assert np.isnan(fd.bootstrap_stderr(*pair(), n_boot=1))
+
+
 def test_classifier_is_cached_by_content_and_loaded_without_training(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     x, y = blobs()
@@ -96,7 +113,7 @@ def test_fd_metric_through_evaluate(tmp_path, monkeypatch):
     s = EvalSettings(batch_size=50, fd_samples=60)
     out = evaluate(model, x[:100], ["fd"], s, train=(x[100:], y[100:]), test_labels=y[:100])
     res = out["metrics"]["fd_classifier"]
-    assert res["value"] > 0 and res["n"] == 60
+    assert res["value"] > 0 and res["n"] == 60 and 0 < res["stderr"] < res["value"]
     st = res["settings"]
     assert st["recipe"] == "fdclf-v1" and st["n_samples"] == 60 and st["n_test_images"] == 60
     assert 0 <= st["classifier_test_accuracy"] <= 1 and st["fd_train_vs_test"] < res["value"]
