@@ -1,12 +1,14 @@
 """The `lae` command end to end on a 2-D toy (seconds), and its error messages."""
 
 import json
+import math
 import subprocess
 import sys
 
 import pytest
 
 from lae.cli import main
+from lae.models import MODELS
 
 
 def test_train_sample_eval_report_end_to_end(tmp_path, fast_overrides, capsys):
@@ -103,3 +105,21 @@ def test_eval_with_labelled_metrics_on_digits(tmp_path, monkeypatch, capsys):
     assert 0 <= metrics["probe_accuracy"]["value"] <= 1
     assert (run / "interpolations.png").is_file()
     assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_eval_writes_results_for_every_registered_model(tmp_path, fast_overrides, model):
+    # AIS and BDMC need only the model's prior and likelihood, so every model in the registry gets
+    # them; metrics a model cannot give (iwae without a q(z|x)) are listed as skipped, with why.
+    run = tmp_path / model
+    assert main(["train", "vae-toy2d", "--out", str(run), f"--model.name={model}",
+                 *[f"--{o}" for o in fast_overrides]]) == 0
+    assert main(["eval", str(run), "--metrics", "nll-ais,bdmc,iwae,elbo,mse", "--n-examples", "20",
+                 "--k", "10", "--ais-chains", "2", "--ais-temps", "20", "--bdmc-n-sim", "4"]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert results["metrics"]["nll_ais_nats"]["n"] == 20
+    assert results["metrics"]["bdmc_gap_nats"]["n"] == 4
+    assert math.isfinite(results["metrics"]["nll_ais_nats"]["value"])
+    for name, prefix in (("iwae", "nll_iwae"), ("elbo", "neg_elbo"), ("mse", "mse")):
+        given = any(key.startswith(prefix) for key in results["metrics"])
+        assert given != (name in results["skipped"]), (model, name)
