@@ -9,7 +9,9 @@ dim 8, discretised logistic on 8-bit pixels) with ``data.name`` replaced, then s
 the AIS NLL, the BDMC gap on ``--bdmc-n-sim`` points simulated from the trained model, and the
 paper's own metric (the negative ELBO per dimension, with the hand-set q = N(f(x), 0.05^2) for the
 LAE). ``lae report`` then writes one row per model with mean ± std over the seeds, and
-``timings.json`` records each run's training and evaluation wall-clock seconds.
+``timings.json`` records each run's training and evaluation wall-clock seconds, and
+``comparison.md`` sets each model's AIS NLL against ``--reference``'s (default the LAE) in percent,
+with the standard error of the difference over seeds.
 
 Extra ``--set key=value`` pairs are passed to every ``lae train`` (e.g.
 ``--set data.binarize=dynamic --set model.likelihood=bernoulli`` for binarised MNIST).
@@ -46,6 +48,47 @@ def lae(args: list[str], log: Path, threads: int) -> float:
     return time.perf_counter() - t0
 
 
+def compare(runs: list[Path], timings: dict, reference: str) -> str:
+    """Markdown: per model, mean ± std over seeds of the headline numbers, and how far each
+    model's AIS NLL is from ``reference``'s, in percent, with the standard error of that
+    difference (seed-to-seed spread of both models; the test images are the same for all)."""
+    import statistics as st
+
+    by_model: dict[str, list[dict]] = {}
+    for run in runs:
+        res = json.loads((run / "results.json").read_text())["metrics"]
+        by_model.setdefault(run.name.rsplit("-seed", 1)[0], []).append(
+            {k: v["value"] for k, v in res.items()} | timings.get(run.name, {}))
+    unit = "bpd" if any("nll_ais_bpd" in r for rs in by_model.values() for r in rs) else "nats"
+    keys = [f"nll_ais_{unit}", "bdmc_gap_nats", f"neg_elbo_{unit}", f"nll_iwae_{unit}",
+            "mse_per_pixel_01", "train_s"]
+
+    def mean_sd(values: list[float]) -> tuple[float, float]:
+        return st.mean(values), (st.stdev(values) if len(values) > 1 else float("nan"))
+
+    lines = ["| model | seeds | " + " | ".join(keys) + f" | AIS NLL vs {reference} |",
+             "|---" * (len(keys) + 3) + "|"]
+    ref = [r[keys[0]] for r in by_model.get(reference, [])]
+    for model, rs in by_model.items():
+        cells = []
+        for key in keys:
+            vals = [r[key] for r in rs if key in r]
+            m, sd = mean_sd(vals) if vals else (float("nan"), float("nan"))
+            cells.append(f"{m:.4g} ± {sd:.2g}")
+        vals = [r[keys[0]] for r in rs]
+        if ref and model != reference:
+            (m, sd), (mr, sdr) = mean_sd(vals), mean_sd(ref)
+            se = (sd ** 2 / len(vals) + sdr ** 2 / len(ref)) ** 0.5
+            cells.append(f"{100 * (m - mr) / m:+.2f}% ± {100 * se / m:.2f}%")
+        else:
+            cells.append("")
+        lines.append(f"| {model} | {len(rs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + (
+        f"\n\nmean ± standard deviation over seeds; the last column is (model - {reference}) / "
+        "model of the mean AIS NLL, ± the standard error of that difference over seeds (positive: "
+        f"{reference} is better). train_s: training wall-clock seconds.\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="mnist")
@@ -62,6 +105,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0,
                     help="torch threads per run (0: cores // jobs)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--reference", default="lae", help="model the others are compared with")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     out = Path(args.out)
@@ -98,7 +142,9 @@ def main() -> None:
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         runs = list(pool.map(lambda ms: one(*ms), pairs))
     lae(["report", *map(str, runs), "--out", str(out / "report")], out / "report.log", threads)
-    print((out / "report" / "report.md").read_text())
+    table = compare(runs, timings, args.reference)
+    (out / "comparison.md").write_text(table)
+    print(f"wrote {out / 'report' / 'report.md'} and {out / 'comparison.md'}:\n\n{table}")
 
 
 if __name__ == "__main__":
