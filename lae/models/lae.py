@@ -34,8 +34,10 @@ Example::
     >>> spec = DataSpec.points(2)
     >>> model = LAE(LAE.Config(latent_dim=2, net=NetConfig(hidden=32, depth=1)), spec)
     >>> out = model.training_step(torch.randn(16, 2))
-    >>> model.phi.shape, sorted(out.metrics)
-    (torch.Size([2, 33]), ['acceptance', 'energy_per_example', 'step_size'])
+    >>> model.phi.shape
+    torch.Size([2, 33])
+    >>> sorted(out.metrics)
+    ['acceptance', 'energy_per_example', 'feature_rank_fraction', 'step_size']
 """
 
 from __future__ import annotations
@@ -139,4 +141,6 @@ class LAE(LatentModel):
             "energy_per_example": loss.detach(),
             "acceptance": torch.stack(acceptance).mean(),
             "step_size": self.log_step_size.exp(),
+            # rank(G) / n below 1: this batch's latents cannot move independently (Theorem 1)
+            "feature_rank_fraction": torch.tensor(state.feature_rank / n),
         })

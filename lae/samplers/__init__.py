@@ -5,7 +5,7 @@ Blackjax-style kernels with ``init``/``step``, chains batched on dim 0, energies
 docs/samplers.md.
 """
 
-from lae.samplers.ald import ALD, ALDState, BoundALD, check_rank
+from lae.samplers.ald import ALD, ALDState, BoundALD, check_rank, feature_rank
 from lae.samplers.base import (
     SamplerState,
     energy_and_grad,
@@ -26,6 +26,7 @@ __all__ = [
     "SamplerState",
     "StepSizeAdapter",
     "check_rank",
+    "feature_rank",
     "energy_and_grad",
     "langevin_log_q",
     "mala_log_acceptance",

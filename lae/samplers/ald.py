@@ -88,6 +88,7 @@ class ALDState(NamedTuple):
         features: G, [n, d] (the batch the cached values belong to).
         basis: V of the thin SVD of G, [d, r] (preconditioned only, else None).
         inv_metric: 1 / (s^2 + lam), [r] (preconditioned only, else None).
+        feature_rank: numerical rank of G (an int; ALD needs it to equal n).
     """
 
     phi: Tensor
@@ -98,12 +99,33 @@ class ALDState(NamedTuple):
     features: Tensor
     basis: Tensor | None = None
     inv_metric: Tensor | None = None
+    feature_rank: int | None = None
 
 
 def _row_space(s: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Which singular values s (descending) of a matrix of ``shape`` are numerically nonzero
     (the tolerance of torch.linalg.matrix_rank: s_max * max(shape) * eps)."""
     return s > s[0] * max(shape) * torch.finfo(s.dtype).eps
+
+
+def feature_rank(features: Tensor, singular_values: Tensor | None = None) -> int:
+    """Numerical rank of features G [n, d] (pass its ``singular_values`` to save an SVD)."""
+    if singular_values is None:
+        singular_values = torch.linalg.svdvals(features.detach())
+    return int(_row_space(singular_values, tuple(features.shape)).sum())
+
+
+def warn_if_rank_deficient(rank: int, features: Tensor, stacklevel: int = 2) -> bool:
+    """True when ``rank`` = n for features G [n, d]; warns (``UserWarning``) otherwise.
+
+    ``stacklevel`` counts from the caller of this function (2: the caller's caller)."""
+    n = features.shape[0]
+    if rank < n:
+        warnings.warn(f"ALD features have rank {rank} < batch size {n} (feature width "
+                      f"{features.shape[1]}): the latents cannot follow the product of the "
+                      "posteriors (Theorem 1 needs rank(G) = n, so d >= n)",
+                      stacklevel=stacklevel + 1)
+    return rank == n
 
 
 def check_rank(features: Tensor, stacklevel: int = 2,
@@ -114,15 +136,7 @@ def check_rank(features: Tensor, stacklevel: int = 2,
     feature width d >= n; with a lower rank the samples of some points are tied together.
     Pass ``singular_values`` of G when they are already at hand (saves an SVD).
     """
-    n = features.shape[0]
-    if singular_values is None:
-        singular_values = torch.linalg.svdvals(features.detach())
-    rank = int(_row_space(singular_values, tuple(features.shape)).sum())
-    if rank < n:
-        warnings.warn(f"ALD features have rank {rank} < batch size {n} (feature width "
-                      f"{features.shape[1]}): the latents cannot follow the product of the "
-                      "posteriors (Theorem 1 needs rank(G) = n, so d >= n)", stacklevel=stacklevel)
-    return rank == n
+    return warn_if_rank_deficient(feature_rank(features, singular_values), features, stacklevel)
 
 
 @dataclass(frozen=True)
@@ -162,26 +176,28 @@ class ALD:
         """State for Phi [d_z, d] on a batch with features G [n, d]; checks rank(G) = n."""
         basis = inv_metric = None
         if not self.preconditioned:
-            check_rank(features, stacklevel=3)
+            rank = feature_rank(features)
         else:
             # one SVD serves the rank check and the preconditioner
             _, s, vh = torch.linalg.svd(features.detach(), full_matrices=False)
-            check_rank(features, stacklevel=3, singular_values=s)
+            rank = feature_rank(features, singular_values=s)
             # keep the numerical row space: directions with s ~ 0 do not move z at all
             keep = _row_space(s, tuple(features.shape))
             s, basis = s[keep], vh[keep].T
             inv_metric = 1.0 / (s.pow(2) + self.lam_rel * s[0].pow(2))
-        return self._state(phi, features, energy_fn, basis, inv_metric)
+        warn_if_rank_deficient(rank, features, stacklevel=2)  # points at init's caller
+        return self._state(phi, features, energy_fn, basis, inv_metric, rank)
 
     def _state(self, phi: Tensor, features: Tensor, energy_fn: EnergyFn, basis: Tensor | None,
-               inv_metric: Tensor | None) -> ALDState:
+               inv_metric: Tensor | None, rank: int | None) -> ALDState:
         # the state keeps the caller's features object: step() recognises the batch by identity
         feats = features if self.differentiable else features.detach()
         if not self.differentiable:
             phi = phi.detach()
         z = feats @ phi.T
         energy, grad_z = energy_and_grad(energy_fn, z, self.differentiable)
-        return ALDState(phi, z, energy, grad_z, grad_z.T @ feats, features, basis, inv_metric)
+        return ALDState(phi, z, energy, grad_z, grad_z.T @ feats, features, basis, inv_metric,
+                        rank)
 
     def step(self, state: ALDState, features: Tensor, energy_fn: EnergyFn,
              generator: torch.Generator | None = None) -> tuple[ALDState, Info]:
@@ -197,7 +213,7 @@ class ALD:
             # drift grad_Phi V A and noise Xi L^T, both expressed in the V basis
             xi = randn_like(phi, generator, shape=(phi.shape[0], basis.shape[1]))
             phi_new = phi + (-eta * (grad_phi @ basis) * m + torch.sqrt(2 * eta * m) * xi) @ basis.T
-        prop = self._state(phi_new, state.features, energy_fn, basis, m)
+        prop = self._state(phi_new, state.features, energy_fn, basis, m, state.feature_rank)
         if self.mh:
             # coordinates in which the proposal is a diagonal-metric Langevin step
             coords = (lambda t: t) if basis is None else (lambda t: t @ basis)

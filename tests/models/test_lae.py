@@ -92,3 +92,17 @@ def test_bad_options_are_rejected():
                 {"eval_std": 0.0}):
         with pytest.raises(ValueError):
             MODELS["lae"].Config(**bad)
+
+
+@pytest.mark.parametrize("preconditioned", [True, False])
+def test_training_step_reports_the_feature_rank_and_warns_at_the_caller(preconditioned):
+    # Features of width 65 (64 hidden + 1): a batch of 10 has full rank; a batch of 80 cannot,
+    # and the warning must name this file (the model's caller), not the sampler's internals.
+    torch.manual_seed(0)
+    model = linear_lae(preconditioned=preconditioned)
+    out = model.training_step(torch.randn(10, 6, dtype=torch.float64))
+    assert out.metrics["feature_rank_fraction"].item() == 1.0
+    with pytest.warns(UserWarning, match="rank 65 < batch size 80") as record:
+        out = model.training_step(torch.randn(80, 6, dtype=torch.float64))
+    assert out.metrics["feature_rank_fraction"].item() == pytest.approx(65 / 80)
+    assert record[0].filename.endswith("lae/models/lae.py")
