@@ -99,6 +99,7 @@ bidirectional Monte Carlo", arXiv:1511.02543, 2015.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -109,10 +110,11 @@ from torch import Tensor
 
 from lae.samplers.base import (
     expand_step_size,
+    hmc_log_acceptance,
+    hmc_proposal,
     mala_log_acceptance,
     metropolis_hastings,
     randn_like,
-    sum_event,
 )
 from lae.samplers.chain import StepSizeAdapter
 
@@ -173,16 +175,9 @@ def _evaluate(log_prior: LogPrior, log_likelihood: LogLikelihood, x: Tensor, z: 
 def _hmc_step(state: _State, beta: float, eps: Tensor, n_leapfrog: int, evaluate,
               generator: torch.Generator | None) -> tuple[_State, Tensor]:
     """One HMC transition leaving f_beta invariant (same integrator as lae.samplers.HMC)."""
-    eps = expand_step_size(eps, state.z)
-    p0 = randn_like(state.z, generator)
-    p = p0 - 0.5 * eps * state.grad(beta)
-    z, new = state.z, state
-    for i in range(n_leapfrog):
-        z = z + eps * p
-        new = evaluate(z)
-        p = p - (eps if i < n_leapfrog - 1 else 0.5 * eps) * new.grad(beta)
-    log_alpha = (state.energy(beta) + 0.5 * sum_event(p0.pow(2))
-                 - new.energy(beta) - 0.5 * sum_event(p.pow(2)))
+    new, p0, p = hmc_proposal(state.z, state.grad(beta), expand_step_size(eps, state.z),
+                              n_leapfrog, evaluate, lambda s: s.grad(beta), generator)
+    log_alpha = hmc_log_acceptance(state.energy(beta), p0, new.energy(beta), p)
     out, acceptance, _ = metropolis_hastings(log_alpha, state, new, generator)
     return out, acceptance
 
@@ -248,12 +243,13 @@ def _logmeanexp(a: Tensor, dim: int) -> Tensor:
     return torch.logsumexp(a, dim) - math.log(a.shape[dim])
 
 
-def _prior_sampler(log_prior: Any, sample_prior: PriorSampler | None) -> tuple[LogPrior,
-                                                                               PriorSampler]:
+def _prior_sampler(log_prior: Any, sample_prior: PriorSampler | None, needed: bool = True
+                   ) -> tuple[LogPrior, PriorSampler | None]:
+    """(log p(z) callable, prior sampler); the sampler may be None when not ``needed``."""
     if hasattr(log_prior, "log_prob") and hasattr(log_prior, "sample"):
         prior = log_prior
         return prior.log_prob, sample_prior or (lambda n, g: prior.sample(n, generator=g))
-    if sample_prior is None:
+    if sample_prior is None and needed:
         raise ValueError("pass a prior with .log_prob and .sample(n, generator=), or "
                          "sample_prior=(n, generator) -> z [n, K] with a log_prior callable")
     return log_prior, sample_prior
@@ -272,9 +268,9 @@ def _run(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, z_post: Te
         raise ValueError(f"n_chains must be >= 1, got {n_chains}")
     if not init_step_size > 0:
         raise ValueError(f"init_step_size must be > 0, got {init_step_size}")
-    log_prior_fn, sampler = _prior_sampler(log_prior, sample_prior)
+    reverse = z_post is not None  # reverse chains start at z_post: no prior draws
+    log_prior_fn, sampler = _prior_sampler(log_prior, sample_prior, needed=not reverse)
     pilot_chains = pilot_chains or max(1, n_chains // 4)
-    reverse = z_post is not None
     target = DEFAULT_TARGET[kernel] if target_acceptance is None else target_acceptance
     adapter = StepSizeAdapter(target, per_chain=True, gain=adapt_gain, decay=0.0)
     betas = beta_schedule(n_temps, schedule)
@@ -403,18 +399,19 @@ def ais_reverse_log_px(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor,
     stochastic **upper** bound on log p(x), -logmeanexp_m(-S_m), nats: ([B], diagnostics).
 
     Valid only if each ``z_post[i]`` is an exact draw from p(z | x_i), e.g. the z* that generated
-    simulated data. Keyword arguments as in :func:`ais_log_px` (``sample_prior`` is not used).
+    simulated data. Keyword arguments and defaults as in :func:`ais_log_px` (``sample_prior``
+    is accepted and not used: the chains start at ``z_post``).
     """
-    kwargs = {**dict(n_chains=16, n_temps=500, schedule="sigmoid", kernel="hmc", n_leapfrog=1,
-                     init_step_size=0.3, target_acceptance=None, adapt="pilot", adapt_gain=0.3,
-                     pilot_chains=None, chunk_size=None, generator=None, sample_prior=None),
-              **kwargs}
+    # the same defaults as the forward run, read from its signature
+    defaults = {name: par.default for name, par in inspect.signature(ais_log_px).parameters.items()
+                if par.kind is inspect.Parameter.KEYWORD_ONLY}
+    unknown = set(kwargs) - set(defaults)
+    if unknown:
+        raise TypeError(f"ais_reverse_log_px got unexpected keyword(s) {sorted(unknown)}")
     if z_post.shape[0] != x.shape[0]:
         raise ValueError(f"z_post must have one row per data point: {z_post.shape[0]} vs "
                          f"{x.shape[0]}")
-    if kwargs["sample_prior"] is None:
-        kwargs["sample_prior"] = lambda n, g: None  # never called in reverse
-    return _run(log_prior, log_likelihood, x, z_post=z_post, **kwargs)
+    return _run(log_prior, log_likelihood, x, z_post=z_post, **(defaults | kwargs))
 
 
 @torch.no_grad()
@@ -426,8 +423,7 @@ def bdmc_bounds(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, z_post
     [B], their means (``lower_mean``, ``upper_mean``, ``gap_mean``) and both diagnostics.
     """
     lower, d_fwd = ais_log_px(log_prior, log_likelihood, x, **kwargs)
-    upper, d_rev = ais_reverse_log_px(log_prior, log_likelihood, x, z_post,
-                                      **{k: v for k, v in kwargs.items() if k != "sample_prior"})
+    upper, d_rev = ais_reverse_log_px(log_prior, log_likelihood, x, z_post, **kwargs)
     gap = upper - lower
     return {"lower": lower, "upper": upper, "gap": gap, "lower_mean": lower.mean().item(),
             "upper_mean": upper.mean().item(), "gap_mean": gap.mean().item(),

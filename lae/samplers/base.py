@@ -139,6 +139,30 @@ def mala_log_acceptance(x: Tensor, energy_x: Tensor, grad_x: Tensor, y: Tensor, 
             - langevin_log_q(y, x, grad_x, step_size, inv_metric, batch_ndim))
 
 
+def hmc_proposal(z: Tensor, grad: Tensor, step_size: Tensor, n_leapfrog: int,
+                 evaluate: Callable[[Tensor], S], grad_of: Callable[[S], Tensor],
+                 generator: torch.Generator | None = None) -> tuple[S, Tensor, Tensor]:
+    """Momentum p0 ~ N(0, I) and ``n_leapfrog`` leapfrog steps from z [B, K] with energy gradient
+    ``grad`` [B, K]: half momentum steps at both ends, full ones in between.
+
+    ``evaluate(z)`` gives the state at a position (energy and gradient cached in it) and
+    ``grad_of(state)`` its energy gradient. Returns ``(state at the end, p0, p_end)``; the MH
+    test is :func:`hmc_log_acceptance`. Shared by ``HMC`` and the AIS transitions.
+    """
+    p0 = randn_like(z, generator)
+    p = p0 - 0.5 * step_size * grad
+    for i in range(n_leapfrog):
+        z = z + step_size * p
+        new = evaluate(z)
+        p = p - (step_size if i < n_leapfrog - 1 else 0.5 * step_size) * grad_of(new)
+    return new, p0, p
+
+
+def hmc_log_acceptance(energy: Tensor, p0: Tensor, energy_new: Tensor, p_new: Tensor) -> Tensor:
+    """log alpha = H(z, p0) - H(z', p') with H = U + ||p||^2 / 2, per chain [B]."""
+    return energy + 0.5 * sum_event(p0.pow(2)) - (energy_new + 0.5 * sum_event(p_new.pow(2)))
+
+
 def metropolis_hastings(log_alpha: Tensor, current: S, proposal: S,
                         generator: torch.Generator | None = None) -> tuple[S, Tensor, Tensor]:
     """Accept or reject a proposal, chain by chain.

@@ -33,11 +33,12 @@ from lae.samplers.base import (
     StepSize,
     energy_and_grad,
     expand_step_size,
+    hmc_log_acceptance,
+    hmc_proposal,
     mala_log_acceptance,
     metropolis_hastings,
     per_chain_norm,
     randn_like,
-    sum_event,
 )
 
 Info = dict[str, Tensor]
@@ -144,16 +145,10 @@ class HMC(_LatentKernel):
     def step(self, state: SamplerState, energy_fn: EnergyFn,
              generator: torch.Generator | None = None) -> tuple[SamplerState, Info]:
         eps = expand_step_size(self.step_size, state.z)
-        p0 = randn_like(state.z, generator)
-        z, energy, grad = state
-        p = p0 - 0.5 * eps * grad
-        for i in range(self.n_leapfrog):
-            z = z + eps * p
-            energy, grad = energy_and_grad(energy_fn, z, self.differentiable)
-            # full momentum steps in between, a half step at the end
-            p = p - (eps if i < self.n_leapfrog - 1 else 0.5 * eps) * grad
-        hamiltonian_0 = state.energy + 0.5 * sum_event(p0.pow(2))
-        log_alpha = hamiltonian_0 - (energy + 0.5 * sum_event(p.pow(2)))
-        new, acceptance, _ = metropolis_hastings(log_alpha, state, SamplerState(z, energy, grad),
-                                                 generator)
+        prop, p0, p = hmc_proposal(
+            state.z, state.grad, eps, self.n_leapfrog,
+            lambda z: SamplerState(z, *energy_and_grad(energy_fn, z, self.differentiable)),
+            lambda s: s.grad, generator)
+        log_alpha = hmc_log_acceptance(state.energy, p0, prop.energy, p)
+        new, acceptance, _ = metropolis_hastings(log_alpha, state, prop, generator)
         return new, self._info(new, acceptance)
