@@ -54,6 +54,11 @@ class EvalSettings:
     ais_step_size: float = _setting(0.3, "initial leapfrog eps (HMC) or eta (MALA); adapted "
                                     "per chain in a pilot run, then frozen")
     bdmc_n_sim: int = _setting(10, "examples simulated from the model for the BDMC gap")
+    # posterior (lae/eval/posterior.py): cost ~ chains * (steps + warmup) decoder passes per point
+    posterior_samples: int = _setting(200, "draws per example from the model's own inference")
+    posterior_ref_chains: int = _setting(4, "reference MALA chains per example (for R-hat)")
+    posterior_ref_steps: int = _setting(1000, "kept reference MALA steps per chain")
+    posterior_ref_warmup: int = _setting(500, "adaptive warm-up steps per reference chain")
     # fd (lae/eval/fd.py)
     fd_samples: int = _setting(0, "model samples and test images compared by fd (0: as many "
                                "as test examples)")
@@ -213,6 +218,53 @@ def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
     return {"bdmc_gap_nats": summarize(out["gap"].cpu(), **settings),
             "bdmc_lower_log_px_nats": summarize(out["lower"].cpu(), **settings),
             "bdmc_upper_log_px_nats": summarize(out["upper"].cpu(), **settings)}
+
+
+@register_metric("posterior", "posterior fidelity: the model's inference against long-run "
+                 "per-point MALA on its posterior (mean error in posterior sd, variance ratio, "
+                 "MMD, shared motion of chains); any model")
+def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
+    from lae.eval.posterior import fidelity, reference_samples, verdict, warn_if_unconverged
+
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(s.seed + 2)
+    if s.posterior_samples < 2:
+        raise ConfigError(f"--posterior-samples must be >= 2, got {s.posterior_samples}")
+    per_point: dict[str, list[Tensor]] = {}
+    rhats = []
+    for xb in batches(x, s.batch_size, device):
+        try:
+            draws = model.posterior_samples(xb, s.posterior_samples, generator=g)
+        except NotImplementedError:
+            raise NotApplicable(f"model {model.cfg.name!r} has no posterior_samples") from None
+        # the reference starts from the model's own draws, spread over its S draws
+        starts = draws[torch.linspace(0, draws.shape[0] - 1, s.posterior_ref_chains).long()]
+        ref, rhat = reference_samples(model.log_joint, xb, starts, s.posterior_ref_steps,
+                                      s.posterior_ref_warmup, generator=g)
+        rhats.append(rhat.flatten().cpu())
+        for key, value in fidelity(draws, ref, is_chain=model.inference_is_chain).items():
+            per_point.setdefault(key, []).append(value.detach().cpu())
+    stats = {key: torch.cat(v, dim=0) for key, v in per_point.items()}
+    rhat = torch.cat(rhats)
+    warn_if_unconverged(rhat)
+    sd_ratio = stats["variance_ratio"].sqrt()
+    settings = {
+        "draws": s.posterior_samples, "reference": f"MALA, {s.posterior_ref_chains} chains x "
+        f"{s.posterior_ref_steps} steps after {s.posterior_ref_warmup} adaptive warm-up steps",
+        "rhat_max": round(float(rhat.max()), 4), "rhat_median": round(float(rhat.median()), 4),
+        "inference": "chain" if model.inference_is_chain else "independent draws",
+        "verdict": verdict(float(stats["mean_error_sd"].mean()),
+                           float(stats["variance_ratio"].mean())),
+        "sd_ratio_p10_p90": [round(float(q), 4) for q in sd_ratio.quantile(
+            torch.tensor([0.1, 0.9], dtype=sd_ratio.dtype))],
+        "variance_ratio_per_dim": [round(float(r), 4) for r in
+                                   stats["variance_ratio_per_dim"].log().mean(0).exp()],
+    }
+    out = {f"posterior_{key}": summarize(stats[key], **settings)
+           for key in ("mean_error_sd", "variance_ratio", "mmd")}
+    if "shared_motion" in stats:
+        out["posterior_shared_motion"] = summarize(stats["shared_motion"], **settings)
+    return out
 
 
 @register_metric("fd", "FD-classifier: Frechet distance between features of model samples and "

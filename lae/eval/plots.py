@@ -89,6 +89,8 @@ def save_loss_curves(metrics_path: Path, out_path: Path) -> Path | None:
     for ax, key in zip(axes.flat, keys):
         steps, values = zip(*series[key])
         ax.plot(steps, values, marker="." if len(steps) < 50 else None)
+        if min(values) > 0 and max(values) / min(values) > 1e3:  # e.g. gram_condition, step_size
+            ax.set_yscale("log")
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
     for ax in list(axes.flat)[len(keys):]:

@@ -106,6 +106,9 @@ class LatentModel(nn.Module):
     """
 
     Config: ClassVar[type[ModelConfig]] = ModelConfig
+    # True when posterior_samples are successive states of one chain (posterior fidelity then
+    # also reports the share of the chain's motion common to the batch)
+    inference_is_chain: ClassVar[bool] = False
 
     def __init__(self, cfg: ModelConfig, spec: DataSpec) -> None:
         super().__init__()
@@ -158,4 +161,11 @@ class LatentModel(nn.Module):
     def encode(self, x: Tensor) -> Tensor:
         """A latent code for each x, [B, K], from the model's own inference (a mean, a sample or
         a chain state)."""
+        raise NotImplementedError
+
+    def posterior_samples(self, x: Tensor, n_samples: int,
+                          generator: torch.Generator | None = None) -> Tensor:
+        """Draws from the model's own inference for each x (what it trains its decoder on, or
+        its test-time counterpart): [n_samples, B, K]. Posterior fidelity compares them with
+        long-run MCMC on the model's posterior (lae/eval/posterior.py)."""
         raise NotImplementedError

@@ -120,6 +120,16 @@ class Hoffman(VAE):
         """The chain's final state started from q's mean: one posterior sample per x, [B, K]."""
         return self.run_chain(x, self.proposal(x).mean)[0].z
 
+    @torch.no_grad()
+    def posterior_samples(self, x: Tensor, n_samples: int,
+                          generator: torch.Generator | None = None) -> Tensor:
+        """The refined samples the decoder trains on: z_0 ~ q(z|x), then ``n_steps``
+        transitions, independently per draw: [n_samples, B, K]."""
+        z0 = super().posterior_samples(x, n_samples, generator)  # [S, B, K]
+        s, b, k = z0.shape
+        x_rep = x.expand(s, *x.shape).reshape(s * b, *x.shape[1:])
+        return self.run_chain(x_rep, z0.reshape(s * b, k))[0].z.reshape(s, b, k)
+
     def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
         with torch.no_grad():  # z_0 is detached anyway: no graph through the encoder here
             z0 = self.proposal(x).sample()

@@ -21,6 +21,23 @@ construction. The authors' code uses a batch-mean energy with step 1e-4, i.e. et
 acceptance toward ``target_acceptance`` with a constant gain, since the posterior moves as theta
 trains.
 
+Fixes for the conditioning of G (docs/models.md, "Why the LAE's chain did not sample"), each a
+config switch, measured against each other:
+
+- ``precond_damping_ref: median`` with ``precond_damping`` = c: the preconditioner with a
+  bounded metric, lam = c * median(s^2); ``phi_prior_std``: a N(0, sigma^2) prior on Phi's entries
+  so that directions of Phi no batch constrains stay bounded (samplers/ald.py);
+- ``feature_norm: batch``: g standardised per feature (BatchNorm without affine, running
+  statistics at evaluation), removing the direction common to every image's features;
+- ``mala_steps`` = m: after the ALD transitions, m per-point MALA steps in latent space from
+  Z_T = G Phi_T^T (amortized start, per-point correction); the decoder then trains on the refined
+  latents (loss "decoder") and the feature network on the ALD energies (loss "features").
+
+Diagnostics logged every step: ``shared_motion`` (the share of the minibatch's latent move
+Z_T - Z_0 common to the batch, samplers/diagnostics.py; 0 when nothing moved) and
+``gram_condition`` (top over median squared singular value of G), beside acceptance and step
+size; a warning fires when most of the motion is shared.
+
 ``encode(x)`` returns Phi g(x), the chain's current sample for x (amortized: no per-point
 iterations at test time). ``proposal(x)`` is the authors' evaluation distribution
 q(z|x) = N(Phi g(x), ``eval_std``^2 I), hand-set rather than learned: importance sampling with it
@@ -36,23 +53,28 @@ Example::
     >>> out = model.training_step(torch.randn(16, 2))
     >>> model.phi.shape
     torch.Size([2, 33])
-    >>> sorted(out.metrics)
-    ['acceptance', 'energy_per_example', 'feature_rank_fraction', 'step_size']
+    >>> sorted(out.metrics)  # doctest: +NORMALIZE_WHITESPACE
+    ['acceptance', 'energy_per_example', 'feature_rank_fraction', 'gram_condition',
+     'shared_motion', 'step_size']
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.nn import build_encoder
-from lae.samplers import ALD
+from lae.samplers import ALD, MALA, StepSizeAdapter, run_chain
+from lae.samplers.diagnostics import gram_condition, shared_motion_share
+
+SHARED_MOTION_WARNING = 0.9  # warn when this share of a minibatch's latent move is common
 
 
 @register_model("lae")
@@ -69,9 +91,26 @@ class LAE(LatentModel):
         target_acceptance: float = 0.6
         adapt_gain: float = 0.02  # log eta += gain * (acceptance - target) per transition
         eval_std: float = 0.05  # std of the authors' hand-set q(z|x) for importance sampling
+        precond_damping: float = 1e-6  # lam = precond_damping * s_ref^2 (preconditioned only)
+        precond_damping_ref: str = "max"  # s_ref: "max" (nearly exact) or "median" (bounded)
+        phi_prior_std: float = 0.0  # sigma of a N(0, sigma^2) prior on Phi's entries; 0: flat
+        feature_norm: str = "none"  # "batch": standardise g per feature (decorrelates G's rows)
+        mala_steps: int = 0  # per-point MALA steps in latent space after the ALD transitions
+        mala_step_size: float = 1e-2  # their initial step size (adapted toward mala_target)
+        mala_target: float = 0.574
 
         def __post_init__(self) -> None:
             super().__post_init__()
+            if self.precond_damping_ref not in ("max", "median"):
+                raise ValueError(f"precond_damping_ref must be 'max' or 'median', got "
+                                 f"{self.precond_damping_ref!r}")
+            if self.feature_norm not in ("none", "batch"):
+                raise ValueError(f"feature_norm must be 'none' or 'batch', got "
+                                 f"{self.feature_norm!r}")
+            if self.phi_prior_std < 0 or self.mala_steps < 0 or not self.mala_step_size > 0:
+                raise ValueError("phi_prior_std and mala_steps must be >= 0 and mala_step_size "
+                                 f"> 0; got {self.phi_prior_std}, {self.mala_steps}, "
+                                 f"{self.mala_step_size}")
             if self.ald_steps < 1:
                 raise ValueError(f"ald_steps must be >= 1, got {self.ald_steps}")
             if not self.step_size > 0:
@@ -86,19 +125,64 @@ class LAE(LatentModel):
         super().__init__(cfg, spec)
         encoder = build_encoder(cfg.net, spec.shape, cfg.latent_dim)
         self.features = encoder.features  # g(x; psi), trained by gradient descent
+        # per-feature standardisation (no affine: Phi already scales each feature)
+        self.feature_norm = (nn.BatchNorm1d(encoder.feature_dim, affine=False)
+                             if cfg.feature_norm == "batch" else nn.Identity())
         # The chain starts where an ordinary linear layer would; bias as a constant feature.
         phi0 = torch.cat([encoder.head.weight.detach(), encoder.head.bias.detach()[:, None]], 1)
         self.register_buffer("phi", phi0.clone())  # [K, d + 1], persistent across minibatches
         self.register_buffer("log_step_size", torch.tensor(math.log(cfg.step_size)))
+        if cfg.mala_steps:
+            self.register_buffer("log_mala_step_size", torch.tensor(math.log(cfg.mala_step_size)))
+            self.mala_adapter = StepSizeAdapter(cfg.mala_target, per_chain=False,
+                                                gain=cfg.adapt_gain, decay=0.0)  # constant gain
 
     def feature_matrix(self, x: Tensor) -> Tensor:
         """G = [g(x), 1]: [B, d + 1]."""
-        g = self.features(x)
+        g = self.feature_norm(self.features(x))
         return torch.cat([g, torch.ones_like(g[:, :1])], dim=1)
 
     def kernel(self) -> ALD:
-        return ALD(step_size=self.log_step_size.exp(), mh=self.cfg.mh,
-                   preconditioned=self.cfg.preconditioned)
+        cfg = self.cfg
+        return ALD(step_size=self.log_step_size.exp(), mh=cfg.mh, preconditioned=cfg.preconditioned,
+                   lam_rel=cfg.precond_damping, damping_ref=cfg.precond_damping_ref,
+                   phi_prior_std=cfg.phi_prior_std or None)
+
+    def refine(self, x: Tensor, z: Tensor, adapt: bool = False) -> tuple[Tensor, Tensor]:
+        """``mala_steps`` per-point MALA steps on U(x, .) from z [B, K] (the amortized start):
+        (refined z [B, K], mean acceptance). ``adapt`` follows ``mala_target`` (training)."""
+        energy_fn = lambda zz: -self.log_joint(x, zz)  # noqa: E731
+        kernel = MALA(self.log_mala_step_size.exp())
+        state = kernel.init(z.detach(), energy_fn)
+        accepted = []
+        for t in range(self.cfg.mala_steps):
+            state, info = kernel.step(state, energy_fn)
+            accepted.append(info["acceptance"].mean())
+            if adapt:
+                self.log_mala_step_size.copy_(self.mala_adapter.update(
+                    self.log_mala_step_size, info["acceptance"], t))
+                kernel = kernel.with_step_size(self.log_mala_step_size.exp())
+        return state.z, torch.stack(accepted).mean()
+
+    inference_is_chain = True
+
+    @torch.no_grad()
+    def posterior_samples(self, x: Tensor, n_samples: int,
+                          generator: torch.Generator | None = None) -> Tensor:
+        """The chain continued on the batch x with theta, psi frozen: from the current Phi
+        (left unchanged), n_samples transitions of warm-up that adapt eta toward
+        ``target_acceptance`` (with MH), then n_samples kept successive transitions, each refined
+        by ``mala_steps`` MALA steps if set: [n_samples, B, K]."""
+        energy_fn = lambda z: -self.log_joint(x, z)  # noqa: E731
+        adapt = StepSizeAdapter(self.cfg.target_acceptance, per_chain=False) if self.cfg.mh else None
+        _, trace, _ = run_chain(self.kernel().bind(self.feature_matrix(x)), self.phi.clone(),
+                                energy_fn, n_samples, warmup=n_samples if adapt else 0,
+                                adapt=adapt, generator=generator)
+        if not self.cfg.mala_steps:
+            return trace
+        s, b, k = trace.shape
+        z, _ = self.refine(x.expand(s, *x.shape).reshape(s * b, *x.shape[1:]), trace.reshape(-1, k))
+        return z.reshape(s, b, k)
 
     def encode(self, x: Tensor) -> Tensor:
         return self.feature_matrix(x) @ self.phi.T
@@ -122,6 +206,7 @@ class LAE(LatentModel):
 
         kernel = self.kernel()
         state = kernel.init(self.phi, g, energy_fn)
+        z_start = state.z
         phis, acceptance = [], []
         for _ in range(cfg.ald_steps):
             state, info = kernel.step(state, g, energy_fn)
@@ -131,16 +216,43 @@ class LAE(LatentModel):
                 self.log_step_size += cfg.adapt_gain * (acceptance[-1] - cfg.target_acceptance)
                 kernel = kernel.with_step_size(self.log_step_size.exp())
         self.phi.copy_(state.phi)
+        shared = shared_motion_share(state.z - z_start)
+        if shared > SHARED_MOTION_WARNING:
+            warnings.warn(f"LAE: over {SHARED_MOTION_WARNING:.0%} of a minibatch's latent move "
+                          "is one shift shared by the batch, so the chain does not sample each "
+                          "posterior (G is badly conditioned; see docs/models.md for the fixes: "
+                          "model.feature_norm, model.preconditioned with "
+                          "model.precond_damping_ref=median, model.mala_steps)", stacklevel=2)
 
         # Step 2: theta and psi descend (1/T) sum_t V(Phi_t) / n, with each Phi_t fixed.
         t, n = len(phis), x.shape[0]
         z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis)).reshape(t * n, -1)
         energy = -self.log_joint(x.expand(t, *x.shape).reshape(t * n, *x.shape[1:]), z)
         loss = energy.mean()
-        return StepOutput(losses={"loss": loss}, metrics={
+        metrics = {
             "energy_per_example": loss.detach(),
             "acceptance": torch.stack(acceptance).mean(),
             "step_size": self.log_step_size.exp(),
             # rank(G) / n below 1: this batch's latents cannot move independently (Theorem 1)
             "feature_rank_fraction": torch.tensor(state.feature_rank / n),
-        })
+            "shared_motion": shared,
+            "gram_condition": gram_condition(state.singular_values),
+        }
+        if not cfg.mala_steps:
+            return StepOutput(losses={"loss": loss}, metrics=metrics)
+        # Per-point correction: the decoder trains on the refined latents, psi on the ALD energy.
+        z_refined, mala_acceptance = self.refine(x, state.z, adapt=True)
+        decoder_loss = -self.log_joint(x, z_refined).mean()
+        metrics |= {"mala_acceptance": mala_acceptance,
+                    "mala_step_size": self.log_mala_step_size.exp(),
+                    "log_joint_refined_nats": -decoder_loss.detach()}
+        return StepOutput(losses={"decoder": decoder_loss, "features": loss}, metrics=metrics)
+
+    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """One loss for all parameters; with ``mala_steps``, "decoder" (decoder, likelihood) and
+        "features" (the feature network g) separately."""
+        if not self.cfg.mala_steps:
+            return super().loss_parameters()
+        decoder = [*self.decoder.parameters(), *self.likelihood.parameters()]
+        return {"decoder": [p for p in decoder if p.requires_grad],
+                "features": [p for p in self.features.parameters() if p.requires_grad]}

@@ -102,6 +102,19 @@ class LD(LatentModel):
                                 adapt=adapt, keep_trace=False)
         return state.z
 
+    inference_is_chain = True
+
+    def posterior_samples(self, x: Tensor, n_samples: int,
+                          generator: torch.Generator | None = None) -> Tensor:
+        """The test-time chains of :meth:`encode` (from z = 0, ``test_steps`` adaptive warm-up)
+        continued for n_samples MALA steps at the adapted step sizes: [n_samples, B, K]."""
+        z0 = self.z_chains.new_zeros(x.shape[0], self.latent_dim)
+        kernel = MALA(self.log_step_size.mean().exp())
+        adapt = StepSizeAdapter(self.cfg.target_acceptance)
+        _, trace, _ = run_chain(kernel, z0, self.energy(x), n_samples,
+                                warmup=self.cfg.test_steps, adapt=adapt, generator=generator)
+        return trace
+
     def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
         if index is None:
             raise ValueError("ld needs the batch's rows in the training set (index)")

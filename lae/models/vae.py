@@ -71,6 +71,12 @@ class VAE(LatentModel):
     def encode(self, x: Tensor) -> Tensor:
         return self.proposal(x).mean
 
+    @torch.no_grad()
+    def posterior_samples(self, x: Tensor, n_samples: int,
+                          generator: torch.Generator | None = None) -> Tensor:
+        """Independent draws from q(z|x) (flows included in subclasses): [n_samples, B, K]."""
+        return self.proposal(x).sample((n_samples,))
+
     def log_weights(self, x: Tensor, k: int) -> Tensor:
         """log p(x, z_j) - log q(z_j | x) for k reparameterised z_j ~ q(z|x): [k, B]."""
         q = self.proposal(x)

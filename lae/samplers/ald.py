@@ -22,7 +22,10 @@ Validity (Theorem 1 of the paper): the induced law of (z_1..z_n) is the product 
 when rank(G) = n, which needs d >= n; :func:`check_rank` warns otherwise.
 
 Preconditioned ALD (docs/methods.md 1b): with the thin SVD G = U S V^T,
-A = V diag(1/(s^2 + lam)) V^T, L = V diag(1/sqrt(s^2 + lam)), lam = 1e-6 s_max^2 by default,
+A = V diag(1/(s^2 + lam)) V^T, L = V diag(1/sqrt(s^2 + lam)), lam = lam_rel * s_ref^2 with s_ref
+the largest singular value (``damping_ref="max"``, lam_rel = 1e-6 by default: nearly exact) or the
+median one (``damping_ref="median"``: a bounded metric, moves along directions the batch barely
+constrains are capped at those of the median direction),
 
 .. math::
 
@@ -34,6 +37,11 @@ with diagonal inverse metric m = 1/(s^2 + lam), so the MH ratio uses
 log q(C'|C) = -sum (C' - C + eta m grad_C V)^2 / (4 eta m). In latent space it is (up to lam)
 parallel per-point MALA with step eta: Z' = Z - eta dV/dZ + sqrt(2 eta) noise, whatever the
 conditioning of G G^T.
+
+A Gaussian prior on Phi (``phi_prior_std`` = sigma) adds |Phi|^2 / (2 sigma^2) to V, so that
+directions of Phi that no batch constrains stay bounded instead of random-walking; the latents
+then follow the posteriors times a factor N(Z; 0, sigma^2 G G^T) per latent coordinate, which is
+flat when sigma^2 s_min^2 >> 1.
 
 Unconditional ALD (sampling an energy-based density p(z) ∝ exp(-E(z))): the same kernel with
 features k(u_j) of fixed inputs u_j ~ N(0, I) drawn once and ``energy_fn = E``; the n rows of
@@ -89,6 +97,7 @@ class ALDState(NamedTuple):
         basis: V of the thin SVD of G, [d, r] (preconditioned only, else None).
         inv_metric: 1 / (s^2 + lam), [r] (preconditioned only, else None).
         feature_rank: numerical rank of G (an int; ALD needs it to equal n).
+        singular_values: the singular values of G, [min(n, d)] (diagnostics: conditioning).
     """
 
     phi: Tensor
@@ -100,6 +109,7 @@ class ALDState(NamedTuple):
     basis: Tensor | None = None
     inv_metric: Tensor | None = None
     feature_rank: int | None = None
+    singular_values: Tensor | None = None
 
 
 def _row_space(s: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -147,7 +157,9 @@ class ALD:
         step_size: eta on the SUMMED potential V (a float or 0-d tensor: Phi is one chain).
         mh: Metropolis–Hastings test with V and the (preconditioned) Langevin proposal density.
         preconditioned: use the constant row-space preconditioner A of methods.md 1b.
-        lam_rel: lam = lam_rel * s_max^2 (preconditioned only).
+        lam_rel: lam = lam_rel * s_ref^2 (preconditioned only).
+        damping_ref: s_ref, ``"max"`` (largest singular value) or ``"median"``.
+        phi_prior_std: sigma of a N(0, sigma^2) prior on every entry of Phi, or None (flat).
         differentiable: keep the autograd graph (Phi' differentiable w.r.t. Phi, the features and
             the energy's parameters). The preconditioner is always computed from detached features.
     """
@@ -156,6 +168,8 @@ class ALD:
     mh: bool = True
     preconditioned: bool = False
     lam_rel: float = 1e-6
+    damping_ref: str = "max"
+    phi_prior_std: float | None = None
     differentiable: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
@@ -163,6 +177,10 @@ class ALD:
         if eta.numel() != 1 or not bool(eta > 0):
             raise ValueError(f"ALD step_size must be one positive number (Phi is one chain); "
                              f"got {self.step_size}")
+        if self.damping_ref not in ("max", "median"):
+            raise ValueError(f"ALD damping_ref must be 'max' or 'median', got {self.damping_ref!r}")
+        if self.phi_prior_std is not None and not self.phi_prior_std > 0:
+            raise ValueError(f"ALD phi_prior_std must be > 0 or None, got {self.phi_prior_std}")
 
     def with_step_size(self, step_size: StepSize) -> ALD:
         """The same kernel with another step size (used by step-size adaptation)."""
@@ -176,28 +194,40 @@ class ALD:
         """State for Phi [d_z, d] on a batch with features G [n, d]; checks rank(G) = n."""
         basis = inv_metric = None
         if not self.preconditioned:
-            rank = feature_rank(features)
+            s_all = torch.linalg.svdvals(features.detach())
         else:
-            # one SVD serves the rank check and the preconditioner
-            _, s, vh = torch.linalg.svd(features.detach(), full_matrices=False)
-            rank = feature_rank(features, singular_values=s)
+            # one SVD serves the rank check, the diagnostics and the preconditioner
+            _, s_all, vh = torch.linalg.svd(features.detach(), full_matrices=False)
             # keep the numerical row space: directions with s ~ 0 do not move z at all
-            keep = _row_space(s, tuple(features.shape))
-            s, basis = s[keep], vh[keep].T
-            inv_metric = 1.0 / (s.pow(2) + self.lam_rel * s[0].pow(2))
+            keep = _row_space(s_all, tuple(features.shape))
+            s, basis = s_all[keep], vh[keep].T
+            s_ref = s[0] if self.damping_ref == "max" else s.median()
+            inv_metric = 1.0 / (s.pow(2) + self.lam_rel * s_ref.pow(2))
+        rank = feature_rank(features, singular_values=s_all)
         warn_if_rank_deficient(rank, features, stacklevel=2)  # points at init's caller
-        return self._state(phi, features, energy_fn, basis, inv_metric, rank)
+        return self._state(phi, features, energy_fn, basis, inv_metric, rank, s_all)
+
+    def potential(self, state: ALDState) -> Tensor:
+        """V(Phi) of a state, with the prior on Phi if any: 0-d."""
+        v = state.energy.sum()
+        if self.phi_prior_std is not None:
+            v = v + 0.5 * state.phi.pow(2).sum() / self.phi_prior_std ** 2
+        return v
 
     def _state(self, phi: Tensor, features: Tensor, energy_fn: EnergyFn, basis: Tensor | None,
-               inv_metric: Tensor | None, rank: int | None) -> ALDState:
+               inv_metric: Tensor | None, rank: int | None,
+               singular_values: Tensor | None) -> ALDState:
         # the state keeps the caller's features object: step() recognises the batch by identity
         feats = features if self.differentiable else features.detach()
         if not self.differentiable:
             phi = phi.detach()
         z = feats @ phi.T
         energy, grad_z = energy_and_grad(energy_fn, z, self.differentiable)
-        return ALDState(phi, z, energy, grad_z, grad_z.T @ feats, features, basis, inv_metric,
-                        rank)
+        grad_phi = grad_z.T @ feats
+        if self.phi_prior_std is not None:
+            grad_phi = grad_phi + phi / self.phi_prior_std ** 2
+        return ALDState(phi, z, energy, grad_z, grad_phi, features, basis, inv_metric, rank,
+                        singular_values)
 
     def step(self, state: ALDState, features: Tensor, energy_fn: EnergyFn,
              generator: torch.Generator | None = None) -> tuple[ALDState, Info]:
@@ -213,13 +243,14 @@ class ALD:
             # drift grad_Phi V A and noise Xi L^T, both expressed in the V basis
             xi = randn_like(phi, generator, shape=(phi.shape[0], basis.shape[1]))
             phi_new = phi + (-eta * (grad_phi @ basis) * m + torch.sqrt(2 * eta * m) * xi) @ basis.T
-        prop = self._state(phi_new, state.features, energy_fn, basis, m, state.feature_rank)
+        prop = self._state(phi_new, state.features, energy_fn, basis, m, state.feature_rank,
+                           state.singular_values)
         if self.mh:
             # coordinates in which the proposal is a diagonal-metric Langevin step
             coords = (lambda t: t) if basis is None else (lambda t: t @ basis)
             log_alpha = mala_log_acceptance(
-                coords(phi), state.energy.sum(), coords(grad_phi),
-                coords(phi_new), prop.energy.sum(), coords(prop.grad_phi),
+                coords(phi), self.potential(state), coords(grad_phi),
+                coords(phi_new), self.potential(prop), coords(prop.grad_phi),
                 eta, inv_metric=1.0 if m is None else m, batch_ndim=0)
             new, acceptance, _ = metropolis_hastings(log_alpha, state, prop, generator)
         else:

@@ -38,6 +38,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 100
     lr: float = 1e-3
+    optimizer: str = "adam"  # "adam", or "sgd" (plain SGD without momentum, the authors' LAE)
     adam_betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float = 0.0  # max global grad norm per loss group; 0 turns clipping off
     seed: int = 0

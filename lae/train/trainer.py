@@ -95,7 +95,12 @@ class Trainer:
         self.spec = data_spec(self.splits)
         self.model: LatentModel = build_model(cfg.model, self.spec).to(self.device)
         self.param_groups = self.model.loss_parameters()
-        self.optimizers = {name: torch.optim.Adam(params, lr=tc.lr, betas=tuple(tc.adam_betas))
+        optimizers = {"adam": lambda p: torch.optim.Adam(p, lr=tc.lr, betas=tuple(tc.adam_betas)),
+                      "sgd": lambda p: torch.optim.SGD(p, lr=tc.lr)}
+        if tc.optimizer not in optimizers:
+            raise ConfigError(f"train.optimizer: expected one of {sorted(optimizers)}, got "
+                              f"{tc.optimizer!r}")
+        self.optimizers = {name: optimizers[tc.optimizer](params)
                            for name, params in self.param_groups.items()}
         self.generator = torch.Generator().manual_seed(tc.seed)  # shuffling, binarisation
         n_train = self.splits.train.shape[0]
