@@ -2,6 +2,9 @@
 
     python bench/train_speed.py [--models vae,lae,...] [--steps 30] [--preset-data mnist5k]
 
+A model entry may carry config overrides after "+", e.g. ``lae+model.mala_steps=5`` or
+``lae+model.preconditioned=true+model.precond_damping_ref=median`` (the entry is its label).
+
 Times ``training_step`` plus the optimiser update (the trainer's ``_apply``) on the same batches
 of MNIST-5k with the authors' MLP (vae-<data>-mlp settings), interleaving the models round by
 round so that background load affects them alike. Writes bench/results/train_speed.json.
@@ -33,15 +36,16 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS / "train_speed.json"))
     args = parser.parse_args()
     names = [m.strip() for m in args.models.split(",")]
-    unknown = [m for m in names if m not in MODELS]
+    unknown = [m for m in names if m.split("+")[0] not in MODELS]
     if unknown:
         raise SystemExit(f"unknown models {unknown}; choices: {sorted(MODELS)}")
 
     trainers = {}
     for name in names:
-        preset = f"{name}-{args.data}-mlp"
-        cfg = load_config(preset, ["train.progress=false"])
-        run_dir = Path("/tmp") / f"lae-bench-{name}-{time.time_ns()}"
+        model, *overrides = name.split("+")
+        preset = f"{model}-{args.data}-mlp"
+        cfg = load_config(preset, ["train.progress=false", *overrides])
+        run_dir = Path("/tmp") / f"lae-bench-{model}-{time.time_ns()}"
         trainers[name] = Trainer(cfg, run_dir)
     batch = next(iter(trainers[names[0]].loader))
     x, index = batch
