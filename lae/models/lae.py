@@ -174,7 +174,8 @@ class LAE(LatentModel):
         ``target_acceptance`` (with MH), then n_samples kept successive transitions, each refined
         by ``mala_steps`` MALA steps if set: [n_samples, B, K]."""
         energy_fn = lambda z: -self.log_joint(x, z)  # noqa: E731
-        adapt = StepSizeAdapter(self.cfg.target_acceptance, per_chain=False) if self.cfg.mh else None
+        adapt = (StepSizeAdapter(self.cfg.target_acceptance, per_chain=False) if self.cfg.mh
+                 else None)
         _, trace, _ = run_chain(self.kernel().bind(self.feature_matrix(x)), self.phi.clone(),
                                 energy_fn, n_samples, warmup=n_samples if adapt else 0,
                                 adapt=adapt, generator=generator)
