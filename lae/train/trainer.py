@@ -60,6 +60,12 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+OPTIMIZERS = {  # train.optimizer -> (parameters, TrainConfig) -> optimiser
+    "adam": lambda params, tc: torch.optim.Adam(params, lr=tc.lr, betas=tuple(tc.adam_betas)),
+    "sgd": lambda params, tc: torch.optim.SGD(params, lr=tc.lr),
+}
+
+
 def data_spec(splits: DataSplits) -> DataSpec:
     return DataSpec(shape=tuple(splits.shape), value_range=tuple(splits.value_range),
                     n_bits=splits.n_bits, binary=splits.binarize != "none",
@@ -80,6 +86,9 @@ class Trainer:
                  overwrite: bool = False) -> None:
         self.cfg, self.run_dir = cfg, Path(run_dir)
         tc = cfg.train
+        if tc.optimizer not in OPTIMIZERS:  # before anything is written
+            raise ConfigError(f"train.optimizer: expected one of {sorted(OPTIMIZERS)}, got "
+                              f"{tc.optimizer!r}")
         checkpoint = None
         if resume:
             prepare_run_dir(self.run_dir, resume=True, overwrite=False)
@@ -95,12 +104,7 @@ class Trainer:
         self.spec = data_spec(self.splits)
         self.model: LatentModel = build_model(cfg.model, self.spec).to(self.device)
         self.param_groups = self.model.loss_parameters()
-        optimizers = {"adam": lambda p: torch.optim.Adam(p, lr=tc.lr, betas=tuple(tc.adam_betas)),
-                      "sgd": lambda p: torch.optim.SGD(p, lr=tc.lr)}
-        if tc.optimizer not in optimizers:
-            raise ConfigError(f"train.optimizer: expected one of {sorted(optimizers)}, got "
-                              f"{tc.optimizer!r}")
-        self.optimizers = {name: optimizers[tc.optimizer](params)
+        self.optimizers = {name: OPTIMIZERS[tc.optimizer](params, tc)
                            for name, params in self.param_groups.items()}
         self.generator = torch.Generator().manual_seed(tc.seed)  # shuffling, binarisation
         n_train = self.splits.train.shape[0]

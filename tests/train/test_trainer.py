@@ -124,3 +124,12 @@ def test_tensorboard_logging_when_asked(tmp_path, fast_overrides):
     run = tmp_path / "run"
     Trainer(_cfg(fast_overrides, "train.epochs=1", "train.tensorboard=true"), run).fit()
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_sgd_optimizer_and_a_bad_optimizer_name(tmp_path, fast_overrides):
+    trainer = Trainer(_cfg(fast_overrides, "train.optimizer=sgd", "train.lr=0.01"), tmp_path / "a")
+    assert all(type(opt) is torch.optim.SGD for opt in trainer.optimizers.values())
+    assert all(g["lr"] == 0.01 for opt in trainer.optimizers.values() for g in opt.param_groups)
+    with pytest.raises(Exception, match="train.optimizer"):
+        Trainer(_cfg(fast_overrides, "train.optimizer=rmsprop"), tmp_path / "b")
+    assert not (tmp_path / "b").exists()  # refused before the run directory was made
