@@ -3,16 +3,17 @@
 # sample"): each variant trained from the lae-mnist5k-mlp setting with the dataset replaced, seed 0,
 # one thread; snapshots after epoch 1 and epoch $LAST scored with posterior fidelity and AIS.
 # Usage: bench/ald_fix.sh VARIANT [OUT_ROOT]   (two at once on 2 cores: taskset -c 0 / -c 1)
+# The lae-* variants other than lae-mala pin mala_steps=0 (the presets now default to 5).
 set -euo pipefail
 VARIANT=$1; ROOT=${2:-runs/ald-fix}; LAST=${LAST:-3}; SEED=${SEED:-0}
 DATA_DIR=${DATA_DIR:-/work/shared/data/mnist}; DATA=${DATA:-mnist}
 case $VARIANT in
   vae)       PRESET=vae-mnist5k-mlp; ARGS=() ;;
-  lae-plain) PRESET=lae-mnist5k-mlp; ARGS=() ;;
-  lae-damped) PRESET=lae-mnist5k-mlp; ARGS=(--model.preconditioned=true
+  lae-plain) PRESET=lae-mnist5k-mlp; ARGS=(--model.mala_steps=0) ;;
+  lae-damped) PRESET=lae-mnist5k-mlp; ARGS=(--model.mala_steps=0 --model.preconditioned=true
              --model.precond_damping=1.0 --model.precond_damping_ref=median
              --model.phi_prior_std=1.0) ;;
-  lae-featnorm) PRESET=lae-mnist5k-mlp; ARGS=(--model.feature_norm=batch) ;;
+  lae-featnorm) PRESET=lae-mnist5k-mlp; ARGS=(--model.mala_steps=0 --model.feature_norm=batch) ;;
   lae-mala)  PRESET=lae-mnist5k-mlp; ARGS=(--model.mala_steps=5) ;;
   *) PRESET=$VARIANT; ARGS=() ;;  # any preset name
 esac

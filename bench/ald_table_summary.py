@@ -32,7 +32,8 @@ def load(root: Path, epoch: int) -> dict[str, dict[int, dict[str, float]]]:
     runs: dict[str, dict[int, dict[str, float]]] = defaultdict(dict)
     for run in sorted(root.iterdir()):
         m = re.fullmatch(r"(.+)-s(\d+)", run.name)
-        files = sorted(run.glob(f"results-epoch{epoch}*.json"))
+        # oldest first, so a later scoring of the same key wins
+        files = sorted(run.glob(f"results-epoch{epoch}*.json"), key=lambda f: f.stat().st_mtime)
         if not m or not files:
             continue
         merged: dict[str, float] = {}

@@ -57,8 +57,12 @@ class EvalSettings:
     # posterior (lae/eval/posterior.py): cost ~ chains * (steps + warmup) decoder passes per point
     posterior_samples: int = _setting(200, "draws per example from the model's own inference")
     posterior_ref_chains: int = _setting(4, "reference MALA chains per example (for R-hat)")
-    posterior_ref_steps: int = _setting(1000, "kept reference MALA steps per chain")
-    posterior_ref_warmup: int = _setting(500, "adaptive warm-up steps per reference chain")
+    posterior_ref_steps: int = _setting(1500, "kept reference MALA steps per chain")
+    posterior_ref_warmup: int = _setting(1500, "warm-up steps per reference chain (adaptive; "
+                                         "coordinates rescaled after the first half)")
+    posterior_ref_start: str = _setting("mixed", "reference chains start from the model's draws "
+                                        "(model) or half of them from the prior (mixed)",
+                                        choices=("mixed", "model"))
     # fd (lae/eval/fd.py)
     fd_samples: int = _setting(0, "model samples and test images compared by fd (0: as many "
                                "as test examples)")
@@ -228,8 +232,11 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
 
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(s.seed + 2)
-    if s.posterior_samples < 2:
-        raise ConfigError(f"--posterior-samples must be >= 2, got {s.posterior_samples}")
+    if s.posterior_samples < 2 or s.posterior_ref_chains < 2 or s.posterior_ref_steps < 4:
+        raise ConfigError("posterior fidelity needs --posterior-samples >= 2, "
+                          "--posterior-ref-chains >= 2 and --posterior-ref-steps >= 4; got "
+                          f"{s.posterior_samples}, {s.posterior_ref_chains}, "
+                          f"{s.posterior_ref_steps}")
     per_point: dict[str, list[Tensor]] = {}
     rhats = []
     for xb in batches(x, s.batch_size, device):
@@ -237,8 +244,13 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
             draws = model.posterior_samples(xb, s.posterior_samples, generator=g)
         except NotImplementedError:
             raise NotApplicable(f"model {model.cfg.name!r} has no posterior_samples") from None
-        # the reference starts from the model's own draws, spread over its S draws
+        # the reference starts from the model's own draws, spread over its S draws, and with
+        # "mixed" half of its chains from the prior: if those disagree at the end, R-hat says so
         starts = draws[torch.linspace(0, draws.shape[0] - 1, s.posterior_ref_chains).long()]
+        if s.posterior_ref_start == "mixed":
+            n_prior = s.posterior_ref_chains // 2
+            starts[:n_prior] = model.prior.sample(n_prior * xb.shape[0], generator=g).reshape(
+                n_prior, xb.shape[0], -1).to(starts)
         ref, rhat = reference_samples(model.log_joint, xb, starts, s.posterior_ref_steps,
                                       s.posterior_ref_warmup, generator=g)
         rhats.append(rhat.flatten().cpu())
@@ -250,7 +262,8 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
     sd_ratio = stats["variance_ratio"].sqrt()
     settings = {
         "draws": s.posterior_samples, "reference": f"MALA, {s.posterior_ref_chains} chains x "
-        f"{s.posterior_ref_steps} steps after {s.posterior_ref_warmup} adaptive warm-up steps",
+        f"{s.posterior_ref_steps} steps after {s.posterior_ref_warmup} warm-up steps, starts: "
+        f"{s.posterior_ref_start}",
         "rhat_max": round(float(rhat.max()), 4), "rhat_median": round(float(rhat.median()), 4),
         "inference": "chain" if model.inference_is_chain else "independent draws",
         "verdict": verdict(float(stats["mean_error_sd"].mean()),

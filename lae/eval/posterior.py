@@ -2,8 +2,9 @@ r"""Posterior fidelity: does a model's inference sample the posterior p(z | x) o
 
 For each test point x_i the model's inference gives S draws (``model.posterior_samples``: q for
 VAEs, the refined samples for Hoffman, the continued chain for LD and the LAE). The reference is
-long-run per-point MALA on U(x_i, z) = -log p(x_i, z), C chains started from the model's own
-draws, step sizes adapted per chain during a warm-up and then frozen, each coordinate rescaled by
+long-run per-point MALA on U(x_i, z) = -log p(x_i, z), C chains per point, half started from the
+model's own draws and half from the prior (over-dispersed starts, so that R-hat can see a
+reference that stayed where the model put it), step sizes adapted per chain during a warm-up and then frozen, each coordinate rescaled by
 the posterior sd estimated in the first half of the warm-up; convergence is checked with
 the split R-hat over the C chains (:func:`lae.samplers.diagnostics.split_rhat`).
 
@@ -16,7 +17,8 @@ Per point, with the reference mean m_i and standard deviation s_i (per latent co
 - ``posterior_mmd``: the unbiased squared MMD between the model's draws and the reference draws,
   both standardised by (m_i, s_i), Gaussian kernel of bandwidth sqrt(K) (K latent coordinates);
   about 0 for a sampler of the posterior (at most MMD_DRAWS evenly spaced draws of each side,
-  which bounds its cost);
+  which bounds its cost; unbiased for independent draws, slightly high for the correlated
+  successive states of chain inference);
 - ``posterior_shared_motion`` (chain inference only): the share of each transition's move common
   to the whole batch (1: the batch moves as one; about 1/n for independent per-point chains).
 
@@ -54,8 +56,8 @@ from lae.samplers.diagnostics import shared_motion_share, split_rhat
 RHAT_OK = 1.05  # reference chains count as converged below this split R-hat
 SD_RATIO_OK = (0.8, 1.25)  # spread called right (the issue's band, in posterior sd)
 MEAN_ERROR_OK = 0.5  # mean called right below this many posterior sd
-MALA_TARGET = 0.574
-MMD_DRAWS = 500  # optimal MALA acceptance (Roberts & Rosenthal 1998)
+MALA_TARGET = 0.574  # optimal MALA acceptance (Roberts & Rosenthal 1998)
+MMD_DRAWS = 500
 
 
 def reference_samples(log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, z0: Tensor,

@@ -174,9 +174,13 @@ class LAE(LatentModel):
         ``target_acceptance`` (with MH), then n_samples kept successive transitions, each refined
         by ``mala_steps`` MALA steps if set: [n_samples, B, K]."""
         energy_fn = lambda z: -self.log_joint(x, z)  # noqa: E731
+        feature_norm_mode = self.feature_norm.training
+        self.feature_norm.eval()  # running statistics, left unchanged, even in train mode
+        feats = self.feature_matrix(x)
+        self.feature_norm.train(feature_norm_mode)
         adapt = (StepSizeAdapter(self.cfg.target_acceptance, per_chain=False) if self.cfg.mh
                  else None)
-        _, trace, _ = run_chain(self.kernel().bind(self.feature_matrix(x)), self.phi.clone(),
+        _, trace, _ = run_chain(self.kernel().bind(feats), self.phi.clone(),
                                 energy_fn, n_samples, warmup=n_samples if adapt else 0,
                                 adapt=adapt, generator=generator)
         if not self.cfg.mala_steps:

@@ -41,7 +41,7 @@ conditioning of G G^T.
 A Gaussian prior on Phi (``phi_prior_std`` = sigma) adds |Phi|^2 / (2 sigma^2) to V, so that
 directions of Phi that no batch constrains stay bounded instead of random-walking; the latents
 then follow the posteriors times a factor N(Z; 0, sigma^2 G G^T) per latent coordinate, which is
-flat when sigma^2 s_min^2 >> 1.
+flat when sigma^2 s_min^2 is much larger than the posterior variance.
 
 Unconditional ALD (sampling an energy-based density p(z) ∝ exp(-E(z))): the same kernel with
 features k(u_j) of fixed inputs u_j ~ N(0, I) drawn once and ``energy_fn = E``; the n rows of

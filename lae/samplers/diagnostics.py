@@ -39,9 +39,12 @@ def shared_motion_share(dz: Tensor) -> Tensor:
 
 
 def gram_condition(singular_values: Tensor) -> Tensor:
-    """Top over median squared singular value of G (singular values [r], any order): 0-d."""
-    s2 = singular_values.pow(2)
-    return s2.max() / s2.median().clamp_min(torch.finfo(s2.dtype).tiny)
+    """Top over median squared singular value of G (singular values [r], any order): 0-d,
+    float64, finite (capped at the largest float64 when the median is 0: a diagnostic must not
+    stop training; the rank warning says what is wrong then)."""
+    s2 = singular_values.detach().double().pow(2)
+    ratio = s2.max() / s2.median().clamp_min(torch.finfo(s2.dtype).tiny)
+    return ratio.clamp_max(torch.finfo(s2.dtype).max)
 
 
 def split_rhat(trace: Tensor) -> Tensor:
