@@ -2,11 +2,11 @@ r"""Posterior fidelity: does a model's inference sample the posterior p(z | x) o
 
 For each test point x_i the model's inference gives S draws (``model.posterior_samples``: q for
 VAEs, the refined samples for Hoffman, the continued chain for LD and the LAE). The reference is
-long-run per-point MALA on U(x_i, z) = -log p(x_i, z), C chains per point, half started from the
-model's own draws and half from the prior (over-dispersed starts, so that R-hat can see a
-reference that stayed where the model put it), step sizes adapted per chain during a warm-up and then frozen, each coordinate rescaled by
-the posterior sd estimated in the first half of the warm-up; convergence is checked with
-the split R-hat over the C chains (:func:`lae.samplers.diagnostics.split_rhat`).
+long-run per-point MALA on U(x_i, z) = -log p(x_i, z), C chains per point (the metric starts
+half of them from the model's own draws and half from the prior: over-dispersed starts, so that
+R-hat can see a reference that stayed where the model put it), step sizes adapted per chain
+during a warm-up and then frozen, each coordinate rescaled by the posterior sd estimated in the
+first half of the warm-up; convergence is checked with the split R-hat over the C chains (:func:`lae.samplers.diagnostics.split_rhat`).
 
 Per point, with the reference mean m_i and standard deviation s_i (per latent coordinate):
 

@@ -147,7 +147,7 @@ def test_variance_check_rejects_a_chain_n_times_too_cold():
 
 def test_ald_with_a_prior_on_phi_samples_its_exact_target():
     """With energy U(z) = |z|^2 / 2 per point and a N(0, sigma^2) prior on Phi's entries, each
-    latent coordinate's batch vector is Z_k = G phi_k with phi_k ~ N(0, (G^T G + I / sigma^2)^-1),
+    latent coordinate's batch vector is Z_k = G phi_k, phi_k ~ N(0, (G^T G + I / sigma^2)^-1),
     so Cov(Z_k) = G (G^T G + I / sigma^2)^-1 G^T. With sigma = 0.3 that variance is far from the
     flat-prior value 1 (below 0.6 for every point here), so dropping the prior, or flipping its sign,
     fails. Tolerance: 10,000 steps; batch-means autocorrelation times measured 7-10 (plain) and
