@@ -6,7 +6,8 @@ long-run per-point MALA on U(x_i, z) = -log p(x_i, z), C chains per point (the m
 half of them from the model's own draws and half from the prior: over-dispersed starts, so that
 R-hat can see a reference that stayed where the model put it), step sizes adapted per chain
 during a warm-up and then frozen, each coordinate rescaled by the posterior sd estimated in the
-first half of the warm-up; convergence is checked with the split R-hat over the C chains (:func:`lae.samplers.diagnostics.split_rhat`).
+first half of the warm-up; convergence is checked with the split R-hat over the C chains
+(:func:`lae.samplers.diagnostics.split_rhat`).
 
 Per point, with the reference mean m_i and standard deviation s_i (per latent coordinate):
 
