@@ -2,7 +2,8 @@
 
 The model returns named losses from ``training_step``; each name has its own optimiser
 (``train.optimizer``: Adam or SGD) over the parameters ``model.loss_parameters()`` assigns to
-it. Per epoch the trainer scores the test split, draws a sample grid and reconstructions, redraws the loss curves and writes a checkpoint
+it. Per epoch the trainer scores the test split, draws a sample grid and reconstructions,
+redraws the loss curves and writes a checkpoint
 (``epoch_NNNN.pt`` and ``last.pt``). ``resume=True`` continues from ``last.pt`` exactly: model,
 optimisers, step counters and random streams are restored.
 

@@ -150,8 +150,8 @@ def test_ald_with_a_prior_on_phi_samples_its_exact_target():
     latent coordinate's batch vector is Z_k = G phi_k, phi_k ~ N(0, (G^T G + I / sigma^2)^-1),
     so Cov(Z_k) = G (G^T G + I / sigma^2)^-1 G^T. With sigma = 0.3 that variance is far from the
     flat-prior value 1 (below 0.6 for every point here), so dropping the prior, or flipping its
-    sign, fails. Tolerance: 10,000 steps; batch-means autocorrelation times measured 7-10 (plain) and
-    28-30 (preconditioned) on two seeds, so ESS > 280 per point and coordinate; pooled over 2
+    sign, fails. Tolerance: 10,000 steps; batch-means autocorrelation times measured 7-10 (plain)
+    and 28-30 (preconditioned) on two seeds, so ESS > 280 per point and coordinate; pooled over 2
     coordinates the relative sd of a variance is < sqrt(2 / 560) = 0.06, and 0.2 on each of the
     10 ratios is > 3.3 sd (measured deviations were at most 0.03 with 20,000 steps)."""
     n, d, sigma = 5, 8, 0.3
