@@ -116,13 +116,15 @@ def test_eval_writes_results_for_every_registered_model(tmp_path, fast_overrides
                  *[f"--{o}" for o in fast_overrides]]) == 0
     assert main(["eval", str(run), "--metrics", "nll-ais,bdmc,iwae,elbo,mse,posterior",
                  "--n-examples", "20", "--k", "10", "--ais-chains", "2", "--ais-temps", "20",
-                 "--bdmc-n-sim", "4", "--posterior-samples", "10", "--posterior-ref-steps", "20",
-                 "--posterior-ref-warmup", "20"]) == 0
+                 "--bdmc-n-sim", "4", "--posterior-samples", "10", "--posterior-ref-steps", "300",
+                 "--posterior-ref-warmup", "300"]) == 0
     results = json.loads((run / "results.json").read_text())
     # posterior fidelity for every model; the shared motion only where inference is one chain
     for key in ("mean_error_sd", "variance_ratio", "mmd"):
         assert math.isfinite(results["metrics"][f"posterior_{key}"]["value"]), (model, key)
     assert ("posterior_shared_motion" in results["metrics"]) == MODELS[model].inference_is_chain
+    left_out = results["metrics"]["posterior_variance_ratio"]["settings"]["points_left_out"]
+    assert results["metrics"]["posterior_variance_ratio"]["n"] + left_out == 20
     assert results["metrics"]["nll_ais_nats"]["n"] == 20
     assert results["metrics"]["bdmc_gap_nats"]["n"] == 4
     assert math.isfinite(results["metrics"]["nll_ais_nats"]["value"])

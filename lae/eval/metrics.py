@@ -228,7 +228,13 @@ def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
                  "per-point MALA on its posterior (mean error in posterior sd, variance ratio, "
                  "MMD, shared motion of chains); any model")
 def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
-    from lae.eval.posterior import fidelity, reference_samples, verdict, warn_if_unconverged
+    from lae.eval.posterior import (
+        RHAT_KEEP,
+        fidelity,
+        reference_samples,
+        verdict,
+        warn_if_unconverged,
+    )
 
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(s.seed + 2)
@@ -253,18 +259,25 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
                 n_prior, xb.shape[0], -1).to(starts)
         ref, rhat = reference_samples(model.log_joint, xb, starts, s.posterior_ref_steps,
                                       s.posterior_ref_warmup, generator=g)
-        rhats.append(rhat.flatten().cpu())
+        rhats.append(rhat.amax(-1).cpu())  # per point: its worst coordinate
         for key, value in fidelity(draws, ref, is_chain=model.inference_is_chain).items():
             per_point.setdefault(key, []).append(value.detach().cpu())
     stats = {key: torch.cat(v, dim=0) for key, v in per_point.items()}
-    rhat = torch.cat(rhats)
+    rhat = torch.cat(rhats)  # [N]
     warn_if_unconverged(rhat)
+    # points whose reference chains disagree have no trustworthy reference: left out, counted
+    keep = rhat <= RHAT_KEEP
+    if not keep.any():
+        raise NotApplicable(f"no point's reference MCMC converged (split R-hat <= {RHAT_KEEP}); "
+                            "raise --posterior-ref-steps or --posterior-ref-warmup")
+    stats = {key: (v[keep] if key != "shared_motion" else v) for key, v in stats.items()}
     sd_ratio = stats["variance_ratio"].sqrt()
     settings = {
         "draws": s.posterior_samples, "reference": f"MALA, {s.posterior_ref_chains} chains x "
         f"{s.posterior_ref_steps} steps after {s.posterior_ref_warmup} warm-up steps, starts: "
         f"{s.posterior_ref_start}",
         "rhat_max": round(float(rhat.max()), 4), "rhat_median": round(float(rhat.median()), 4),
+        "points_left_out": int((~keep).sum()), "left_out_when": f"split R-hat > {RHAT_KEEP}",
         "inference": "chain" if model.inference_is_chain else "independent draws",
         "verdict": verdict(float(stats["mean_error_sd"].mean()),
                            float(stats["variance_ratio"].mean())),

@@ -54,7 +54,8 @@ from torch import Tensor
 from lae.samplers import MALA, StepSizeAdapter, run_chain
 from lae.samplers.diagnostics import shared_motion_share, split_rhat
 
-RHAT_OK = 1.05  # reference chains count as converged below this split R-hat
+RHAT_OK = 1.05  # reference chains count as converged below this split R-hat (else a warning)
+RHAT_KEEP = 1.1  # points whose worst coordinate is above this are left out of the averages
 SD_RATIO_OK = (0.8, 1.25)  # spread called right (the band, in posterior sd)
 MEAN_ERROR_OK = 0.5  # mean called right below this many posterior sd
 MALA_TARGET = 0.574  # optimal MALA acceptance (Roberts & Rosenthal 1998)
