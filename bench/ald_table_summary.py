@@ -4,8 +4,9 @@
 
 Reads every ``ROOT/<variant>-s<seed>/results-epoch<E>*.json`` (metrics of one run merged across
 files), prints a Markdown table: AIS NLL (bits/dim), BDMC gap (nats/image), posterior-fidelity
-columns, and each variant's AIS NLL minus the baseline's, paired by seed, ± the standard error of
-that difference over seeds.
+columns (with the images left out for unconverged references; "not counted" for results scored
+before that rule), and each variant's AIS NLL minus the baseline's, paired by seed, ± the
+standard error of that difference over seeds.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ COLUMNS = [  # (metric key, header, transform)
     ("posterior_mean_error_sd", "mean error, posterior sd", lambda v: v),
     ("posterior_mmd", "MMD²", lambda v: v),
     ("posterior_shared_motion", "shared motion, test chain", lambda v: v),
+    ("points_left_out", "images left out (R-hat > 1.1) of 100", lambda v: v),
 ]
 
 
@@ -38,12 +40,18 @@ def load(root: Path, epoch: int) -> dict[str, dict[int, dict[str, float]]]:
             continue
         merged: dict[str, float] = {}
         for f in files:
-            merged |= {k: v["value"] for k, v in json.loads(f.read_text())["metrics"].items()}
+            metrics = json.loads(f.read_text())["metrics"]
+            merged |= {k: v["value"] for k, v in metrics.items()}
+            if "posterior_variance_ratio" in metrics:  # absent in files scored before it existed
+                left = metrics["posterior_variance_ratio"]["settings"].get("points_left_out")
+                merged["points_left_out"] = float("nan") if left is None else left
         runs[m.group(1)][int(m.group(2))] = merged
     return runs
 
 
 def cell(values: list[float]) -> str:
+    if any(math.isnan(v) for v in values):
+        return "not counted"
     if not values:
         return "–"
     if len(values) == 1:
