@@ -19,6 +19,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+RESCORING_ORDER = {"": 0, "-table": 1, "-bdmc": 2, "-posterior": 3}
 COLUMNS = [  # (metric key, header, transform)
     ("nll_ais_bpd", "AIS NLL, bits/dim", lambda v: v),
     ("bdmc_gap_nats", "BDMC gap, nats/image", lambda v: v),
@@ -34,8 +35,11 @@ def load(root: Path, epoch: int) -> dict[str, dict[int, dict[str, float]]]:
     runs: dict[str, dict[int, dict[str, float]]] = defaultdict(dict)
     for run in sorted(root.iterdir()):
         m = re.fullmatch(r"(.+)-s(\d+)", run.name)
-        # oldest first, so a later scoring of the same key wins
-        files = sorted(run.glob(f"results-epoch{epoch}*.json"), key=lambda f: f.stat().st_mtime)
+        # later scorings win for the same key: first ald_fix.sh's, then ald_table.sh's (-table),
+        # then -bdmc, then the posterior rescoring (-posterior)
+        files = sorted(run.glob(f"results-epoch{epoch}*.json"),
+                       key=lambda f: RESCORING_ORDER.get(f.stem.removeprefix(
+                           f"results-epoch{epoch}"), len(RESCORING_ORDER)))
         if not m or not files:
             continue
         merged: dict[str, float] = {}
