@@ -15,12 +15,14 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from lae.samplers.base import tile_batch
+
 
 def log_importance_weights(log_joint: Callable[[Tensor, Tensor], Tensor], proposal: Distribution,
                            x: Tensor, m: int) -> Tensor:
     """log p(x, z_j) - log q(z_j | x) for m samples z_j ~ q(z|x) per example: [m, B]."""
     z = proposal.sample((m,))  # [m, B, K]
-    x_rep = x.expand(m, *x.shape).reshape(-1, *x.shape[1:])
+    x_rep = tile_batch(x, m)
     return log_joint(x_rep, z.reshape(-1, z.shape[-1])).view(m, -1) - proposal.log_prob(z)
 
 

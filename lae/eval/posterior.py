@@ -52,6 +52,7 @@ import torch
 from torch import Tensor
 
 from lae.samplers import MALA, StepSizeAdapter, run_chain
+from lae.samplers.base import tile_batch
 from lae.samplers.diagnostics import shared_motion_share, split_rhat
 
 RHAT_OK = 1.05  # reference chains count as converged below this split R-hat (else a warning)
@@ -80,7 +81,7 @@ def reference_samples(log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, 
     c, b, k = z0.shape
     if c < 2:
         raise ValueError(f"reference_samples needs >= 2 chains per point for R-hat, got {c}")
-    x_rep = x.expand(c, *x.shape).reshape(c * b, *x.shape[1:])
+    x_rep = tile_batch(x, c)
     adapt = StepSizeAdapter(MALA_TARGET)
     # Posteriors of trained decoders are badly scaled (sd ~0.01 in used coordinates, ~1 in unused
     # ones), which one step size per chain cannot mix. Phase 1 (first half of the warm-up)

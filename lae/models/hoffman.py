@@ -56,7 +56,7 @@ from lae.models import register_model
 from lae.models.base import DataSpec, StepOutput
 from lae.models.vae import VAE
 from lae.samplers import HMC, MALA, Langevin, run_chain
-from lae.samplers.base import SamplerState
+from lae.samplers.base import SamplerState, tile_batch
 
 # Optimal-scaling targets (Roberts & Rosenthal 1998 for MALA; Neal 2011 / Beskos et al. for HMC).
 DEFAULT_TARGET = {"mala": 0.574, "hmc": 0.65}
@@ -127,8 +127,7 @@ class Hoffman(VAE):
         transitions, independently per draw: [n_samples, B, K]."""
         z0 = super().posterior_samples(x, n_samples, generator)  # [S, B, K]
         s, b, k = z0.shape
-        x_rep = x.expand(s, *x.shape).reshape(s * b, *x.shape[1:])
-        return self.run_chain(x_rep, z0.reshape(s * b, k))[0].z.reshape(s, b, k)
+        return self.run_chain(tile_batch(x, s), z0.reshape(s * b, k))[0].z.reshape(s, b, k)
 
     def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
         with torch.no_grad():  # z_0 is detached anyway: no graph through the encoder here

@@ -72,6 +72,7 @@ from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.nn import build_encoder
 from lae.samplers import ALD, MALA, StepSizeAdapter, run_chain
+from lae.samplers.base import tile_batch
 from lae.samplers.diagnostics import gram_condition, shared_motion_share
 
 SHARED_MOTION_WARNING = 0.9  # warn when this share of a minibatch's latent move is common
@@ -186,7 +187,7 @@ class LAE(LatentModel):
         if not self.cfg.mala_steps:
             return trace
         s, b, k = trace.shape
-        z, _ = self.refine(x.expand(s, *x.shape).reshape(s * b, *x.shape[1:]), trace.reshape(-1, k))
+        z, _ = self.refine(tile_batch(x, s), trace.reshape(s * b, k))
         return z.reshape(s, b, k)
 
     def encode(self, x: Tensor) -> Tensor:
@@ -232,7 +233,7 @@ class LAE(LatentModel):
         # Step 2: theta and psi descend (1/T) sum_t V(Phi_t) / n, with each Phi_t fixed.
         t, n = len(phis), x.shape[0]
         z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis)).reshape(t * n, -1)
-        energy = -self.log_joint(x.expand(t, *x.shape).reshape(t * n, *x.shape[1:]), z)
+        energy = -self.log_joint(tile_batch(x, t), z)
         loss = energy.mean()
         metrics = {
             "energy_per_example": loss.detach(),

@@ -52,7 +52,7 @@ from lae.errors import ConfigError
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.samplers import MALA, StepSizeAdapter, run_chain
-from lae.samplers.base import EnergyFn
+from lae.samplers.base import EnergyFn, tile_batch
 
 
 @register_model("ld")
@@ -127,7 +127,7 @@ class LD(LatentModel):
             acceptance - self.cfg.target_acceptance)
 
         t = trace.shape[0]
-        x_rep = x.expand(t, *x.shape).reshape(-1, *x.shape[1:])  # [T * B, *shape]
+        x_rep = tile_batch(x, t)  # [T * B, *shape]
         loss = -self.log_joint(x_rep, trace.reshape(-1, self.latent_dim)).mean()
         return StepOutput(losses={"loss": loss}, metrics={
             "energy_per_example": loss.detach(),

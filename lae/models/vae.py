@@ -35,6 +35,7 @@ from torch.distributions import Independent, Normal
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.nn import build_encoder
+from lae.samplers.base import tile_batch
 
 MIN_STD = 1e-4  # keeps q from collapsing to a point mass (log q would blow up)
 
@@ -87,7 +88,7 @@ class VAE(LatentModel):
         else:
             z = q.rsample((k,))
             log_q = q.log_prob(z)
-        x_rep = x.expand(k, *x.shape).reshape(-1, *x.shape[1:])
+        x_rep = tile_batch(x, k)
         return self.log_joint(x_rep, z.reshape(-1, self.latent_dim)).view(k, -1) - log_q
 
     def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:

@@ -71,6 +71,12 @@ def energy_and_grad(energy_fn: EnergyFn, z: Tensor,
     return (energy, grad) if create_graph else (energy.detach(), grad)
 
 
+def tile_batch(x: Tensor, times: int) -> Tensor:
+    """x [B, ...] repeated ``times`` times along dim 0: [times * B, ...], block t holding a copy
+    of the whole batch (the layout of ``z.reshape(times * B, ...)`` for z [times, B, ...])."""
+    return x.expand(times, *x.shape).reshape(times * x.shape[0], *x.shape[1:])
+
+
 def sum_event(x: Tensor, batch_ndim: int = 1) -> Tensor:
     """Sum over all dimensions after the first ``batch_ndim`` ([B, ...] -> [B]; 0 -> scalar)."""
     return x.reshape(*x.shape[:batch_ndim], -1).sum(-1)
