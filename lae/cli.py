@@ -5,7 +5,7 @@
     lae eval RUN_DIR [--metrics elbo,iwae,mse] [--out results.json]
     lae report RUN_DIR [RUN_DIR ...] --out DIR
     lae list
-    lae toy {posterior,neural,energy,capacity,convergence} ...   (docs/toys.md)
+    lae toy {posterior,neural,energy,capacity,convergence,likelihood,shortrun} ...   (docs/toys.md)
 
 Expected errors (bad keys, missing data, an existing run directory) print one line, ``error: ...``,
 and exit with status 2; no traceback.
@@ -76,8 +76,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from lae.data import evenly_spaced, load_dataset
     from lae.eval.metrics import evaluate, settings_from_arguments
+    from lae.eval.plots import read_metrics
     from lae.train import load_run
 
+    if args.n_examples < 0:
+        raise ConfigError(f"--n-examples must be >= 0 (0: all), got {args.n_examples}")
+    settings = settings_from_arguments(args)  # bad settings fail before any work
     run = load_run(args.run_dir, args.checkpoint)
     out = Path(args.out) if args.out else run.run_dir / "results.json"
     _refuse_existing(out, args.overwrite or args.out is None)
@@ -91,14 +95,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     labels = splits.test_labels if args.split == "test" else splits.val_labels
     x = evenly_spaced(x, args.n_examples)
     y = None if labels is None else evenly_spaced(labels, args.n_examples)
-    settings = settings_from_arguments(args)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     # Training data and labels for the metrics that need them (fd, probe); pictures (interp)
     # go next to the results file.
     results = evaluate(run.model, x, names, settings, train=(splits.train, splits.train_labels),
                        test_labels=y, out_dir=out.parent)
+    # What the trainer flagged (a chain that stalled, with train.on_stall=warn) travels with
+    # the numbers it may have spoiled.
+    flagged = [{k: r[k] for k in ("epoch", "step", "kind", "message") if k in r}
+               for r in read_metrics(run.run_dir / "metrics.jsonl") if r.get("split") == "warning"]
     results = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
-               "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split, **results}
+               "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,
+               "training_warnings": flagged, **results}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(json_safe(results), indent=2))
     for key, res in results["metrics"].items():
@@ -106,6 +114,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"{res['settings']})")
     for name, why in results["skipped"].items():
         print(f"{name:>22}: skipped: {why}")
+    for warning in flagged:
+        print(f"WARNING (training, step {warning.get('step')}): {warning.get('message')}")
     print(f"wrote {out}")
     return 0
 
@@ -113,6 +123,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from lae.eval.report import write_report
 
+    _refuse_existing(Path(args.out) / "report.md", args.overwrite)
     path = write_report([Path(r) for r in args.run_dirs], Path(args.out))
     print(f"wrote {path}")
     return 0
@@ -182,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="Markdown table and pictures for one or more runs")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--out", required=True, help="folder for report.md and its pictures")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report.md")
 
     sub.add_parser("list", help="datasets, models, metrics and presets")
     add_toy_commands(sub)
@@ -206,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        hint = (f"; continue from the last finished epoch with: lae train {args.config} --out "
+                f"{args.out} --resume" if args.command == "train" else "")
+        print(f"interrupted{hint}", file=sys.stderr)
         return 130
 
 

@@ -2,6 +2,20 @@
 
 import pytest
 
+
+def pytest_addoption(parser):
+    parser.addoption("--long", action="store_true",
+                     help="also run the long forms of the fuzz and fault tests (marker: long)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--long"):
+        return
+    skip = pytest.mark.skip(reason="long form: run with pytest --long")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
 FAST = ["data.n_toy=400", "train.epochs=2", "train.eval_size=100", "train.eval_k=5",
         "train.n_samples=100", "train.progress=false", "train.log_every=2",
         "model.net.hidden=32", "train.batch_size=50"]

@@ -52,6 +52,20 @@ def test_expected_errors_print_one_line_and_exit_2(tmp_path, capsys, args, messa
     assert not (tmp_path / "run").exists()  # nothing written for a bad config
 
 
+@pytest.mark.parametrize("flags,message", [
+    (["--k", "0"], "--k must be >= 1, got 0"),  # was a math domain error
+    (["--ais-chains", "0"], "--ais-chains must be >= 1"),
+    (["--ais-temps", "0"], "--ais-temps must be >= 1"),
+    (["--ais-step-size", "-0.1"], "--ais-step-size must be a finite number > 0"),
+    (["--n-examples", "-5"], "--n-examples must be >= 0"),
+    (["--posterior-samples", "1"], "--posterior-samples must be >= 2"),
+])
+def test_eval_flags_out_of_range_are_errors_before_any_work(tmp_path, capsys, flags, message):
+    assert main(["eval", str(tmp_path / "run"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+
+
 def test_missing_dataset_says_where_it_looked_and_how_to_get_it(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("LAE_DATA_DIR", raising=False)

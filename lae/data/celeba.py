@@ -20,6 +20,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from lae.data.config import DataConfig, RawData
+from lae.data.npz import ZIP_READ_ERRORS
 from lae.data.registry import register_dataset
 from lae.data.sources import RemoteFile, locate
 from lae.errors import DataError
@@ -48,12 +49,15 @@ def _extract_zip(zip_path: Path) -> Path:
         try:
             with zipfile.ZipFile(zip_path) as zf:
                 zf.extractall(tmp)  # extractall drops absolute and '..' path parts
-        except (zipfile.BadZipFile, OSError) as e:
+        except ZIP_READ_ERRORS as e:
             raise DataError(f"{zip_path}: corrupt or unreadable zip archive ({e})") from e
         extracted = Path(tmp) / FOLDER
         if not extracted.is_dir():
             raise DataError(f"{zip_path}: expected a top-level folder {FOLDER}/ in the archive")
-        os.replace(extracted, target)
+        try:
+            os.replace(extracted, target)
+        except OSError as e:
+            raise DataError(f"cannot move the images of {zip_path} to {target}: {e}") from e
     return target
 
 
@@ -64,6 +68,8 @@ def _crop_resize(path: Path) -> np.ndarray:
             img = img.convert("RGB")
     except (UnidentifiedImageError, OSError) as e:
         raise DataError(f"{path}: not a readable image ({e})") from e
+    except Exception as e:  # Pillow's decoders raise many types on damaged files
+        raise DataError(f"{path}: not a readable image ({type(e).__name__}: {e})") from e
     w, h = img.size
     if w < CROP or h < CROP:
         raise DataError(f"{path}: image is {w}x{h}, expected at least {CROP}x{CROP}")
@@ -96,8 +102,8 @@ def load_images(folder: Path) -> tuple[torch.Tensor, list[str]]:
             if images.shape == (len(files), 3, SIZE, SIZE) and images.dtype == torch.uint8:
                 return images, names
             log.warning("ignoring cache %s: shape %s does not match", cache, tuple(images.shape))
-        except (RuntimeError, OSError, KeyError, EOFError, TypeError) as e:
-            log.warning("ignoring unreadable cache %s (%s)", cache, e)
+        except Exception as e:  # a damaged cache is rebuilt, whatever torch raises
+            log.warning("ignoring unreadable cache %s (%s: %s)", cache, type(e).__name__, e)
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         images = torch.from_numpy(np.stack(list(pool.map(_crop_resize, files))))
     try:
@@ -112,8 +118,15 @@ def load_images(folder: Path) -> tuple[torch.Tensor, list[str]]:
 
 def _read_partition(path: Path) -> dict[str, str]:
     """``list_eval_partition.txt``: lines ``<file name> <0|1|2>`` -> {file name: partition}."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e}") from e
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not a text file ({e.reason} at byte {e.start}); expected "
+                        "lines '<image name> <0|1|2>'") from None
     partition = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue

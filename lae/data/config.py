@@ -15,10 +15,27 @@ SCALES = ("01", "-11")
 KINDS = ("image", "points")
 
 
+MAX_SEED = 2**32 - 1
+
+
+def _show(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, shortened; an int too long to print is described."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits()
+        return "<an integer too long to print>"
+    return text if len(text) <= limit else text[: limit - 5] + " ...>"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_choice(key: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ConfigError(
-            f"data.{key}={value!r} is not valid; expected one of {', '.join(map(repr, choices))}"
+            f"data.{key}={_show(value)} is not valid; expected one of "
+            f"{', '.join(map(repr, choices))}"
         )
 
 
@@ -57,6 +74,17 @@ class DataConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid key (the name is checked on load)."""
+        if not isinstance(self.name, str):
+            raise ConfigError(f"data.name={_show(self.name)} is not valid; expected a dataset "
+                              "name (see `lae list`)")
+        for key in ("data_dir", "path"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"data.{key}={_show(value)} is not valid; expected a path "
+                                  "(a string) or null")
+        if not isinstance(self.download, bool):
+            raise ConfigError(f"data.download={_show(self.download)} is not valid; expected "
+                              "true or false")
         _check_choice("binarize", self.binarize, BINARIZE_MODES)
         _check_choice("scale", self.scale, SCALES)
         if self.binarize != "none" and self.scale != "01":
@@ -65,18 +93,20 @@ class DataConfig:
                 f"{self.binarize!r}: binarised pixels are always 0 or 1; use scale='01'"
             )
         val = self.val_size
-        if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val):
-            raise ConfigError(f"data.val_size={val!r} must be a finite number")
+        if (isinstance(val, bool) or not isinstance(val, (int, float))
+                or (isinstance(val, float) and not math.isfinite(val))):
+            raise ConfigError(f"data.val_size={_show(val)} must be a finite number")
         if val < 0 or (val >= 1 and val != int(val)):
             raise ConfigError(
-                f"data.val_size={val!r} must be 0, a fraction 0 < f < 1, or a whole count >= 1"
+                f"data.val_size={_show(val)} must be 0, a fraction 0 < f < 1, or a whole count >= 1"
             )
-        if self.holdout_class is not None and (
-            isinstance(self.holdout_class, bool) or not isinstance(self.holdout_class, int)
-        ):
-            raise ConfigError(f"data.holdout_class={self.holdout_class!r} must be an int or None")
-        if isinstance(self.n_toy, bool) or not isinstance(self.n_toy, int) or self.n_toy < 5:
-            raise ConfigError(f"data.n_toy={self.n_toy!r} must be an int >= 5")
+        if self.holdout_class is not None and not _is_int(self.holdout_class):
+            raise ConfigError(f"data.holdout_class={_show(self.holdout_class)} must be an int or "
+                              "None")
+        if not _is_int(self.n_toy) or self.n_toy < 5:
+            raise ConfigError(f"data.n_toy={_show(self.n_toy)} must be an int >= 5")
+        if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"data.seed={_show(self.seed)} must be an int in 0..{MAX_SEED}")
 
 
 @dataclass

@@ -7,6 +7,7 @@ one uint32 per dim, then the data. Labels are 1-D (magic 2049), images 3-D (magi
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
             f"({header_len} bytes)"
         )
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    expected_len = header_len + int(np.prod(dims, dtype=np.int64))
+    expected_len = header_len + math.prod(dims)  # Python ints: no int64 overflow
     if len(data) != expected_len:
         state = "truncated" if len(data) < expected_len else "has trailing bytes"
         raise DataError(

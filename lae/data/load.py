@@ -15,6 +15,7 @@ from lae.data.processing import (
     convert_pixels,
     drop_class,
     n_validation,
+    numeric,
     split_validation,
 )
 from lae.data.registry import get_spec
@@ -46,6 +47,12 @@ def load_dataset(cfg: DataConfig) -> DataSplits:
         train, test = _as_points(raw, cfg.name)
     else:
         raise ValueError(f"loader of {cfg.name} returned unknown kind {raw.kind!r}")
+    for split, x in (("train", train), ("test", test)):
+        if len(x) == 0:
+            raise DataError(f"{cfg.name}: the {split} split has no examples; expected at least one")
+        if x[0].numel() == 0:
+            raise DataError(f"{cfg.name}: {split} examples have shape {tuple(x.shape[1:])}, "
+                            "which holds no values; expected every dimension >= 1")
     train_labels = as_labels(raw.train_labels, len(train), f"{cfg.name} train labels")
     test_labels = as_labels(raw.test_labels, len(test), f"{cfg.name} test labels")
     if train.shape[1:] != test.shape[1:]:
@@ -88,9 +95,19 @@ def _as_points(raw: RawData, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Train and test points as float32 [N, D], checked to be finite."""
     out = []
     for split, x in (("train", raw.train), ("test", raw.test)):
-        t = torch.as_tensor(x, dtype=torch.float32)
-        if t.dim() != 2 or not bool(torch.isfinite(t).all()):
-            raise DataError(f"{name} {split} points: expected finite float [N, D], "
-                            f"got shape {tuple(t.shape)}")
+        what = f"{name} {split} points"
+        t = torch.as_tensor(numeric(x, what))
+        if t.dtype == torch.bool or t.is_complex():
+            raise DataError(f"{what}: dtype {t.dtype}, expected real numbers")
+        if t.dim() != 2:
+            raise DataError(f"{what}: shape {tuple(t.shape)}, expected [N, D]")
+        bad = int((~torch.isfinite(t)).sum()) if t.is_floating_point() else 0
+        if bad:
+            raise DataError(f"{what}: {bad} non-finite values (NaN/inf) among {t.numel()}; "
+                            "expected finite numbers")
+        t = t.to(torch.float32)
+        overflow = int((~torch.isfinite(t)).sum())
+        if overflow:
+            raise DataError(f"{what}: {overflow} values exceed the float32 range (about 3.4e38)")
         out.append(t)
     return out[0], out[1]

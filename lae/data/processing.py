@@ -13,6 +13,35 @@ from lae.errors import DataError
 _SPLIT_OFFSET = {"train": 0, "val": 1, "test": 2}
 
 
+def numeric(x: object, name: str) -> np.ndarray | torch.Tensor:
+    """``x`` as a numeric array torch can wrap; DataError naming ``name`` otherwise.
+
+    Numpy arrays are checked to hold numbers (not strings, Python objects or records), and put
+    in a form ``torch.as_tensor`` accepts: native byte order, and ``longdouble`` narrowed to
+    float64. Unsigned integers wider than 8 bits (which torch barely supports) become int64
+    when they fit. Tensors pass through.
+    """
+    if isinstance(x, torch.Tensor):
+        return x
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError, OverflowError) as e:  # ragged lists and the like
+        raise DataError(f"{name}: not a numeric array ({e})") from None
+    if a.dtype.kind not in "biufc":
+        raise DataError(f"{name}: dtype {a.dtype}, expected numbers (integers or floats)")
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    if a.dtype.kind == "f" and a.dtype.itemsize > 8:
+        a = a.astype(np.float64)
+    elif a.dtype.kind == "c" and a.dtype.itemsize > 16:
+        a = a.astype(np.complex128)
+    elif a.dtype.kind == "u" and a.dtype.itemsize > 1:
+        if a.size and int(a.max()) > np.iinfo(np.int64).max:
+            raise DataError(f"{name}: value {int(a.max())} does not fit in int64")
+        a = a.astype(np.int64)
+    return a
+
+
 def as_pixels(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
     """Validate 8-bit pixel values and return them as uint8 [N, C, H, W].
 
@@ -22,7 +51,7 @@ def as_pixels(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
     Raises:
         DataError: wrong rank or dtype, non-finite, non-integer, or outside 0..255.
     """
-    t = torch.as_tensor(x)
+    t = torch.as_tensor(numeric(x, name))
     if t.dim() != 4:
         raise DataError(f"{name}: shape {tuple(t.shape)}, expected [N, C, H, W]")
     if t.dtype == torch.uint8:
@@ -51,7 +80,7 @@ def as_labels(y: np.ndarray | torch.Tensor | None, n: int, name: str) -> torch.T
     """Labels as int64 [n] (or None), checked for rank, length and integer dtype."""
     if y is None:
         return None
-    t = torch.as_tensor(y)
+    t = torch.as_tensor(numeric(y, name))
     if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
         raise DataError(f"{name}: dtype {t.dtype}, expected integer labels")
     if t.shape != (n,):
@@ -69,6 +98,9 @@ def drop_class(
     if bool(keep.all()):
         present = sorted(set(y.tolist()))
         raise DataError(f"holdout_class={label} does not occur in {name}; labels are {present}")
+    if not bool(keep.any()):
+        raise DataError(f"holdout_class={label} is the label of every example in {name}; "
+                        "nothing would be left to train on")
     return x[keep], y[keep]
 
 

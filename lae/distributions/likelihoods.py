@@ -57,6 +57,12 @@ class Likelihood(nn.Module):
         """Elementwise bool: whether each value of ``x`` is in the support. For data validation."""
         raise NotImplementedError
 
+    def params_for_mean(self, mean: Tensor) -> Tensor | None:
+        """Decoder output that gives ``p(x | z)`` the mean ``mean`` (any shape), used to start the
+        decoder's output bias at the data's mean (:meth:`lae.models.LatentModel.init_from_data`);
+        ``None``: this likelihood keeps the decoder's default initialisation."""
+        return None
+
     def extra_repr(self) -> str:
         return f"event_shape={self.event_shape}"
 
@@ -78,6 +84,26 @@ class BernoulliLikelihood(Likelihood):
 
     def check_support(self, x: Tensor) -> Tensor:
         return (x == 0) | (x == 1)
+
+    #: Pixel means are clipped to [eps, 1 - eps] before the logit: pixels that are 0 in every
+    #: training image (MNIST's border) would otherwise start at logit -inf. 1e-3 gives logits in
+    #: [-6.9, 6.9], as in Burda et al.'s IWAE code.
+    MEAN_EPS = 1e-3
+
+    def params_for_mean(self, mean: Tensor) -> Tensor:
+        r"""Logits of the (clipped) means, :math:`\log \frac{m}{1 - m}`.
+
+        A decoder whose output bias starts here predicts the data's mean image for every z, the
+        best z-independent model, so training does not have to spend its first steps (and the
+        encoder its information) on getting from p = 0.5 to the mean; see docs/models.md,
+        "Binarised MNIST: why the VAE started collapsed, and the fix".
+
+        Example:
+            >>> lik = BernoulliLikelihood((3,))
+            >>> lik.params_for_mean(torch.tensor([0.5, 0.0, 1.0]))
+            tensor([ 0.0000, -6.9068,  6.9068])
+        """
+        return torch.logit(mean.clamp(self.MEAN_EPS, 1 - self.MEAN_EPS))
 
 
 class _ScaledLikelihood(Likelihood):

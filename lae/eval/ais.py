@@ -47,7 +47,7 @@ beta_t = (s(u_t) - s(-delta)) / (s(delta) - s(-delta)) with s the logistic funct
 spaced on [-delta, delta], delta = 4; "linear": beta_t = t / K.
 
 **Transitions and adaptation.** One HMC transition (``n_leapfrog`` leapfrog steps of size eps,
-methods.md section 0 conventions, MH test on the Hamiltonian) or one MALA transition
+methods.md section 0c conventions, MH test on the Hamiltonian) or one MALA transition
 (Langevin step eta, MH test with the reverse proposal built at z') per temperature, all
 B x M chains batched along dim 0, so the decoder sees [B*M, K] latents at once. Each
 energy evaluation caches log p(z), log p(x|z) and their gradients separately, so the weight
@@ -115,6 +115,7 @@ from lae.samplers.base import (
     mala_log_acceptance,
     metropolis_hastings,
     randn_like,
+    seeded_global_rng,
 )
 from lae.samplers.chain import StepSizeAdapter
 
@@ -441,8 +442,7 @@ def simulate(model: Any, n_sim: int, generator: torch.Generator | None = None
         return dist.sample(), z
     # torch distributions draw from the global RNG; fork it, seeded from the generator
     seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-    with torch.random.fork_rng(devices=[z.device] if z.device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with seeded_global_rng(seed):
         x = dist.sample()
     return x, z
 

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from lae.errors import DataError
+from lae.samplers import seeded_global_rng
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,7 @@ def train_classifier(x: Tensor, labels: Tensor, recipe: FDRecipe = RECIPE,
     """Train the recipe's classifier on images x [N, C, H, W] on [0, 1] and labels [N]."""
     labels = _check(x, labels)
     device = torch.device(device)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(recipe.seed)
+    with seeded_global_rng(recipe.seed):
         net = FeatureClassifier(x.shape[1], int(labels.max()) + 1, recipe).to(device)
         opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
         g = torch.Generator().manual_seed(recipe.seed)

@@ -25,6 +25,7 @@ from lae.errors import ConfigError
 from lae.eval.ais import KERNELS, SCHEDULES, ais_log_px, bdmc
 from lae.eval.importance import iwae_log_px, log_importance_weights
 from lae.models import LatentModel
+from lae.samplers import seeded_global_rng
 
 
 def _setting(default: Any, help: str, **metadata: Any) -> Any:
@@ -40,41 +41,57 @@ class EvalSettings:
     field's type, default and help by :func:`add_settings_arguments`.
     """
 
-    k: int = _setting(1000, "importance samples for the IWAE bound")
-    elbo_samples: int = _setting(10, "samples per example for the ELBO estimate")
-    batch_size: int = _setting(100, "examples per batch")
+    k: int = _setting(1000, "importance samples for the IWAE bound", minimum=1)
+    elbo_samples: int = _setting(10, "samples per example for the ELBO estimate", minimum=1)
+    batch_size: int = _setting(100, "examples per batch", minimum=1)
     seed: int = _setting(0, "seed of the evaluation's random numbers")
     # AIS (nll-ais, bdmc; lae/eval/ais.py): cost K * ais_leapfrog decoder passes per chain
-    ais_chains: int = _setting(16, "AIS chains per example (M)")
-    ais_temps: int = _setting(1000, "AIS temperatures (K)")
+    ais_chains: int = _setting(16, "AIS chains per example (M)", minimum=1)
+    ais_temps: int = _setting(1000, "AIS temperatures (K)", minimum=1)
     ais_schedule: str = _setting("sigmoid", "AIS temperature schedule",
                                  choices=SCHEDULES)
     ais_kernel: str = _setting("hmc", "AIS transition kernel", choices=KERNELS)
-    ais_leapfrog: int = _setting(1, "leapfrog steps per HMC move")
+    ais_leapfrog: int = _setting(1, "leapfrog steps per HMC move", minimum=1)
     ais_step_size: float = _setting(0.3, "initial leapfrog eps (HMC) or eta (MALA); adapted "
-                                    "per chain in a pilot run, then frozen")
-    bdmc_n_sim: int = _setting(10, "examples simulated from the model for the BDMC gap")
+                                    "per chain in a pilot run, then frozen", positive=True)
+    bdmc_n_sim: int = _setting(10, "examples simulated from the model for the BDMC gap",
+                               minimum=1)
     # posterior (lae/eval/posterior.py): cost ~ chains * (steps + warmup) decoder passes per point
-    posterior_samples: int = _setting(200, "draws per example from the model's own inference")
-    posterior_ref_chains: int = _setting(4, "reference MALA chains per example (for R-hat)")
-    posterior_ref_steps: int = _setting(1500, "kept reference MALA steps per chain")
+    posterior_samples: int = _setting(200, "draws per example from the model's own inference",
+                                      minimum=2)
+    posterior_ref_chains: int = _setting(4, "reference MALA chains per example (for R-hat)",
+                                         minimum=2)
+    posterior_ref_steps: int = _setting(1500, "kept reference MALA steps per chain", minimum=4)
     posterior_ref_warmup: int = _setting(1500, "warm-up steps per reference chain (adaptive; "
-                                         "coordinates rescaled after the first half)")
+                                         "coordinates rescaled after the first half)", minimum=0)
     posterior_ref_start: str = _setting("mixed", "reference chains start from the model's draws "
                                         "(model) or half of them from the prior (mixed)",
                                         choices=("mixed", "model"))
     # fd (lae/eval/fd.py)
     fd_samples: int = _setting(0, "model samples and test images compared by fd (0: as many "
-                               "as test examples)")
-    fd_bootstrap: int = _setting(50, "bootstrap resamples for the fd standard error")
+                               "as test examples)", minimum=0)
+    fd_bootstrap: int = _setting(50, "bootstrap resamples for the fd standard error", minimum=1)
     # probe (lae/eval/probe.py)
     probe_train: int = _setting(10000, "training codes the linear probe is fitted on (evenly "
-                                "spaced; 0: all)")
-    probe_C: float = _setting(1.0, "inverse L2 regularisation C of the linear probe")
-    probe_max_iter: int = _setting(1000, "max iterations of the linear probe's solver")
+                                "spaced; 0: all)", minimum=0)
+    probe_C: float = _setting(1.0, "inverse L2 regularisation C of the linear probe",
+                              positive=True)
+    probe_max_iter: int = _setting(1000, "max iterations of the linear probe's solver", minimum=1)
     # interp (lae/eval/interpolate.py)
-    interp_pairs: int = _setting(8, "pairs of test images interpolated (grid rows)")
-    interp_steps: int = _setting(8, "steps between the two ends of an interpolation")
+    interp_pairs: int = _setting(8, "pairs of test images interpolated (grid rows)", minimum=1)
+    interp_steps: int = _setting(8, "steps between the two ends of an interpolation", minimum=1)
+
+    def __post_init__(self) -> None:
+        """Each count has a minimum and each scale must be > 0; the error names the flag."""
+        for f in fields(self):
+            value, flag = getattr(self, f.name), "--" + f.name.replace("_", "-")
+            if "minimum" in f.metadata and not value >= f.metadata["minimum"]:
+                raise ConfigError(f"{flag} must be >= {f.metadata['minimum']}, got {value}")
+            if f.metadata.get("positive") and not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"{flag} must be a finite number > 0, got {value}")
+            if "choices" in f.metadata and value not in f.metadata["choices"]:
+                raise ConfigError(f"{flag} must be one of {list(f.metadata['choices'])}, got "
+                                  f"{value!r}")
 
 
 def add_settings_arguments(parser: Any) -> None:
@@ -238,11 +255,6 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
 
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(s.seed + 2)
-    if s.posterior_samples < 2 or s.posterior_ref_chains < 2 or s.posterior_ref_steps < 4:
-        raise ConfigError("posterior fidelity needs --posterior-samples >= 2, "
-                          "--posterior-ref-chains >= 2 and --posterior-ref-steps >= 4; got "
-                          f"{s.posterior_samples}, {s.posterior_ref_chains}, "
-                          f"{s.posterior_ref_steps}")
     per_point: dict[str, list[Tensor]] = {}
     rhats = []
     for xb in batches(x, s.batch_size, device):
@@ -347,8 +359,7 @@ def evaluate(model: LatentModel, x: Tensor, names: list[str],
     was_training = model.training
     model.eval()
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(settings.seed)
+        with seeded_global_rng(settings.seed):
             for name in names:
                 try:
                     fn = METRICS[name][0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
+
+from lae.errors import RunDirError  # noqa: E402
 
 if TYPE_CHECKING:
     from lae.models import LatentModel
@@ -65,10 +68,31 @@ def save_points(samples: Tensor, path: Path, reference: Tensor | None = None,
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """Records of a ``metrics.jsonl`` file (one JSON object per line)."""
+    """Records of a ``metrics.jsonl`` file (one JSON object per line).
+
+    A last line that is not valid JSON was torn by a crash mid-write: it is left out with a
+    warning (``lae train --resume`` then rewrites the file without it). A damaged line anywhere
+    else is an error that names the file and line.
+    """
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_text(errors="replace").splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            if number == len(lines):
+                warnings.warn(f"{path}: its last line (line {number}) is incomplete, as after a "
+                              "crash mid-write; it is left out", stacklevel=2)
+                break
+            raise RunDirError(f"{path}, line {number}: not a JSON record ({exc})") from None
+        records.append(record)
+    return records
 
 
 def save_loss_curves(metrics_path: Path, out_path: Path) -> Path | None:

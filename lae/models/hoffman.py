@@ -1,7 +1,7 @@
 r"""Hoffman (2017): a VAE whose decoder learns from MCMC samples started at the encoder's guess.
 
 M. D. Hoffman, "Learning deep latent Gaussian models with Markov chain Monte Carlo", ICML 2017
-(called DLGM in some papers; docs/methods.md section 3).
+(called DLGM in some papers; docs/methods.md section 3c).
 
 Per minibatch, for each example x (energy U(x, z) = -log p(x, z), summed over pixels):
 
@@ -110,11 +110,12 @@ class Hoffman(VAE):
             return HMC(eta, n_leapfrog=self.cfg.n_leapfrog)
         return MALA(eta) if self.cfg.sampler == "mala" else Langevin(eta)
 
-    def run_chain(self, x: Tensor, z0: Tensor) -> tuple[SamplerState, Tensor]:
-        """K transitions on U(x, .) from z0 [B, K]: (final state, acceptance [K, B])."""
+    def run_chain(self, x: Tensor, z0: Tensor) -> tuple[SamplerState, dict[str, Tensor]]:
+        """K transitions on U(x, .) from z0 [B, K]: (final state, info of [K, B] tensors:
+        acceptance, nonfinite, ...)."""
         state, _, info = run_chain(self.kernel(), z0.detach(), lambda z: -self.log_joint(x, z),
                                    self.cfg.n_steps, keep_trace=False)
-        return state, info["acceptance"]
+        return state, info
 
     def encode(self, x: Tensor) -> Tensor:
         """The chain's final state started from q's mean: one posterior sample per x, [B, K]."""
@@ -132,7 +133,8 @@ class Hoffman(VAE):
     def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
         with torch.no_grad():  # z_0 is detached anyway: no graph through the encoder here
             z0 = self.proposal(x).sample()
-        state, acceptance = self.run_chain(x, z0)
+        state, info = self.run_chain(x, z0)
+        acceptance = info["acceptance"]
         target = self.target_acceptance
         if target is not None:
             self.log_step_size += self.cfg.adapt_gain * (acceptance.mean() - target)
@@ -141,7 +143,8 @@ class Hoffman(VAE):
         return StepOutput(
             losses={"decoder": decoder_loss, "encoder": vae.losses["loss"]},
             metrics={**vae.metrics, "log_joint_chain_nats": -decoder_loss.detach(),
-                     "acceptance": acceptance.mean(), "step_size": self.log_step_size.exp()},
+                     "acceptance": acceptance.mean(), "step_size": self.log_step_size.exp(),
+                     "nonfinite_proposals": info["nonfinite"].sum()},
         )
 
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:

@@ -17,7 +17,7 @@ not a trained parameter but the state of a Markov chain. Per minibatch x_1..x_n:
 
 Because eta is defined on the *sum* V, the noise sqrt(2 eta) has the right temperature by
 construction. The authors' code uses a batch-mean energy with step 1e-4, i.e. eta = 1e-4 / n on V
-(see docs/methods.md section 2). With ``adapt_step`` (default, needs ``mh``), log eta follows the
+(see docs/methods.md section 2b). With ``adapt_step`` (default, needs ``mh``), log eta follows the
 acceptance toward ``target_acceptance`` with a constant gain, since the posterior moves as theta
 trains.
 
@@ -55,7 +55,7 @@ Example::
     torch.Size([2, 33])
     >>> sorted(out.metrics)  # doctest: +NORMALIZE_WHITESPACE
     ['acceptance', 'energy_per_example', 'feature_rank_fraction', 'gram_condition',
-     'shared_motion', 'step_size']
+     'nonfinite_proposals', 'shared_motion', 'step_size']
 """
 
 from __future__ import annotations
@@ -149,21 +149,24 @@ class LAE(LatentModel):
                    lam_rel=cfg.precond_damping, damping_ref=cfg.precond_damping_ref,
                    phi_prior_std=cfg.phi_prior_std or None)
 
-    def refine(self, x: Tensor, z: Tensor, adapt: bool = False) -> tuple[Tensor, Tensor]:
+    def refine(self, x: Tensor, z: Tensor, adapt: bool = False
+               ) -> tuple[Tensor, Tensor, Tensor]:
         """``mala_steps`` per-point MALA steps on U(x, .) from z [B, K] (the amortized start):
-        (refined z [B, K], mean acceptance). ``adapt`` follows ``mala_target`` (training)."""
+        (refined z [B, K], mean acceptance, number of non-finite proposals rejected).
+        ``adapt`` follows ``mala_target`` (training)."""
         energy_fn = lambda zz: -self.log_joint(x, zz)  # noqa: E731
         kernel = MALA(self.log_mala_step_size.exp())
         state = kernel.init(z.detach(), energy_fn)
-        accepted = []
+        accepted, nonfinite = [], z.new_zeros(())
         for t in range(self.cfg.mala_steps):
             state, info = kernel.step(state, energy_fn)
             accepted.append(info["acceptance"].mean())
+            nonfinite = nonfinite + info["nonfinite"].sum()
             if adapt:
                 self.log_mala_step_size.copy_(self.mala_adapter.update(
                     self.log_mala_step_size, info["acceptance"], t))
                 kernel = kernel.with_step_size(self.log_mala_step_size.exp())
-        return state.z, torch.stack(accepted).mean()
+        return state.z, torch.stack(accepted).mean(), nonfinite
 
     inference_is_chain = True
 
@@ -187,7 +190,7 @@ class LAE(LatentModel):
         if not self.cfg.mala_steps:
             return trace
         s, b, k = trace.shape
-        z, _ = self.refine(tile_batch(x, s), trace.reshape(s * b, k))
+        z, _, _ = self.refine(tile_batch(x, s), trace.reshape(s * b, k))
         return z.reshape(s, b, k)
 
     def encode(self, x: Tensor) -> Tensor:
@@ -213,11 +216,12 @@ class LAE(LatentModel):
         kernel = self.kernel()
         state = kernel.init(self.phi, g, energy_fn)
         z_start = state.z
-        phis, acceptance = [], []
+        phis, acceptance, nonfinite = [], [], g.new_zeros(())
         for _ in range(cfg.ald_steps):
             state, info = kernel.step(state, g, energy_fn)
             phis.append(state.phi)
             acceptance.append(info["acceptance"][0])
+            nonfinite = nonfinite + info["nonfinite"][0]
             if cfg.mh and cfg.adapt_step:
                 self.log_step_size += cfg.adapt_gain * (acceptance[-1] - cfg.target_acceptance)
                 kernel = kernel.with_step_size(self.log_step_size.exp())
@@ -239,6 +243,7 @@ class LAE(LatentModel):
             "energy_per_example": loss.detach(),
             "acceptance": torch.stack(acceptance).mean(),
             "step_size": self.log_step_size.exp(),
+            "nonfinite_proposals": nonfinite,
             # rank(G) / n below 1: this batch's latents cannot move independently (Theorem 1)
             "feature_rank_fraction": torch.tensor(state.feature_rank / n),
             "shared_motion": shared,
@@ -247,10 +252,11 @@ class LAE(LatentModel):
         if not cfg.mala_steps:
             return StepOutput(losses={"loss": loss}, metrics=metrics)
         # Per-point correction: the decoder trains on the refined latents, psi on the ALD energy.
-        z_refined, mala_acceptance = self.refine(x, state.z, adapt=True)
+        z_refined, mala_acceptance, mala_nonfinite = self.refine(x, state.z, adapt=True)
         decoder_loss = -self.log_joint(x, z_refined).mean()
         metrics |= {"mala_acceptance": mala_acceptance,
                     "mala_step_size": self.log_mala_step_size.exp(),
+                    "nonfinite_proposals": nonfinite + mala_nonfinite,
                     "log_joint_refined_nats": -decoder_loss.detach()}
         return StepOutput(losses={"decoder": decoder_loss, "features": loss}, metrics=metrics)
 

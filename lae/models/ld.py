@@ -1,5 +1,5 @@
 r"""Datapoint-wise Langevin dynamics (LD): one persistent MALA chain per training example, no
-encoder; the non-amortized counterpart of ALD (docs/methods.md section 3).
+encoder; the non-amortized counterpart of ALD (docs/methods.md section 3d).
 
 Each training example x_i owns a latent z_i [K] and a step size eta_i, kept in buffers
 ``z_chains`` [n_train, K] and ``log_step_size`` [n_train] (so checkpoints carry them; chains start
@@ -37,7 +37,7 @@ Example::
     >>> model = LD(LD.Config(latent_dim=2, net=NetConfig(hidden=32, depth=1)), spec)
     >>> out = model.training_step(torch.randn(4, 2), torch.tensor([0, 3, 5, 9]))
     >>> model.z_chains.shape, sorted(out.metrics)
-    (torch.Size([10, 2]), ['acceptance', 'energy_per_example', 'step_size'])
+    (torch.Size([10, 2]), ['acceptance', 'energy_per_example', 'nonfinite_proposals', 'step_size'])
 """
 
 from __future__ import annotations
@@ -133,4 +133,5 @@ class LD(LatentModel):
             "energy_per_example": loss.detach(),
             "acceptance": acceptance.mean(),
             "step_size": log_eta.exp().mean(),
+            "nonfinite_proposals": info["nonfinite"].sum(),
         })

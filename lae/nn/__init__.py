@@ -6,7 +6,15 @@ energies are per example.
 
 from lae.nn.conv import CONV_SIZES
 from lae.nn.dense import mlp, mlp_trunk
-from lae.nn.networks import ARCHS, Encoder, NetConfig, build_decoder, build_encoder, register_arch
+from lae.nn.networks import (
+    ARCHS,
+    Encoder,
+    NetConfig,
+    build_decoder,
+    build_encoder,
+    output_bias,
+    register_arch,
+)
 
 __all__ = [
     "ARCHS",
@@ -17,5 +25,6 @@ __all__ = [
     "build_encoder",
     "mlp",
     "mlp_trunk",
+    "output_bias",
     "register_arch",
 ]

@@ -169,6 +169,27 @@ def build_encoder(cfg: NetConfig, in_shape: tuple[int, ...], out_features: int) 
     return Encoder(features, feature_dim, out_features)
 
 
+def output_bias(decoder: nn.Module) -> nn.Parameter | None:
+    r"""The bias of a decoder's output layer: its last ``Linear``, convolution or transposed
+    convolution, or ``None`` if it has none (or that layer has no bias).
+
+    For the MLP decoder it holds one value per output element (a flattened
+    [\text{out\_shape}]); for the conv decoder one per output channel. Models start it at the
+    data's mean (:meth:`lae.models.LatentModel.init_from_data`).
+
+    Example:
+        >>> output_bias(build_decoder(NetConfig(hidden=8, depth=1), 2, (1, 4, 4))).shape
+        torch.Size([16])
+        >>> output_bias(build_decoder(NetConfig(arch="conv", channels=4), 2, (3, 32, 32))).shape
+        torch.Size([3])
+    """
+    layers = [m for m in decoder.modules()
+              if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))]
+    if not layers or layers[-1].bias is None:
+        return None
+    return layers[-1].bias
+
+
 def build_decoder(cfg: NetConfig, latent_dim: int, out_shape: tuple[int, ...]) -> nn.Module:
     r"""Build a decoder :math:`z \in [B, \text{latent\_dim}] \mapsto [B, *\text{out\_shape}]`.
 

@@ -12,6 +12,7 @@ from lae.samplers.base import (
     langevin_log_q,
     mala_log_acceptance,
     metropolis_hastings,
+    seeded_global_rng,
 )
 from lae.samplers.chain import StepSizeAdapter, run_chain
 from lae.samplers.kernels import HMC, MALA, Langevin
@@ -32,4 +33,5 @@ __all__ = [
     "mala_log_acceptance",
     "metropolis_hastings",
     "run_chain",
+    "seeded_global_rng",
 ]

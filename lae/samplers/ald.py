@@ -76,6 +76,8 @@ from lae.samplers.base import (
     EnergyFn,
     StepSize,
     energy_and_grad,
+    finite_per_chain,
+    keep_finite,
     mala_log_acceptance,
     metropolis_hastings,
     randn_like,
@@ -245,6 +247,9 @@ class ALD:
             phi_new = phi + (-eta * (grad_phi @ basis) * m + torch.sqrt(2 * eta * m) * xi) @ basis.T
         prop = self._state(phi_new, state.features, energy_fn, basis, m, state.feature_rank,
                            state.singular_values)
+        # Phi is one chain: a non-finite value anywhere in the proposal (an exploding step) is
+        # rejected by MH, or, without MH, the chain stays at its last finite state.
+        finite = finite_per_chain(prop, torch.Size([]))
         if self.mh:
             # coordinates in which the proposal is a diagonal-metric Langevin step
             coords = (lambda t: t) if basis is None else (lambda t: t @ basis)
@@ -252,11 +257,14 @@ class ALD:
                 coords(phi), self.potential(state), coords(grad_phi),
                 coords(phi_new), self.potential(prop), coords(prop.grad_phi),
                 eta, inv_metric=1.0 if m is None else m, batch_ndim=0)
-            new, acceptance, _ = metropolis_hastings(log_alpha, state, prop, generator)
+            new, acceptance, _ = metropolis_hastings(log_alpha, state, prop, generator, finite)
         else:
-            new, acceptance = prop, torch.ones((), dtype=phi.dtype, device=phi.device)
-        return new, {"acceptance": acceptance.expand(new.energy.shape), "energy": new.energy,
-                     "grad_norm": new.grad_z.detach().norm(dim=-1)}
+            new, _ = keep_finite(state, prop, torch.Size([]))
+            acceptance = finite.to(phi.dtype)
+        shape = new.energy.shape
+        return new, {"acceptance": acceptance.expand(shape), "energy": new.energy,
+                     "grad_norm": new.grad_z.detach().norm(dim=-1),
+                     "nonfinite": (~finite).to(phi.dtype).expand(shape)}
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ discrete approximations", Bernoulli 1996.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import NamedTuple, TypeVar
 
 import torch
@@ -44,6 +45,21 @@ class SamplerState(NamedTuple):
     z: Tensor
     energy: Tensor
     grad: Tensor
+
+
+@contextmanager
+def seeded_global_rng(seed: int) -> Iterator[None]:
+    """Seed torch's global RNGs for a block and restore every one of them afterwards.
+
+    ``torch.manual_seed`` reseeds the CPU and every CUDA device, so every device's state is
+    forked: forking only the CPU's (or one GPU's) would leave a GPU run's training noise
+    reset to this seed after each evaluation. For code that draws from the global RNG
+    (torch.distributions); kernels take a ``torch.Generator`` instead.
+    """
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield
 
 
 def energy_and_grad(energy_fn: EnergyFn, z: Tensor,
@@ -169,32 +185,68 @@ def hmc_log_acceptance(energy: Tensor, p0: Tensor, energy_new: Tensor, p_new: Te
     return energy + 0.5 * sum_event(p0.pow(2)) - (energy_new + 0.5 * sum_event(p_new.pow(2)))
 
 
+def finite_per_chain(state: tuple, batch_shape: torch.Size) -> Tensor:
+    """True where every tensor field of ``state`` is finite for that chain: [*batch_shape].
+
+    Fields whose leading dims are not ``batch_shape`` (shared ones, e.g. ALD's features) are
+    left out; a 0-d ``batch_shape`` (ALD's one chain) reduces each field to one flag.
+    """
+    ok = torch.ones(batch_shape, dtype=torch.bool)
+    nd = len(batch_shape)
+    for t in state:
+        if isinstance(t, Tensor) and t.is_floating_point() and t.shape[:nd] == batch_shape:
+            fin = torch.isfinite(t.detach())
+            ok = ok.to(fin.device) & (fin.reshape(*batch_shape, -1).all(-1) if t.ndim > nd
+                                      else fin)
+    return ok
+
+
+def select_chains(take: Tensor, current: S, proposal: S) -> S:
+    """Per chain, the proposal where ``take`` [B] (or 0-d) is true, else the current state.
+    Tensor fields shared by both states (the same object) are kept as they are."""
+    fields = []
+    for cur, prop in zip(current, proposal, strict=True):
+        if isinstance(cur, Tensor) and prop is not cur:
+            mask = take.reshape(take.shape + (1,) * (cur.ndim - take.ndim))
+            fields.append(torch.where(mask, prop, cur))
+        else:
+            fields.append(cur)
+    return type(current)(*fields)
+
+
+def keep_finite(current: S, proposal: S, batch_shape: torch.Size) -> tuple[S, Tensor]:
+    """An unadjusted move that never leaves finite ground: chains whose proposal has a
+    non-finite value (energy, gradient or position) stay at their current, finite state.
+    Returns ``(state, nonfinite)`` with ``nonfinite`` [*batch_shape] the chains held back."""
+    ok = finite_per_chain(proposal, batch_shape)
+    return select_chains(ok, current, proposal), ~ok
+
+
 def metropolis_hastings(log_alpha: Tensor, current: S, proposal: S,
-                        generator: torch.Generator | None = None) -> tuple[S, Tensor, Tensor]:
+                        generator: torch.Generator | None = None,
+                        proposal_finite: Tensor | None = None) -> tuple[S, Tensor, Tensor]:
     """Accept or reject a proposal, chain by chain.
 
     Args:
         log_alpha: log acceptance ratio, [B] (one test per chain) or a scalar (one chain, ALD).
-            NaN counts as -inf (rejected).
+            NaN counts as -inf (rejected), and so does a proposal with any non-finite field
+            (an energy of -inf would otherwise give alpha = +inf and be accepted).
         current, proposal: states of the same NamedTuple type. Tensor fields whose leading dims
             match ``log_alpha``'s are selected per chain; fields shared by both states (the same
             object, e.g. ALD's features) are kept as they are.
         generator: source of the uniform draw.
+        proposal_finite: :func:`finite_per_chain` of the proposal, where the caller has it.
 
     Returns:
         ``(state, acceptance, accepted)``: the new state; the acceptance probability
         ``min(1, alpha)`` (a smoother adaptation signal than the 0/1 outcome), detached; and the
         boolean outcome, both shaped like ``log_alpha``.
     """
+    finite = (finite_per_chain(proposal, log_alpha.shape) if proposal_finite is None
+              else proposal_finite).to(log_alpha.device)
     log_alpha = torch.nan_to_num(log_alpha.detach(), nan=-math.inf)
+    log_alpha = torch.where(finite, log_alpha, torch.full_like(log_alpha, -math.inf))
     u = torch.rand(log_alpha.shape, dtype=log_alpha.dtype, device=log_alpha.device,
                    generator=generator)
     accepted = torch.log(u) < log_alpha
-    fields = []
-    for cur, prop in zip(current, proposal, strict=True):
-        if isinstance(cur, Tensor) and prop is not cur:
-            mask = accepted.reshape(accepted.shape + (1,) * (cur.ndim - accepted.ndim))
-            fields.append(torch.where(mask, prop, cur))
-        else:
-            fields.append(cur)
-    return type(current)(*fields), log_alpha.clamp(max=0.0).exp(), accepted
+    return select_chains(accepted, current, proposal), log_alpha.clamp(max=0.0).exp(), accepted

@@ -3,7 +3,8 @@ r"""Latent-space kernels: unadjusted Langevin, MALA and HMC (blackjax style, cha
 Every kernel has ``init(z, energy_fn) -> state`` and
 ``step(state, energy_fn, generator=None) -> (state, info)`` with ``info`` a dict of [B] tensors:
 ``acceptance`` (probability min(1, alpha); ones for unadjusted Langevin), ``energy`` and
-``grad_norm`` of the returned state.
+``grad_norm`` of the returned state, and ``nonfinite`` (1 where the proposal had a non-finite
+energy, gradient or position: MALA and HMC reject it, unadjusted Langevin stays where it was).
 
 ``step_size`` is a float or per-chain tensor [B] (broadcast over trailing dims). With
 ``differentiable=True`` the autograd graph is kept, so z' is a differentiable function of z and of
@@ -17,7 +18,7 @@ Example:
     >>> state = kernel.init(torch.zeros(4, 2), energy_fn)
     >>> state, info = kernel.step(state, energy_fn, generator=g)
     >>> state.z.shape, sorted(info)
-    (torch.Size([4, 2]), ['acceptance', 'energy', 'grad_norm'])
+    (torch.Size([4, 2]), ['acceptance', 'energy', 'grad_norm', 'nonfinite'])
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from lae.samplers.base import (
     StepSize,
     energy_and_grad,
     expand_step_size,
+    finite_per_chain,
     hmc_log_acceptance,
     hmc_proposal,
+    keep_finite,
     mala_log_acceptance,
     metropolis_hastings,
     per_chain_norm,
@@ -73,9 +76,16 @@ class _LatentKernel:
         return SamplerState(z, *energy_and_grad(energy_fn, z, self.differentiable))
 
     @staticmethod
-    def _info(state: SamplerState, acceptance: Tensor) -> Info:
+    def _info(state: SamplerState, acceptance: Tensor, finite: Tensor) -> Info:
         return {"acceptance": acceptance, "energy": state.energy,
-                "grad_norm": per_chain_norm(state.grad.detach())}
+                "grad_norm": per_chain_norm(state.grad.detach()),
+                "nonfinite": (~finite).to(acceptance.dtype)}
+
+    def _metropolis(self, log_alpha: Tensor, state: SamplerState, prop: SamplerState,
+                    generator: torch.Generator | None) -> tuple[SamplerState, Info]:
+        finite = finite_per_chain(prop, state.energy.shape)
+        new, acceptance, _ = metropolis_hastings(log_alpha, state, prop, generator, finite)
+        return new, self._info(new, acceptance, finite)
 
 
 @dataclass(frozen=True)
@@ -92,8 +102,9 @@ class Langevin(_LatentKernel):
 
     def step(self, state: SamplerState, energy_fn: EnergyFn,
              generator: torch.Generator | None = None) -> tuple[SamplerState, Info]:
-        new = self._langevin_proposal(state, energy_fn, generator)
-        return new, self._info(new, torch.ones_like(new.energy.detach()))
+        prop = self._langevin_proposal(state, energy_fn, generator)
+        new, nonfinite = keep_finite(state, prop, state.energy.shape)
+        return new, self._info(new, (~nonfinite).to(new.energy.dtype), ~nonfinite)
 
 
 @dataclass(frozen=True)
@@ -114,8 +125,7 @@ class MALA(_LatentKernel):
              generator: torch.Generator | None = None) -> tuple[SamplerState, Info]:
         prop = self._langevin_proposal(state, energy_fn, generator)
         log_alpha = mala_log_acceptance(*state, *prop, expand_step_size(self.step_size, state.z))
-        new, acceptance, _ = metropolis_hastings(log_alpha, state, prop, generator)
-        return new, self._info(new, acceptance)
+        return self._metropolis(log_alpha, state, prop, generator)
 
 
 @dataclass(frozen=True)
@@ -150,5 +160,4 @@ class HMC(_LatentKernel):
             lambda z: SamplerState(z, *energy_and_grad(energy_fn, z, self.differentiable)),
             lambda s: s.grad, generator)
         log_alpha = hmc_log_acceptance(state.energy, p0, prop.energy, p)
-        new, acceptance, _ = metropolis_hastings(log_alpha, state, prop, generator)
-        return new, self._info(new, acceptance)
+        return self._metropolis(log_alpha, state, prop, generator)

@@ -1,4 +1,5 @@
-"""``lae toy {posterior,neural,energy,capacity,convergence,likelihood}``: argument parsing only.
+"""``lae toy {posterior,neural,energy,capacity,convergence,likelihood,shortrun}``: argument
+parsing only.
 
 Wiring (lae/cli.py): ``add_toy_commands(sub)`` in ``build_parser`` and
 ``"toy": lambda: args.toy_func(args)`` in ``main``'s command table.
@@ -66,11 +67,30 @@ def _likelihood(args: argparse.Namespace) -> int:
     for name in ("n_data", "x_dim", "z_dim", "n_chains", "n_temps", "n_leapfrog", "k"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.bdmc and args.estimator != "ais":
+        raise ConfigError("--bdmc needs --estimator ais (the BDMC upper bound is reverse AIS)")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     run_likelihood(args.estimator, args.n_data, args.x_dim, args.z_dim, args.sigma, args.seed,
                    save=args.save, out=args.out, n_chains=args.n_chains, n_temps=args.n_temps,
                    n_leapfrog=args.n_leapfrog, kernel=args.kernel, k=args.k, bdmc=args.bdmc)
+    return 0
+
+
+def _shortrun(args: argparse.Namespace) -> int:
+    from lae.toy.shortrun import run_shortrun
+
+    for name in ("n_data", "x_dim", "z_dim", "steps", "iters", "chains", "eval_chains"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.eval_chains < 4:
+        raise ConfigError("--eval-chains must be >= 4")
+    if not args.init_step > 0 or not args.sigma > 0:
+        raise ConfigError("--init-step and --sigma must be > 0")
+    run_shortrun(args.n_data, args.x_dim, args.z_dim, args.steps, sigma=args.sigma,
+                 seed=args.seed, init_step=args.init_step, per_step=args.per_step,
+                 tied_reverse=args.tied_reverse, iters=args.iters, chains=args.chains,
+                 eval_chains=args.eval_chains, lr=args.lr, save=args.save, out=args.out)
     return 0
 
 
@@ -153,11 +173,36 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--n-temps", type=int, default=3000, help="ais: annealing steps (K)")
     p.add_argument("--n-leapfrog", type=int, default=1, help="ais: leapfrog steps per HMC move")
     p.add_argument("--kernel", choices=["hmc", "mala"], default="hmc")
-    p.add_argument("--bdmc", action="store_true", help="ais: also the reverse (upper) bound")
+    p.add_argument("--bdmc", action="store_true",
+                   help="ais: also the reverse-AIS (BDMC) upper bound per point, reported and "
+                   "saved in the npz as log_px_bdmc_upper (nats)")
     p.add_argument("--k", type=int, default=1000, help="iwae: importance samples")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", default=None, help="FILE.npz")
     p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
     p.set_defaults(toy_func=_likelihood)
+
+    p = sub.add_parser("shortrun", help="learn short-run Langevin step sizes on a "
+                       "linear-Gaussian model; Langevin bound vs exact log p(x)")
+    p.add_argument("--model", choices=["linear-gaussian"], default="linear-gaussian")
+    p.add_argument("--n-data", type=int, default=100)
+    p.add_argument("--x-dim", type=int, default=20)
+    p.add_argument("--z-dim", type=int, default=4)
+    p.add_argument("--sigma", type=float, default=0.5)
+    p.add_argument("--steps", type=int, default=20, help="Langevin steps per chain (S)")
+    p.add_argument("--per-step", action="store_true", help="one step size per step (else one)")
+    p.add_argument("--tied-reverse", action="store_true",
+                   help="reverse kernels use the forward steps (a looser bound); by default "
+                   "their drift and variance steps are learned too")
+    p.add_argument("--init-step", type=float, default=1e-3, help="starting eta")
+    p.add_argument("--iters", type=int, default=300, help="Adam iterations on log eta")
+    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate on log eta")
+    p.add_argument("--chains", type=int, default=16, help="chains per point while learning")
+    p.add_argument("--eval-chains", type=int, default=256,
+                   help="independent chains per point averaged in the saved bounds")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", default=None, help="FILE.npz")
+    p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
+    p.set_defaults(toy_func=_shortrun)
     return toy

@@ -8,14 +8,17 @@ precision is about 1 + D/(K σ²) per latent direction (≈ 99 at D = 784, K = 8
 
 Estimators:
 
-- ``ais``: forward AIS (lae.eval.ais.ais_log_px), a stochastic lower bound; the reverse (BDMC)
-  upper bound from an exact posterior draw is reported next to it with ``--bdmc``.
+- ``ais``: forward AIS (lae.eval.ais.ais_log_px), a stochastic lower bound; with ``--bdmc`` also
+  the reverse-AIS (BDMC) stochastic upper bound, started at one exact posterior draw per point
+  (lae.eval.ais.ais_reverse_log_px, same settings), reported and saved next to it.
 - ``iwae``: importance sampling with a deliberately mis-scaled Gaussian proposal
   q = N(μ_post, (1.5)² Σ_post), the exact posterior mean with its covariance inflated 1.5² times
   (the prior as proposal would need ~ e^{20} samples here). A lower bound as well.
 
 The .npz holds ``x`` [N, D], ``W`` [D, K], ``b`` [D], ``sigma`` (scalar), ``log_px_estimate`` [N]
-and ``log_px_exact`` [N] (recomputable from the others).
+and ``log_px_exact`` [N] (recomputable from the others); with ``--bdmc`` also
+``log_px_bdmc_upper`` [N], the BDMC upper bound per point. All log p(x) values are in nats per
+point.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from torch.distributions import MultivariateNormal
 from lae.distributions import LinearGaussian, StandardNormalPrior
 from lae.eval.ais import ais_log_px, ais_reverse_log_px
 from lae.eval.importance import iwae_log_px
+from lae.samplers import seeded_global_rng
 from lae.toy.output import save_npz_and_report
 
 
@@ -67,6 +71,8 @@ def estimate(model: LinearGaussian, x: Tensor, estimator: str = "ais", *, n_chai
     ll = log_likelihood_fn(model)
     out: dict = {}
     start = time.perf_counter()
+    if bdmc and estimator != "ais":
+        raise ValueError("bdmc needs estimator 'ais' (the BDMC upper bound is reverse AIS)")
     if estimator == "ais":
         kw = dict(n_chains=n_chains, n_temps=n_temps, n_leapfrog=n_leapfrog, kernel=kernel,
                   generator=g)
@@ -81,8 +87,7 @@ def estimate(model: LinearGaussian, x: Tensor, estimator: str = "ais", *, n_chai
     elif estimator == "iwae":
         post = model.posterior(x)
         proposal = MultivariateNormal(post.mean, covariance_matrix=2.25 * model.posterior_cov)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed + 1)
+        with seeded_global_rng(seed + 1):
             est = iwae_log_px(model.log_joint, proposal, x, k)
         out["settings"] = {"k": k, "proposal": "N(posterior mean, 1.5^2 posterior cov)"}
         out["seconds"] = time.perf_counter() - start
@@ -115,9 +120,16 @@ def run_likelihood(estimator: str = "ais", n_data: int = 100, x_dim: int = 784, 
         report |= {"upper_error_mean": up.mean().item(), "upper_abs_error_max":
                    up.abs().max().item(), "bdmc_gap_mean": (res["upper"] - res["log_px"]).mean()
                    .item()}
-    save_npz_and_report(save, out, report, lambda: dict(
-        x=x.numpy(), W=model.weight.numpy(), b=model.bias.numpy(), sigma=np.float64(sigma),
-        log_px_estimate=res["log_px"].numpy(), log_px_exact=exact.numpy()), "file")
+
+    def arrays() -> dict:
+        a = dict(x=x.numpy(), W=model.weight.numpy(), b=model.bias.numpy(),
+                 sigma=np.float64(sigma), log_px_estimate=res["log_px"].numpy(),
+                 log_px_exact=exact.numpy())
+        if "upper" in res:
+            a["log_px_bdmc_upper"] = res["upper"].numpy()
+        return a
+
+    save_npz_and_report(save, out, report, arrays, "file")
     if verbose:
         print(f"{estimator}: N={n_data} D={x_dim} K={z_dim} sigma={sigma} {res['settings']} "
               f"({res['seconds']:.1f} s)")

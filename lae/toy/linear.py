@@ -1,6 +1,6 @@
 """The linear-Gaussian toy problem, random features for ALD, and one driver for every sampler.
 
-Model (docs/methods.md 8): z ~ N(0, I_K), x = W z + b + sigma * noise, with W = 0.5 * randn(D, K)
+Model (docs/methods.md 5): z ~ N(0, I_K), x = W z + b + sigma * noise, with W = 0.5 * randn(D, K)
 and b = randn(D) drawn from the seed (D = 10, K = 2, sigma = 0.5 gives posterior precision
 eigenvalues ~8 and ~12, posterior sds ~0.3). Its posterior is exact (``LinearGaussian``).
 

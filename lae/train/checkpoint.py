@@ -2,23 +2,28 @@
 
 A run directory holds ``config.yaml``, ``metrics.jsonl``, ``checkpoints/`` (``epoch_0003.pt`` ...
 and ``last.pt``), ``samples/`` and ``plots/``. Checkpoints are written to a temporary file and
-renamed, so a crash never leaves a half-written ``last.pt``.
+renamed, so a crash never leaves a half-written ``last.pt`` (a kill mid-write leaves a hidden
+``.*.tmp`` file, removed on ``--resume``). Checkpoints are read with ``weights_only=True``: a file
+that holds anything but tensors and plain containers is refused, never executed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from lae.errors import RunDirError
-
-CHECKPOINT_DIR = "checkpoints"
-LAST = "last.pt"
+from lae.train.rundir import CHECKPOINT_DIR, LAST
 
 
 def atomic_save(obj: Any, path: Path) -> None:
@@ -34,6 +39,28 @@ def atomic_save(obj: Any, path: Path) -> None:
         raise
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) until the block ends, then raise KeyboardInterrupt.
+
+    An interrupt inside torch.save lands in the middle of its zip writer, whose cleanup then
+    fails with an error of its own (a traceback instead of "interrupted") and leaves a
+    half-written temporary file; a checkpoint write takes well under a second, so it is let
+    finish. Signals can only be handled in the main thread: elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def epoch_checkpoint_name(epoch: int) -> str:
     return f"epoch_{epoch:04d}.pt"
 
@@ -42,18 +69,20 @@ def save_checkpoint(run_dir: Path, payload: dict[str, Any], epoch: int, keep: in
     """Write ``epoch_NNNN.pt`` and ``last.pt``; keep the newest ``keep`` epoch files (0: all)."""
     ckpt_dir = run_dir / CHECKPOINT_DIR
     path = ckpt_dir / epoch_checkpoint_name(epoch)
-    atomic_save(payload, path)
-    # A hard link (or a copy where links are not supported) makes last.pt without a second save.
-    tmp_last = ckpt_dir / f".{LAST}.tmp"
-    tmp_last.unlink(missing_ok=True)
-    try:
-        os.link(path, tmp_last)
-    except OSError:
-        shutil.copyfile(path, tmp_last)
-    os.replace(tmp_last, ckpt_dir / LAST)
-    if keep > 0:
-        for old in sorted(ckpt_dir.glob("epoch_*.pt"))[:-keep]:
-            old.unlink()
+    with interrupts_deferred():
+        atomic_save(payload, path)
+        # A hard link (or a copy where links are not supported) makes last.pt without a
+        # second save.
+        tmp_last = ckpt_dir / f".{LAST}.tmp"
+        tmp_last.unlink(missing_ok=True)
+        try:
+            os.link(path, tmp_last)
+        except OSError:
+            shutil.copyfile(path, tmp_last)
+        os.replace(tmp_last, ckpt_dir / LAST)
+        if keep > 0:
+            for old in sorted(ckpt_dir.glob("epoch_*.pt"))[:-keep]:
+                old.unlink()
     return path
 
 
@@ -75,39 +104,22 @@ def find_checkpoint(run_dir: Path, which: str = "last") -> Path:
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a lae checkpoint safely: tensors, numbers, strings and containers only."""
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=False)
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # weights_only refuses any global it does not know (a callable, a class): a crafted
+        # file would run code on load, so it is an error, never retried without the guard.
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise RunDirError(f"refusing to load checkpoint {path}: it holds objects other than "
+                          f"tensors and plain containers, which lae never writes ({first})"
+                          ) from None
     except Exception as exc:  # torch raises many types for a damaged file
         raise RunDirError(f"cannot read checkpoint {path}: {exc}") from None
+    if not isinstance(payload, dict):
+        raise RunDirError(f"checkpoint {path} holds a {type(payload).__name__}, not a lae "
+                          "checkpoint (a dict)")
     missing = {"config", "model", "epoch", "step"} - set(payload)
     if missing:
         raise RunDirError(f"checkpoint {path} lacks {sorted(missing)}; not a lae checkpoint")
     return payload
-
-
-def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
-    """Make sure we may write into ``run_dir``; never delete what is not a lae run.
-
-    - new or empty folder: created;
-    - existing run with ``resume``: kept as it is (training continues from ``last.pt``);
-    - existing run with ``overwrite``: its contents are deleted first;
-    - anything else: an error that says which flag to use.
-    """
-    if resume and overwrite:
-        raise RunDirError("--resume and --overwrite contradict each other; choose one")
-    exists = run_dir.exists() and any(run_dir.iterdir())
-    is_run = (run_dir / "config.yaml").is_file()
-    if resume:
-        if not is_run:
-            raise RunDirError(f"--resume: {run_dir} is not a lae run directory (no config.yaml)")
-        return
-    if exists:
-        if not overwrite:
-            raise RunDirError(f"run directory {run_dir} already exists and is not empty; pass "
-                              "--resume to continue it, --overwrite to replace it, or choose "
-                              "another --out")
-        if not is_run:
-            raise RunDirError(f"--overwrite: refusing to delete {run_dir}, which is not a lae run "
-                              "directory (no config.yaml)")
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -29,6 +30,31 @@ from lae.errors import ConfigError
 from lae.models import MODELS, ModelConfig
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+MAX_SEED = 2**32 - 1
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, shortened; an int too long to print is described."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits(), maybe inside a list
+        if isinstance(value, int):
+            return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+        return f"<a {type(value).__name__} holding an integer too long to print>"
+    return text if len(text) <= limit else text[: limit - 5] + " ...>"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    """An int, or a float that is neither NaN nor infinite (bools are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 @dataclass
@@ -52,6 +78,64 @@ class TrainConfig:
     keep_checkpoints: int = 3  # epoch checkpoints kept besides last.pt; 0 keeps all
     tensorboard: bool = False
     progress: bool = True  # tqdm bar with loss and images/s (on a terminal only)
+    # A chain whose acceptance stays below stall_acceptance for stall_steps steps (or whose step
+    # size collapses) has stopped sampling: on_stall "error" stops the run, "warn" logs it.
+    stall_steps: int = 200  # 0 turns the check off
+    stall_acceptance: float = 0.01
+    on_stall: str = "error"  # "error" or "warn"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first invalid key and what it expects.
+
+        Runs when the config is built, so a bad value fails before a run directory is made.
+        """
+        minimum = {  # integer key -> (smallest valid value, what it means)
+            "epochs": (1, "the number of passes over the training set"),
+            "batch_size": (1, "examples per optimiser step"),
+            "num_threads": (0, "torch threads; 0 keeps torch's default"),
+            "log_every": (1, "steps between metrics records"),
+            "eval_size": (0, "test examples scored per epoch; 0 scores all"),
+            "eval_k": (1, "importance samples of the per-epoch IWAE bound"),
+            "eval_batch_size": (1, "examples per evaluation batch"),
+            "n_samples": (1, "images in the per-epoch sample grid"),
+            "keep_checkpoints": (0, "epoch checkpoints kept; 0 keeps all"),
+            "stall_steps": (0, "low-acceptance steps before a chain counts as stalled; 0 is off"),
+        }
+        for key, (low, meaning) in minimum.items():
+            value = getattr(self, key)
+            if not _is_int(value) or value < low:
+                raise ConfigError(f"train.{key}={_show(value)} is not valid; expected an integer "
+                                  f">= {low} ({meaning})")
+        if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"train.seed={_show(self.seed)} is not valid; expected an integer in "
+                              f"0..{MAX_SEED}")
+        if not _is_finite_number(self.lr) or self.lr <= 0:
+            raise ConfigError(f"train.lr={_show(self.lr)} is not valid; expected a finite "
+                              "number > 0")
+        clip = self.grad_clip
+        if not _is_finite_number(clip) or clip < 0:
+            raise ConfigError(f"train.grad_clip={_show(clip)} is not valid; expected a finite "
+                              "number >= 0 (0 turns clipping off)")
+        betas = self.adam_betas
+        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+                or not all(_is_finite_number(b) and 0 <= b < 1 for b in betas)):
+            raise ConfigError(f"train.adam_betas={_show(betas)} is not valid; expected two numbers "
+                              "in [0, 1), e.g. [0.9, 0.999]")
+        low = self.stall_acceptance
+        if not _is_finite_number(low) or not 0 <= low < 1:
+            raise ConfigError(f"train.stall_acceptance={_show(low)} is not valid; expected a "
+                              "number in [0, 1)")
+        for key in ("optimizer", "device", "on_stall"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"train.{key}={_show(getattr(self, key))} is not valid; expected "
+                                  "a string")
+        for key in ("tensorboard", "progress"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"train.{key}={_show(getattr(self, key))} is not valid; expected "
+                                  "true or false")
 
 
 @dataclass
@@ -82,13 +166,21 @@ def list_presets() -> list[str]:
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML mapping, with errors that name the file."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not a UTF-8 text file ({exc.reason} at byte "
+                          f"{exc.start}); expected a YAML config") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply to read; expected a mapping "
+                          "with sections data/model/train") from None
+    except ValueError as exc:  # e.g. an integer too long to convert
+        raise ConfigError(f"{path}: a value cannot be read: {exc}") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -99,36 +191,52 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 def resolve_preset(name_or_path: str) -> Path:
     """A preset name (``vae-mnist5k-mlp``) or a path to a YAML file."""
+    if not isinstance(name_or_path, str) or not name_or_path or "\0" in name_or_path:
+        raise ConfigError(f"config {name_or_path!r} is not a preset name or a path to a .yaml "
+                          f"file; presets: {', '.join(list_presets())}")
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
+    if path.suffix in (".yaml", ".yml") or _exists(path):
+        if not _exists(path):
             raise ConfigError(f"config file {path} does not exist")
+        if not path.is_file():
+            raise ConfigError(f"config file {path} is not a file; expected a .yaml file")
         return path
     preset = PRESET_DIR / f"{name_or_path}.yaml"
-    if not preset.is_file():
+    if not _exists(preset) or not preset.is_file():
         raise ConfigError(f"unknown preset {name_or_path!r}; presets: {', '.join(list_presets())} "
                           "(or give a path to a .yaml file)")
     return preset
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False where the name cannot even be looked up (too long, say)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def parse_overrides(overrides: list[str]) -> dict[str, Any]:
     """``["model.latent_dim=8", "train.lr=1e-4"]`` -> nested dict, values parsed as YAML scalars."""
     nested: dict[str, Any] = {}
     for item in overrides:
+        if not isinstance(item, str):
+            raise ConfigError(f"override {_show(item)} must be a string like --section.key=value")
         key, sep, text = item.removeprefix("--").partition("=")
         if not sep or not key:
-            raise ConfigError(f"override {item!r} must look like --section.key=value "
+            raise ConfigError(f"override {_show(item)} must look like --section.key=value "
                               "(for example --train.epochs=5)")
         try:
             value = yaml.safe_load(text) if text else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError, ValueError):  # not YAML: the text itself
             value = text
         node = nested
         parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r} conflicts with an earlier override of {part}")
+                raise ConfigError(f"override {_show(item)} conflicts with an earlier override "
+                                  f"of {part}")
         node[parts[-1]] = value
     return nested
 
@@ -145,18 +253,31 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 def config_from_dict(raw: dict[str, Any]) -> Config:
     """Build a :class:`Config`, choosing the model's config class from ``model.name``."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a config must be a mapping with sections data/model/train, got "
+                          f"{type(raw).__name__}")
     raw = dict(raw)
+    unknown = [key for key in raw if key not in ("data", "model", "train")]
+    if unknown:
+        raise ConfigError(f"unknown config section(s) "
+                          f"[{', '.join(map(_show, _sorted_keys(unknown)))}]; "
+                          "valid: ['data', 'model', 'train']")
+    for key, value in raw.items():
+        if value is not None and not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping of keys to values, got {_show(value)}")
     model_raw = dict(raw.get("model") or {})
     name = model_raw.get("name", ModelConfig.name)
-    if name not in MODELS:
-        raise ConfigError(f"model.name: unknown model {name!r}; "
+    if not isinstance(name, str) or name not in MODELS:
+        raise ConfigError(f"model.name: unknown model {_show(name)}; "
                           f"choices: {', '.join(sorted(MODELS))}")
     sections = {"data": DataConfig, "model": MODELS[name].Config, "train": TrainConfig}
-    unknown = set(raw) - set(sections)
-    if unknown:
-        raise ConfigError(f"unknown config section(s) {sorted(unknown)}; valid: {list(sections)}")
     built = {key: build_dataclass(cls, raw.get(key) or {}, key) for key, cls in sections.items()}
     return Config(**built)
+
+
+def _sorted_keys(keys: Any) -> list[Any]:
+    """Keys sorted for a message; YAML keys may mix types (1, "a", None), so by their repr."""
+    return sorted(keys, key=_show)
 
 
 def read_preset(preset_or_path: str, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -167,6 +288,9 @@ def read_preset(preset_or_path: str, _seen: tuple[str, ...] = ()) -> dict[str, A
     base = raw.pop("base", None)
     if base is None:
         return raw
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: base={_show(base)} is not valid; expected a preset name or "
+                          "the path of a YAML file")
     if str(path) in _seen:
         raise ConfigError(f"{path}: presets include each other in a cycle: {' -> '.join(_seen)}")
     return merge(read_preset(str(base), _seen + (str(path),)), raw)
@@ -184,12 +308,13 @@ def save_config(cfg: Config, path: Path) -> None:
 def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
     """Instantiate dataclass ``cls`` from a dict, checking keys and coercing value types."""
     if not isinstance(values, dict):
-        raise ConfigError(f"{where} must be a mapping of keys to values, got {values!r}")
+        raise ConfigError(f"{where} must be a mapping of keys to values, got {_show(values)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(values) - set(fields)
+    unknown = [key for key in values if key not in fields]
     if unknown:
-        key = sorted(unknown)[0]
+        key = _sorted_keys(unknown)[0]
+        key = key if isinstance(key, str) else _show(key)
         raise ConfigError(f"unknown key {where}.{key}; valid keys in {where}: "
                           f"{', '.join(sorted(fields))}")
     kwargs = {key: _coerce(hints[key], value, f"{where}.{key}") for key, value in values.items()}
@@ -217,44 +342,55 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if origin is typing.Literal:
         if value not in args:
             choices = ", ".join(map(str, args))
-            raise ConfigError(f"{key}: {value!r} is not valid; choices: {choices}")
+            raise ConfigError(f"{key}: {_show(value)} is not valid; choices: {choices}")
         return value
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {_show(value)}")
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
-                raise ConfigError(f"{key}: expected {len(args)} values, got {value!r}")
+                raise ConfigError(f"{key}: expected {len(args)} values, got {_show(value)}")
             return tuple(_coerce(a, v, key) for a, v in zip(args, value))
         inner = args[0] if args else Any
         return origin(_coerce(inner, v, key) for v in value)
     if origin is dict or hint is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{key}: expected a mapping, got {_show(value)}")
         return dict(value)
     if hint is Any:
         return value
     if hint is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        raise ConfigError(f"{key}: expected true or false, got {_show(value)}")
     if hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        raise ConfigError(f"{key}: expected an integer, got {_show(value)}")
     if hint is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
+            number = value
+        elif isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
+        try:
+            number = None if number is None else float(number)
+        except OverflowError:  # an int beyond the float range
+            raise ConfigError(f"{key}: {_show(value)} is too large; expected a number below "
+                              "1.8e308") from None
+        if number is None or math.isnan(number):
+            raise ConfigError(f"{key}: expected a number, got {_show(value)}")
+        return number
     if hint is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"{key}: expected a string, got {value!r}")
+            try:
+                return str(value)
+            except ValueError:  # an int too long to print
+                raise ConfigError(f"{key}: expected a string, got {_show(value)}") from None
+        raise ConfigError(f"{key}: expected a string, got {_show(value)}")
     raise ConfigError(f"{key}: unsupported config type {hint!r}")

@@ -31,16 +31,31 @@ from tqdm.auto import tqdm
 from lae.data import BatchLoader, DataSplits, evenly_spaced, load_dataset
 from lae.errors import ConfigError, LaeError
 from lae.eval.metrics import METRICS, EvalSettings, evaluate
-from lae.eval.plots import save_loss_curves, save_model_samples, save_reconstructions
+from lae.eval.plots import read_metrics, save_loss_curves, save_model_samples, save_reconstructions
 from lae.models import DataSpec, LatentModel, build_model
-from lae.train.checkpoint import find_checkpoint, load_checkpoint, prepare_run_dir, save_checkpoint
+from lae.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from lae.train.config import Config, save_config
+from lae.train.rundir import prepare_run_dir
 
 EPOCH_METRICS = ["elbo", "iwae", "mse"]  # those that do not apply to a model are skipped
 
 
 class TrainingDiverged(LaeError):
-    """A loss became NaN or infinite."""
+    """A loss, energy, gradient or metric became NaN or infinite (or a step failed on such
+    values); ``diagnostics.json`` in the run folder says where and what was likely the cause."""
+
+
+class ChainStalled(LaeError):
+    """A Markov chain stopped moving: its acceptance stayed near 0, or its step size collapsed."""
+
+
+class _NonFinite(Exception):
+    """Internal: a loss or gradient of this step is not finite (names which)."""
+
+
+DIAGNOSTICS = "diagnostics.json"
+STEP_COLLAPSE = 1e-4  # a step size below this fraction of its largest value so far has collapsed
+STALL_ACTIONS = ("error", "warn")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -87,9 +102,17 @@ class Trainer:
                  overwrite: bool = False) -> None:
         self.cfg, self.run_dir = cfg, Path(run_dir)
         tc = cfg.train
-        if tc.optimizer not in OPTIMIZERS:  # before anything is written
+        # Everything that can be wrong with the config or the data fails before the run folder
+        # is touched: options, then data, then the model and its optimisers.
+        if tc.optimizer not in OPTIMIZERS:
             raise ConfigError(f"train.optimizer: expected one of {sorted(OPTIMIZERS)}, got "
                               f"{tc.optimizer!r}")
+        if tc.on_stall not in STALL_ACTIONS:
+            raise ConfigError(f"train.on_stall: expected one of {list(STALL_ACTIONS)}, got "
+                              f"{tc.on_stall!r}")
+        if tc.stall_steps < 0 or not 0 <= tc.stall_acceptance < 1:
+            raise ConfigError("train.stall_steps must be >= 0 (0: off) and train.stall_acceptance "
+                              f"in [0, 1); got {tc.stall_steps} and {tc.stall_acceptance}")
         checkpoint = None
         if resume:
             prepare_run_dir(self.run_dir, resume=True, overwrite=False)
@@ -98,15 +121,17 @@ class Trainer:
             torch.set_num_threads(tc.num_threads)
         torch.manual_seed(tc.seed)
         self.device = resolve_device(tc.device)
-        # Data first: a missing or corrupt dataset must fail before the run dir is touched.
         self.splits = load_dataset(cfg.data)
-        if not resume:
-            prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
         self.spec = data_spec(self.splits)
         self.model: LatentModel = build_model(cfg.model, self.spec).to(self.device)
+        if checkpoint is None:  # e.g. a Bernoulli decoder's output bias at the data's mean logit
+            self.model.init_from_data(self.splits.train)
         self.param_groups = self.model.loss_parameters()
         self.optimizers = {name: OPTIMIZERS[tc.optimizer](params, tc)
                            for name, params in self.param_groups.items()}
+        tensorboard_writer = self._tensorboard() if tc.tensorboard else None
+        if not resume:
+            prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
         self.generator = torch.Generator().manual_seed(tc.seed)  # shuffling, binarisation
         n_train = self.splits.train.shape[0]
         # The loader yields each batch's row indices with it (for per-example model state).
@@ -119,11 +144,14 @@ class Trainer:
         self.x_eval = evenly_spaced(self.splits.test, tc.eval_size)
         self.x_recon = evenly_spaced(self.splits.test, 32)
         self.epoch, self.step = 0, 0
+        # consecutive steps each chain diagnostic has looked stalled; largest step sizes seen
+        self.stalled_steps: dict[str, int] = {}
+        self.max_step_size: dict[str, float] = {}
         self.metrics_path = self.run_dir / "metrics.jsonl"
         if checkpoint is not None:
             self._restore(checkpoint)
         save_config(cfg, self.run_dir / "config.yaml")
-        self.writer = self._tensorboard() if tc.tensorboard else None
+        self.writer = tensorboard_writer(self.run_dir) if tensorboard_writer else None
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -145,8 +173,18 @@ class Trainer:
         bar = tqdm(self.loader, desc=f"epoch {epoch}/{tc.epochs}",
                    disable=None if tc.progress else True, leave=False, dynamic_ncols=True)
         for x, index in bar:
-            out = self.model.training_step(x, index)
-            self._apply(out.losses)
+            try:
+                out = self.model.training_step(x, index)
+                self._apply(out.losses)
+            except _NonFinite as exc:
+                raise self._diverged(epoch, f"{exc} became non-finite", x) from None
+            except (torch.linalg.LinAlgError, ValueError, RuntimeError) as exc:
+                # A factorisation or a distribution fails on non-finite values first (the SVD
+                # of ALD's features, a Normal's argument check): that is divergence, reported
+                # as such; any other error is a bug and keeps its traceback.
+                if not self._looks_diverged(exc):
+                    raise
+                raise self._diverged(epoch, f"{type(exc).__name__}: {exc}", x) from None
             self.step += 1
             for key, value in {**out.losses, **out.metrics}.items():
                 sums[key] += torch.as_tensor(value, device=self.device).detach()
@@ -155,16 +193,18 @@ class Trainer:
             if self.step % tc.log_every == 0:
                 elapsed = time.perf_counter() - t0
                 rec = {k: v.item() / n_steps for k, v in sums.items()}
-                self._check_finite(rec, epoch)
+                self._check_finite(rec, epoch, x)
                 rec["images_per_s"] = n_images / max(elapsed, 1e-9)
                 self._log({"split": "train", "epoch": epoch, "step": self.step, **rec})
+                self._watch_chains(rec, n_steps, epoch)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k in out.losses
                                  or k == "images_per_s"})
                 sums.clear()
                 n_images, n_steps, t0 = 0, 0, time.perf_counter()
 
     def _apply(self, losses: dict[str, torch.Tensor]) -> None:
-        """One optimiser step per named loss, each on its own parameter group."""
+        """One optimiser step per named loss, each on its own parameter group. A non-finite loss
+        or gradient stops the run before any parameter moves, so the model stays finite."""
         unknown = set(losses) - set(self.optimizers)
         if unknown:
             raise KeyError(f"model returned losses {sorted(unknown)} that loss_parameters() does "
@@ -172,14 +212,26 @@ class Trainer:
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
         names = list(losses)
+        bad: list[str] = []
         for i, name in enumerate(names):
             params = self.param_groups[name]
             grads = torch.autograd.grad(losses[name], params, retain_graph=i < len(names) - 1,
                                         allow_unused=True)
             for p, g in zip(params, grads):
                 p.grad = g
+            present = [g for g in grads if g is not None]
             if self.cfg.train.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, self.cfg.train.grad_clip)
+                norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.train.grad_clip)
+            else:
+                norm = (torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g)
+                                                              for g in present]))
+                        if present else losses[name].new_zeros(()))
+            if not bool(torch.isfinite(losses[name].detach())):
+                bad.append(f"loss {name!r}")
+            elif not bool(torch.isfinite(norm)):
+                bad.append(f"gradient of loss {name!r}")
+        if bad:
+            raise _NonFinite(", ".join(bad))  # turned into a full report by the caller
         for name in names:
             self.optimizers[name].step()
 
@@ -192,7 +244,7 @@ class Trainer:
         results = evaluate(self.model, self.x_eval, names, settings)
         record = {"split": "test", "epoch": epoch, "step": self.step,
                   **{k: v["value"] for k, v in results["metrics"].items()}}
-        self._check_finite(record, epoch)
+        self._check_finite(record, epoch, None)
         self._log(record)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items()
                           if k not in ("split", "epoch", "step"))
@@ -217,6 +269,8 @@ class Trainer:
             "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
             "epoch": self.epoch,
             "step": self.step,
+            "chain_watch": {"stalled_steps": dict(self.stalled_steps),
+                            "max_step_size": dict(self.max_step_size)},
             "rng": {"torch": torch.get_rng_state(), "data": self.generator.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
@@ -225,16 +279,21 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(ckpt["optimizers"][name])
+            for group in opt.param_groups:  # a resumed run may change train.lr
+                group["lr"] = self.cfg.train.lr
         self.epoch, self.step = ckpt["epoch"], ckpt["step"]
         torch.set_rng_state(ckpt["rng"]["torch"])
         self.generator.set_state(ckpt["rng"]["data"])
         if ckpt["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
-        # Records written after the checkpoint (by a run that then died) would be repeated.
+        watch = ckpt.get("chain_watch", {})
+        self.stalled_steps = dict(watch.get("stalled_steps", {}))
+        self.max_step_size = dict(watch.get("max_step_size", {}))
+        # Records written after the checkpoint (by a run that then died) would be repeated; a
+        # last line torn by a crash mid-write is dropped (read_metrics warns).
         if self.metrics_path.is_file():
-            kept = [line for line in self.metrics_path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["step"] <= self.step]
-            self.metrics_path.write_text("".join(line + "\n" for line in kept))
+            kept = [r for r in read_metrics(self.metrics_path) if r["step"] <= self.step]
+            self.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     # -- logging ---------------------------------------------------------------------------
     def _log(self, record: dict[str, Any]) -> None:
@@ -245,18 +304,118 @@ class Trainer:
                 if isinstance(value, (int, float)) and key not in ("step", "epoch"):
                     self.writer.add_scalar(f"{record['split']}/{key}", value, record["step"])
 
-    def _check_finite(self, record: dict[str, Any], epoch: int) -> None:
+    def _check_finite(self, record: dict[str, Any], epoch: int, x: torch.Tensor | None) -> None:
         bad = [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]
         if bad:
-            raise TrainingDiverged(
-                f"{', '.join(bad)} became non-finite at step {self.step} (epoch {epoch}); the last "
-                f"good checkpoint is {self.run_dir / 'checkpoints' / 'last.pt'} if any. Try a "
-                "smaller train.lr or train.grad_clip > 0.")
+            raise self._diverged(epoch, f"{', '.join(bad)} became non-finite", x)
+
+    # -- faults ----------------------------------------------------------------------------
+    def _looks_diverged(self, exc: Exception) -> bool:
+        if isinstance(exc, torch.linalg.LinAlgError):
+            return True
+        text = str(exc).lower()
+        return any(w in text for w in ("nan", "inf", "finite")) or not all(
+            bool(torch.isfinite(p).all()) for p in self.model.parameters())
+
+    def _diverged(self, epoch: int, what: str, x: torch.Tensor | None) -> TrainingDiverged:
+        """Write ``diagnostics.json`` and build the error: what went wrong, where, the likely
+        causes with the settings behind them, and the last good checkpoint."""
+        cfg, tc = self.cfg, self.cfg.train
+        last = self.run_dir / "checkpoints" / "last.pt"
+        step_size = getattr(cfg.model, "step_size", None)
+        norms = {n: float(p.detach().norm()) for n, p in self.model.named_parameters()}
+        bad_params = sorted(n for n, v in norms.items() if not math.isfinite(v))
+        # (score, cause): the evidence for each decides the order; ties keep lr, step, data.
+        causes: list[tuple[int, str]] = []
+        big_lr = tc.lr > (1e-2 if tc.optimizer == "adam" else 1.0)
+        causes.append((2 * bool(bad_params) + big_lr,
+                       f"the learning rate train.lr={tc.lr:g} ({tc.optimizer}"
+                       + (f", grad_clip {tc.grad_clip:g}" if tc.grad_clip > 0 else
+                          ", no gradient clipping") + "): try a smaller train.lr or "
+                       "train.grad_clip=1"))
+        if step_size is not None:
+            mh = getattr(cfg.model, "mh", None)
+            causes.append((int(mh is False), f"the Langevin step size model.step_size="
+                           f"{step_size:g}" + (" without a Metropolis-Hastings test "
+                                               "(model.mh=false)" if mh is False else "")
+                           + ": try one 10-100x smaller"))
+        seen = None
+        if x is not None and x.numel():
+            finite_x = x[torch.isfinite(x)]
+            seen = [float(finite_x.min()), float(finite_x.max())] if finite_x.numel() else None
+        lo, hi = self.spec.value_range
+        likelihood = type(self.model.likelihood).__name__
+        outside = seen is not None and (seen[0] < lo or seen[1] > hi)
+        causes.append((4 * outside, f"the data against the likelihood: {likelihood} on data "
+                       f"declared in [{lo:g}, {hi:g}]"
+                       + (f", this batch spans [{seen[0]:g}, {seen[1]:g}]" if seen else "")
+                       + (" (outside the declared range: check data.scale)" if outside else "")))
+        causes = [c for _, c in sorted(causes, key=lambda sc: -sc[0])]
+        diagnostics = {
+            "problem": what, "epoch": epoch, "step": self.step + 1,
+            "likely_causes": causes,
+            "non_finite_parameters": bad_params,
+            "largest_parameter_norms": dict(sorted(norms.items(), key=lambda kv: -kv[1]
+                                                   if math.isfinite(kv[1]) else -math.inf)[:5]),
+            "settings": {"train.lr": tc.lr, "train.optimizer": tc.optimizer,
+                         "train.grad_clip": tc.grad_clip, "model.name": cfg.model.name,
+                         "model.step_size": step_size, "likelihood": likelihood,
+                         "data.value_range": [lo, hi], "batch_range": seen},
+            "last_train_record": next((r for r in reversed(read_metrics(self.metrics_path))
+                                       if r.get("split") == "train"), None),
+            "last_good_checkpoint": str(last) if last.is_file() else None,
+        }
+        path = self.run_dir / DIAGNOSTICS
+        path.write_text(json.dumps(diagnostics, indent=2, default=str) + "\n")
+        keep = (f"the last good checkpoint {last} is kept" if last.is_file() else
+                "no checkpoint was written yet")
+        return TrainingDiverged(
+            f"training diverged at step {self.step + 1} (epoch {epoch}): {what}. Likely causes, "
+            f"most likely first: {'; '.join(causes)}. Details in {path}; {keep}.")
+
+    def _watch_chains(self, record: dict[str, Any], n_steps: int, epoch: int) -> None:
+        """Count the steps each chain's acceptance has stayed below ``train.stall_acceptance``
+        (and catch a collapsed step size); past ``train.stall_steps`` the chain has stalled."""
+        tc = self.cfg.train
+        if tc.stall_steps == 0:
+            return
+        problems = []
+        for key, value in record.items():
+            if key.endswith("acceptance"):
+                low = value < tc.stall_acceptance
+                self.stalled_steps[key] = self.stalled_steps.get(key, 0) + n_steps if low else 0
+                if self.stalled_steps[key] >= tc.stall_steps:
+                    problems.append(f"{key} stayed below {tc.stall_acceptance:g} for "
+                                    f"{self.stalled_steps[key]} steps (now {value:.3g})")
+            elif key.endswith("step_size") and value > 0:
+                top = self.max_step_size[key] = max(self.max_step_size.get(key, 0.0), value)
+                if value < STEP_COLLAPSE * top:
+                    problems.append(f"{key} collapsed to {value:.3g}, below {STEP_COLLAPSE:g} of "
+                                    f"its largest value {top:.3g}")
+        if not problems:
+            return
+        step_size = getattr(self.cfg.model, "step_size", None)
+        hint = (f"model.step_size={step_size:g} is likely far too large (or too small) for this "
+                "posterior; lower it, or check that model.adapt_step is on"
+                if step_size is not None else "check the sampler's step size")
+        message = (f"a chain has stopped moving at step {self.step} (epoch {epoch}): "
+                   f"{'; '.join(problems)}. {hint}. (train.stall_steps={tc.stall_steps}, "
+                   f"train.on_stall={tc.on_stall})")
+        if tc.on_stall == "error":
+            last = self.run_dir / "checkpoints" / "last.pt"
+            raise ChainStalled(message + (f"; the last checkpoint {last} is kept"
+                                          if last.is_file() else ""))
+        tqdm.write(f"WARNING: {message}")
+        self._log({"split": "warning", "epoch": epoch, "step": self.step,
+                   "kind": "stalled_chain", "message": message})
+        for key in list(self.stalled_steps):  # count afresh: one warning per stall_steps
+            self.stalled_steps[key] = 0
 
     def _tensorboard(self):
+        """A factory for the tensorboard writer (checked before the run folder is made)."""
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise ConfigError("train.tensorboard=true needs the tensorboard package: "
                               "pip install 'lae[tensorboard]'") from None
-        return SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
+        return lambda run_dir: SummaryWriter(log_dir=str(run_dir / "tensorboard"))

@@ -84,3 +84,14 @@ def test_missing_fashion_mnist_mentions_debian_package(tmp_path, monkeypatch):
     monkeypatch.setattr("lae.data.idx.FASHION_MNIST_SYSTEM_DIRS", (str(tmp_path / "none"),))
     with pytest.raises(DataError, match="dataset-fashion-mnist"):
         load_dataset(DataConfig(name="fashion-mnist", data_dir=str(tmp_path)))
+
+
+def test_header_dims_whose_product_overflows_int64(tmp_path):
+    # 2**31 * 2**31 * 4 wrapped to 0 in np.prod(int64): a header-only file passed the length
+    # check and reshape raised ValueError.
+    dims = (2**31, 2**31, 4)
+    path = tmp_path / "huge"
+    path.write_bytes(bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in dims))
+    with pytest.raises(DataError, match=rf"huge: truncated: header dims \[2147483648, "
+                                        rf"2147483648, 4\] need {2**64 + 16} bytes"):
+        read_idx(path, 3)

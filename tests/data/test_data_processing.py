@@ -76,6 +76,16 @@ def test_holdout_class_errors():
         ({"val_size": -1}, r"data\.val_size"),
         ({"val_size": 2.5}, r"data\.val_size"),
         ({"n_toy": 0}, r"data\.n_toy"),
+        # Accepted before: numpy's default_rng / torch's manual_seed failed later with a
+        # ValueError (negative) or RuntimeError / ValueError (beyond 64 bits).
+        ({"seed": -1}, r"data\.seed=-1 must be an int in 0\.\.4294967295"),
+        ({"seed": 2**64}, r"data\.seed=18446744073709551616 must be an int in 0\.\.4294967295"),
+        ({"seed": 1.5}, r"data\.seed=1\.5 must be an int"),
+        ({"val_size": float("inf")}, r"data\.val_size=inf"),
+        ({"name": ["digits"]}, r"data\.name=\['digits'\] is not valid"),
+        ({"path": 3}, r"data\.path=3 is not valid; expected a path"),
+        ({"download": "yes"}, r"data\.download='yes' is not valid; expected true or false"),
+        ({"binarize": ["none"]}, r"data\.binarize=\['none'\] is not valid"),
     ],
 )
 def test_bad_options_raise_config_error(kw, pattern):
@@ -128,3 +138,75 @@ def test_bad_pixels_from_a_loader_name_dataset_and_split(monkeypatch):
 def test_integer_pixels_accepted():
     x = as_pixels(torch.arange(32, dtype=torch.int64).reshape(2, 1, 4, 4) * 8, "x")
     assert x.dtype == torch.uint8 and x.max() == 248
+
+
+def test_val_size_as_a_huge_int_is_a_data_error_not_an_overflow():
+    # math.isfinite(10**400) raised OverflowError in the config check.
+    with pytest.raises(DataError, match="at least one must stay in train"):
+        _load(val_size=10**400)
+
+
+def test_holdout_of_every_training_label_is_named():
+    with pytest.raises(DataError, match="holdout_class=0 is the label of every example"):
+        load_dataset(DataConfig(name="toy:one-class", holdout_class=0))
+
+
+@pytest.fixture(autouse=True)
+def _own_registry(monkeypatch):
+    """Datasets a test registers vanish after it."""
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    register_dataset("toy:one-class", "every example labelled 0")(
+        lambda cfg: RawData("image", np.zeros((4, 1, 2, 2), np.uint8), np.zeros(4, np.int64),
+                            np.zeros((2, 1, 2, 2), np.uint8), np.zeros(2, np.int64)))
+
+
+def _register_points(name, train, test):
+    register_dataset(name, "points for a test")(
+        lambda cfg: RawData("points", train, None, test, None))
+
+
+def test_non_finite_points_of_any_loader_are_counted_not_called_a_shape_problem():
+    x = np.zeros((6, 2))
+    x[2, 1] = np.nan
+    x[4, 0] = np.inf
+    _register_points("test:nan-points", x, np.zeros((3, 2)))
+    with pytest.raises(DataError, match=r"^test:nan-points train points: 2 non-finite values "
+                                        r"\(NaN/inf\) among 12") as info:
+        load_dataset(DataConfig(name="test:nan-points"))
+    assert "shape" not in str(info.value)
+
+
+def test_points_beyond_float32_are_named():
+    _register_points("test:huge-points", np.full((4, 2), 1e300), np.zeros((2, 2)))
+    with pytest.raises(DataError, match=r"test:huge-points train points: 8 values exceed "
+                                        r"the float32 range"):
+        load_dataset(DataConfig(name="test:huge-points"))
+
+
+@pytest.mark.parametrize("train,test,message", [
+    (np.zeros((0, 2)), np.zeros((3, 2)), "the train split has no examples"),
+    (np.zeros((4, 2)), np.zeros((0, 2)), "the test split has no examples"),
+    (np.zeros((4, 0)), np.zeros((3, 0)), r"train examples have shape \(0,\), which holds no"),
+])
+def test_empty_splits_fail_at_load_time(train, test, message):
+    # These loaded; training then failed after an "epoch" (or in the model).
+    _register_points("test:empty", train, test)
+    with pytest.raises(DataError, match=rf"^test:empty: {message}"):
+        load_dataset(DataConfig(name="test:empty"))
+
+
+@pytest.mark.parametrize("x,message", [
+    (np.array([[["a"]]]), "dtype <U1, expected numbers"),
+    (np.array([None]), "dtype object, expected numbers"),
+    (np.full((1, 1, 2, 2), 2**64 - 1, np.uint64), "value 18446744073709551615 does not fit"),
+])
+def test_pixels_that_are_not_numbers_name_the_tensor(x, message):
+    # torch.as_tensor raised TypeError; torch's min() NotImplementedError for uint64.
+    with pytest.raises(DataError, match=rf"^toy train images: {message}"):
+        as_pixels(x, "toy train images")
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint32, ">u2", ">f8", np.longdouble])
+def test_pixels_of_wide_unsigned_big_endian_and_long_double_dtypes(dtype):
+    x = (np.arange(16).reshape(1, 1, 4, 4) * 17).astype(dtype)
+    assert as_pixels(x, "x").tolist() == (np.arange(16).reshape(1, 1, 4, 4) * 17).tolist()

@@ -127,7 +127,7 @@ def test_mala_refinement_samples_the_exact_posterior_and_splits_the_losses():
     draws = []
     for _ in range(500):
         with torch.no_grad():
-            z, _ = model.refine(x, model.encode(x) if not draws else draws[-1], adapt=True)
+            z, _, _ = model.refine(x, model.encode(x) if not draws else draws[-1], adapt=True)
         draws.append(z)
     draws = torch.stack(draws[100:])  # [400, 10, 2]
     post = truth.posterior(x)

@@ -6,6 +6,7 @@ from lae.errors import ConfigError
 from lae.models import MODELS
 from lae.train.config import (
     Config,
+    TrainConfig,
     config_from_dict,
     list_presets,
     load_config,
@@ -83,3 +84,100 @@ def test_presets_can_build_on_a_base(tmp_path):
     (tmp_path / "b.yaml").write_text(f"base: {tmp_path / 'a.yaml'}\n")
     with pytest.raises(ConfigError, match="cycle"):
         load_config(str(tmp_path / "a.yaml"))
+
+
+@pytest.mark.parametrize("override,message", [
+    ("train.epochs=0", r"train\.epochs=0 is not valid; expected an integer >= 1"),
+    ("train.epochs=-3", r"train\.epochs=-3 is not valid; expected an integer >= 1"),
+    ("train.lr=0", r"train\.lr=0\.0 is not valid; expected a finite number > 0"),
+    ("train.lr=-1e-3", r"train\.lr=-0\.001 is not valid; expected a finite number > 0"),
+    ("train.lr=.inf", r"train\.lr=inf is not valid; expected a finite number > 0"),
+    ("train.eval_size=-1", r"train\.eval_size=-1 is not valid; expected an integer >= 0"),
+    ("train.batch_size=0", r"train\.batch_size=0 is not valid; expected an integer >= 1"),
+    ("train.log_every=0", r"train\.log_every=0 is not valid; expected an integer >= 1"),
+    ("train.eval_k=0", r"train\.eval_k=0 is not valid; expected an integer >= 1"),
+    ("train.eval_batch_size=0", r"train\.eval_batch_size=0 is not valid"),
+    ("train.n_samples=0", r"train\.n_samples=0 is not valid; expected an integer >= 1"),
+    ("train.keep_checkpoints=-1", r"train\.keep_checkpoints=-1 is not valid; expected an "
+                                  r"integer >= 0"),
+    ("train.num_threads=-2", r"train\.num_threads=-2 is not valid; expected an integer >= 0"),
+    ("train.grad_clip=-1", r"train\.grad_clip=-1\.0 is not valid; expected a finite number >= 0"),
+    ("train.seed=-1", r"train\.seed=-1 is not valid; expected an integer in 0\.\.4294967295"),
+    ("train.stall_steps=-1", r"train\.stall_steps=-1 is not valid; expected an integer >= 0"),
+    ("train.stall_acceptance=1.5", r"train\.stall_acceptance=1\.5 is not valid"),
+    ("train.adam_betas=[0.9, 1.0]", r"train\.adam_betas=\(0\.9, 1\.0\) is not valid; expected "
+                                    r"two numbers in \[0, 1\)"),
+    ("train.adam_betas=[-0.1, 0.9]", r"train\.adam_betas=\(-0\.1, 0\.9\) is not valid"),
+    ("data.seed=-5", r"data\.seed=-5 must be an int in 0\.\.4294967295"),
+])
+def test_nonsense_numbers_in_the_config_name_the_key(override, message):
+    # These were accepted; epochs=0 left a run without a checkpoint that could not resume.
+    with pytest.raises(ConfigError, match=message):
+        load_config("vae-toy2d", [override])
+
+
+def test_train_config_checks_values_when_built_directly():
+    with pytest.raises(ConfigError, match=r"train\.epochs=0"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ConfigError, match=r"train\.lr=nan"):
+        TrainConfig(lr=float("nan"))
+    assert TrainConfig(eval_size=0, keep_checkpoints=0, grad_clip=0.0).eval_size == 0
+
+
+def test_cli_rejects_bad_train_config_before_creating_the_run_dir(tmp_path, capsys):
+    from lae.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "vae-toy2d", "--out", str(run), "--train.epochs=0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "train.epochs=0" in err and len(err.splitlines()) == 1
+    assert not run.exists()
+    assert main(["train", "vae-toy2d", "--out", str(run), "--train.lr=-1"]) == 2
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("raw,message", [
+    ([1, 2], r"a config must be a mapping"),
+    ({"train": [1, 2]}, r"train must be a mapping of keys to values, got \[1, 2\]"),
+    ({"model": "vae"}, r"model must be a mapping of keys to values, got 'vae'"),
+    ({"model": {"name": ["vae"]}}, r"model\.name: unknown model \['vae'\]"),
+    ({1: {}, "x": {}}, r"unknown config section\(s\) \['x', 1\]"),
+    ({"train": {1: 2, "x": 3}}, r"unknown key train\.x; valid keys in train"),
+    ({"train": {"lr": 10**400}}, r"train\.lr: 1000000000.* \.\.\.> is too large"),
+    ({"train": {"lr": float("nan")}}, r"train\.lr: expected a number, got nan"),
+    ({"train": {"device": 10**5000}}, r"train\.device: expected a string, got <an integer"),
+    ({"train": {"epochs": -(10**5000)}}, r"train\.epochs=<an integer of about 5000 digits>"),
+])
+def test_config_from_dict_rejects_odd_values_with_config_errors(raw, message):
+    # Each raised TypeError / ValueError / OverflowError (or was accepted, for NaN) before.
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(raw)
+
+
+def test_unreadable_yaml_files_are_config_errors(tmp_path):
+    (tmp_path / "latin1.yaml").write_bytes(b"train:\n  device: caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"latin1\.yaml is not a UTF-8 text file"):
+        load_config(str(tmp_path / "latin1.yaml"))
+    (tmp_path / "deep.yaml").write_text("[" * 1000)
+    with pytest.raises(ConfigError, match=r"deep\.yaml: YAML nested too deeply"):
+        load_config(str(tmp_path / "deep.yaml"))
+    (tmp_path / "bigint.yaml").write_text("train:\n  epochs: " + "9" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"bigint\.yaml: a value cannot be read"):
+        load_config(str(tmp_path / "bigint.yaml"))
+    (tmp_path / "base.yaml").write_text("base: [1]\n")
+    with pytest.raises(ConfigError, match=r"base\.yaml: base=\[1\] is not valid"):
+        load_config(str(tmp_path / "base.yaml"))
+
+
+@pytest.mark.parametrize("name", ["a\0b", "x" * 5000, ""])
+def test_preset_names_that_are_not_paths(name):
+    with pytest.raises(ConfigError, match="preset"):
+        load_config(name)
+
+
+def test_override_values_that_are_not_yaml_stay_text():
+    assert parse_overrides(["train.device=[[[["]) == {"train": {"device": "[[[["}}
+    deep = "[" * 1000
+    assert parse_overrides([f"train.device={deep}"]) == {"train": {"device": deep}}
+    big = "9" * 5000
+    assert parse_overrides([f"train.device={big}"]) == {"train": {"device": big}}

@@ -10,7 +10,7 @@ from lae.errors import RunDirError
 from lae.models import MODELS, LatentModel, ModelConfig, StepOutput
 from lae.nn import build_encoder
 from lae.train import Trainer, load_config, load_run
-from lae.train.checkpoint import prepare_run_dir
+from lae.train.rundir import prepare_run_dir
 
 
 def _cfg(overrides, *extra):

@@ -1,0 +1,122 @@
+"""Run directories: what makes a folder a lae run, and what ``--overwrite`` may delete.
+
+A folder is a lae run only if lae wrote its marker, ``lae-run.json`` (the lae version and the
+time the run was made). ``--overwrite`` deletes only files lae itself writes (``OWNED``, matched
+by name inside the run folder), never the folder itself or anything else in it, so
+``--out . --overwrite`` in a project folder that once held a run leaves the user's files alone.
+
+Layout written by ``lae train`` (and ``lae eval``)::
+
+    lae-run.json  config.yaml  metrics.jsonl  diagnostics.json  results.json  interpolations.png
+    checkpoints/epoch_NNNN.pt  checkpoints/last.pt
+    samples/samples_NNNN.png  samples/recon_NNNN.png  plots/loss.png  tensorboard/events.*
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+import lae
+from lae.errors import RunDirError
+
+MANIFEST = "lae-run.json"
+CHECKPOINT_DIR = "checkpoints"
+LAST = "last.pt"
+# Glob patterns, relative to the run folder, of every file lae writes there.
+OWNED = (MANIFEST, "config.yaml", "metrics.jsonl", "diagnostics.json", "results.json",
+         "interpolations.png", f"{CHECKPOINT_DIR}/epoch_*.pt", f"{CHECKPOINT_DIR}/{LAST}",
+         f"{CHECKPOINT_DIR}/.*.tmp", "samples/samples_*.png", "samples/recon_*.png",
+         "plots/loss.png", "tensorboard/events.out.tfevents.*")
+OWNED_DIRS = (CHECKPOINT_DIR, "samples", "plots", "tensorboard")  # removed once empty
+
+
+def write_manifest(run_dir: Path) -> None:
+    """Mark ``run_dir`` as a lae run (kept as it is when the run is resumed)."""
+    path = run_dir / MANIFEST
+    if not path.is_file():
+        created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        path.write_text(json.dumps({"lae_version": lae.__version__, "created_utc": created},
+                                   indent=2) + "\n")
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """The manifest of a lae run, or None where the folder has none."""
+    path = run_dir / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"{path} is not a readable lae run manifest ({exc}); lae will not "
+                          "treat the folder as a run") from None
+    if not isinstance(manifest, dict) or "lae_version" not in manifest:
+        raise RunDirError(f"{path} has no lae_version; not a manifest written by lae")
+    return manifest
+
+
+def is_lae_run(run_dir: Path) -> bool:
+    return read_manifest(run_dir) is not None
+
+
+def owned_files(run_dir: Path) -> list[Path]:
+    """The files in ``run_dir`` that lae writes (those ``--overwrite`` deletes)."""
+    return sorted({p for pattern in OWNED for p in run_dir.glob(pattern) if p.is_file()})
+
+
+def stale_temporaries(run_dir: Path) -> list[Path]:
+    """Half-written checkpoint files left by a run killed while saving."""
+    return sorted((run_dir / CHECKPOINT_DIR).glob(".*.tmp"))
+
+
+def remove_owned(run_dir: Path) -> list[Path]:
+    """Delete lae's files in ``run_dir`` (and its folders once they are empty); returns them."""
+    removed = owned_files(run_dir)
+    for path in removed:
+        path.unlink()
+    for name in OWNED_DIRS:
+        folder = run_dir / name
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return removed
+
+
+def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """Make sure we may write into ``run_dir``; never delete what lae did not write.
+
+    - new or empty folder: created and marked;
+    - a lae run with ``resume``: kept (training continues from ``checkpoints/last.pt``);
+      half-written checkpoint temporaries from a killed run are removed;
+    - a lae run with ``overwrite``: lae's files in it are deleted, anything else stays;
+    - anything else: an error that says which flag to use.
+    """
+    if resume and overwrite:
+        raise RunDirError("--resume and --overwrite contradict each other; choose one")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"run directory {run_dir} is a file, not a folder; choose another --out")
+    marked = run_dir.is_dir() and is_lae_run(run_dir)
+    if resume:
+        # Runs from before the manifest existed are recognised by their config and checkpoint.
+        legacy = (run_dir / "config.yaml").is_file() and (run_dir / CHECKPOINT_DIR / LAST).is_file()
+        if not (marked or legacy):
+            raise RunDirError(f"--resume: {run_dir} is not a lae run directory (no {MANIFEST})")
+        for tmp in stale_temporaries(run_dir):
+            tmp.unlink()
+        if not (run_dir / CHECKPOINT_DIR / LAST).is_file():
+            raise RunDirError(f"--resume: {run_dir} has no checkpoint yet (the run stopped before "
+                              "the end of its first epoch); start it again with --overwrite")
+        write_manifest(run_dir)
+        return
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise RunDirError(f"run directory {run_dir} already exists and is not empty; pass "
+                              "--resume to continue it, --overwrite to replace it, or choose "
+                              "another --out")
+        if not marked:
+            raise RunDirError(f"--overwrite: refusing to delete anything in {run_dir}, which is "
+                              f"not a lae run directory (no {MANIFEST} written by lae)")
+        remove_owned(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_manifest(run_dir)

@@ -1,0 +1,229 @@
+"""What lae promises under faults (docs/faults.md): user files are never deleted, checkpoints
+never run code, a stalled or diverging chain stops loudly, torn files and killed writes are
+recovered from. Each test names the defect it guards against."""
+
+import json
+import os
+import pickle
+import signal
+
+import pytest
+import torch
+
+from lae.cli import main
+from lae.errors import RunDirError
+from lae.train import Trainer, load_config, load_run
+from lae.train.checkpoint import load_checkpoint, save_checkpoint
+from lae.train.rundir import MANIFEST, prepare_run_dir
+from lae.train.trainer import ChainStalled, TrainingDiverged
+
+
+def _cfg(overrides, *extra, model="vae"):
+    return load_config("vae-toy2d", overrides + [f"model.name={model}", *extra])
+
+
+# -- 1. user files ---------------------------------------------------------------------------
+def test_overwrite_leaves_a_user_folder_with_a_config_yaml_alone(tmp_path, capsys):
+    """A user's project folder that happens to hold a config.yaml is not a lae run."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.yaml").write_text("my: settings\n")
+    (project / "notes.txt").write_text("mine")
+    code = main(["train", "vae-toy2d", "--out", str(project), "--overwrite",
+                 "--train.epochs=1", "--train.progress=false"])
+    assert code == 2 and "not a lae run directory" in capsys.readouterr().err
+    assert sorted(p.name for p in project.iterdir()) == ["config.yaml", "notes.txt"]
+
+
+def test_overwrite_of_the_current_folder_deletes_only_lae_files(tmp_path, monkeypatch,
+                                                                  fast_overrides):
+    """``--out . --overwrite`` used to empty the folder, then fail with EINVAL on '.'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "analysis.py").write_text("print('mine')")
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "my_figure.png").write_bytes(b"png")
+    args = ["train", "vae-toy2d", "--out", ".", *[f"--{o}" for o in fast_overrides],
+            "--train.epochs=1"]
+    assert main(args) == 2  # the folder is not empty and not a run: refused
+    (tmp_path / "samples" / "my_figure.png").unlink()
+    (tmp_path / "samples").rmdir()
+    os.remove(tmp_path / "analysis.py")
+    assert main(args) == 0  # an empty folder becomes a run
+    (tmp_path / "analysis.py").write_text("print('mine')")
+    (tmp_path / "checkpoints" / "my_notes.txt").write_text("mine too")
+    assert main(args + ["--overwrite"]) == 0
+    assert (tmp_path / "analysis.py").read_text() == "print('mine')"
+    assert (tmp_path / "checkpoints" / "my_notes.txt").read_text() == "mine too"
+    assert (tmp_path / MANIFEST).is_file() and (tmp_path / "checkpoints" / "last.pt").is_file()
+
+
+def test_a_run_is_marked_with_lae_version(tmp_path, fast_overrides):
+    run = tmp_path / "run"
+    Trainer(_cfg(fast_overrides, "train.epochs=1"), run).fit()
+    manifest = json.loads((run / MANIFEST).read_text())
+    assert manifest["lae_version"] and manifest["created_utc"]
+
+
+def test_report_refuses_to_replace_a_report(tmp_path, fast_overrides, capsys):
+    run = tmp_path / "run"
+    Trainer(_cfg(fast_overrides, "train.epochs=1"), run).fit()
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "report.md").write_text("my edited report")
+    assert main(["report", str(run), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "report.md").read_text() == "my edited report"
+    assert main(["report", str(run), "--out", str(out), "--overwrite"]) == 0
+    assert (out / "report.md").read_text().startswith("# lae report")
+
+
+# -- 2. checkpoints never run code -----------------------------------------------------------
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_a_checkpoint_with_a_pickled_callable_is_refused(tmp_path, fast_overrides, capsys):
+    run = tmp_path / "run"
+    Trainer(_cfg(fast_overrides, "train.epochs=1"), run).fit()
+    evil = tmp_path / "evil.pt"
+    payload = load_checkpoint(run / "checkpoints" / "last.pt")
+    payload["extra"] = _Payload()
+    torch.save(payload, evil)  # pickles os.system: loading without the guard would run it
+    with pytest.raises(RunDirError, match="refusing to load checkpoint .*evil.pt"):
+        load_checkpoint(evil)
+    assert main(["sample", str(run), "--checkpoint", str(evil), "--out",
+                 str(tmp_path / "s.png")]) == 2
+    assert "refusing to load checkpoint" in capsys.readouterr().err
+    with pytest.raises(RunDirError, match="not a lae checkpoint"):
+        torch.save([1, 2], tmp_path / "list.pt")
+        load_checkpoint(tmp_path / "list.pt")
+    assert pickle.dumps(1)  # keep the import honest: the module is used for the payload above
+
+
+# -- 3. a chain that never moves -------------------------------------------------------------
+STALL = ["model.step_size=10", "train.stall_steps=6", "train.log_every=2", "train.epochs=3"]
+
+
+def test_a_chain_that_never_accepts_stops_the_run(tmp_path, fast_overrides):
+    """step_size=10 on the LAE: acceptance 0.0 on every step used to train to the end."""
+    run = tmp_path / "run"
+    with pytest.raises(ChainStalled, match="acceptance stayed below 0.01 for .*model.step_size=10"):
+        Trainer(_cfg(fast_overrides, *STALL, "model.adapt_step=false", model="lae"),
+                run).fit()
+
+
+def test_a_stalled_chain_is_a_warning_in_the_log_and_results_when_asked(tmp_path,
+                                                                         fast_overrides, capsys):
+    run = tmp_path / "run"
+    Trainer(_cfg(fast_overrides, *STALL, "train.on_stall=warn", model="lae"), run).fit()
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    warned = [r for r in records if r["split"] == "warning"]
+    assert warned and warned[0]["kind"] == "stalled_chain"
+    assert "WARNING" in capsys.readouterr().out
+    assert main(["eval", str(run), "--metrics", "mse", "--overwrite"]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert results["training_warnings"][0]["kind"] == "stalled_chain"
+
+
+# -- 4. divergence ---------------------------------------------------------------------------
+@pytest.mark.parametrize("model,extra,cause", [
+    ("lae", ["train.lr=1e6"], "train.lr=1e+06"),
+    ("lae", ["model.step_size=1e8", "model.mh=false"], "model.step_size=1e+08 without"),
+    ("vae", ["train.lr=1e6"], "train.lr=1e+06"),
+    ("vae-flow", ["train.lr=1e6"], "train.lr=1e+06"),
+    ("hoffman", ["train.lr=1e6"], "train.lr=1e+06"),
+    ("ld", ["train.lr=1e6"], "train.lr=1e+06"),
+])
+def test_divergence_stops_with_the_likely_cause_and_keeps_the_checkpoint(
+        tmp_path, fast_overrides, model, extra, cause):
+    """lr=10 / step_size=10 without MH used to end in torch's LinAlgError from the SVD. The lr
+    cases resume a healthy run with the bad lr; the step size is chain state restored from a
+    checkpoint, so that case starts afresh."""
+    run = tmp_path / "run"
+    resume = "lr" in cause
+    if resume:
+        Trainer(_cfg(fast_overrides, "train.epochs=1", model=model), run).fit()
+        good = (run / "checkpoints" / "last.pt").read_bytes()
+    trainer = Trainer(_cfg(fast_overrides, "train.epochs=3", *extra, model=model), run,
+                      resume=resume)
+    with pytest.raises(TrainingDiverged, match="Likely causes") as info:
+        trainer.fit()
+    first = str(info.value).split("Likely causes, most likely first: ")[1]
+    assert first.startswith("the learning rate" if resume else "the Langevin step size")
+    assert cause in str(info.value)
+    diagnostics = json.loads((run / "diagnostics.json").read_text())
+    assert diagnostics["likely_causes"] and diagnostics["problem"]
+    if resume:
+        assert diagnostics["last_good_checkpoint"]
+        assert (run / "checkpoints" / "last.pt").read_bytes() == good
+        assert all(torch.isfinite(p).all() for p in load_run(run).model.parameters())
+
+
+# -- 5. a torn metrics.jsonl -----------------------------------------------------------------
+def test_a_torn_last_metrics_line_is_dropped_on_resume_and_report(tmp_path, fast_overrides):
+    run = tmp_path / "run"
+    Trainer(_cfg(fast_overrides, "train.epochs=1"), run).fit()
+    with (run / "metrics.jsonl").open("a") as f:
+        f.write('{"split": "train", "epoch": 2, "st')  # a crash mid-write
+    assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 0
+    with pytest.warns(UserWarning, match="incomplete"):
+        Trainer(_cfg(fast_overrides, "train.epochs=2"), run, resume=True).fit()
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert all(json.loads(line) for line in lines)
+
+
+def test_a_damaged_middle_metrics_line_is_an_error_naming_the_line(tmp_path, fast_overrides):
+    run = tmp_path / "run"
+    Trainer(_cfg(fast_overrides, "train.epochs=1"), run).fit()
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    lines[1] = "garbage"
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(RunDirError, match="metrics.jsonl, line 2"):
+        Trainer(_cfg(fast_overrides, "train.epochs=2"), run, resume=True)
+
+
+# -- 6. config errors before anything is written; SIGINT in a checkpoint write ---------------
+def test_a_model_config_error_leaves_no_run_folder(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "vae-toy2d", "--out", str(run), "--model.name=lae",
+                 "--model.ald_steps=0"]) == 2
+    assert not run.exists()
+
+
+def test_ctrl_c_during_a_checkpoint_write_finishes_the_write(tmp_path, fast_overrides,
+                                                             monkeypatch):
+    """SIGINT inside torch.save used to tear the zip writer (a traceback and a .tmp file)."""
+    run = tmp_path / "run"
+    Trainer(_cfg(fast_overrides, "train.epochs=1"), run).fit()
+    payload = load_checkpoint(run / "checkpoints" / "last.pt")
+    real_save = torch.save
+
+    def interrupted_save(obj, f, *args, **kwargs):
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C arrives mid-write
+        real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(run, {**payload, "epoch": 2}, 2, keep=0)
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 2
+    assert not list((run / "checkpoints").glob(".*.tmp"))
+
+
+# -- 7. leftovers ----------------------------------------------------------------------------
+def test_resume_removes_half_written_checkpoints(tmp_path, fast_overrides):
+    run = tmp_path / "run"
+    Trainer(_cfg(fast_overrides, "train.epochs=1"), run).fit()
+    stale = run / "checkpoints" / ".epoch_0002.pt.abc123.tmp"
+    stale.write_bytes(b"\0" * 1000)  # what a kill during torch.save leaves
+    Trainer(_cfg(fast_overrides, "train.epochs=2"), run, resume=True).fit()
+    assert not stale.exists()
+
+
+def test_resume_before_the_first_checkpoint_says_to_overwrite(tmp_path, fast_overrides):
+    run = tmp_path / "run"
+    prepare_run_dir(run, resume=False, overwrite=False)  # a run killed during epoch 1
+    (run / "config.yaml").write_text("{}\n")
+    with pytest.raises(RunDirError, match="no checkpoint yet.*--overwrite"):
+        Trainer(_cfg(fast_overrides), run, resume=True)
+    Trainer(_cfg(fast_overrides, "train.epochs=1"), run, overwrite=True).fit()
