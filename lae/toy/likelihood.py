@@ -36,7 +36,7 @@ from lae.distributions import LinearGaussian, StandardNormalPrior
 from lae.eval.ais import ais_log_px, ais_reverse_log_px
 from lae.eval.importance import iwae_log_px
 from lae.samplers import seeded_global_rng
-from lae.toy.output import save_npz_and_report
+from lae.toy.output import print_written, save_npz_and_report
 
 
 def make_problem(n_data: int, x_dim: int, z_dim: int, sigma: float = 1.0, seed: int = 0
@@ -139,7 +139,5 @@ def run_likelihood(estimator: str = "ais", n_data: int = 100, x_dim: int = 784, 
         if "upper" in res:
             print(f"  BDMC upper bound - exact: mean {report['upper_error_mean']:+.4f}; "
                   f"gap upper - lower mean {report['bdmc_gap_mean']:.4f} nats")
-        for key in ("file", "report_file"):
-            if key in report:
-                print(f"  wrote {report[key]}")
+        print_written(report)
     return report

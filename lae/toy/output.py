@@ -50,3 +50,10 @@ def save_npz_and_report(npz: str | Path | None, json_out: str | Path | None,
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=1))
         report["report_file"] = str(json_path)
+
+
+def print_written(report: dict[str, Any]) -> None:
+    """One line per file :func:`save_npz_and_report` wrote (their paths are in ``report``)."""
+    for key in ("file", "report_file"):
+        if key in report:
+            print(f"  wrote {report[key]}")

@@ -31,7 +31,7 @@ from torch import Tensor
 from lae.distributions import LinearGaussian
 from lae.samplers.langevin_bound import langevin_bound
 from lae.toy.likelihood import make_problem
-from lae.toy.output import save_npz_and_report
+from lae.toy.output import print_written, save_npz_and_report
 
 
 def _bound_per_point(model: LinearGaussian, x: Tensor, step_sizes: Tensor,
@@ -141,7 +141,5 @@ def run_shortrun(n_data: int, x_dim: int, z_dim: int, steps: int, *, sigma: floa
               + f"; exact log p(x) mean {report['exact_log_px_mean_nats']:.3f} nats")
         print(f"  bound - exact: learned {-gap.mean().item():+.3f}, initial "
               f"{-gap0.mean().item():+.3f} nats (mean over points)")
-        for key in ("file", "report_file"):
-            if key in report:
-                print(f"  wrote {report[key]}")
+        print_written(report)
     return report
