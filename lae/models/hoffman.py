@@ -55,11 +55,9 @@ from torch import Tensor, nn
 from lae.models import register_model
 from lae.models.base import DataSpec, StepOutput
 from lae.models.vae import VAE
-from lae.samplers import HMC, MALA, Langevin, run_chain
+from lae.samplers import StepSizeAdapter, run_chain
 from lae.samplers.base import SamplerState, tile_batch
-
-# Optimal-scaling targets (Roberts & Rosenthal 1998 for MALA; Neal 2011 / Beskos et al. for HMC).
-DEFAULT_TARGET = {"mala": 0.574, "hmc": 0.65}
+from lae.samplers.kernels import KERNELS, build_kernel
 
 
 @register_model("hoffman")
@@ -78,8 +76,8 @@ class Hoffman(VAE):
 
         def __post_init__(self) -> None:
             super().__post_init__()
-            if self.sampler not in ("mala", "hmc", "langevin"):
-                raise ValueError(f"sampler must be 'mala', 'hmc' or 'langevin', got "
+            if self.sampler not in KERNELS:
+                raise ValueError(f"sampler must be one of {', '.join(KERNELS)}, got "
                                  f"{self.sampler!r}")
             if self.n_steps < 1:
                 raise ValueError(f"n_steps must be >= 1, got {self.n_steps}")
@@ -94,21 +92,24 @@ class Hoffman(VAE):
     def __init__(self, cfg: Hoffman.Config, spec: DataSpec) -> None:
         super().__init__(cfg, spec)
         self.register_buffer("log_step_size", torch.tensor(math.log(cfg.step_size)))
+        target = self.target_acceptance
+        # constant gain: the posterior moves as theta trains (docs/methods.md §0e)
+        self.adapter = (None if target is None else
+                        StepSizeAdapter(target, per_chain=False, gain=cfg.adapt_gain, decay=0.0))
 
     @property
     def target_acceptance(self) -> float | None:
         """The adaptation target, or None when the step size stays fixed."""
         cfg = self.cfg
-        if not cfg.adapt_step or cfg.sampler == "langevin":  # ULA accepts everything
+        default = KERNELS[cfg.sampler].target_acceptance
+        if not cfg.adapt_step or default is None:  # ULA accepts everything
             return None
-        return cfg.target_acceptance or DEFAULT_TARGET[cfg.sampler]
+        return cfg.target_acceptance or default
 
-    def kernel(self) -> Langevin | MALA | HMC:
+    def kernel(self):
         """The configured kernel at the current step size (no gradient through its moves)."""
-        eta = self.log_step_size.exp()
-        if self.cfg.sampler == "hmc":
-            return HMC(eta, n_leapfrog=self.cfg.n_leapfrog)
-        return MALA(eta) if self.cfg.sampler == "mala" else Langevin(eta)
+        return build_kernel(self.cfg.sampler, self.log_step_size.exp(),
+                            n_leapfrog=self.cfg.n_leapfrog)
 
     def run_chain(self, x: Tensor, z0: Tensor) -> tuple[SamplerState, dict[str, Tensor]]:
         """K transitions on U(x, .) from z0 [B, K]: (final state, info of [K, B] tensors:
@@ -135,9 +136,8 @@ class Hoffman(VAE):
             z0 = self.proposal(x).sample()
         state, info = self.run_chain(x, z0)
         acceptance = info["acceptance"]
-        target = self.target_acceptance
-        if target is not None:
-            self.log_step_size += self.cfg.adapt_gain * (acceptance.mean() - target)
+        if self.adapter is not None:
+            self.log_step_size.copy_(self.adapter.update(self.log_step_size, acceptance, 0))
         decoder_loss = -self.log_joint(x, state.z).mean()  # state.z carries no graph
         vae = super().training_step(x, index)  # the encoder's bound, a second draw from q
         return StepOutput(

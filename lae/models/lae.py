@@ -133,6 +133,9 @@ class LAE(LatentModel):
         phi0 = torch.cat([encoder.head.weight.detach(), encoder.head.bias.detach()[:, None]], 1)
         self.register_buffer("phi", phi0.clone())  # [K, d + 1], persistent across minibatches
         self.register_buffer("log_step_size", torch.tensor(math.log(cfg.step_size)))
+        # constant gain (decay 0): the posterior moves as theta trains
+        self.ald_adapter = StepSizeAdapter(cfg.target_acceptance, per_chain=False,
+                                           gain=cfg.adapt_gain, decay=0.0)
         if cfg.mala_steps:
             self.register_buffer("log_mala_step_size", torch.tensor(math.log(cfg.mala_step_size)))
             self.mala_adapter = StepSizeAdapter(cfg.mala_target, per_chain=False,
@@ -223,7 +226,8 @@ class LAE(LatentModel):
             acceptance.append(info["acceptance"][0])
             nonfinite = nonfinite + info["nonfinite"][0]
             if cfg.mh and cfg.adapt_step:
-                self.log_step_size += cfg.adapt_gain * (acceptance[-1] - cfg.target_acceptance)
+                self.log_step_size.copy_(self.ald_adapter.update(self.log_step_size,
+                                                                 acceptance[-1], 0))
                 kernel = kernel.with_step_size(self.log_step_size.exp())
         self.phi.copy_(state.phi)
         shared = shared_motion_share(state.z - z_start)

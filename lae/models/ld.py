@@ -88,6 +88,9 @@ class LD(LatentModel):
                               "DataSpec.n_train > 0 (the trainer sets it from the data)")
         self.register_buffer("z_chains", torch.randn(spec.n_train, cfg.latent_dim))
         self.register_buffer("log_step_size", torch.full((spec.n_train,), math.log(cfg.step_size)))
+        # per chain, constant gain: each posterior moves as theta trains
+        self.chain_adapter = StepSizeAdapter(cfg.target_acceptance, per_chain=True,
+                                             gain=cfg.adapt_gain, decay=0.0)
 
     def energy(self, x: Tensor) -> EnergyFn:
         """U(x, .) = -log p(x, .): z [B, K] -> [B] for the batch x."""
@@ -123,8 +126,7 @@ class LD(LatentModel):
                                        self.cfg.n_steps)  # trace: [T, B, K], detached
         self.z_chains[index] = state.z
         acceptance = info["acceptance"].mean(0)  # [B]
-        self.log_step_size[index] = log_eta + self.cfg.adapt_gain * (
-            acceptance - self.cfg.target_acceptance)
+        self.log_step_size[index] = self.chain_adapter.update(log_eta, acceptance, 0)
 
         t = trace.shape[0]
         x_rep = tile_batch(x, t)  # [T * B, *shape]

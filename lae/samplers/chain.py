@@ -56,7 +56,8 @@ class StepSizeAdapter:
         per_chain: one step size per chain ([B]) or one global step size (from the mean
             acceptance; use this for ALD, whose Phi is one chain).
         gain: gamma_0.
-        decay: kappa in (1/2, 1].
+        decay: kappa in (1/2, 1] for warm-up that converges; 0 gives a constant gain, for
+            adaptation during training, where the target keeps moving (Hoffman, LD, the LAE).
     """
 
     target_acceptance: float

@@ -161,3 +161,35 @@ class HMC(_LatentKernel):
             lambda s: s.grad, generator)
         log_alpha = hmc_log_acceptance(state.energy, p0, prop.energy, p)
         return self._metropolis(log_alpha, state, prop, generator)
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A registered latent kernel: its class and the acceptance rate its step size is adapted
+    toward (None for an unadjusted kernel, which accepts everything: nothing to adapt)."""
+
+    cls: type[_LatentKernel]
+    target_acceptance: float | None
+
+
+#: The latent-space kernels by config name (optimal-scaling targets: Roberts and Rosenthal 1998
+#: for MALA; Beskos et al. 2013 / Neal 2011 for HMC).
+KERNELS: dict[str, KernelSpec] = {
+    "langevin": KernelSpec(Langevin, None),
+    "mala": KernelSpec(MALA, 0.574),
+    "hmc": KernelSpec(HMC, 0.65),
+}
+
+
+def build_kernel(name: str, step_size: StepSize, *, n_leapfrog: int = 10,
+                 differentiable: bool = False) -> _LatentKernel:
+    """The registered kernel ``name`` at ``step_size`` (``n_leapfrog`` is used by HMC only).
+
+    Example:
+        >>> build_kernel("hmc", 0.1, n_leapfrog=3)
+        HMC(step_size=0.1, differentiable=False, n_leapfrog=3)
+    """
+    if name not in KERNELS:
+        raise ValueError(f"unknown kernel {name!r}; choices: {', '.join(KERNELS)}")
+    options = {"n_leapfrog": n_leapfrog} if KERNELS[name].cls is HMC else {}
+    return KERNELS[name].cls(step_size, differentiable=differentiable, **options)
