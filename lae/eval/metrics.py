@@ -163,10 +163,9 @@ def nll_results(prefix: str, log_px: Tensor, model: LatentModel,
 
 def _proposal(model: LatentModel) -> tuple[Callable, str]:
     """The model's q(z|x) and a description of it (recorded next to the numbers)."""
-    proposal = getattr(model, "proposal", None)
-    if proposal is None:
+    if not model.has_proposal:
         raise NotApplicable(f"model {model.cfg.name!r} has no proposal q(z|x) to importance-sample")
-    return proposal, getattr(model, "proposal_description", "learned q(z|x)")
+    return model.proposal, model.proposal_description
 
 
 @register_metric("iwae", "IWAE-k bound on -log p(x), nats per example (models with q(z|x))")

@@ -110,6 +110,8 @@ class LatentModel(nn.Module):
     # True when posterior_samples are successive states of one chain (posterior fidelity then
     # also reports the share of the chain's motion common to the batch)
     inference_is_chain: ClassVar[bool] = False
+    # True when proposal(x) gives a q(z|x) with a density (the IWAE and ELBO metrics need one)
+    has_proposal: ClassVar[bool] = False
 
     def __init__(self, cfg: ModelConfig, spec: DataSpec) -> None:
         super().__init__()
@@ -196,6 +198,16 @@ class LatentModel(nn.Module):
         """A latent code for each x, [B, K], from the model's own inference (a mean, a sample or
         a chain state)."""
         raise NotImplementedError
+
+    def proposal(self, x: Tensor) -> torch.distributions.Distribution:
+        """q(z | x) with a density, batch shape [B], event shape [K]: only where
+        ``has_proposal`` (a VAE's encoder; the LAE's hand-set evaluation Gaussian)."""
+        raise NotImplementedError(f"model {self.cfg.name!r} has no proposal q(z|x)")
+
+    @property
+    def proposal_description(self) -> str:
+        """What ``proposal`` is, recorded next to the numbers it gives."""
+        return "learned q(z|x)"
 
     def posterior_samples(self, x: Tensor, n_samples: int,
                           generator: torch.Generator | None = None) -> Tensor:

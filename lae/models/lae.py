@@ -199,6 +199,8 @@ class LAE(LatentModel):
     def encode(self, x: Tensor) -> Tensor:
         return self.feature_matrix(x) @ self.phi.T
 
+    has_proposal = True
+
     @property
     def proposal_description(self) -> str:
         return f"hand-set N(Phi g(x), {self.cfg.eval_std}^2 I), the authors' evaluation"

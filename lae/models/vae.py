@@ -65,6 +65,8 @@ class VAE(LatentModel):
         mean, raw_std = self.encoder.head(h).chunk(2, dim=-1)
         return mean, F.softplus(raw_std) + MIN_STD
 
+    has_proposal = True
+
     def proposal(self, x: Tensor) -> Independent:
         """q(z | x): batch shape [B], event shape [K]."""
         return Independent(Normal(*self.gaussian(self.encoder.features(x))), 1)
