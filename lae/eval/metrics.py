@@ -189,6 +189,23 @@ def elbo_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
                        proposal=description)
 
 
+@register_metric("langevin-bound", "minus the Langevin lower bound on log p(x) of the model's "
+                 "short-run chain, nats per example (short-run models)")
+def langevin_bound_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
+    if not model.has_langevin_bound:
+        raise NotApplicable(f"model {model.cfg.name!r} has no Langevin bound (short-run models "
+                            "only)")
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(s.seed + 3)
+    parts = []
+    for xb in batches(x, s.batch_size, device):
+        draws = torch.stack([model.bound(xb, generator=g)[0].detach()
+                             for _ in range(s.elbo_samples)])
+        parts.append(draws.mean(0).cpu())  # each draw is unbiased for the bound
+    return nll_results("nll_langevin_bound", torch.cat(parts), model,
+                       draws_per_example=s.elbo_samples, steps=model.cfg.n_steps)
+
+
 @register_metric("mse", "reconstruction MSE per pixel on [0, 1], from the model's own encode()")
 def mse_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     device = next(model.parameters()).device

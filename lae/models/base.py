@@ -112,6 +112,9 @@ class LatentModel(nn.Module):
     inference_is_chain: ClassVar[bool] = False
     # True when proposal(x) gives a q(z|x) with a density (the IWAE and ELBO metrics need one)
     has_proposal: ClassVar[bool] = False
+    # True when bound(x) gives a stochastic lower bound on log p(x) of the model's own
+    # inference chain (the langevin-bound metric)
+    has_langevin_bound: ClassVar[bool] = False
 
     def __init__(self, cfg: ModelConfig, spec: DataSpec) -> None:
         super().__init__()

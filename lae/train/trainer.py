@@ -37,7 +37,8 @@ from lae.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoi
 from lae.train.config import Config, save_config
 from lae.train.rundir import prepare_run_dir
 
-EPOCH_METRICS = ["elbo", "iwae", "mse"]  # those that do not apply to a model are skipped
+# those that do not apply to a model are skipped
+EPOCH_METRICS = ["elbo", "iwae", "langevin-bound", "mse"]
 
 
 class TrainingDiverged(LaeError):

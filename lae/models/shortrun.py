@@ -1,0 +1,139 @@
+r"""Short-run inference (Nijkamp et al., ECCV 2020; Pang et al., EACL 2021): no encoder.
+
+Per example and per step, z_0 ~ p(z), then K unadjusted Langevin steps on U(x, z) = -log p(x, z)
+(docs/methods.md §11):
+
+    z_t = z_{t-1} - eta_t grad U(z_{t-1}) + sqrt(2 eta_t) xi_t,
+
+started afresh every time (non-persistent). Two losses, each with its own optimiser:
+
+- ``decoder``: -log p(x, z_K) with z_K held fixed, for theta;
+- ``steps``: minus the Langevin lower bound on log p(x) (lae/samplers/langevin_bound.py), for the
+  step sizes eta (one, or one per step with ``per_step``) and the bound's reverse kernels
+  (``learn_reverse``). The bound is a true stochastic lower bound; it is logged every step
+  (``langevin_bound_nats``) and is the ``langevin-bound`` evaluation metric.
+
+At test time (``encode``, ``posterior_samples``) the chain runs ``test_steps`` steps without a
+graph: the learned steps, then the last learned step repeated.
+
+Example::
+
+    >>> import torch
+    >>> from lae.models import DataSpec
+    >>> from lae.nn import NetConfig
+    >>> model = ShortRun(ShortRun.Config(latent_dim=2, n_steps=3, net=NetConfig(hidden=16,
+    ...                                  depth=1)), DataSpec.points(2))
+    >>> out = model.training_step(torch.randn(8, 2))
+    >>> sorted(out.losses), model.step_sizes().shape
+    (['decoder', 'steps'], torch.Size([3]))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from lae.models import register_model
+from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
+from lae.samplers.base import energy_and_grad, randn_like, tile_batch
+from lae.samplers.langevin_bound import langevin_bound
+
+
+@register_model("shortrun")
+class ShortRun(LatentModel):
+    """Short-run Langevin from the prior, step sizes learned by the Langevin bound."""
+
+    has_langevin_bound = True
+
+    @dataclass
+    class Config(ModelConfig):
+        n_steps: int = 20  # K, Langevin steps per inference in training
+        test_steps: int = 0  # steps at test time (encode, posterior samples); 0: n_steps
+        step_size: float = 1e-3  # initial eta (the papers' s = 0.1 is eta = s^2/2 = 0.005)
+        per_step: bool = False  # one eta per step (else one shared by all steps)
+        learn_reverse: bool = True  # learn the bound's reverse kernels (a tighter bound)
+        # log step sizes move this many times faster than the other parameters: Adam moves each
+        # parameter by about train.lr per step, and log eta has to travel a few units
+        step_lr_multiplier: float = 100.0
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            if self.n_steps < 1 or self.test_steps < 0:
+                raise ValueError(f"n_steps must be >= 1 and test_steps >= 0, got "
+                                 f"{self.n_steps} and {self.test_steps}")
+            if not self.step_size > 0 or not self.step_lr_multiplier > 0:
+                raise ValueError(f"step_size and step_lr_multiplier must be > 0, got "
+                                 f"{self.step_size} and {self.step_lr_multiplier}")
+
+    def __init__(self, cfg: ShortRun.Config, spec: DataSpec) -> None:
+        super().__init__(cfg, spec)
+        k = cfg.n_steps
+        # log eta = log(step_size) + step_lr_multiplier * raw, raw starting at 0
+        self.log_step = nn.Parameter(torch.zeros(k if cfg.per_step else 1))
+        # reverse kernels (drift, variance) per step: auxiliary parameters of the bound only
+        self.log_reverse = nn.Parameter(torch.zeros(2, k)) if cfg.learn_reverse else None
+
+    def _eta(self, raw: Tensor) -> Tensor:
+        return torch.exp(math.log(self.cfg.step_size) + self.cfg.step_lr_multiplier * raw)
+
+    def step_sizes(self) -> Tensor:
+        """The forward step sizes eta_1..eta_K, [n_steps]."""
+        return self._eta(self.log_step).expand(self.cfg.n_steps)
+
+    def energy(self, x: Tensor):
+        return lambda z: -self.log_joint(x, z)
+
+    def bound(self, x: Tensor, generator: torch.Generator | None = None
+              ) -> tuple[Tensor, Tensor]:
+        """One draw of the Langevin lower bound on log p(x) per example [B] (nats, with its
+        graph) and the chains' final states z_K [B, K]."""
+        z0 = self.prior.sample(x.shape[0], generator=generator).to(x.device)
+        reverse = None if self.log_reverse is None else tuple(self._eta(self.log_reverse))
+        return langevin_bound(self.energy(x), self.prior.log_prob, z0, self.step_sizes(),
+                              reverse, generator=generator)
+
+    @torch.no_grad()
+    def run(self, x: Tensor, n_steps: int | None = None,
+            generator: torch.Generator | None = None) -> Tensor:
+        """The inference chain without a graph, from z_0 ~ p(z): z_K [B, K]. Beyond the
+        trained steps the last learned step size is repeated."""
+        n_steps = n_steps or self.cfg.test_steps or self.cfg.n_steps
+        etas = self.step_sizes().detach()
+        energy_fn = self.energy(x)
+        z = self.prior.sample(x.shape[0], generator=generator).to(x.device)
+        _, grad = energy_and_grad(energy_fn, z)
+        for t in range(n_steps):
+            eta = etas[min(t, etas.shape[0] - 1)]
+            z = z - eta * grad + torch.sqrt(2 * eta) * randn_like(z, generator)
+            _, grad = energy_and_grad(energy_fn, z)
+        return z
+
+    def encode(self, x: Tensor) -> Tensor:
+        """One short-run chain's final state per x: [B, K]."""
+        return self.run(x)
+
+    def posterior_samples(self, x: Tensor, n_samples: int,
+                          generator: torch.Generator | None = None) -> Tensor:
+        """n_samples independent short-run chains per x: [n_samples, B, K]."""
+        z = self.run(tile_batch(x, n_samples), generator=generator)
+        return z.reshape(n_samples, x.shape[0], -1)
+
+    def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
+        bound, z_k = self.bound(x)
+        decoder_loss = -self.log_joint(x, z_k.detach()).mean()
+        return StepOutput(
+            losses={"decoder": decoder_loss, "steps": -bound.mean()},
+            metrics={"langevin_bound_nats": bound.mean().detach(),
+                     "log_joint_chain_nats": -decoder_loss.detach(),
+                     "step_size": self.step_sizes().mean().detach(),
+                     "step_size_last": self.step_sizes()[-1].detach()})
+
+    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """"decoder": the decoder and likelihood; "steps": the step sizes (and reverse kernels)."""
+        steps = [self.log_step] + ([self.log_reverse] if self.log_reverse is not None else [])
+        ids = {id(p) for p in steps}
+        return {"decoder": [p for p in self.parameters() if p.requires_grad and id(p) not in ids],
+                "steps": steps}
