@@ -111,9 +111,6 @@ class Trainer:
         if tc.on_stall not in STALL_ACTIONS:
             raise ConfigError(f"train.on_stall: expected one of {list(STALL_ACTIONS)}, got "
                               f"{tc.on_stall!r}")
-        if tc.stall_steps < 0 or not 0 <= tc.stall_acceptance < 1:
-            raise ConfigError("train.stall_steps must be >= 0 (0: off) and train.stall_acceptance "
-                              f"in [0, 1); got {tc.stall_steps} and {tc.stall_acceptance}")
         checkpoint = None
         if resume:
             prepare_run_dir(self.run_dir, resume=True, overwrite=False)
