@@ -38,7 +38,8 @@ from torch import Tensor, nn
 
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
-from lae.samplers.base import energy_and_grad, randn_like, tile_batch
+from lae.samplers import Langevin
+from lae.samplers.base import tile_batch
 from lae.samplers.langevin_bound import langevin_bound
 
 
@@ -103,13 +104,13 @@ class ShortRun(LatentModel):
         n_steps = n_steps or self.cfg.test_steps or self.cfg.n_steps
         etas = self.step_sizes().detach()
         energy_fn = self.energy(x)
-        z = self.prior.sample(x.shape[0], generator=generator).to(x.device)
-        _, grad = energy_and_grad(energy_fn, z)
+        kernel = Langevin(etas[0])
+        state = kernel.init(self.prior.sample(x.shape[0], generator=generator).to(x.device),
+                            energy_fn)
         for t in range(n_steps):
-            eta = etas[min(t, etas.shape[0] - 1)]
-            z = z - eta * grad + torch.sqrt(2 * eta) * randn_like(z, generator)
-            _, grad = energy_and_grad(energy_fn, z)
-        return z
+            step = kernel.with_step_size(etas[min(t, etas.shape[0] - 1)])
+            state, _ = step.step(state, energy_fn, generator)
+        return state.z
 
     def encode(self, x: Tensor) -> Tensor:
         """One short-run chain's final state per x: [B, K]."""

@@ -35,7 +35,7 @@ from lae.eval.plots import read_metrics, save_loss_curves, save_model_samples, s
 from lae.models import DataSpec, LatentModel, build_model
 from lae.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from lae.train.config import Config, save_config
-from lae.train.rundir import prepare_run_dir
+from lae.train.rundir import CHECKPOINT_DIR, LAST, prepare_run_dir
 
 # those that do not apply to a model are skipped
 EPOCH_METRICS = ["elbo", "iwae", "langevin-bound", "mse"]
@@ -319,7 +319,7 @@ class Trainer:
         """Write ``diagnostics.json`` and build the error: what went wrong, where, the likely
         causes with the settings behind them, and the last good checkpoint."""
         cfg, tc = self.cfg, self.cfg.train
-        last = self.run_dir / "checkpoints" / "last.pt"
+        last = self.run_dir / CHECKPOINT_DIR / LAST
         step_size = getattr(cfg.model, "step_size", None)
         norms = {n: float(p.detach().norm()) for n, p in self.model.named_parameters()}
         bad_params = sorted(n for n, v in norms.items() if not math.isfinite(v))
@@ -400,7 +400,7 @@ class Trainer:
                    f"{'; '.join(problems)}. {hint}. (train.stall_steps={tc.stall_steps}, "
                    f"train.on_stall={tc.on_stall})")
         if tc.on_stall == "error":
-            last = self.run_dir / "checkpoints" / "last.pt"
+            last = self.run_dir / CHECKPOINT_DIR / LAST
             raise ChainStalled(message + (f"; the last checkpoint {last} is kept"
                                           if last.is_file() else ""))
         tqdm.write(f"WARNING: {message}")
