@@ -14,7 +14,11 @@ LAE). ``lae report`` then writes one row per model with mean ± std over the see
 with the standard error of the difference over seeds.
 
 Extra ``--set key=value`` pairs are passed to every ``lae train`` (e.g.
-``--set data.binarize=dynamic --set model.likelihood=bernoulli`` for binarised MNIST).
+``--set data.binarize=dynamic --set model.likelihood=bernoulli`` for binarised MNIST);
+``--set-for MODEL key=value`` to one model's runs only (e.g. ``--set-for shortrun
+model.n_steps=5``). ``--include FILE.json`` adds a recorded ``results.json`` (named
+``<model>-seed<seed>.json``, as in bench/results/) to ``comparison.md`` only, so that new models can
+be set beside rows scored earlier with the same settings without training those again.
 ``--jobs J`` runs J (model, seed) pairs at once with ``--threads`` torch threads each (default:
 cores // J); on a small CPU, J = cores with one thread each is fastest (several multi-threaded
 torch processes on the same cores slow each other down badly). Each run's output goes to
@@ -48,20 +52,22 @@ def lae(args: list[str], log: Path, threads: int) -> float:
     return time.perf_counter() - t0
 
 
-def compare(runs: list[Path], timings: dict, reference: str) -> str:
+def compare(runs: list[Path], timings: dict, reference: str,
+            included: list[Path] = ()) -> str:
     """Markdown: per model, mean ± std over seeds of the headline numbers, and how far each
     model's AIS NLL is from ``reference``'s, in percent, with the standard error of that
     difference (seed-to-seed spread of both models; the test images are the same for all)."""
     import statistics as st
 
     by_model: dict[str, list[dict]] = {}
-    for run in runs:
-        res = json.loads((run / "results.json").read_text())["metrics"]
-        by_model.setdefault(run.name.rsplit("-seed", 1)[0], []).append(
-            {k: v["value"] for k, v in res.items()} | timings.get(run.name, {}))
+    for name, path in [(run.name, run / "results.json") for run in runs] + [
+            (p.stem, p) for p in included]:
+        res = json.loads(path.read_text())["metrics"]
+        by_model.setdefault(name.rsplit("-seed", 1)[0], []).append(
+            {k: v["value"] for k, v in res.items()} | timings.get(name, {}))
     unit = "bpd" if any("nll_ais_bpd" in r for rs in by_model.values() for r in rs) else "nats"
     keys = [f"nll_ais_{unit}", "bdmc_gap_nats", f"neg_elbo_{unit}", f"nll_iwae_{unit}",
-            "mse_per_pixel_01", "train_s"]
+            f"nll_langevin_bound_{unit}", "mse_per_pixel_01", "train_s"]
 
     def mean_sd(values: list[float]) -> tuple[float, float]:
         return st.mean(values), (st.stdev(values) if len(values) > 1 else float("nan"))
@@ -105,6 +111,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0,
                     help="torch threads per run (0: cores // jobs)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--set-for", action="append", nargs=2, default=[],
+                    metavar=("MODEL", "KEY=VALUE"), help="a setting for one model's runs")
+    ap.add_argument("--include", action="append", default=[], type=Path, metavar="FILE.json",
+                    help="a recorded <model>-seed<seed>.json for comparison.md")
+    ap.add_argument("--metrics", default="nll-ais,bdmc,elbo,iwae,langevin-bound,mse",
+                    help="lae eval --metrics (those a model cannot give are skipped)")
     ap.add_argument("--reference", default="lae", help="model the others are compared with")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
@@ -124,11 +136,12 @@ def main() -> None:
         train = ["train", f"{model}-mnist5k-mlp", "--out", str(run), f"--data.name={args.data}",
                  f"--train.epochs={args.epochs}", f"--train.seed={seed}",
                  f"--train.num_threads={threads}", "--train.progress=false",
-                 *[f"--{kv}" for kv in args.set], *data_dir]
+                 *[f"--{kv}" for kv in args.set],
+                 *[f"--{kv}" for name, kv in args.set_for if name == model], *data_dir]
         if (run / "config.yaml").is_file():
             train.append("--resume")
         train_s = lae(train, log, threads)
-        eval_s = lae(["eval", str(run), "--metrics", "nll-ais,bdmc,elbo,iwae,mse",
+        eval_s = lae(["eval", str(run), "--metrics", args.metrics,
                       "--k", str(args.k), "--n-examples", str(args.n_examples),
                       "--ais-chains", str(args.ais_chains), "--ais-temps", str(args.ais_temps),
                       "--bdmc-n-sim", str(args.bdmc_n_sim), *data_dir], log, threads)
@@ -142,7 +155,7 @@ def main() -> None:
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         runs = list(pool.map(lambda ms: one(*ms), pairs))
     lae(["report", *map(str, runs), "--out", str(out / "report")], out / "report.log", threads)
-    table = compare(runs, timings, args.reference)
+    table = compare(runs, timings, args.reference, args.include)
     (out / "comparison.md").write_text(table)
     print(f"wrote {out / 'report' / 'report.md'} and {out / 'comparison.md'}:\n\n{table}")
 

@@ -33,6 +33,9 @@ class ModelConfig:
 
     name: str = "vae"
     latent_dim: int = 16
+    # several latent layers, sizes from the top down (a TopDown generator, lae/nn/topdown.py);
+    # latent_dim must then be their sum. Empty: one layer of latent_dim.
+    latent_layers: list[int] = field(default_factory=list)
     net: NetConfig = field(default_factory=NetConfig)
     # "auto": bernoulli for binarised data, discretised logistic for 8-bit pixels, and a
     # Gaussian for continuous data (2-D toys): scale fixed at sigma = 1 unless
@@ -43,6 +46,12 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
+        if any(not isinstance(k, int) or k < 1 for k in self.latent_layers):
+            raise ValueError(f"latent_layers must be positive integers, got {self.latent_layers}")
+        if self.latent_layers and sum(self.latent_layers) != self.latent_dim:
+            raise ValueError(f"latent_layers {self.latent_layers} sum to "
+                             f"{sum(self.latent_layers)}, but latent_dim is {self.latent_dim}: "
+                             "set latent_dim to their sum")
 
 
 @dataclass(frozen=True)
@@ -121,8 +130,11 @@ class LatentModel(nn.Module):
         self.cfg = cfg
         self.spec = spec
         self.latent_dim = cfg.latent_dim
+        # the latent description: layer sizes, top first, in the order z [B, latent_dim] holds
+        # them; every sampler and metric works on the flat z
+        self.latent_layers: tuple[int, ...] = tuple(cfg.latent_layers) or (cfg.latent_dim,)
         self.prior = StandardNormalPrior(cfg.latent_dim)
-        self.decoder = build_decoder(cfg.net, cfg.latent_dim, spec.shape)
+        self.decoder = build_decoder(cfg.net, self.latent_layers, spec.shape)
         likelihood = resolve_likelihood_name(cfg.likelihood, spec)
         if likelihood == "bernoulli" and not spec.binary:
             raise ConfigError("model.likelihood: bernoulli needs binarised data; set "

@@ -60,6 +60,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from dataclasses import dataclass
@@ -71,8 +72,9 @@ from torch.distributions import Independent, Normal
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.nn import build_encoder
-from lae.samplers import ALD, MALA, StepSizeAdapter, run_chain
-from lae.samplers.base import tile_batch
+from lae.samplers import ALD, MALA, StepSizeAdapter
+from lae.samplers.ald import ALDState
+from lae.samplers.base import EnergyFn, tile_batch
 from lae.samplers.diagnostics import gram_condition, shared_motion_share
 
 SHARED_MOTION_WARNING = 0.9  # warn when this share of a minibatch's latent move is common
@@ -132,9 +134,14 @@ class LAE(LatentModel):
         # The chain starts where an ordinary linear layer would; bias as a constant feature.
         phi0 = torch.cat([encoder.head.weight.detach(), encoder.head.bias.detach()[:, None]], 1)
         self.register_buffer("phi", phi0.clone())  # [K, d + 1], persistent across minibatches
-        self.register_buffer("log_step_size", torch.tensor(math.log(cfg.step_size)))
-        # constant gain (decay 0): the posterior moves as theta trains
-        self.ald_adapter = StepSizeAdapter(cfg.target_acceptance, per_chain=False,
+        # one ALD chain per latent layer (a head of Phi's rows each), each with its own step
+        # size: a 0-d buffer with one layer (as checkpoints before layers had), [L] with several
+        self.layer_rows = [slice(a - k, a) for a, k in zip(
+            itertools.accumulate(self.latent_layers), self.latent_layers)]
+        log_eta = torch.full((len(self.layer_rows),), math.log(cfg.step_size))
+        self.register_buffer("log_step_size", log_eta if len(self.layer_rows) > 1 else log_eta[0])
+        # per layer, constant gain (decay 0): the posterior moves as theta trains
+        self.ald_adapter = StepSizeAdapter(cfg.target_acceptance, per_chain=True,
                                            gain=cfg.adapt_gain, decay=0.0)
         if cfg.mala_steps:
             self.register_buffer("log_mala_step_size", torch.tensor(math.log(cfg.mala_step_size)))
@@ -146,11 +153,47 @@ class LAE(LatentModel):
         g = self.feature_norm(self.features(x))
         return torch.cat([g, torch.ones_like(g[:, :1])], dim=1)
 
-    def kernel(self) -> ALD:
+    def kernel(self, step_size: Tensor) -> ALD:
+        """The ALD kernel of one layer's chain with step size ``step_size`` (0-d)."""
         cfg = self.cfg
-        return ALD(step_size=self.log_step_size.exp(), mh=cfg.mh, preconditioned=cfg.preconditioned,
+        return ALD(step_size=step_size, mh=cfg.mh, preconditioned=cfg.preconditioned,
                    lam_rel=cfg.precond_damping, damping_ref=cfg.precond_damping_ref,
                    phi_prior_std=cfg.phi_prior_std or None)
+
+    def layer_energy(self, x: Tensor, z: Tensor, rows: slice) -> EnergyFn:
+        """U(x, .) as a function of one layer's latents z_l [B, k_l], the other layers held at
+        their values in z [B, K] (the whole z with one layer)."""
+        if rows.stop - rows.start == z.shape[1]:
+            return lambda z_l: -self.log_joint(x, z_l)
+        before, after = z[:, :rows.start].detach(), z[:, rows.stop:].detach()
+        return lambda z_l: -self.log_joint(x, torch.cat([before, z_l, after], dim=1))
+
+    def ald_transition(self, x: Tensor, feats: Tensor, phi: Tensor, log_step_size: Tensor,
+                       states: list[ALDState | None],
+                       generator: torch.Generator | None = None
+                       ) -> tuple[Tensor, Tensor, Tensor, ALDState]:
+        """One ALD transition of each layer's chain in turn (Metropolis-within-Gibbs over the
+        heads of Phi [K, d + 1]), on the batch x with detached features ``feats`` [B, d + 1].
+
+        ``log_step_size`` holds one log eta per layer, [L]. ``states`` caches each layer's
+        state between calls (with one layer it stays valid; with several, a layer's cached
+        energies go stale when another layer moves, so each is rebuilt). Returns (the new Phi,
+        acceptance [L], non-finite proposals rejected (0-d), the last layer's state).
+        """
+        phi = phi.clone()
+        acceptance, nonfinite = [], feats.new_zeros(())
+        for layer, rows in enumerate(self.layer_rows):
+            energy_fn = self.layer_energy(x, feats @ phi.T, rows)
+            kernel = self.kernel(log_step_size[layer].exp())
+            state = states[layer]
+            if state is None or len(self.layer_rows) > 1:
+                state = kernel.init(phi[rows], feats, energy_fn)
+            state, info = kernel.step(state, feats, energy_fn, generator)
+            states[layer] = state
+            phi[rows] = state.phi
+            acceptance.append(info["acceptance"][0])
+            nonfinite = nonfinite + info["nonfinite"][0]
+        return phi, torch.stack(acceptance), nonfinite, state
 
     def refine(self, x: Tensor, z: Tensor, adapt: bool = False
                ) -> tuple[Tensor, Tensor, Tensor]:
@@ -177,19 +220,26 @@ class LAE(LatentModel):
     def posterior_samples(self, x: Tensor, n_samples: int,
                           generator: torch.Generator | None = None) -> Tensor:
         """The chain continued on the batch x with theta, psi frozen: from the current Phi
-        (left unchanged), n_samples transitions of warm-up that adapt eta toward
+        (left unchanged), n_samples transitions of warm-up that adapt each layer's eta toward
         ``target_acceptance`` (with MH), then n_samples kept successive transitions, each refined
         by ``mala_steps`` MALA steps if set: [n_samples, B, K]."""
-        energy_fn = lambda z: -self.log_joint(x, z)  # noqa: E731
         feature_norm_mode = self.feature_norm.training
         self.feature_norm.eval()  # running statistics, left unchanged, even in train mode
         feats = self.feature_matrix(x)
         self.feature_norm.train(feature_norm_mode)
-        adapt = (StepSizeAdapter(self.cfg.target_acceptance, per_chain=False) if self.cfg.mh
+        adapt = (StepSizeAdapter(self.cfg.target_acceptance, per_chain=True) if self.cfg.mh
                  else None)
-        _, trace, _ = run_chain(self.kernel().bind(feats), self.phi.clone(),
-                                energy_fn, n_samples, warmup=n_samples if adapt else 0,
-                                adapt=adapt, generator=generator)
+        warmup = n_samples if adapt else 0
+        phi, log_eta = self.phi.clone(), self.log_step_size.reshape(-1).clone()
+        states: list[ALDState | None] = [None] * len(self.layer_rows)
+        trace = []
+        for t in range(warmup + n_samples):
+            phi, acceptance, _, _ = self.ald_transition(x, feats, phi, log_eta, states, generator)
+            if t < warmup:
+                log_eta = adapt.update(log_eta, acceptance, t)
+            else:
+                trace.append(feats @ phi.T)
+        trace = torch.stack(trace)
         if not self.cfg.mala_steps:
             return trace
         s, b, k = trace.shape
@@ -215,24 +265,21 @@ class LAE(LatentModel):
         feats = self.feature_matrix(x)  # graph to psi, for step 2
         g = feats.detach()  # the chain sees fixed features within the minibatch
 
-        def energy_fn(z: Tensor) -> Tensor:
-            return -self.log_joint(x, z)  # U(x_i, z_i), [n]
-
-        kernel = self.kernel()
-        state = kernel.init(self.phi, g, energy_fn)
-        z_start = state.z
+        z_start = g @ self.phi.T
+        phi, log_eta = self.phi, self.log_step_size.reshape(-1)
+        states: list[ALDState | None] = [None] * len(self.layer_rows)
         phis, acceptance, nonfinite = [], [], g.new_zeros(())
         for _ in range(cfg.ald_steps):
-            state, info = kernel.step(state, g, energy_fn)
-            phis.append(state.phi)
-            acceptance.append(info["acceptance"][0])
-            nonfinite = nonfinite + info["nonfinite"][0]
+            phi, accepted, rejected, state = self.ald_transition(x, g, phi, log_eta, states)
+            phis.append(phi)
+            acceptance.append(accepted)
+            nonfinite = nonfinite + rejected
             if cfg.mh and cfg.adapt_step:
-                self.log_step_size.copy_(self.ald_adapter.update(self.log_step_size,
-                                                                 acceptance[-1], 0))
-                kernel = kernel.with_step_size(self.log_step_size.exp())
-        self.phi.copy_(state.phi)
-        shared = shared_motion_share(state.z - z_start)
+                log_eta = self.ald_adapter.update(log_eta, accepted, 0)
+        self.log_step_size.copy_(log_eta.reshape(self.log_step_size.shape))
+        self.phi.copy_(phi)
+        z_end = g @ phi.T
+        shared = shared_motion_share(z_end - z_start)
         if shared > SHARED_MOTION_WARNING:
             warnings.warn(f"LAE: over {SHARED_MOTION_WARNING:.0%} of a minibatch's latent move "
                           "is one shift shared by the batch, so the chain does not sample each "
@@ -248,17 +295,21 @@ class LAE(LatentModel):
         metrics = {
             "energy_per_example": loss.detach(),
             "acceptance": torch.stack(acceptance).mean(),
-            "step_size": self.log_step_size.exp(),
+            "step_size": self.log_step_size.exp().mean(),
             "nonfinite_proposals": nonfinite,
             # rank(G) / n below 1: this batch's latents cannot move independently (Theorem 1)
             "feature_rank_fraction": torch.tensor(state.feature_rank / n),
             "shared_motion": shared,
             "gram_condition": gram_condition(state.singular_values),
         }
+        if len(self.layer_rows) > 1:  # each layer's chain
+            per_layer = zip(torch.stack(acceptance).mean(0), self.log_step_size.exp())
+            for layer, (accepted, eta) in enumerate(per_layer, 1):
+                metrics |= {f"acceptance_layer{layer}": accepted, f"step_size_layer{layer}": eta}
         if not cfg.mala_steps:
             return StepOutput(losses={"loss": loss}, metrics=metrics)
         # Per-point correction: the decoder trains on the refined latents, psi on the ALD energy.
-        z_refined, mala_acceptance, mala_nonfinite = self.refine(x, state.z, adapt=True)
+        z_refined, mala_acceptance, mala_nonfinite = self.refine(x, z_end, adapt=True)
         decoder_loss = -self.log_joint(x, z_refined).mean()
         metrics |= {"mala_acceptance": mala_acceptance,
                     "mala_step_size": self.log_mala_step_size.exp(),

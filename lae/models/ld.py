@@ -1,28 +1,36 @@
-r"""Datapoint-wise Langevin dynamics (LD): one persistent MALA chain per training example, no
-encoder; the non-amortized counterpart of ALD (docs/methods.md section 3d).
+r"""Persistent per-example chains, no encoder: datapoint-wise Langevin dynamics (``ld``), the
+non-amortized counterpart of ALD (docs/methods.md section 3d), and alternating back-propagation
+(``abp``, Han et al., AAAI 2017), which is the same model with other defaults (below).
 
 Each training example x_i owns a latent z_i [K] and a step size eta_i, kept in buffers
 ``z_chains`` [n_train, K] and ``log_step_size`` [n_train] (so checkpoints carry them; chains start
 from the prior, z_i ~ N(0, I)). Per minibatch with rows I (the trainer's ``index``):
 
-1. from the stored z_i, i in I, run T = ``n_steps`` MALA transitions on U(x_i, .) = -log p(x_i, .)
-   (z' = z - eta_i grad U + sqrt(2 eta_i) xi, then the MH test; nothing reaches the decoder), and
-   write the final states back;
+1. from the stored z_i, i in I, run T = ``n_steps`` transitions of the ``sampler`` kernel on
+   U(x_i, .) = -log p(x_i, .) (MALA: z' = z - eta_i grad U + sqrt(2 eta_i) xi, then the MH test;
+   nothing reaches the decoder), and write the final states back;
 2. the decoder theta (with the likelihood's parameters) descends the time-averaged energy (as in
    LAE's Algorithm 2, Taniguchi et al., NeurIPS 2022)
 
        L = (1/T) sum_t (1/|I|) sum_{i in I} -log p(x_i, z_i^(t); theta),   z_i^(t) held fixed;
 
-3. each eta_i takes one Robbins-Monro step toward the target acceptance,
+   (``train_on: last`` uses only the T-th state);
+3. with an MH kernel, each eta_i takes one Robbins-Monro step toward the target acceptance,
    log eta_i += ``adapt_gain`` * (mean_t acceptance_i^(t) - ``target_acceptance``),
    with a constant gain (the posterior moves as theta trains). An example is visited once per
    epoch, so its chain advances T steps per epoch: LD mixes slowly, which is what amortization
    (ALD) is meant to fix.
 
-``encode(x)`` for new data (a test set) starts ``test_steps`` MALA transitions from z = 0 with the
+``encode(x)`` for new data (a test set) starts ``test_steps`` transitions from z = 0 with the
 decoder fixed, at the step size exp(mean_i log eta_i) learnt in training, adapting each chain's step
-size toward the target during the run, and returns the final state (one approximate posterior
-sample). There is no q(z|x), hence no ``proposal``: IWAE/ELBO evaluation is skipped.
+size toward the target during the run (MH kernels only), and returns the final state (one
+approximate posterior sample). There is no q(z|x), hence no ``proposal``: IWAE/ELBO evaluation is
+skipped.
+
+ABP: Han et al. run L unadjusted Langevin steps z' = z + (s^2/2) grad log p(x, z) + s xi per
+example, warm-started from the example's previous state, then one gradient step of theta on
+log p(x, z) at the last state. That is this model with ``sampler: langevin`` (eta = s^2/2, fixed),
+``adapt_gain: 0`` and ``train_on: last``, the defaults of :class:`ABP`.
 
 Reference: Roberts & Tweedie, Bernoulli 1996 (MALA); the LD baseline of Taniguchi et al.,
 "Langevin Autoencoders for Learning Deep Latent Variable Models", NeurIPS 2022; its precursor is the
@@ -51,8 +59,9 @@ from torch import Tensor
 from lae.errors import ConfigError
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
-from lae.samplers import MALA, StepSizeAdapter, run_chain
+from lae.samplers import StepSizeAdapter, run_chain
 from lae.samplers.base import EnergyFn, tile_batch
+from lae.samplers.kernels import KERNELS, build_kernel
 
 
 @register_model("ld")
@@ -61,11 +70,13 @@ class LD(LatentModel):
 
     @dataclass
     class Config(ModelConfig):
-        n_steps: int = 2  # T, MALA transitions per visit of an example
+        n_steps: int = 2  # T, transitions per visit of an example
+        sampler: str = "mala"  # a kernel of lae.samplers.KERNELS; "langevin" is unadjusted
         step_size: float = 0.01  # initial eta of every chain
         target_acceptance: float = 0.574  # MALA's optimal-scaling target
-        adapt_gain: float = 0.2  # per visit; 0 keeps every eta at step_size
-        test_steps: int = 100  # MALA transitions from z = 0 for encode() on new data
+        adapt_gain: float = 0.2  # per visit; 0 keeps every eta at step_size (so does langevin)
+        train_on: str = "average"  # decoder loss on the T states' "average" or the "last" one
+        test_steps: int = 100  # transitions from z = 0 for encode() on new data
 
         def __post_init__(self) -> None:
             super().__post_init__()
@@ -80,6 +91,16 @@ class LD(LatentModel):
                                  f"{self.target_acceptance}")
             if self.adapt_gain < 0:
                 raise ValueError(f"adapt_gain must be >= 0, got {self.adapt_gain}")
+            if self.sampler not in KERNELS:
+                raise ValueError(f"sampler must be one of {', '.join(KERNELS)}, got "
+                                 f"{self.sampler!r}")
+            if self.train_on not in ("average", "last"):
+                raise ValueError(f"train_on must be 'average' or 'last', got {self.train_on!r}")
+
+        @property
+        def adapts(self) -> bool:
+            """Step sizes follow the acceptance only for a kernel with an MH test."""
+            return KERNELS[self.sampler].target_acceptance is not None and self.adapt_gain > 0
 
     def __init__(self, cfg: LD.Config, spec: DataSpec) -> None:
         super().__init__(cfg, spec)
@@ -96,44 +117,79 @@ class LD(LatentModel):
         """U(x, .) = -log p(x, .): z [B, K] -> [B] for the batch x."""
         return lambda z: -self.log_joint(x, z)
 
-    def encode(self, x: Tensor) -> Tensor:
-        """``test_steps`` adaptive MALA transitions from z = 0 (new data, decoder fixed): [B, K]."""
+    def kernel(self, step_size: Tensor):
+        """The chains' transition kernel (``sampler``) at ``step_size`` ([B] or 0-d)."""
+        return build_kernel(self.cfg.sampler, step_size)
+
+    def test_chain(self, x: Tensor, n_samples: int, generator: torch.Generator | None = None
+                   ) -> tuple[Tensor, Tensor | None]:
+        """Chains for new data, decoder fixed: from z = 0, ``test_steps`` transitions at the
+        step size exp(mean_i log eta_i) learnt in training (adapted per chain toward the target
+        during them, when the kernel has an MH test), then n_samples kept transitions:
+        (final states [B, K], trace [n_samples, B, K] or None when n_samples = 0)."""
         z0 = self.z_chains.new_zeros(x.shape[0], self.latent_dim)
-        kernel = MALA(self.log_step_size.mean().exp())
-        adapt = StepSizeAdapter(self.cfg.target_acceptance)  # per chain, decaying gain
-        state, _, _ = run_chain(kernel, z0, self.energy(x), 0, warmup=self.cfg.test_steps,
-                                adapt=adapt, keep_trace=False)
-        return state.z
+        adapt = StepSizeAdapter(self.cfg.target_acceptance) if self.cfg.adapts else None
+        state, trace, _ = run_chain(self.kernel(self.log_step_size.mean().exp()), z0,
+                                    self.energy(x), n_samples, warmup=self.cfg.test_steps,
+                                    adapt=adapt, keep_trace=n_samples > 0, generator=generator)
+        return state.z, trace
+
+    def encode(self, x: Tensor) -> Tensor:
+        """The final state of :meth:`test_chain` (new data, decoder fixed): [B, K]."""
+        return self.test_chain(x, 0)[0]
 
     inference_is_chain = True
 
     def posterior_samples(self, x: Tensor, n_samples: int,
                           generator: torch.Generator | None = None) -> Tensor:
-        """The test-time chains of :meth:`encode` (from z = 0, ``test_steps`` adaptive warm-up)
-        continued for n_samples MALA steps at the adapted step sizes: [n_samples, B, K]."""
-        z0 = self.z_chains.new_zeros(x.shape[0], self.latent_dim)
-        kernel = MALA(self.log_step_size.mean().exp())
-        adapt = StepSizeAdapter(self.cfg.target_acceptance)
-        _, trace, _ = run_chain(kernel, z0, self.energy(x), n_samples,
-                                warmup=self.cfg.test_steps, adapt=adapt, generator=generator)
-        return trace
+        """The test-time chains of :meth:`encode` continued for n_samples transitions at the
+        adapted step sizes: [n_samples, B, K]."""
+        return self.test_chain(x, n_samples, generator)[1]
 
     def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
         if index is None:
-            raise ValueError("ld needs the batch's rows in the training set (index)")
+            raise ValueError(f"{self.cfg.name} needs the batch's rows in the training set (index)")
         log_eta = self.log_step_size[index]  # [B]
-        state, trace, info = run_chain(MALA(log_eta.exp()), self.z_chains[index], self.energy(x),
-                                       self.cfg.n_steps)  # trace: [T, B, K], detached
+        state, trace, info = run_chain(self.kernel(log_eta.exp()), self.z_chains[index],
+                                       self.energy(x), self.cfg.n_steps)  # trace [T, B, K]
         self.z_chains[index] = state.z
-        acceptance = info["acceptance"].mean(0)  # [B]
-        self.log_step_size[index] = self.chain_adapter.update(log_eta, acceptance, 0)
+        metrics = {"step_size": log_eta.exp().mean(),
+                   "nonfinite_proposals": info["nonfinite"].sum()}
+        if self.cfg.adapts:
+            acceptance = info["acceptance"].mean(0)  # [B]
+            self.log_step_size[index] = self.chain_adapter.update(log_eta, acceptance, 0)
+            metrics["acceptance"] = acceptance.mean()
+        if self.cfg.train_on == "last":
+            trace = trace[-1:]
+        loss = -self.log_joint(tile_batch(x, trace.shape[0]), trace.flatten(0, 1)).mean()
+        return StepOutput(losses={"loss": loss},
+                          metrics={"energy_per_example": loss.detach()} | metrics)
 
-        t = trace.shape[0]
-        x_rep = tile_batch(x, t)  # [T * B, *shape]
-        loss = -self.log_joint(x_rep, trace.reshape(-1, self.latent_dim)).mean()
-        return StepOutput(losses={"loss": loss}, metrics={
-            "energy_per_example": loss.detach(),
-            "acceptance": acceptance.mean(),
-            "step_size": log_eta.exp().mean(),
-            "nonfinite_proposals": info["nonfinite"].sum(),
-        })
+
+@register_model("abp")
+class ABP(LD):
+    """Alternating back-propagation (Han et al., AAAI 2017) with persistent chains: LD's
+    per-example chains, run by unadjusted Langevin at a fixed step size, the decoder trained on
+    each chain's last state. Only the defaults differ from :class:`LD` (one implementation of
+    persistent chains serves both).
+
+    Example::
+
+        >>> import torch
+        >>> from lae.models import DataSpec
+        >>> from lae.nn import NetConfig
+        >>> model = ABP(ABP.Config(name="abp", latent_dim=2, net=NetConfig(hidden=16, depth=1)),
+        ...             DataSpec.points(2, n_train=10))
+        >>> out = model.training_step(torch.randn(4, 2), torch.tensor([0, 3, 5, 9]))
+        >>> model.cfg.sampler, sorted(out.metrics)
+        ('langevin', ['energy_per_example', 'nonfinite_proposals', 'step_size'])
+    """
+
+    @dataclass
+    class Config(LD.Config):
+        name: str = "abp"
+        n_steps: int = 5  # Langevin steps per visit, continuing the example's chain
+        sampler: str = "langevin"  # unadjusted, as in Han et al.
+        step_size: float = 1e-3  # eta = s^2 / 2, fixed (no MH test, no adaptation)
+        adapt_gain: float = 0.0
+        train_on: str = "last"

@@ -15,12 +15,14 @@ from lae.nn.networks import (
     output_bias,
     register_arch,
 )
+from lae.nn.topdown import TopDown
 
 __all__ = [
     "ARCHS",
     "CONV_SIZES",
     "Encoder",
     "NetConfig",
+    "TopDown",
     "build_decoder",
     "build_encoder",
     "mlp",

@@ -9,7 +9,7 @@ Learning Deep Latent Variable Models", NeurIPS 2022, section 3).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from torch import Tensor, nn
@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from lae.errors import ConfigError
 from lae.nn.conv import conv_decoder, conv_encoder_features
 from lae.nn.dense import mlp, mlp_trunk
+from lae.nn.topdown import TopDown
 
 
 @dataclass
@@ -32,6 +33,8 @@ class NetConfig:
             GroupNorm with one group for convolutions). The authors' MLP is
             Linear -> LayerNorm -> ReLU, 3 x 1024.
         channels: base channel count of the conv stack, doubled per stride-2 stage.
+        topdown_hidden: with several latent layers (:class:`lae.nn.TopDown`), the hidden width of
+            each network from one layer to the mean and scale of the next (0: linear).
     """
 
     arch: str = "mlp"
@@ -39,6 +42,7 @@ class NetConfig:
     depth: int = 3
     layernorm: bool = True
     channels: int = 64
+    topdown_hidden: int = 256  # width of each layer-to-layer network of a multi-layer generator
 
 
 class Encoder(nn.Module):
@@ -183,6 +187,8 @@ def output_bias(decoder: nn.Module) -> nn.Parameter | None:
         >>> output_bias(build_decoder(NetConfig(arch="conv", channels=4), 2, (3, 32, 32))).shape
         torch.Size([3])
     """
+    if isinstance(decoder, TopDown):
+        decoder = decoder.bottom
     layers = [m for m in decoder.modules()
               if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))]
     if not layers or layers[-1].bias is None:
@@ -190,8 +196,13 @@ def output_bias(decoder: nn.Module) -> nn.Parameter | None:
     return layers[-1].bias
 
 
-def build_decoder(cfg: NetConfig, latent_dim: int, out_shape: tuple[int, ...]) -> nn.Module:
+def build_decoder(cfg: NetConfig, latent_dim: int | Sequence[int],
+                  out_shape: tuple[int, ...]) -> nn.Module:
     r"""Build a decoder :math:`z \in [B, \text{latent\_dim}] \mapsto [B, *\text{out\_shape}]`.
+
+    ``latent_dim`` is one layer's size, or several layers' sizes from the top down: then the
+    decoder is a :class:`lae.nn.TopDown` generator whose input is the layers' standardised noise,
+    concatenated ([B, sum of the sizes]).
 
     The output holds unconstrained per-pixel likelihood parameters (logits or means); the
     likelihood modules in :mod:`lae.distributions` map them to distributions.
@@ -206,5 +217,13 @@ def build_decoder(cfg: NetConfig, latent_dim: int, out_shape: tuple[int, ...]) -
         torch.Size([2, 3, 32, 32])
     """
     out_shape = tuple(out_shape)
-    _check(cfg, out_shape, "out_shape", "latent_dim", latent_dim)
-    return _DECODERS[cfg.arch](cfg, latent_dim, out_shape)
+    layers = [latent_dim] if isinstance(latent_dim, int) else list(latent_dim)
+    for k in layers:
+        _check(cfg, out_shape, "out_shape", "latent_dim", k)
+    if not isinstance(cfg.topdown_hidden, int) or cfg.topdown_hidden < 0:
+        raise ConfigError(f"net.topdown_hidden must be a non-negative integer, got "
+                          f"{cfg.topdown_hidden!r}")
+    bottom = _DECODERS[cfg.arch](cfg, layers[-1], out_shape)
+    if len(layers) == 1:
+        return bottom
+    return TopDown(layers, cfg.topdown_hidden, cfg.layernorm, bottom)
