@@ -4,7 +4,13 @@ Log densities are in nats and summed over event dimensions: ``log_prob`` returns
 example, shape [B].
 """
 
-from lae.distributions.base import Bernoulli, Independent, Normal, independent
+from lae.distributions.base import (
+    Bernoulli,
+    Independent,
+    Normal,
+    independent,
+    rsample_and_log_prob,
+)
 from lae.distributions.likelihoods import (
     LIKELIHOODS,
     BernoulliLikelihood,
@@ -15,10 +21,11 @@ from lae.distributions.likelihoods import (
 )
 from lae.distributions.linear_gaussian import LinearGaussian
 from lae.distributions.logistic import DiscretizedLogistic, on_grid
-from lae.distributions.priors import StandardNormalPrior
+from lae.distributions.priors import PRIORS, StandardNormalPrior, build_prior
 
 __all__ = [
     "LIKELIHOODS",
+    "PRIORS",
     "Bernoulli",
     "BernoulliLikelihood",
     "DiscretizedLogistic",
@@ -30,6 +37,8 @@ __all__ = [
     "Normal",
     "StandardNormalPrior",
     "build_likelihood",
+    "build_prior",
     "independent",
     "on_grid",
+    "rsample_and_log_prob",
 ]

@@ -1,8 +1,22 @@
-r"""Priors :math:`p(z)` on the latent space."""
+r"""Priors :math:`p(z)` on the latent space, chosen by config (``model.prior``) from a registry.
+
+Every prior is a module with
+
+- ``log_prob(z)`` [..., K] -> [...]: the log density, normalised where ``normalized`` is True, else
+  up to a constant (an energy-based prior, whose log Z must be estimated before a log-likelihood
+  can be reported);
+- ``sample(n, generator)`` -> [n, K]: exact draws, or MCMC draws where no exact sampler exists;
+- ``base``: a tractable distribution (``log_prob`` normalised, exact ``sample``) close to the prior,
+  where annealed importance sampling starts; for a normalised prior, the prior itself.
+
+Models build theirs with :func:`build_prior`; samplers and metrics only use this interface.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +39,8 @@ class StandardNormalPrior(nn.Module):
         >>> prior.log_prob(torch.zeros(2, 3))
         tensor([-2.7568, -2.7568])
     """
+
+    normalized: ClassVar[bool] = True  # log_prob is the exact log density
 
     def __init__(self, dim: int):
         super().__init__()
@@ -50,3 +66,24 @@ class StandardNormalPrior(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+    @property
+    def base(self) -> StandardNormalPrior:
+        """Where AIS starts: the prior itself (it is normalised and has an exact sampler)."""
+        return self
+
+
+PRIORS: dict[str, Callable[..., nn.Module]] = {"normal": StandardNormalPrior}
+
+
+def build_prior(name: str, dim: int, **options: Any) -> nn.Module:
+    """The registered prior ``name`` on a latent of ``dim`` dimensions (``model.prior`` and
+    ``model.prior_options`` in configs).
+
+    Example:
+        >>> build_prior("normal", 3)
+        StandardNormalPrior(dim=3)
+    """
+    if name not in PRIORS:
+        raise ConfigError(f"model.prior: unknown prior {name!r}; choices: {', '.join(PRIORS)}")
+    return PRIORS[name](dim, **options)

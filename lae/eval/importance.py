@@ -15,20 +15,21 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from lae.distributions import rsample_and_log_prob
 from lae.samplers.base import tile_batch
 
 
 def log_importance_weights(log_joint: Callable[[Tensor, Tensor], Tensor], proposal: Distribution,
-                           x: Tensor, m: int) -> Tensor:
+                           x: Tensor, m: int, generator: torch.Generator | None = None
+                           ) -> Tensor:
     """log p(x, z_j) - log q(z_j | x) for m samples z_j ~ q(z|x) per example: [m, B]."""
-    z = proposal.sample((m,))  # [m, B, K]
-    x_rep = tile_batch(x, m)
-    return log_joint(x_rep, z.reshape(-1, z.shape[-1])).view(m, -1) - proposal.log_prob(z)
+    z, log_q = rsample_and_log_prob(proposal, (m,), generator)  # [m, B, K], [m, B]
+    return log_joint(tile_batch(x, m), z.flatten(0, 1)).view(m, -1) - log_q
 
 
 @torch.no_grad()
 def iwae_log_px(log_joint: Callable[[Tensor, Tensor], Tensor], proposal: Distribution, x: Tensor,
-                k: int, chunk: int = 100) -> Tensor:
+                k: int, chunk: int = 100, generator: torch.Generator | None = None) -> Tensor:
     """IWAE-k estimate of log p(x) per example, in nats: [B].
 
     Args:
@@ -37,9 +38,10 @@ def iwae_log_px(log_joint: Callable[[Tensor, Tensor], Tensor], proposal: Distrib
         x: data [B, *shape].
         k: number of importance samples per example.
         chunk: samples drawn at once per example (memory is O(chunk * B)).
+        generator: the source of the proposal's noise.
     """
     running = torch.full((x.shape[0],), -math.inf, device=x.device)
     for start in range(0, k, chunk):
-        log_w = log_importance_weights(log_joint, proposal, x, min(chunk, k - start))
+        log_w = log_importance_weights(log_joint, proposal, x, min(chunk, k - start), generator)
         running = torch.logaddexp(running, torch.logsumexp(log_w, 0))
     return running - math.log(k)

@@ -26,7 +26,8 @@ def interpolation_images(model: Any, x_pairs: Tensor, steps: int = 8,
         raise ValueError(f"steps must be >= 2, got {steps}")
     device = next(model.parameters()).device
     p = x_pairs.shape[0]
-    z = model.encode(x_pairs.flatten(0, 1).to(device)).reshape(p, 2, -1)  # [P, 2, K]
+    g = torch.Generator(device=device).manual_seed(0)  # chain-based inference is random
+    z = model.infer(x_pairs.flatten(0, 1).to(device), generator=g).reshape(p, 2, -1)  # [P, 2, K]
     t = torch.linspace(0, 1, steps, device=device, dtype=z.dtype)[None, :, None]  # [1, T, 1]
     zt = (1 - t) * z[:, :1] + t * z[:, 1:]  # [P, T, K]
     images = model.decode(zt.flatten(0, 1)).mean.reshape(p, steps, *x_pairs.shape[2:])
@@ -71,4 +72,4 @@ def interp_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
     rows = pairs.shape[0]
     return {"interp_grid_rows": {"value": float(rows), "stderr": 0.0, "n": rows, "settings": {
         "path": str(path), "steps": s.interp_steps, "pairs": "evenly spaced test examples",
-        "inference": "encode(), decoder means, linear in z"}}}
+        "inference": "infer(), decoder means, linear in z"}}}

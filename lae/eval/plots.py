@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from collections import defaultdict
 from pathlib import Path
@@ -95,13 +96,18 @@ def read_metrics(path: Path) -> list[dict]:
     return records
 
 
+# a chain's learned step size at one of its steps (and layer): t05/step_size, t05/layer2/step_size
+PER_CHAIN_STEP = re.compile(r"^t(\d+)/(?:layer(\d+)/)?step_size$")
+
+
 def save_loss_curves(metrics_path: Path, out_path: Path) -> Path | None:
-    """Plot every numeric train and eval series of ``metrics.jsonl`` against the step."""
+    """Plot every numeric train and eval series of ``metrics.jsonl`` against the step (the
+    per-chain-step step sizes go to :func:`save_step_size_profile` instead)."""
     series: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for rec in read_metrics(metrics_path):
         for key, value in rec.items():
             if key in ("step", "epoch", "time_s", "images_per_s") or not isinstance(
-                    value, (int, float)):
+                    value, (int, float)) or PER_CHAIN_STEP.match(key):
                 continue
             series[f"{rec.get('split', 'train')}/{key}"].append((rec["step"], float(value)))
     if not series:
@@ -119,6 +125,39 @@ def save_loss_curves(metrics_path: Path, out_path: Path) -> Path | None:
         ax.set_xlabel("step", fontsize=8)
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
+    fig.tight_layout()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+    return out_path
+
+
+def save_step_size_profile(metrics_path: Path, out_path: Path) -> Path | None:
+    """Plot learned step sizes against the chain's step (keys ``t<step>[/layer<l>]/step_size``
+    of short-run models with ``per_step``): one line per epoch (its last training record) and
+    latent layer. None when the run logs no such keys."""
+    last: dict[int, dict[str, float]] = {}
+    for rec in read_metrics(metrics_path):
+        if rec.get("split") == "train" and any(PER_CHAIN_STEP.match(k) for k in rec):
+            last[rec["epoch"]] = rec
+    if not last:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    colours = plt.cm.viridis(np.linspace(0, 1, len(last)))
+    for colour, (epoch, rec) in zip(colours, sorted(last.items())):
+        lines: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for key, value in rec.items():
+            if m := PER_CHAIN_STEP.match(key):
+                lines[m.group(2) or ""].append((int(m.group(1)), float(value)))
+        for layer, (style, points) in zip(lines, zip(("-", "--", ":", "-."), lines.values())):
+            steps, values = zip(*sorted(points))
+            label = f"epoch {epoch}" + (f", layer {layer}" if layer else "")
+            ax.plot(steps, values, style, color=colour, marker=".", label=label)
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("chain step t", fontsize=8)
+    ax.set_ylabel("learned step size eta_t", fontsize=8)
+    ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_path, dpi=100)

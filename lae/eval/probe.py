@@ -18,10 +18,12 @@ from torch import Tensor
 
 
 @torch.no_grad()
-def encode_all(model: Any, x: Tensor, batch_size: int = 100) -> np.ndarray:
-    """Latent codes [N, K] (float64 numpy) of x from ``model.encode``, in batches."""
+def encode_all(model: Any, x: Tensor, batch_size: int = 100, seed: int = 0) -> np.ndarray:
+    """Latent codes [N, K] (float64 numpy) of x from the model's inference (``model.infer``,
+    its randomness from a generator seeded with ``seed``), in batches."""
     device = next(model.parameters()).device
-    return torch.cat([model.encode(x[i:i + batch_size].to(device)).double().cpu()
+    g = torch.Generator(device=device).manual_seed(seed)
+    return torch.cat([model.infer(x[i:i + batch_size].to(device), generator=g).double().cpu()
                       for i in range(0, x.shape[0], batch_size)]).numpy()
 
 
@@ -57,10 +59,11 @@ def probe_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
         g = torch.Generator().manual_seed(s.seed)
         idx = torch.randperm(train_x.shape[0], generator=g)[:s.probe_train].sort().values
         train_x, train_labels = train_x[idx], train_labels[idx]
-    correct = probe_accuracy(encode_all(model, train_x, s.batch_size), train_labels.numpy(),
-                             encode_all(model, x, s.batch_size), test_labels.numpy(),
+    correct = probe_accuracy(encode_all(model, train_x, s.batch_size, s.seed + 7),
+                             train_labels.numpy(),
+                             encode_all(model, x, s.batch_size, s.seed + 8), test_labels.numpy(),
                              C=s.probe_C, max_iter=s.probe_max_iter, seed=s.seed)
     return {"probe_accuracy": summarize(
         torch.as_tensor(correct, dtype=torch.float64), n_train=int(train_x.shape[0]),
-        C=s.probe_C, max_iter=s.probe_max_iter, features="standardised encode() codes",
+        C=s.probe_C, max_iter=s.probe_max_iter, features="standardised infer() codes",
         classifier="multinomial logistic regression (lbfgs, L2)")}

@@ -6,11 +6,15 @@ A model is a ``torch.nn.Module`` that the trainer drives through four things:
 - :meth:`LatentModel.loss_parameters` maps each loss name to the parameters it updates (the trainer
   gives each name its own optimiser, so a model with two objectives, such as Hoffman's, needs no
   trainer of its own);
-- :meth:`LatentModel.encode` / :meth:`LatentModel.decode` / :meth:`LatentModel.sample`;
+- :meth:`LatentModel.infer` (the model's own inference, with an explicit generator; ``encode`` is
+  its short form) / :meth:`LatentModel.decode` / :meth:`LatentModel.sample`;
 - :meth:`LatentModel.log_joint`, log p(x, z) per example, which evaluation (IWAE, AIS) builds on.
 
-Models whose inference has a density, q(z|x), also expose ``proposal(x)``; evaluation uses it for
-importance sampling.
+Models whose inference has a density, q(z|x), declare ``has_proposal`` and expose ``proposal(x)``;
+evaluation uses it for importance sampling. Every stochastic call takes a ``torch.Generator``: the
+trainer passes one seeded from ``train.seed`` (saved in checkpoints) to ``training_step``, and each
+metric its own. The latent z [B, latent_dim] is flat; ``latent_layers`` says how it splits into
+layers (top first) for a multi-layer generator.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from lae.distributions import StandardNormalPrior, build_likelihood
+from lae.distributions import build_likelihood, build_prior
 from lae.errors import ConfigError
 from lae.nn import NetConfig, build_decoder, output_bias
 
@@ -40,6 +44,8 @@ class ModelConfig:
     # "auto": bernoulli for binarised data, discretised logistic for 8-bit pixels, and a
     # Gaussian for continuous data (2-D toys): scale fixed at sigma = 1 unless
     # likelihood_options say {learn_scale: true} (as the toy presets do).
+    prior: str = "normal"  # a prior of lae.distributions.PRIORS, on the whole (flat) latent
+    prior_options: dict[str, Any] = field(default_factory=dict)
     likelihood: str = "auto"
     likelihood_options: dict[str, Any] = field(default_factory=dict)
 
@@ -108,7 +114,8 @@ class StepOutput:
 
 
 class LatentModel(nn.Module):
-    """Base class: prior p(z) = N(0, I), decoder network, likelihood p(x|z).
+    """Base class: prior p(z) (``model.prior``, N(0, I) by default), decoder network,
+    likelihood p(x|z).
 
     Args:
         cfg: the model's config.
@@ -133,7 +140,7 @@ class LatentModel(nn.Module):
         # the latent description: layer sizes, top first, in the order z [B, latent_dim] holds
         # them; every sampler and metric works on the flat z
         self.latent_layers: tuple[int, ...] = tuple(cfg.latent_layers) or (cfg.latent_dim,)
-        self.prior = StandardNormalPrior(cfg.latent_dim)
+        self.prior = build_prior(cfg.prior, cfg.latent_dim, **cfg.prior_options)
         self.decoder = build_decoder(cfg.net, self.latent_layers, spec.shape)
         likelihood = resolve_likelihood_name(cfg.likelihood, spec)
         if likelihood == "bernoulli" and not spec.binary:
@@ -195,24 +202,31 @@ class LatentModel(nn.Module):
         return self.decode(z).mean
 
     @torch.no_grad()
-    def reconstruct(self, x: Tensor) -> Tensor:
-        """Means of p(x | encode(x)), [B, *shape] on the data scale."""
-        return self.decode(self.encode(x)).mean
+    def reconstruct(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Means of p(x | infer(x)), [B, *shape] on the data scale."""
+        return self.decode(self.infer(x, generator)).mean
 
     # -- what each model defines ---------------------------------------------------------
-    def training_step(self, x: Tensor, index: Tensor) -> StepOutput:
+    def training_step(self, x: Tensor, index: Tensor | None = None,
+                      generator: torch.Generator | None = None) -> StepOutput:
         """One step on the batch x [B, *shape]; ``index`` [B] holds the batch's rows in the
-        training set (for models that keep per-example state, e.g. persistent chains)."""
+        training set (for models that keep per-example state, e.g. persistent chains);
+        ``generator`` is the source of every random draw of the step."""
         raise NotImplementedError
 
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
         """Loss name -> parameters its optimiser updates. Default: one loss, all parameters."""
         return {"loss": [p for p in self.parameters() if p.requires_grad]}
 
-    def encode(self, x: Tensor) -> Tensor:
-        """A latent code for each x, [B, K], from the model's own inference (a mean, a sample or
-        a chain state)."""
+    def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The model's own inference: one latent code per x, [B, K] (an encoder's mean, or a
+        chain's state, drawn with ``generator``). Evaluation (MSE, probe, interpolation) uses
+        it."""
         raise NotImplementedError
+
+    def encode(self, x: Tensor) -> Tensor:
+        """:meth:`infer` with no generator given (the global RNG, where inference is random)."""
+        return self.infer(x)
 
     def proposal(self, x: Tensor) -> torch.distributions.Distribution:
         """q(z | x) with a density, batch shape [B], event shape [K]: only where

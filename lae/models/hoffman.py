@@ -111,16 +111,17 @@ class Hoffman(VAE):
         return build_kernel(self.cfg.sampler, self.log_step_size.exp(),
                             n_leapfrog=self.cfg.n_leapfrog)
 
-    def run_chain(self, x: Tensor, z0: Tensor) -> tuple[SamplerState, dict[str, Tensor]]:
+    def run_chain(self, x: Tensor, z0: Tensor, generator: torch.Generator | None = None
+                  ) -> tuple[SamplerState, dict[str, Tensor]]:
         """K transitions on U(x, .) from z0 [B, K]: (final state, info of [K, B] tensors:
         acceptance, nonfinite, ...)."""
         state, _, info = run_chain(self.kernel(), z0.detach(), lambda z: -self.log_joint(x, z),
-                                   self.cfg.n_steps, keep_trace=False)
+                                   self.cfg.n_steps, keep_trace=False, generator=generator)
         return state, info
 
-    def encode(self, x: Tensor) -> Tensor:
+    def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The chain's final state started from q's mean: one posterior sample per x, [B, K]."""
-        return self.run_chain(x, self.proposal(x).mean)[0].z
+        return self.run_chain(x, self.proposal(x).mean, generator)[0].z
 
     @torch.no_grad()
     def posterior_samples(self, x: Tensor, n_samples: int,
@@ -129,17 +130,19 @@ class Hoffman(VAE):
         transitions, independently per draw: [n_samples, B, K]."""
         z0 = super().posterior_samples(x, n_samples, generator)  # [S, B, K]
         s, b, k = z0.shape
-        return self.run_chain(tile_batch(x, s), z0.reshape(s * b, k))[0].z.reshape(s, b, k)
+        z = self.run_chain(tile_batch(x, s), z0.reshape(s * b, k), generator)[0].z
+        return z.reshape(s, b, k)
 
-    def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
+    def training_step(self, x: Tensor, index: Tensor | None = None,
+                      generator: torch.Generator | None = None) -> StepOutput:
         with torch.no_grad():  # z_0 is detached anyway: no graph through the encoder here
-            z0 = self.proposal(x).sample()
-        state, info = self.run_chain(x, z0)
+            z0 = self.proposal(x).sample(generator=generator)
+        state, info = self.run_chain(x, z0, generator)
         acceptance = info["acceptance"]
         if self.adapter is not None:
             self.log_step_size.copy_(self.adapter.update(self.log_step_size, acceptance, 0))
         decoder_loss = -self.log_joint(x, state.z).mean()  # state.z carries no graph
-        vae = super().training_step(x, index)  # the encoder's bound, a second draw from q
+        vae = super().training_step(x, index, generator)  # the encoder's bound, a second draw
         return StepOutput(
             losses={"decoder": decoder_loss, "encoder": vae.losses["loss"]},
             metrics={**vae.metrics, "log_joint_chain_nats": -decoder_loss.detach(),

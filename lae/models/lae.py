@@ -195,8 +195,8 @@ class LAE(LatentModel):
             nonfinite = nonfinite + info["nonfinite"][0]
         return phi, torch.stack(acceptance), nonfinite, state
 
-    def refine(self, x: Tensor, z: Tensor, adapt: bool = False
-               ) -> tuple[Tensor, Tensor, Tensor]:
+    def refine(self, x: Tensor, z: Tensor, adapt: bool = False,
+               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """``mala_steps`` per-point MALA steps on U(x, .) from z [B, K] (the amortized start):
         (refined z [B, K], mean acceptance, number of non-finite proposals rejected).
         ``adapt`` follows ``mala_target`` (training)."""
@@ -205,7 +205,7 @@ class LAE(LatentModel):
         state = kernel.init(z.detach(), energy_fn)
         accepted, nonfinite = [], z.new_zeros(())
         for t in range(self.cfg.mala_steps):
-            state, info = kernel.step(state, energy_fn)
+            state, info = kernel.step(state, energy_fn, generator)
             accepted.append(info["acceptance"].mean())
             nonfinite = nonfinite + info["nonfinite"].sum()
             if adapt:
@@ -243,10 +243,11 @@ class LAE(LatentModel):
         if not self.cfg.mala_steps:
             return trace
         s, b, k = trace.shape
-        z, _, _ = self.refine(tile_batch(x, s), trace.reshape(s * b, k))
+        z, _, _ = self.refine(tile_batch(x, s), trace.reshape(s * b, k), generator=generator)
         return z.reshape(s, b, k)
 
-    def encode(self, x: Tensor) -> Tensor:
+    def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The chain's current latents Phi g(x), [B, K] (deterministic given the chain)."""
         return self.feature_matrix(x) @ self.phi.T
 
     has_proposal = True
@@ -257,10 +258,11 @@ class LAE(LatentModel):
 
     def proposal(self, x: Tensor) -> Independent:
         """The authors' evaluation q(z|x) = N(Phi g(x), eval_std^2 I): batch [B], event [K]."""
-        mean = self.encode(x)
+        mean = self.infer(x)
         return Independent(Normal(mean, torch.full_like(mean, self.cfg.eval_std)), 1)
 
-    def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
+    def training_step(self, x: Tensor, index: Tensor | None = None,
+                      generator: torch.Generator | None = None) -> StepOutput:
         cfg = self.cfg
         feats = self.feature_matrix(x)  # graph to psi, for step 2
         g = feats.detach()  # the chain sees fixed features within the minibatch
@@ -270,7 +272,8 @@ class LAE(LatentModel):
         states: list[ALDState | None] = [None] * len(self.layer_rows)
         phis, acceptance, nonfinite = [], [], g.new_zeros(())
         for _ in range(cfg.ald_steps):
-            phi, accepted, rejected, state = self.ald_transition(x, g, phi, log_eta, states)
+            phi, accepted, rejected, state = self.ald_transition(x, g, phi, log_eta, states,
+                                                                 generator)
             phis.append(phi)
             acceptance.append(accepted)
             nonfinite = nonfinite + rejected
@@ -305,11 +308,12 @@ class LAE(LatentModel):
         if len(self.layer_rows) > 1:  # each layer's chain
             per_layer = zip(torch.stack(acceptance).mean(0), self.log_step_size.exp())
             for layer, (accepted, eta) in enumerate(per_layer, 1):
-                metrics |= {f"acceptance_layer{layer}": accepted, f"step_size_layer{layer}": eta}
+                metrics |= {f"layer{layer}/acceptance": accepted, f"layer{layer}/step_size": eta}
         if not cfg.mala_steps:
             return StepOutput(losses={"loss": loss}, metrics=metrics)
         # Per-point correction: the decoder trains on the refined latents, psi on the ALD energy.
-        z_refined, mala_acceptance, mala_nonfinite = self.refine(x, z_end, adapt=True)
+        z_refined, mala_acceptance, mala_nonfinite = self.refine(x, z_end, adapt=True,
+                                                                 generator=generator)
         decoder_loss = -self.log_joint(x, z_refined).mean()
         metrics |= {"mala_acceptance": mala_acceptance,
                     "mala_step_size": self.log_mala_step_size.exp(),

@@ -134,9 +134,9 @@ class LD(LatentModel):
                                     adapt=adapt, keep_trace=n_samples > 0, generator=generator)
         return state.z, trace
 
-    def encode(self, x: Tensor) -> Tensor:
+    def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The final state of :meth:`test_chain` (new data, decoder fixed): [B, K]."""
-        return self.test_chain(x, 0)[0]
+        return self.test_chain(x, 0, generator)[0]
 
     inference_is_chain = True
 
@@ -146,12 +146,14 @@ class LD(LatentModel):
         adapted step sizes: [n_samples, B, K]."""
         return self.test_chain(x, n_samples, generator)[1]
 
-    def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
+    def training_step(self, x: Tensor, index: Tensor | None = None,
+                      generator: torch.Generator | None = None) -> StepOutput:
         if index is None:
             raise ValueError(f"{self.cfg.name} needs the batch's rows in the training set (index)")
         log_eta = self.log_step_size[index]  # [B]
         state, trace, info = run_chain(self.kernel(log_eta.exp()), self.z_chains[index],
-                                       self.energy(x), self.cfg.n_steps)  # trace [T, B, K]
+                                       self.energy(x), self.cfg.n_steps,
+                                       generator=generator)  # trace [T, B, K]
         self.z_chains[index] = state.z
         metrics = {"step_size": log_eta.exp().mean(),
                    "nonfinite_proposals": info["nonfinite"].sum()}

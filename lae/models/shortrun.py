@@ -54,7 +54,8 @@ class ShortRun(LatentModel):
         n_steps: int = 20  # K, Langevin steps per inference in training
         test_steps: int = 0  # steps at test time (encode, posterior samples); 0: n_steps
         step_size: float = 1e-3  # initial eta (the papers' s = 0.1 is eta = s^2/2 = 0.005)
-        per_step: bool = False  # one eta per step (else one shared by all steps)
+        # one eta per latent layer, and per step with per_step (else shared by all steps)
+        per_step: bool = False
         learn_reverse: bool = True  # learn the bound's reverse kernels (a tighter bound)
         # log step sizes move this many times faster than the other parameters: Adam moves each
         # parameter by about train.lr per step, and log eta has to travel a few units
@@ -72,17 +73,36 @@ class ShortRun(LatentModel):
     def __init__(self, cfg: ShortRun.Config, spec: DataSpec) -> None:
         super().__init__(cfg, spec)
         k = cfg.n_steps
+        # one value per layer: a trailing [L] axis with several layers (none with one, the
+        # shapes of single-layer checkpoints)
+        layers = (len(self.latent_layers),) if len(self.latent_layers) > 1 else ()
         # log eta = log(step_size) + step_lr_multiplier * raw, raw starting at 0
-        self.log_step = nn.Parameter(torch.zeros(k if cfg.per_step else 1))
+        self.log_step = nn.Parameter(torch.zeros((k if cfg.per_step else 1, *layers)))
         # reverse kernels (drift, variance) per step: auxiliary parameters of the bound only
-        self.log_reverse = nn.Parameter(torch.zeros(2, k)) if cfg.learn_reverse else None
+        self.log_reverse = (nn.Parameter(torch.zeros((2, k, *layers))) if cfg.learn_reverse
+                            else None)
 
     def _eta(self, raw: Tensor) -> Tensor:
-        return torch.exp(math.log(self.cfg.step_size) + self.cfg.step_lr_multiplier * raw)
+        """Step sizes from raw parameters [..., K(, L)]: [..., K] with one latent layer,
+        [..., K, latent_dim] with several (each layer's value over its coordinates)."""
+        eta = torch.exp(math.log(self.cfg.step_size) + self.cfg.step_lr_multiplier * raw)
+        if len(self.latent_layers) == 1:
+            return eta
+        sizes = torch.tensor(self.latent_layers, device=eta.device)
+        return eta.repeat_interleave(sizes, dim=-1)
 
     def step_sizes(self) -> Tensor:
-        """The forward step sizes eta_1..eta_K, [n_steps]."""
-        return self._eta(self.log_step).expand(self.cfg.n_steps)
+        """The forward step sizes eta_1..eta_K: [n_steps], or [n_steps, latent_dim] with several
+        latent layers (one value per layer, over its coordinates)."""
+        eta = self._eta(self.log_step)
+        return eta.expand(self.cfg.n_steps, *eta.shape[1:])
+
+    def layer_step_sizes(self) -> Tensor:
+        """eta per step and latent layer, [n_steps, L] (what the logs and plots show)."""
+        eta = torch.exp(math.log(self.cfg.step_size) + self.cfg.step_lr_multiplier
+                        * self.log_step.detach())
+        eta = eta.reshape(eta.shape[0], -1)
+        return eta.expand(self.cfg.n_steps, eta.shape[1])
 
     def energy(self, x: Tensor):
         return lambda z: -self.log_joint(x, z)
@@ -104,17 +124,19 @@ class ShortRun(LatentModel):
         n_steps = n_steps or self.cfg.test_steps or self.cfg.n_steps
         etas = self.step_sizes().detach()
         energy_fn = self.energy(x)
+        z0 = self.prior.sample(x.shape[0], generator=generator).to(x.device)
+        # one eta, or (several layers) one per coordinate: as the kernels' per-coordinate form
+        etas = etas if etas.ndim == 1 else etas[:, None].expand(-1, *z0.shape)
         kernel = Langevin(etas[0])
-        state = kernel.init(self.prior.sample(x.shape[0], generator=generator).to(x.device),
-                            energy_fn)
+        state = kernel.init(z0, energy_fn)
         for t in range(n_steps):
             step = kernel.with_step_size(etas[min(t, etas.shape[0] - 1)])
             state, _ = step.step(state, energy_fn, generator)
         return state.z
 
-    def encode(self, x: Tensor) -> Tensor:
+    def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """One short-run chain's final state per x: [B, K]."""
-        return self.run(x)
+        return self.run(x, generator=generator)
 
     def posterior_samples(self, x: Tensor, n_samples: int,
                           generator: torch.Generator | None = None) -> Tensor:
@@ -122,15 +144,33 @@ class ShortRun(LatentModel):
         z = self.run(tile_batch(x, n_samples), generator=generator)
         return z.reshape(n_samples, x.shape[0], -1)
 
-    def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
-        bound, z_k = self.bound(x)
+    def training_step(self, x: Tensor, index: Tensor | None = None,
+                      generator: torch.Generator | None = None) -> StepOutput:
+        bound, z_k = self.bound(x, generator)
         decoder_loss = -self.log_joint(x, z_k.detach()).mean()
         return StepOutput(
             losses={"decoder": decoder_loss, "steps": -bound.mean()},
             metrics={"langevin_bound_nats": bound.mean().detach(),
                      "log_joint_chain_nats": -decoder_loss.detach(),
-                     "step_size": self.step_sizes().mean().detach(),
-                     "step_size_last": self.step_sizes()[-1].detach()})
+                     **self.step_size_metrics()})
+
+    def step_size_metrics(self) -> dict[str, Tensor]:
+        """The learned step sizes for the log: ``step_size`` (their mean), and each one as
+        ``t<step>/layer<l>/step_size`` (``t<step>/`` with ``per_step``, ``layer<l>/`` with
+        several layers); ``plots/step_sizes.png`` draws the per-step ones against the chain
+        step."""
+        eta = self.layer_step_sizes()  # [K, L]
+        steps = range(eta.shape[0]) if self.cfg.per_step else range(1)
+        layers = range(eta.shape[1])
+        out = {"step_size": eta.mean()}
+        if len(steps) == 1 and len(layers) == 1:
+            return out
+        for t in steps:
+            for layer in layers:
+                key = (f"t{t + 1:02d}/" if self.cfg.per_step else "") + (
+                    f"layer{layer + 1}/" if len(layers) > 1 else "") + "step_size"
+                out[key] = eta[t, layer]
+        return out
 
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
         """"decoder": the decoder and likelihood; "steps": the step sizes (and reverse kernels)."""

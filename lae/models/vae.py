@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.distributions import Independent, Normal
 
+from lae.distributions import Independent, Normal, independent, rsample_and_log_prob
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.nn import build_encoder
@@ -69,33 +69,31 @@ class VAE(LatentModel):
 
     def proposal(self, x: Tensor) -> Independent:
         """q(z | x): batch shape [B], event shape [K]."""
-        return Independent(Normal(*self.gaussian(self.encoder.features(x))), 1)
+        return independent(Normal(*self.gaussian(self.encoder.features(x)),
+                                  validate_args=False), 1)
 
-    def encode(self, x: Tensor) -> Tensor:
+    def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """q's mean, [B, K] (deterministic)."""
         return self.proposal(x).mean
 
     @torch.no_grad()
     def posterior_samples(self, x: Tensor, n_samples: int,
                           generator: torch.Generator | None = None) -> Tensor:
         """Independent draws from q(z|x) (flows included in subclasses): [n_samples, B, K]."""
-        return self.proposal(x).sample((n_samples,))
+        return rsample_and_log_prob(self.proposal(x), (n_samples,), generator)[0]
 
-    def log_weights(self, x: Tensor, k: int) -> Tensor:
-        """log p(x, z_j) - log q(z_j | x) for k reparameterised z_j ~ q(z|x): [k, B]."""
-        q = self.proposal(x)
-        if hasattr(q, "rsample_and_log_prob"):
-            # flows: z and log q(z|x) in one pass (for IAF, log_prob of a given z would invert
-            # each flow in K sequential passes)
-            z, log_q = q.rsample_and_log_prob((k,))  # [k, B, K], [k, B]
-        else:
-            z = q.rsample((k,))
-            log_q = q.log_prob(z)
-        x_rep = tile_batch(x, k)
-        return self.log_joint(x_rep, z.reshape(-1, self.latent_dim)).view(k, -1) - log_q
+    def log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None
+                    ) -> Tensor:
+        """log p(x, z_j) - log q(z_j | x) for k reparameterised z_j ~ q(z|x): [k, B]. z and
+        log q(z|x) come in one pass (for IAF flows, log_prob of a given z would invert each flow
+        in K sequential passes)."""
+        z, log_q = rsample_and_log_prob(self.proposal(x), (k,), generator)  # [k, B, K], [k, B]
+        return self.log_joint(tile_batch(x, k), z.flatten(0, 1)).view(k, -1) - log_q
 
-    def training_step(self, x: Tensor, index: Tensor | None = None) -> StepOutput:
+    def training_step(self, x: Tensor, index: Tensor | None = None,
+                      generator: torch.Generator | None = None) -> StepOutput:
         k = self.cfg.k
-        log_w = self.log_weights(x, k)
+        log_w = self.log_weights(x, k, generator)
         elbo = log_w.mean(0)
         bound = elbo if self.cfg.objective == "elbo" else torch.logsumexp(log_w, 0) - math.log(k)
         return StepOutput(

@@ -21,7 +21,7 @@ Both give the same family of densities. The flows start as the identity (the MAD
 zero), so an untrained VAE-flow is exactly a VAE.
 
 ``proposal(x)`` is a ``zuko.distributions.NormalizingFlow`` with batch shape [B] and event shape [K]
-(rsample, sample, log_prob), so the IWAE and ELBO evaluations apply. ``encode(x)`` returns the
+(rsample, sample, log_prob), so the IWAE and ELBO evaluations apply. ``infer(x)`` returns the
 flows' image of the base mean, T(mu(x); h(x)) (E_q[z] has no closed form).
 
 References: Rezende & Mohamed, "Variational inference with normalizing flows", ICML 2015;
@@ -96,7 +96,8 @@ class VAEFlow(VAE):
         h = self.encoder.features(x)  # [B, feature_dim], the flows' context
         return NormalizingFlow(self.flow(h), DiagNormal(*self.gaussian(h)))
 
-    def encode(self, x: Tensor) -> Tensor:
-        """T(mu(x); h(x)): the flows' image of the base Gaussian's mean, [B, K]."""
+    def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """T(mu(x); h(x)): the flows' image of the base Gaussian's mean, [B, K]
+        (deterministic)."""
         q = self.proposal(x)
         return q.transform.inv(q.base.mean)

@@ -104,13 +104,15 @@ def per_chain_norm(x: Tensor) -> Tensor:
 
 
 def expand_step_size(step_size: StepSize, z: Tensor) -> Tensor:
-    """A float, a 0-d tensor, or per-chain step sizes [B], shaped to broadcast against ``z``."""
+    """A float, a 0-d tensor, per-chain step sizes [B], or per chain and coordinate (z's own
+    shape, a diagonal metric: e.g. one step size per latent layer), shaped to broadcast against
+    ``z``."""
     eta = torch.as_tensor(step_size, dtype=z.dtype, device=z.device)
-    if eta.ndim == 0:
+    if eta.ndim == 0 or eta.shape == z.shape:
         return eta
     if eta.shape != z.shape[:1]:
-        raise ValueError(f"per-chain step sizes must have shape {tuple(z.shape[:1])}; "
-                         f"got {tuple(eta.shape)}")
+        raise ValueError(f"per-chain step sizes must have shape {tuple(z.shape[:1])} (or "
+                         f"{tuple(z.shape)}, per coordinate); got {tuple(eta.shape)}")
     return eta.reshape(eta.shape + (1,) * (z.ndim - 1))
 
 

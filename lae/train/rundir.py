@@ -9,7 +9,8 @@ Layout written by ``lae train`` (and ``lae eval``)::
 
     lae-run.json  config.yaml  metrics.jsonl  diagnostics.json  results.json  interpolations.png
     checkpoints/epoch_NNNN.pt  checkpoints/last.pt
-    samples/samples_NNNN.png  samples/recon_NNNN.png  plots/loss.png  tensorboard/events.*
+    samples/samples_NNNN.png  samples/recon_NNNN.png  plots/loss.png  plots/step_sizes.png
+    tensorboard/events.*
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ LAST = "last.pt"
 OWNED = (MANIFEST, "config.yaml", "metrics.jsonl", "diagnostics.json", "results.json",
          "interpolations.png", f"{CHECKPOINT_DIR}/epoch_*.pt", f"{CHECKPOINT_DIR}/{LAST}",
          f"{CHECKPOINT_DIR}/.*.tmp", "samples/samples_*.png", "samples/recon_*.png",
-         "plots/loss.png", "tensorboard/events.out.tfevents.*")
+         "plots/loss.png", "plots/step_sizes.png", "tensorboard/events.out.tfevents.*")
 OWNED_DIRS = (CHECKPOINT_DIR, "samples", "plots", "tensorboard")  # removed once empty
 
 

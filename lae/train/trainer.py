@@ -31,7 +31,13 @@ from tqdm.auto import tqdm
 from lae.data import BatchLoader, DataSplits, evenly_spaced, load_dataset
 from lae.errors import ConfigError, LaeError
 from lae.eval.metrics import METRICS, EvalSettings, evaluate
-from lae.eval.plots import read_metrics, save_loss_curves, save_model_samples, save_reconstructions
+from lae.eval.plots import (
+    read_metrics,
+    save_loss_curves,
+    save_model_samples,
+    save_reconstructions,
+    save_step_size_profile,
+)
 from lae.models import DataSpec, LatentModel, build_model
 from lae.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from lae.train.config import Config, save_config
@@ -131,6 +137,8 @@ class Trainer:
         if not resume:
             prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
         self.generator = torch.Generator().manual_seed(tc.seed)  # shuffling, binarisation
+        # every random draw of the model's training steps (chain noise, q's samples, MH tests)
+        self.model_generator = torch.Generator(device=self.device).manual_seed(tc.seed + 1)
         n_train = self.splits.train.shape[0]
         # The loader yields each batch's row indices with it (for per-example model state).
         self.loader = BatchLoader(self.splits.train, torch.arange(n_train), tc.batch_size,
@@ -172,7 +180,7 @@ class Trainer:
                    disable=None if tc.progress else True, leave=False, dynamic_ncols=True)
         for x, index in bar:
             try:
-                out = self.model.training_step(x, index)
+                out = self.model.training_step(x, index, self.model_generator)
                 self._apply(out.losses)
             except _NonFinite as exc:
                 raise self._diverged(epoch, f"{exc} became non-finite", x) from None
@@ -255,6 +263,7 @@ class Trainer:
         save_reconstructions(self.model, self.x_recon.to(self.device),
                              self.run_dir / "samples" / f"recon_{epoch:04d}.png")
         save_loss_curves(self.metrics_path, self.run_dir / "plots" / "loss.png")
+        save_step_size_profile(self.metrics_path, self.run_dir / "plots" / "step_sizes.png")
         save_checkpoint(self.run_dir, self._state(), epoch, tc.keep_checkpoints)
         return record
 
@@ -270,6 +279,7 @@ class Trainer:
             "chain_watch": {"stalled_steps": dict(self.stalled_steps),
                             "max_step_size": dict(self.max_step_size)},
             "rng": {"torch": torch.get_rng_state(), "data": self.generator.get_state(),
+                    "model": self.model_generator.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
 
@@ -282,6 +292,8 @@ class Trainer:
         self.epoch, self.step = ckpt["epoch"], ckpt["step"]
         torch.set_rng_state(ckpt["rng"]["torch"])
         self.generator.set_state(ckpt["rng"]["data"])
+        if "model" in ckpt["rng"]:  # checkpoints from before the model had its own generator
+            self.model_generator.set_state(ckpt["rng"]["model"])
         if ckpt["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         watch = ckpt.get("chain_watch", {})

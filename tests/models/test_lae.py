@@ -158,3 +158,44 @@ def test_bad_conditioning_options_are_errors_that_name_the_key():
         MODELS["lae"].Config(name="lae", feature_norm="zca")
     with pytest.raises(ValueError, match="precond_damping_ref"):
         MODELS["lae"].Config(name="lae", precond_damping_ref="min")
+
+
+def test_one_chain_per_layer_samples_the_exact_joint_posterior_of_two_layers():
+    # Two latent layers (z_2: 1, z_1: 2) under a linear top-down generator with a fixed scale:
+    # x is linear-Gaussian in the standardised noise [z_2, eps_1], x = M eps + m + 0.5 e, so the
+    # exact posterior of the joint latent is LinearGaussian(M, m, 0.5)'s. Each layer is its own
+    # preconditioned ALD chain (a head of Phi), updated in turn; together they must sample it.
+    torch.manual_seed(0)
+    cfg = MODELS["lae"].Config(name="lae", latent_dim=3, latent_layers=[1, 2],
+                               net=NetConfig(hidden=64, depth=1, topdown_hidden=0),
+                               likelihood="gaussian", likelihood_options={"sigma": 0.5},
+                               preconditioned=True, ald_steps=1, step_size=0.05,
+                               target_acceptance=0.6, adapt_gain=0.05)
+    model = build_model(cfg, POINTS).double()
+    model.decoder.bottom = torch.nn.Linear(2, 6).double()
+    with torch.no_grad():
+        model.decoder.transitions[0][-1].weight[2:] = 0.0  # z_1's scale does not depend on z_2
+    assert model.log_step_size.shape == (2,)
+    jac = torch.autograd.functional.jacobian(lambda e: model.decode(e[None]).mean[0],
+                                             torch.zeros(3, dtype=torch.float64))
+    truth = LinearGaussian(jac, model.decode(torch.zeros(1, 3, dtype=torch.float64)).mean[0], 0.5)
+    x = truth.sample_x(10, generator=torch.Generator().manual_seed(1))
+    warmup, steps = 200, 1500
+    samples = []
+    for i in range(warmup + steps):
+        out = model.training_step(x)
+        if i >= warmup:
+            samples.append(model.infer(x).detach())
+    assert {"layer1/acceptance", "layer2/step_size"} <= set(out.metrics)
+    s = torch.stack(samples)  # [S, n, 3]
+    post = truth.posterior(x)
+    sd = post.variance.sqrt()
+    # the tolerance of the one-layer test above: 5 batch-means standard errors, variances 25 %
+    stderr = s.view(30, 50, 10, 3).mean(1).std(0) / math.sqrt(30)
+    err = (s.mean(0) - post.mean).abs()
+    assert (err < 5 * stderr + 0.05 * sd).all(), (err / sd).max()
+    ratio = s.var(0) / post.variance
+    assert ((ratio > 0.75) & (ratio < 1.25)).all(), ratio
+    # the layers are correlated a posteriori: the joint, not only the marginals, must match
+    cov = torch.stack([torch.cov(s[:, i].T) for i in range(10)]).mean(0)
+    torch.testing.assert_close(cov, post.covariance_matrix[0], atol=0.1 * sd.max() ** 2, rtol=0.25)

@@ -98,3 +98,20 @@ def test_trainer_end_to_end_checkpoints_the_chains(tmp_path, fast_overrides):
     loaded = load_run(tmp_path / "run").model
     assert torch.equal(loaded.z_chains, trainer.model.z_chains)
     assert torch.equal(loaded.log_step_size, trainer.model.log_step_size)
+
+
+def test_abp_is_ld_with_unadjusted_langevin_trained_on_the_last_state():
+    # ABP shares LD's persistent chains; its step is unadjusted Langevin at a fixed eta, and the
+    # decoder's loss is -log p(x, z_T) at the chains' last states (what is written back).
+    torch.manual_seed(0)
+    cfg = MODELS["abp"].Config(name="abp", latent_dim=2, likelihood="gaussian", n_steps=3,
+                               net=NetConfig(hidden=16, depth=1, layernorm=False))
+    model = build_model(cfg, POINTS)
+    assert (cfg.sampler, cfg.train_on, cfg.adapts) == ("langevin", "last", False)
+    x, index = torch.randn(4, 6), torch.tensor([0, 9, 17, 63])
+    eta_before = model.log_step_size.clone()
+    out = model.training_step(x, index, torch.Generator().manual_seed(0))
+    assert torch.equal(model.log_step_size, eta_before)  # never adapted
+    torch.testing.assert_close(out.losses["loss"],
+                               -model.log_joint(x, model.z_chains[index]).mean())
+    assert "acceptance" not in out.metrics  # no MH test, no acceptance to report

@@ -52,3 +52,36 @@ def test_test_time_chains_can_be_longer_than_training_ones():
     x = torch.randn(4, 3)
     assert model.encode(x).shape == (4, 2)
     assert model.posterior_samples(x, 7).shape == (7, 4, 2)
+
+
+def test_two_layers_have_one_learned_step_size_each():
+    torch.manual_seed(0)
+    cfg = ShortRun.Config(latent_dim=5, latent_layers=[2, 3], n_steps=4, per_step=True,
+                          likelihood="gaussian", net=NetConfig(hidden=16, depth=1))
+    model = ShortRun(cfg, DataSpec.points(3))
+    assert model.log_step.shape == (4, 2) and model.log_reverse.shape == (2, 4, 2)
+    with torch.no_grad():
+        model.log_step[:, 1] += 0.01  # layer 2 at e^1 = 2.7 times layer 1's step
+    eta = model.step_sizes()
+    assert eta.shape == (4, 5)
+    torch.testing.assert_close(eta[:, 2:] / eta[:, :1], torch.full((4, 3), torch.e.__float__()))
+    out = model.training_step(torch.randn(6, 3))
+    assert {"t01/layer1/step_size", "t04/layer2/step_size"} <= set(out.metrics)
+    assert model.infer(torch.randn(6, 3)).shape == (6, 5)
+
+
+def test_the_step_size_profile_is_plotted_from_the_log(tmp_path):
+    import json
+
+    from lae.eval.plots import save_loss_curves, save_step_size_profile
+
+    records = [{"split": "train", "epoch": e, "step": 10 * e, "step_size": 0.01,
+                "t01/layer1/step_size": 0.01 * e, "t02/layer1/step_size": 0.02 * e,
+                "t01/layer2/step_size": 0.03, "t02/layer2/step_size": 0.04} for e in (1, 2)]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert save_step_size_profile(path, tmp_path / "step_sizes.png").stat().st_size > 0
+    assert save_loss_curves(path, tmp_path / "loss.png") is not None
+    # a run without per-step sizes gets no profile
+    path.write_text(json.dumps({"split": "train", "epoch": 1, "step": 1, "loss": 1.0}) + "\n")
+    assert save_step_size_profile(path, tmp_path / "none.png") is None

@@ -85,10 +85,10 @@ class TwoLosses(LatentModel):
         super().__init__(cfg, spec)
         self.encoder = build_encoder(cfg.net, spec.shape, cfg.latent_dim)
 
-    def encode(self, x):
+    def infer(self, x, generator=None):
         return self.encoder(x)
 
-    def training_step(self, x, index=None):
+    def training_step(self, x, index=None, generator=None):
         z = self.encoder(x)
         decoder_loss = -self.log_likelihood(x, z.detach()).mean()
         encoder_loss = (z - 1.0).pow(2).sum(-1).mean()
