@@ -57,6 +57,10 @@ LATENT = [  # name, kernel, steps, warm-up, allowance on the variance band (disc
     ("Langevin", Langevin(0.004), 4000, 500, 0.03),
     ("MALA", MALA(0.05), 2000, 200, 0.0),
     ("HMC", HMC(0.15, 5), 600, 100, 0.0),
+    # a step size per chain and coordinate (a diagonal metric, as shortrun's per-layer steps):
+    # MH with the matching proposal density keeps the posterior exact
+    ("MALA-per-coordinate", MALA(torch.tensor([0.03, 0.08], dtype=torch.float64).expand(100, 2)),
+     2000, 200, 0.0),
 ]
 
 
