@@ -118,15 +118,14 @@ from lae.samplers.base import (
     seeded_global_rng,
 )
 from lae.samplers.chain import StepSizeAdapter
+from lae.samplers.kernels import KERNELS as SAMPLER_KERNELS
 
 LogPrior = Callable[[Tensor], Tensor]
 LogLikelihood = Callable[[Tensor, Tensor], Tensor]
 PriorSampler = Callable[[int, "torch.Generator | None"], Tensor]
 
 SCHEDULES = ("sigmoid", "linear")
-KERNELS = ("hmc", "mala")
 ADAPT = ("online", "pilot", "none")
-DEFAULT_TARGET = {"hmc": 0.65, "mala": 0.574}
 
 
 def beta_schedule(n_temps: int, schedule: str = "sigmoid", delta: float = 4.0,
@@ -183,9 +182,10 @@ def _hmc_step(state: _State, beta: float, eps: Tensor, n_leapfrog: int, evaluate
     return out, acceptance
 
 
-def _mala_step(state: _State, beta: float, eta: Tensor, evaluate,
+def _mala_step(state: _State, beta: float, eta: Tensor, n_leapfrog: int, evaluate,
                generator: torch.Generator | None) -> tuple[_State, Tensor]:
-    """One MALA transition leaving f_beta invariant (same test as lae.samplers.MALA)."""
+    """One MALA transition leaving f_beta invariant (same test as lae.samplers.MALA);
+    ``n_leapfrog`` is unused (the signature of :func:`_hmc_step`)."""
     eta_b = expand_step_size(eta, state.z)
     grad = state.grad(beta)
     new = evaluate(state.z - eta_b * grad + torch.sqrt(2 * eta_b) * randn_like(state.z, generator))
@@ -193,6 +193,12 @@ def _mala_step(state: _State, beta: float, eta: Tensor, evaluate,
                                     new.grad(beta), eta_b)
     out, acceptance, _ = metropolis_hastings(log_alpha, state, new, generator)
     return out, acceptance
+
+
+# The registry's kernels with an MH test, each as a transition over the cached state (the
+# energies at any beta reuse one decoder pass); targets from lae.samplers.KERNELS.
+_STEPS = {"hmc": _hmc_step, "mala": _mala_step}
+KERNELS = tuple(_STEPS)
 
 
 def _anneal(log_prior: LogPrior, log_likelihood: LogLikelihood, x_rep: Tensor, z0: Tensor,
@@ -226,10 +232,7 @@ def _anneal(log_prior: LogPrior, log_likelihood: LogLikelihood, x_rep: Tensor, z
         eta_t = (cur[t - 1] if frozen else cur).exp()
         if record:
             recorded.append(eta_t.log())
-        if kernel == "hmc":
-            state, acc = _hmc_step(state, bs[t], eta_t, n_leapfrog, evaluate, generator)
-        else:
-            state, acc = _mala_step(state, bs[t], eta_t, evaluate, generator)
+        state, acc = _STEPS[kernel](state, bs[t], eta_t, n_leapfrog, evaluate, generator)
         acc_mean[t - 1] = acc.double().mean()
         last_acc = acc
         if adapter is not None and not frozen:
@@ -272,7 +275,8 @@ def _run(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, z_post: Te
     reverse = z_post is not None  # reverse chains start at z_post: no prior draws
     log_prior_fn, sampler = _prior_sampler(log_prior, sample_prior, needed=not reverse)
     pilot_chains = pilot_chains or max(1, n_chains // 4)
-    target = DEFAULT_TARGET[kernel] if target_acceptance is None else target_acceptance
+    target = (SAMPLER_KERNELS[kernel].target_acceptance if target_acceptance is None
+              else target_acceptance)
     adapter = StepSizeAdapter(target, per_chain=True, gain=adapt_gain, decay=0.0)
     betas = beta_schedule(n_temps, schedule)
     n, m = x.shape[0], n_chains
