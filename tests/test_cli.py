@@ -128,8 +128,9 @@ def test_eval_writes_results_for_every_registered_model(tmp_path, fast_overrides
     run = tmp_path / model
     assert main(["train", "vae-toy2d", "--out", str(run), f"--model.name={model}",
                  *[f"--{o}" for o in fast_overrides]]) == 0
-    assert main(["eval", str(run), "--metrics", "nll-ais,bdmc,iwae,elbo,mse,posterior",
-                 "--n-examples", "20", "--k", "10", "--ais-chains", "2", "--ais-temps", "20",
+    assert main(["eval", str(run), "--metrics",
+                 "nll-ais,bdmc,iwae,elbo,langevin-bound,mse,posterior",
+                 "--n-examples", "20", "--k", "10", "--elbo-samples", "2", "--ais-chains", "2", "--ais-temps", "20",
                  "--bdmc-n-sim", "4", "--posterior-samples", "10", "--posterior-ref-steps", "300",
                  "--posterior-ref-warmup", "300"]) == 0
     results = json.loads((run / "results.json").read_text())
@@ -142,6 +143,8 @@ def test_eval_writes_results_for_every_registered_model(tmp_path, fast_overrides
     assert results["metrics"]["nll_ais_nats"]["n"] == 20
     assert results["metrics"]["bdmc_gap_nats"]["n"] == 4
     assert math.isfinite(results["metrics"]["nll_ais_nats"]["value"])
-    for name, prefix in (("iwae", "nll_iwae"), ("elbo", "neg_elbo"), ("mse", "mse")):
+    for name, prefix in (("iwae", "nll_iwae"), ("elbo", "neg_elbo"), ("mse", "mse"),
+                         ("langevin-bound", "nll_langevin_bound")):
         given = any(key.startswith(prefix) for key in results["metrics"])
         assert given != (name in results["skipped"]), (model, name)
+    assert ("langevin-bound" in results["skipped"]) != MODELS[model].has_langevin_bound
