@@ -5,7 +5,8 @@
     lae eval RUN_DIR [--metrics elbo,iwae,mse] [--out results.json]
     lae report RUN_DIR [RUN_DIR ...] --out DIR
     lae list
-    lae toy {posterior,neural,energy,capacity,convergence,likelihood,shortrun} ...   (docs/toys.md)
+    lae toy {posterior,neural,energy,capacity,convergence,likelihood,shortrun,ebm-logz} ...
+        (docs/toys.md)
 
 Expected errors (bad keys, missing data, an existing run directory) print one line, ``error: ...``,
 and exit with status 2; no traceback.

@@ -130,7 +130,8 @@ def test_eval_writes_results_for_every_registered_model(tmp_path, fast_overrides
                  *[f"--{o}" for o in fast_overrides]]) == 0
     assert main(["eval", str(run), "--metrics",
                  "nll-ais,bdmc,iwae,elbo,langevin-bound,mse,posterior",
-                 "--n-examples", "20", "--k", "10", "--elbo-samples", "2", "--ais-chains", "2", "--ais-temps", "20",
+                 "--n-examples", "20", "--k", "10", "--elbo-samples", "2",
+                 "--ais-chains", "2", "--ais-temps", "20",
                  "--bdmc-n-sim", "4", "--posterior-samples", "10", "--posterior-ref-steps", "300",
                  "--posterior-ref-warmup", "300"]) == 0
     results = json.loads((run / "results.json").read_text())

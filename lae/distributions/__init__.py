@@ -21,7 +21,14 @@ from lae.distributions.likelihoods import (
 )
 from lae.distributions.linear_gaussian import LinearGaussian
 from lae.distributions.logistic import DiscretizedLogistic, on_grid
-from lae.distributions.priors import PRIORS, StandardNormalPrior, build_prior
+from lae.distributions.priors import (
+    PRIORS,
+    FlowPrior,
+    LatentEBMPrior,
+    NormalPrior,
+    StandardNormalPrior,
+    build_prior,
+)
 
 __all__ = [
     "LIKELIHOODS",
@@ -30,11 +37,14 @@ __all__ = [
     "BernoulliLikelihood",
     "DiscretizedLogistic",
     "DiscretizedLogisticLikelihood",
+    "FlowPrior",
     "GaussianLikelihood",
     "Independent",
+    "LatentEBMPrior",
     "Likelihood",
     "LinearGaussian",
     "Normal",
+    "NormalPrior",
     "StandardNormalPrior",
     "build_likelihood",
     "build_prior",

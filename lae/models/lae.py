@@ -38,7 +38,12 @@ Z_T - Z_0 common to the batch, samplers/diagnostics.py; 0 when nothing moved) an
 ``gram_condition`` (top over median squared singular value of G), beside acceptance and step
 size; a warning fires when most of the motion is shared.
 
-``encode(x)`` returns Phi g(x), the chain's current sample for x (amortized: no per-point
+Several latent layers (``latent_layers``, a top-down generator): Phi's rows split into one head
+per layer, and each head is its own ALD chain with its own step size and MH test; a transition
+updates the heads in turn, each on the energy with the other layers held (Metropolis-within-Gibbs,
+docs/methods.md section 12). Logged per layer as ``layer<l>/acceptance`` and ``layer<l>/step_size``.
+
+``infer(x)`` returns Phi g(x), the chain's current sample for x (amortized: no per-point
 iterations at test time). ``proposal(x)`` is the authors' evaluation distribution
 q(z|x) = N(Phi g(x), ``eval_std``^2 I), hand-set rather than learned: importance sampling with it
 gives a valid but loose bound on log p(x) (AIS is the fair comparison).

@@ -1,4 +1,4 @@
-"""``lae toy {posterior,neural,energy,capacity,convergence,likelihood,shortrun}``: argument
+"""``lae toy {posterior,neural,energy,capacity,convergence,likelihood,shortrun,ebm-logz}``: argument
 parsing only.
 
 Wiring (lae/cli.py): ``add_toy_commands(sub)`` in ``build_parser`` and
@@ -91,6 +91,22 @@ def _shortrun(args: argparse.Namespace) -> int:
                  seed=args.seed, init_step=args.init_step, per_step=args.per_step,
                  tied_reverse=args.tied_reverse, iters=args.iters, chains=args.chains,
                  eval_chains=args.eval_chains, lr=args.lr, save=args.save, out=args.out)
+    return 0
+
+
+def _ebm_logz(args: argparse.Namespace) -> int:
+    from lae.toy.ebm_logz import run_ebm_logz
+
+    for name in ("latent_dim", "chains", "temps"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.replicas < 2 or args.temps < 2:
+        raise ConfigError("--replicas and --temps must be >= 2")
+    if not args.base_scale > 0:
+        raise ConfigError("--base-scale must be > 0")
+    run_ebm_logz(args.latent_dim, seed=args.seed, base_scale=args.base_scale,
+                 n_replicas=args.replicas, n_chains=args.chains, n_temps=args.temps,
+                 save=args.save, out=args.out)
     return 0
 
 
@@ -205,4 +221,16 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--save", default=None, help="FILE.npz")
     p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
     p.set_defaults(toy_func=_shortrun)
+
+    p = sub.add_parser("ebm-logz", help="log Z of a latent EBM prior with a random quadratic "
+                       "energy by AIS, against the closed form")
+    p.add_argument("--latent-dim", type=int, default=8)
+    p.add_argument("--base-scale", type=float, default=1.0, help="s0 of the base N(0, s0^2 I)")
+    p.add_argument("--replicas", type=int, default=8, help="independent AIS runs (the stderr)")
+    p.add_argument("--chains", type=int, default=256, help="chains per AIS run")
+    p.add_argument("--temps", type=int, default=1000, help="annealing steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", default=None, help="FILE.npz")
+    p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
+    p.set_defaults(toy_func=_ebm_logz)
     return toy
