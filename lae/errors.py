@@ -17,3 +17,9 @@ class ConfigError(LaeError):
 
 class RunDirError(LaeError):
     """A run directory is missing, incomplete, or would be overwritten."""
+
+
+class ModelDiverged(LaeError):
+    """A model found its own state diverging (e.g. a latent EBM's energies exploding); the
+    trainer reports it like a non-finite loss, with the last good checkpoint kept. The message
+    names the quantity, its value and the settings most likely behind it."""

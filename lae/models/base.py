@@ -218,6 +218,11 @@ class LatentModel(nn.Module):
         """Loss name -> parameters its optimiser updates. Default: one loss, all parameters."""
         return {"loss": [p for p in self.parameters() if p.requires_grad]}
 
+    def lr_scales(self) -> dict[str, float]:
+        """Loss name -> factor on ``train.lr`` for its optimiser (names left out: 1). Default:
+        none (every loss at ``train.lr``)."""
+        return {}
+
     def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The model's own inference: one latent code per x, [B, K] (an encoder's mean, or a
         chain's state, drawn with ``generator``). Evaluation (MSE, probe, interpolation) uses

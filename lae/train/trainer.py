@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lae.data import BatchLoader, DataSplits, evenly_spaced, load_dataset
-from lae.errors import ConfigError, LaeError
+from lae.errors import ConfigError, LaeError, ModelDiverged
 from lae.eval.metrics import METRICS, EvalSettings, evaluate
 from lae.eval.plots import (
     read_metrics,
@@ -83,9 +83,9 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-OPTIMIZERS = {  # train.optimizer -> (parameters, TrainConfig) -> optimiser
-    "adam": lambda params, tc: torch.optim.Adam(params, lr=tc.lr, betas=tuple(tc.adam_betas)),
-    "sgd": lambda params, tc: torch.optim.SGD(params, lr=tc.lr),
+OPTIMIZERS = {  # train.optimizer -> (parameters, TrainConfig, learning rate) -> optimiser
+    "adam": lambda params, tc, lr: torch.optim.Adam(params, lr=lr, betas=tuple(tc.adam_betas)),
+    "sgd": lambda params, tc, lr: torch.optim.SGD(params, lr=lr),
 }
 
 
@@ -131,7 +131,10 @@ class Trainer:
         if checkpoint is None:  # e.g. a Bernoulli decoder's output bias at the data's mean logit
             self.model.init_from_data(self.splits.train)
         self.param_groups = self.model.loss_parameters()
-        self.optimizers = {name: OPTIMIZERS[tc.optimizer](params, tc)
+        # each loss's learning rate: train.lr times the model's scale for it (default 1)
+        self.lrs = {name: tc.lr * self.model.lr_scales().get(name, 1.0)
+                    for name in self.param_groups}
+        self.optimizers = {name: OPTIMIZERS[tc.optimizer](params, tc, self.lrs[name])
                            for name, params in self.param_groups.items()}
         tensorboard_writer = self._tensorboard() if tc.tensorboard else None
         if not resume:
@@ -184,6 +187,8 @@ class Trainer:
                 self._apply(out.losses)
             except _NonFinite as exc:
                 raise self._diverged(epoch, f"{exc} became non-finite", x) from None
+            except ModelDiverged as exc:  # a model's own guard (e.g. exploding EBM energies)
+                raise self._diverged(epoch, str(exc), x) from None
             except (torch.linalg.LinAlgError, ValueError, RuntimeError) as exc:
                 # A factorisation or a distribution fails on non-finite values first (the SVD
                 # of ALD's features, a Normal's argument check): that is divergence, reported
@@ -288,7 +293,7 @@ class Trainer:
         for name, opt in self.optimizers.items():
             opt.load_state_dict(ckpt["optimizers"][name])
             for group in opt.param_groups:  # a resumed run may change train.lr
-                group["lr"] = self.cfg.train.lr
+                group["lr"] = self.lrs[name]
         self.epoch, self.step = ckpt["epoch"], ckpt["step"]
         torch.set_rng_state(ckpt["rng"]["torch"])
         self.generator.set_state(ckpt["rng"]["data"])
