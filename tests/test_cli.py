@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from lae.cli import main
+from lae.distributions import PRIORS
 from lae.models import MODELS
 
 
@@ -142,7 +143,7 @@ def test_eval_writes_results_for_every_registered_model(tmp_path, fast_overrides
     left_out = results["metrics"]["posterior_variance_ratio"]["settings"]["points_left_out"]
     assert results["metrics"]["posterior_variance_ratio"]["n"] + left_out == 20
     assert results["metrics"]["nll_ais_nats"]["n"] == 20
-    if MODELS[model].Config().prior == "normal":
+    if PRIORS[MODELS[model].Config().prior].normalized:
         assert results["metrics"]["bdmc_gap_nats"]["n"] == 4
     else:  # an energy-based prior has no exact sampler to simulate BDMC's data with
         assert "bdmc" in results["skipped"]

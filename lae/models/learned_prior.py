@@ -1,0 +1,185 @@
+r"""Decoders under a learned prior, no encoder, both sides sampled by short-run Langevin: the
+latent energy-based prior (``latent-ebm``; Pang, Han, Nijkamp, Zhu, Wu, NeurIPS 2020) and the
+latent normalizing-flow prior (``flow-prior``; Xie, Zhu, Li, Wu, AAAI 2023). One class holds what
+they share (the posterior chain, inference, the two optimisers); each says how its prior learns.
+
+Per minibatch:
+
+1. posterior samples z+: ``posterior_steps`` unadjusted Langevin steps of size
+   ``posterior_step_size`` on U(x, z) = -log p(x | z) - log p(z) (up to a constant), from the
+   prior's base (short-run, non-persistent; Pang et al.: 20 steps, s = 0.1, eta = 0.005);
+2. loss "decoder" (theta): -mean log p(x | z+);
+3. loss "prior":
+   - ``latent-ebm``, p_alpha(z) ∝ exp(f_alpha(z)) N(z; 0, s_0^2 I)
+     (:class:`lae.distributions.LatentEBMPrior`): -(mean f(z+) - mean f(z-)) with z- from the
+     prior's own short-run chain (60 steps, s = 0.4, eta = 0.08), the maximum-likelihood gradient
+     with the intractable log Z handled by the negative samples. Logged: ``energy_gap`` =
+     E(z+) - E(z-) with E = -f (the paper's diagnostic: it should stay near 0), ``f_posterior``,
+     ``f_prior``. Guard: a non-finite f, or |f| above ``max_energy``, raises
+     :class:`lae.errors.ModelDiverged` naming the likely cause (the trainer then stops with the
+     last good checkpoint kept);
+   - ``flow-prior`` (:class:`lae.distributions.FlowPrior`): -mean log p(z+), maximum likelihood
+     on the posterior samples, no negative phase. Logged: ``prior_log_prob_nats``.
+
+   The prior learns at ``prior_lr_scale`` times ``train.lr`` (Pang et al.: 2e-5 against 1e-4).
+
+``infer(x)`` is one posterior chain of ``test_steps`` steps. Under the EBM prior, log p(x) needs
+log Z: ``lae eval --metrics nll-ais`` estimates both parts by AIS and reports their difference as
+an estimate, not a bound (lae/eval/metrics.py); the flow prior is normalised.
+
+Example::
+
+    >>> import torch
+    >>> from lae.models import DataSpec
+    >>> from lae.nn import NetConfig
+    >>> cfg = LatentEBM.Config(name="latent-ebm", latent_dim=2, posterior_steps=3,
+    ...                        prior_options={"hidden": 8, "sample_steps": 3},
+    ...                        net=NetConfig(hidden=16, depth=1))
+    >>> out = LatentEBM(cfg, DataSpec.points(2)).training_step(torch.randn(4, 2))
+    >>> sorted(out.losses), "energy_gap" in out.metrics
+    (['decoder', 'prior'], True)
+    >>> cfg = FlowPriorModel.Config(name="flow-prior", latent_dim=2, posterior_steps=3,
+    ...                             prior_options={"hidden": 8}, net=NetConfig(hidden=16, depth=1))
+    >>> sorted(FlowPriorModel(cfg, DataSpec.points(2)).training_step(torch.randn(4, 2)).losses)
+    ['decoder', 'prior']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lae.errors import ModelDiverged
+from lae.models import register_model
+from lae.models.base import LatentModel, ModelConfig, StepOutput
+from lae.samplers import Langevin, run_chain
+from lae.samplers.base import tile_batch
+
+
+class LearnedPriorModel(LatentModel):
+    """A decoder under a learned prior, posterior by short-run Langevin; subclasses define
+    ``prior_loss``."""
+
+    @dataclass
+    class Config(ModelConfig):
+        posterior_steps: int = 20  # K, Langevin steps of the posterior chain in training
+        posterior_step_size: float = 0.005  # eta = s^2 / 2 with the papers' s = 0.1
+        test_steps: int = 0  # posterior steps for infer() and evaluation; 0: posterior_steps
+        prior_lr_scale: float = 0.2  # the prior's lr over train.lr (Pang et al.: 2e-5 / 1e-4)
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            if self.posterior_steps < 1 or self.test_steps < 0:
+                raise ValueError(f"posterior_steps must be >= 1 and test_steps >= 0, got "
+                                 f"{self.posterior_steps} and {self.test_steps}")
+            if not (self.posterior_step_size > 0 and self.prior_lr_scale > 0):
+                raise ValueError("posterior_step_size and prior_lr_scale must be > 0")
+
+    def posterior_chain(self, x: Tensor, n_steps: int,
+                        generator: torch.Generator | None = None) -> Tensor:
+        """Short-run Langevin on U(x, .) from the prior's base: z_K [B, K], no graph."""
+        z0 = self.prior.base.sample(x.shape[0], generator).to(x.device)
+        state, _, _ = run_chain(Langevin(self.cfg.posterior_step_size), z0,
+                                lambda z: -self.log_joint(x, z), n_steps, keep_trace=False,
+                                generator=generator)
+        return state.z.detach()
+
+    def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One posterior chain of ``test_steps`` steps per x: [B, K]."""
+        return self.posterior_chain(x, self.cfg.test_steps or self.cfg.posterior_steps,
+                                    generator)
+
+    def posterior_samples(self, x: Tensor, n_samples: int,
+                          generator: torch.Generator | None = None) -> Tensor:
+        """n_samples independent posterior chains per x: [n_samples, B, K]."""
+        z = self.infer(tile_batch(x, n_samples), generator)
+        return z.reshape(n_samples, x.shape[0], -1)
+
+    def prior_loss(self, z_post: Tensor, generator: torch.Generator | None
+                   ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The prior's loss on posterior samples z_post [B, K], and its metrics."""
+        raise NotImplementedError
+
+    def training_step(self, x: Tensor, index: Tensor | None = None,
+                      generator: torch.Generator | None = None) -> StepOutput:
+        z_post = self.posterior_chain(x, self.cfg.posterior_steps, generator)
+        prior_loss, metrics = self.prior_loss(z_post, generator)
+        log_lik = self.log_likelihood(x, z_post)
+        return StepOutput(losses={"prior": prior_loss, "decoder": -log_lik.mean()},
+                          metrics=metrics | {"log_likelihood_nats": log_lik.mean().detach()})
+
+    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """"prior": the prior's parameters; "decoder": the decoder and the likelihood."""
+        decoder = [*self.decoder.parameters(), *self.likelihood.parameters()]
+        return {"prior": [p for p in self.prior.parameters() if p.requires_grad],
+                "decoder": [p for p in decoder if p.requires_grad]}
+
+    def lr_scales(self) -> dict[str, float]:
+        return {"prior": self.cfg.prior_lr_scale}
+
+
+@register_model("latent-ebm")
+class LatentEBM(LearnedPriorModel):
+    """A decoder under a latent EBM prior (Pang et al. 2020)."""
+
+    @dataclass
+    class Config(LearnedPriorModel.Config):
+        prior: str = "latent-ebm"
+        prior_options: dict[str, Any] = field(default_factory=lambda: {
+            "hidden": 200, "depth": 2, "base_scale": 1.0, "sample_steps": 60,
+            "sample_step_size": 0.08})
+        max_energy: float = 1e4  # |f| beyond this is divergence (ModelDiverged)
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            if self.prior != "latent-ebm":
+                raise ValueError(f"model latent-ebm needs prior: latent-ebm, got {self.prior!r}")
+            if not self.max_energy > 0:
+                raise ValueError(f"max_energy must be > 0, got {self.max_energy}")
+
+    def _guard(self, f_post: Tensor, f_prior: Tensor) -> None:
+        worst = torch.cat([f_post, f_prior]).detach().abs().max()
+        if not bool(torch.isfinite(worst)) or worst > self.cfg.max_energy:
+            raise ModelDiverged(
+                f"latent EBM energies exploded: max |f(z)| = {float(worst):.3g} over posterior "
+                f"and prior samples (limit model.max_energy={self.cfg.max_energy:g}). Likely "
+                f"causes: the prior's learning rate (model.prior_lr_scale="
+                f"{self.cfg.prior_lr_scale:g} times train.lr) or a prior chain too short or "
+                f"too coarse to reach the prior (model.prior_options sample_steps="
+                f"{self.prior.sample_steps}, sample_step_size={self.prior.sample_step_size:g})")
+
+    def prior_loss(self, z_post: Tensor, generator: torch.Generator | None
+                   ) -> tuple[Tensor, dict[str, Tensor]]:
+        """-(mean f(z+) - mean f(z-)), z- from the prior's chain; the energy gap logged."""
+        z_prior = self.prior.sample(z_post.shape[0], generator).detach()
+        f_post, f_prior = self.prior.f(z_post), self.prior.f(z_prior)
+        self._guard(f_post, f_prior)
+        return -(f_post.mean() - f_prior.mean()), {
+            "energy_gap": (f_prior.mean() - f_post.mean()).detach(),
+            "f_posterior": f_post.mean().detach(), "f_prior": f_prior.mean().detach()}
+
+
+@register_model("flow-prior")
+class FlowPriorModel(LearnedPriorModel):
+    """A decoder under a normalizing-flow prior (Xie et al. 2023)."""
+
+    @dataclass
+    class Config(LearnedPriorModel.Config):
+        prior: str = "flow"
+        prior_options: dict[str, Any] = field(default_factory=lambda: {
+            "transforms": 4, "hidden": 64})
+        prior_lr_scale: float = 1.0
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            if self.prior != "flow":
+                raise ValueError(f"model flow-prior needs prior: flow, got {self.prior!r}")
+
+    def prior_loss(self, z_post: Tensor, generator: torch.Generator | None
+                   ) -> tuple[Tensor, dict[str, Tensor]]:
+        """-mean log p(z+): maximum likelihood on the posterior samples."""
+        log_p = self.prior.log_prob(z_post)
+        return -log_p.mean(), {"prior_log_prob_nats": log_p.mean().detach()}
