@@ -51,6 +51,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from lae.distributions.mmd import mmd2_unbiased
 from lae.samplers import MALA, StepSizeAdapter, run_chain
 from lae.samplers.base import tile_batch
 from lae.samplers.diagnostics import shared_motion_share, split_rhat
@@ -103,15 +104,7 @@ def reference_samples(log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, 
 
 def _mmd2_unbiased(a: Tensor, b: Tensor, bandwidth: float) -> Tensor:
     """Unbiased squared MMD between a [S, B, K] and b [R, B, K] per point: [B]."""
-    def kernel_mean(u: Tensor, v: Tensor, same: bool) -> Tensor:
-        d2 = torch.cdist(u.transpose(0, 1), v.transpose(0, 1)).pow(2)  # [B, S, R]
-        kern = torch.exp(-d2 / (2 * bandwidth ** 2))
-        if same:
-            n = u.shape[0]
-            return (kern.sum((1, 2)) - n) / (n * (n - 1))  # drop the diagonal (k(u, u) = 1)
-        return kern.mean((1, 2))
-
-    return kernel_mean(a, a, True) + kernel_mean(b, b, True) - 2 * kernel_mean(a, b, False)
+    return mmd2_unbiased(a.transpose(0, 1), b.transpose(0, 1), bandwidth)
 
 
 def _thin(draws: Tensor) -> Tensor:

@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lae.distributions.mmd import mmd2_unbiased
+
 
 def sqrtm_psd(a: Tensor) -> Tensor:
     """Symmetric square root of PSD matrices [..., K, K] (eigenvalues clamped at 0)."""
@@ -96,15 +98,7 @@ def mmd2_rbf(a: Tensor, b: Tensor, bandwidth: Tensor | float | None = None) -> T
     """Unbiased MMD^2 between sample sets a [S1, K] and b [S2, K] with an RBF kernel
     (median-heuristic bandwidth by default). Can be slightly negative for equal laws."""
     h = median_bandwidth(a, b) if bandwidth is None else torch.as_tensor(bandwidth)
-
-    def k(u: Tensor, v: Tensor) -> Tensor:
-        return torch.exp(-torch.cdist(u, v).pow(2) / (2 * h**2))
-
-    m, n = len(a), len(b)
-    kaa, kbb = k(a, a), k(b, b)
-    term_a = (kaa.sum() - kaa.diagonal().sum()) / (m * (m - 1))
-    term_b = (kbb.sum() - kbb.diagonal().sum()) / (n * (n - 1))
-    return term_a + term_b - 2 * k(a, b).mean()
+    return mmd2_unbiased(a, b, h)
 
 
 def mmd_per_point(samples: Tensor, reference: Tensor, max_samples: int = 500) -> Tensor:
