@@ -7,7 +7,10 @@ Every prior is a module with
   can be reported);
 - ``sample(n, generator)`` -> [n, K]: exact draws, or MCMC draws where no exact sampler exists;
 - ``base``: a tractable distribution (``log_prob`` normalised, exact ``sample``) close to the prior,
-  where annealed importance sampling starts; for a normalised prior, the prior itself.
+  where annealed importance sampling starts; for a normalised prior, the prior itself;
+- a learned prior also has ``ml_loss(z_post, generator) -> (loss, metrics)``: its loss for a
+  maximum-likelihood step on posterior samples z_post [B, K] (models add it as their "prior"
+  loss).
 
 Models build theirs with :func:`build_prior`; samplers and metrics only use this interface.
 """
@@ -22,9 +25,21 @@ import torch
 from torch import Tensor, nn
 
 from lae.distributions.base import Independent, Normal, independent, rsample_and_log_prob
-from lae.errors import ConfigError
+from lae.errors import ConfigError, ModelDiverged
 from lae.nn import mlp
 from lae.samplers import Langevin, run_chain
+
+
+def _positive_float(key: str, value: Any) -> float:
+    """``model.prior_options.<key>`` as a positive float (YAML 1.1 reads 1e4 as a string)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"model.prior_options.{key}: expected a positive number, got "
+                          f"{value!r}") from None
+    if not number > 0:
+        raise ConfigError(f"model.prior_options.{key} must be > 0, got {value!r}")
+    return number
 
 
 class NormalPrior(nn.Module):
@@ -47,9 +62,8 @@ class NormalPrior(nn.Module):
         super().__init__()
         if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
             raise ConfigError(f"latent dim must be a positive integer, got {dim!r}")
-        if not scale > 0:
-            raise ConfigError(f"model.prior_options.scale must be > 0, got {scale!r}")
-        self.dim, self.scale_value = dim, float(scale)
+        scale = _positive_float("scale", scale)
+        self.dim, self.scale_value = dim, scale
         self.register_buffer("loc", torch.zeros(dim), persistent=False)
         self.register_buffer("scale", torch.full((dim,), float(scale)), persistent=False)
 
@@ -120,16 +134,18 @@ class LatentEBMPrior(nn.Module):
     normalized: ClassVar[bool] = False
 
     def __init__(self, dim: int, hidden: int = 200, depth: int = 2, base_scale: float = 1.0,
-                 sample_steps: int = 60, sample_step_size: float = 0.08):
+                 sample_steps: int = 60, sample_step_size: float = 0.08,
+                 max_energy: float = 1e4):
         super().__init__()
-        if not isinstance(sample_steps, int) or sample_steps < 1 or not sample_step_size > 0:
-            raise ConfigError(f"model.prior_options: sample_steps must be a positive integer and "
-                              f"sample_step_size > 0, got {sample_steps!r} and "
-                              f"{sample_step_size!r}")
+        self.max_energy = _positive_float("max_energy", max_energy)
+        if not isinstance(sample_steps, int) or sample_steps < 1:
+            raise ConfigError(f"model.prior_options.sample_steps must be a positive integer, "
+                              f"got {sample_steps!r}")
         self._base = NormalPrior(dim, base_scale)
         self.dim = dim
         self.energy_net = mlp(dim, 1, hidden, depth, layernorm=False)  # f_alpha
-        self.sample_steps, self.sample_step_size = sample_steps, float(sample_step_size)
+        self.sample_steps = sample_steps
+        self.sample_step_size = _positive_float("sample_step_size", sample_step_size)
 
     @property
     def base(self) -> NormalPrior:
@@ -158,6 +174,28 @@ class LatentEBMPrior(nn.Module):
         state, _, _ = run_chain(Langevin(self.sample_step_size), z0, lambda z: -self.log_prob(z),
                                 self.sample_steps, keep_trace=False, generator=generator)
         return state.z
+
+    def ml_loss(self, z_post: Tensor, generator: torch.Generator | None = None
+                ) -> tuple[Tensor, dict[str, Tensor]]:
+        """-(mean f(z+) - mean f(z-)) with z- from :meth:`sample`: the maximum-likelihood
+        gradient of the EBM, its intractable log Z handled by the negative samples. Metrics:
+        ``energy_gap`` = E(z+) - E(z-) with E = -f (Pang et al.'s diagnostic: it should stay
+        near 0), ``f_posterior``, ``f_prior``. Raises :class:`lae.errors.ModelDiverged` when f is
+        not finite or |f| exceeds ``max_energy``."""
+        z_prior = self.sample(z_post.shape[0], generator).detach()
+        f_post, f_prior = self.f(z_post.detach()), self.f(z_prior)
+        worst = torch.cat([f_post, f_prior]).detach().abs().max()
+        if not bool(torch.isfinite(worst)) or worst > self.max_energy:
+            raise ModelDiverged(
+                f"latent EBM energies exploded: max |f(z)| = {float(worst):.3g} over posterior "
+                f"and prior samples (limit model.prior_options.max_energy={self.max_energy:g}). "
+                f"Likely causes: the prior's learning rate (model.prior_lr_scale times "
+                f"train.lr) or a prior chain too short or too coarse to reach the prior "
+                f"(model.prior_options sample_steps={self.sample_steps}, sample_step_size="
+                f"{self.sample_step_size:g})")
+        return -(f_post.mean() - f_prior.mean()), {
+            "energy_gap": (f_prior.mean() - f_post.mean()).detach(),
+            "f_posterior": f_post.mean().detach(), "f_prior": f_prior.mean().detach()}
 
     def extra_repr(self) -> str:
         return (f"dim={self.dim}, sampler=langevin x {self.sample_steps} at "
@@ -195,6 +233,12 @@ class FlowPrior(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` exact draws, [n, dim] (reparameterised: differentiable in the flow)."""
         return rsample_and_log_prob(self.flow(), (n,), generator)[0]
+
+    def ml_loss(self, z_post: Tensor, generator: torch.Generator | None = None
+                ) -> tuple[Tensor, dict[str, Tensor]]:
+        """-mean log p(z+): maximum likelihood on the posterior samples (no negative phase)."""
+        log_p = self.log_prob(z_post.detach())
+        return -log_p.mean(), {"prior_log_prob_nats": log_p.mean().detach()}
 
     @property
     def base(self) -> FlowPrior:

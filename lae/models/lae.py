@@ -68,7 +68,8 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -106,6 +107,7 @@ class LAE(LatentModel):
         mala_steps: int = 0  # per-point MALA steps in latent space after the ALD transitions
         mala_step_size: float = 1e-2  # their initial step size (adapted toward mala_target)
         mala_target: float = 0.574
+        prior_lr_scale: float = 1.0  # a learned prior's lr over train.lr (lae-flow, lae-ebm)
 
         def __post_init__(self) -> None:
             super().__post_init__()
@@ -315,22 +317,72 @@ class LAE(LatentModel):
             for layer, (accepted, eta) in enumerate(per_layer, 1):
                 metrics |= {f"layer{layer}/acceptance": accepted, f"layer{layer}/step_size": eta}
         if not cfg.mala_steps:
-            return StepOutput(losses={"loss": loss}, metrics=metrics)
-        # Per-point correction: the decoder trains on the refined latents, psi on the ALD energy.
-        z_refined, mala_acceptance, mala_nonfinite = self.refine(x, z_end, adapt=True,
-                                                                 generator=generator)
-        decoder_loss = -self.log_joint(x, z_refined).mean()
-        metrics |= {"mala_acceptance": mala_acceptance,
-                    "mala_step_size": self.log_mala_step_size.exp(),
-                    "nonfinite_proposals": nonfinite + mala_nonfinite,
-                    "log_joint_refined_nats": -decoder_loss.detach()}
-        return StepOutput(losses={"decoder": decoder_loss, "features": loss}, metrics=metrics)
+            losses, z_decoder = {"loss": loss}, z_end
+        else:
+            # Per-point correction: the decoder trains on the refined latents, psi on the ALD
+            # energy.
+            z_decoder, mala_acceptance, mala_nonfinite = self.refine(x, z_end, adapt=True,
+                                                                     generator=generator)
+            decoder_loss = -self.log_joint(x, z_decoder).mean()
+            metrics |= {"mala_acceptance": mala_acceptance,
+                        "mala_step_size": self.log_mala_step_size.exp(),
+                        "nonfinite_proposals": nonfinite + mala_nonfinite,
+                        "log_joint_refined_nats": -decoder_loss.detach()}
+            losses = {"decoder": decoder_loss, "features": loss}
+        if self.learned_prior():  # its maximum-likelihood step on the decoder's latents
+            losses["prior"], prior_metrics = self.prior.ml_loss(z_decoder.detach(), generator)
+            metrics |= prior_metrics
+        return StepOutput(losses=losses, metrics=metrics)
+
+    def learned_prior(self) -> list[nn.Parameter]:
+        """The prior's trainable parameters (none for the standard normal)."""
+        return [p for p in self.prior.parameters() if p.requires_grad]
 
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
-        """One loss for all parameters; with ``mala_steps``, "decoder" (decoder, likelihood) and
-        "features" (the feature network g) separately."""
+        """One loss for the decoder, likelihood and features; with ``mala_steps``, "decoder"
+        (decoder, likelihood) and "features" (the feature network g) separately; a learned
+        prior's parameters under "prior"."""
+        prior = self.learned_prior()
+        in_prior = {id(p) for p in prior}
         if not self.cfg.mala_steps:
-            return super().loss_parameters()
-        decoder = [*self.decoder.parameters(), *self.likelihood.parameters()]
-        return {"decoder": [p for p in decoder if p.requires_grad],
-                "features": [p for p in self.features.parameters() if p.requires_grad]}
+            groups = {"loss": [p for p in self.parameters()
+                               if p.requires_grad and id(p) not in in_prior]}
+        else:
+            decoder = [*self.decoder.parameters(), *self.likelihood.parameters()]
+            groups = {"decoder": [p for p in decoder if p.requires_grad],
+                      "features": [p for p in self.features.parameters() if p.requires_grad]}
+        return groups | ({"prior": prior} if prior else {})
+
+    def lr_scales(self) -> dict[str, float]:
+        return {"prior": self.cfg.prior_lr_scale}
+
+
+@register_model("lae-flow")
+class LAEFlow(LAE):
+    """The LAE under a normalizing-flow prior (zuko's MAF, lae.distributions.FlowPrior), learned
+    by maximum likelihood on the latents the decoder trains on: the flow prior of Xie et al.
+    (AAAI 2023) with ALD inference in place of their short-run chains, a pairing none of the
+    source papers has."""
+
+    @dataclass
+    class Config(LAE.Config):
+        prior: str = "flow"
+        prior_options: dict[str, Any] = field(default_factory=lambda: {
+            "transforms": 4, "hidden": 64})
+
+
+@register_model("lae-ebm")
+class LAEEBM(LAE):
+    """The LAE under a latent EBM prior (lae.distributions.LatentEBMPrior): posterior by ALD on
+    the encoder, the prior learned by the EBM's maximum-likelihood step on the decoder's latents.
+    Its negative samples come from the prior's short-run Langevin chain; the amortized prior
+    sampler of the LAE paper's earlier version (unconditional ALD on a sampler network) is not
+    built yet."""
+
+    @dataclass
+    class Config(LAE.Config):
+        prior: str = "latent-ebm"
+        prior_options: dict[str, Any] = field(default_factory=lambda: {
+            "hidden": 200, "depth": 2, "base_scale": 1.0, "sample_steps": 60,
+            "sample_step_size": 0.08, "max_energy": 1e4})
+        prior_lr_scale: float = 0.2

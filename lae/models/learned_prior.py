@@ -9,13 +9,13 @@ Per minibatch:
    ``posterior_step_size`` on U(x, z) = -log p(x | z) - log p(z) (up to a constant), from the
    prior's base (short-run, non-persistent; Pang et al.: 20 steps, s = 0.1, eta = 0.005);
 2. loss "decoder" (theta): -mean log p(x | z+);
-3. loss "prior":
+3. loss "prior", the prior's own ``ml_loss`` (lae/distributions/priors.py):
    - ``latent-ebm``, p_alpha(z) ∝ exp(f_alpha(z)) N(z; 0, s_0^2 I)
      (:class:`lae.distributions.LatentEBMPrior`): -(mean f(z+) - mean f(z-)) with z- from the
      prior's own short-run chain (60 steps, s = 0.4, eta = 0.08), the maximum-likelihood gradient
      with the intractable log Z handled by the negative samples. Logged: ``energy_gap`` =
      E(z+) - E(z-) with E = -f (the paper's diagnostic: it should stay near 0), ``f_posterior``,
-     ``f_prior``. Guard: a non-finite f, or |f| above ``max_energy``, raises
+     ``f_prior``. Guard: a non-finite f, or |f| above ``prior_options.max_energy``, raises
      :class:`lae.errors.ModelDiverged` naming the likely cause (the trainer then stops with the
      last good checkpoint kept);
    - ``flow-prior`` (:class:`lae.distributions.FlowPrior`): -mean log p(z+), maximum likelihood
@@ -52,7 +52,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lae.errors import ModelDiverged
 from lae.models import register_model
 from lae.models.base import LatentModel, ModelConfig, StepOutput
 from lae.samplers import Langevin, run_chain
@@ -60,8 +59,8 @@ from lae.samplers.base import tile_batch
 
 
 class LearnedPriorModel(LatentModel):
-    """A decoder under a learned prior, posterior by short-run Langevin; subclasses define
-    ``prior_loss``."""
+    """A decoder under a learned prior (its ``ml_loss`` is the "prior" loss), posterior by
+    short-run Langevin; the registered models below differ only in their prior and defaults."""
 
     @dataclass
     class Config(ModelConfig):
@@ -98,15 +97,10 @@ class LearnedPriorModel(LatentModel):
         z = self.infer(tile_batch(x, n_samples), generator)
         return z.reshape(n_samples, x.shape[0], -1)
 
-    def prior_loss(self, z_post: Tensor, generator: torch.Generator | None
-                   ) -> tuple[Tensor, dict[str, Tensor]]:
-        """The prior's loss on posterior samples z_post [B, K], and its metrics."""
-        raise NotImplementedError
-
     def training_step(self, x: Tensor, index: Tensor | None = None,
                       generator: torch.Generator | None = None) -> StepOutput:
         z_post = self.posterior_chain(x, self.cfg.posterior_steps, generator)
-        prior_loss, metrics = self.prior_loss(z_post, generator)
+        prior_loss, metrics = self.prior.ml_loss(z_post, generator)
         log_lik = self.log_likelihood(x, z_post)
         return StepOutput(losses={"prior": prior_loss, "decoder": -log_lik.mean()},
                           metrics=metrics | {"log_likelihood_nats": log_lik.mean().detach()})
@@ -130,36 +124,12 @@ class LatentEBM(LearnedPriorModel):
         prior: str = "latent-ebm"
         prior_options: dict[str, Any] = field(default_factory=lambda: {
             "hidden": 200, "depth": 2, "base_scale": 1.0, "sample_steps": 60,
-            "sample_step_size": 0.08})
-        max_energy: float = 1e4  # |f| beyond this is divergence (ModelDiverged)
+            "sample_step_size": 0.08, "max_energy": 1e4})
 
         def __post_init__(self) -> None:
             super().__post_init__()
             if self.prior != "latent-ebm":
                 raise ValueError(f"model latent-ebm needs prior: latent-ebm, got {self.prior!r}")
-            if not self.max_energy > 0:
-                raise ValueError(f"max_energy must be > 0, got {self.max_energy}")
-
-    def _guard(self, f_post: Tensor, f_prior: Tensor) -> None:
-        worst = torch.cat([f_post, f_prior]).detach().abs().max()
-        if not bool(torch.isfinite(worst)) or worst > self.cfg.max_energy:
-            raise ModelDiverged(
-                f"latent EBM energies exploded: max |f(z)| = {float(worst):.3g} over posterior "
-                f"and prior samples (limit model.max_energy={self.cfg.max_energy:g}). Likely "
-                f"causes: the prior's learning rate (model.prior_lr_scale="
-                f"{self.cfg.prior_lr_scale:g} times train.lr) or a prior chain too short or "
-                f"too coarse to reach the prior (model.prior_options sample_steps="
-                f"{self.prior.sample_steps}, sample_step_size={self.prior.sample_step_size:g})")
-
-    def prior_loss(self, z_post: Tensor, generator: torch.Generator | None
-                   ) -> tuple[Tensor, dict[str, Tensor]]:
-        """-(mean f(z+) - mean f(z-)), z- from the prior's chain; the energy gap logged."""
-        z_prior = self.prior.sample(z_post.shape[0], generator).detach()
-        f_post, f_prior = self.prior.f(z_post), self.prior.f(z_prior)
-        self._guard(f_post, f_prior)
-        return -(f_post.mean() - f_prior.mean()), {
-            "energy_gap": (f_prior.mean() - f_post.mean()).detach(),
-            "f_posterior": f_post.mean().detach(), "f_prior": f_prior.mean().detach()}
 
 
 @register_model("flow-prior")
@@ -177,9 +147,3 @@ class FlowPriorModel(LearnedPriorModel):
             super().__post_init__()
             if self.prior != "flow":
                 raise ValueError(f"model flow-prior needs prior: flow, got {self.prior!r}")
-
-    def prior_loss(self, z_post: Tensor, generator: torch.Generator | None
-                   ) -> tuple[Tensor, dict[str, Tensor]]:
-        """-mean log p(z+): maximum likelihood on the posterior samples."""
-        log_p = self.prior.log_prob(z_post)
-        return -log_p.mean(), {"prior_log_prob_nats": log_p.mean().detach()}

@@ -199,3 +199,24 @@ def test_one_chain_per_layer_samples_the_exact_joint_posterior_of_two_layers():
     # the layers are correlated a posteriori: the joint, not only the marginals, must match
     cov = torch.stack([torch.cov(s[:, i].T) for i in range(10)]).mean(0)
     torch.testing.assert_close(cov, post.covariance_matrix[0], atol=0.1 * sd.max() ** 2, rtol=0.25)
+
+
+@pytest.mark.parametrize("name,options", [
+    ("lae-flow", {"hidden": 8, "transforms": 2}),
+    ("lae-ebm", {"hidden": 8, "sample_steps": 3}),
+])
+@pytest.mark.parametrize("mala_steps", [0, 2])
+def test_a_learned_prior_gets_its_own_loss_and_optimiser(name, options, mala_steps):
+    # every trainable parameter in exactly one loss's group; the prior's loss is its
+    # maximum-likelihood step on the latents the decoder trains on
+    torch.manual_seed(0)
+    cfg = MODELS[name].Config(name=name, latent_dim=2, mala_steps=mala_steps,
+                              prior_options=options, net=NetConfig(hidden=64, depth=1))
+    model = build_model(cfg, POINTS)
+    out = model.training_step(torch.randn(8, 6))
+    groups = model.loss_parameters()
+    assert set(out.losses) == set(groups) and "prior" in groups
+    ids = [id(p) for ps in groups.values() for p in ps]
+    assert len(ids) == len(set(ids)) == sum(p.requires_grad for p in model.parameters())
+    assert {id(p) for p in groups["prior"]} == {id(p) for p in model.prior.parameters()}
+    assert all(torch.isfinite(v) for v in out.losses.values())

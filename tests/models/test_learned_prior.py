@@ -43,10 +43,11 @@ def test_nll_under_an_ebm_prior_matches_the_closed_form():
     assert "bdmc" in res["skipped"]  # no exact prior sampler, so no simulated data
 
 
-def _cfg(fast_overrides, *extra):
+def _cfg(fast_overrides, *extra, max_energy=1e4):
     return load_config("vae-toy2d", fast_overrides + [
         "model.name=latent-ebm", "model.posterior_steps=5",
-        "model.prior_options={hidden: 16, sample_steps: 10}", *extra])
+        f"model.prior_options={{hidden: 16, sample_steps: 10, max_energy: {max_energy}}}",
+        *extra])
 
 
 def test_training_steps_log_the_energy_gap(tmp_path, fast_overrides):
@@ -63,8 +64,7 @@ def test_exploding_energies_stop_the_run_with_the_cause_and_keep_the_checkpoint(
     Trainer(_cfg(fast_overrides, "train.epochs=1"), run).fit()
     good = (run / "checkpoints" / "last.pt").read_bytes()
     # a limit no energy stays under: the guard fires at the first step of the resumed run
-    trainer = Trainer(_cfg(fast_overrides, "train.epochs=2", "model.max_energy=1e-9"), run,
-                      resume=True)
+    trainer = Trainer(_cfg(fast_overrides, "train.epochs=2", max_energy=1e-9), run, resume=True)
     with pytest.raises(TrainingDiverged, match="latent EBM energies exploded") as info:
         trainer.fit()
     assert "prior_lr_scale" in str(info.value)
@@ -83,7 +83,7 @@ def test_the_flow_prior_learns_by_maximum_likelihood_on_the_posterior_samples():
     assert set(out.losses) == {"prior", "decoder"} and "prior_log_prob_nats" in out.metrics
     # the prior's loss is -mean log p(z+) on the posterior chain's draws
     z_post = model.posterior_chain(x, 3, torch.Generator().manual_seed(1))
-    loss, _ = model.prior_loss(z_post, None)
+    loss, _ = model.prior.ml_loss(z_post, None)
     torch.testing.assert_close(loss, out.losses["prior"])
     torch.testing.assert_close(loss, -model.prior.log_prob(z_post).mean())
     assert model.prior.normalized and model.lr_scales() == {"prior": 1.0}
