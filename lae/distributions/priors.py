@@ -8,9 +8,10 @@ Every prior is a module with
 - ``sample(n, generator)`` -> [n, K]: exact draws, or MCMC draws where no exact sampler exists;
 - ``base``: a tractable distribution (``log_prob`` normalised, exact ``sample``) close to the prior,
   where annealed importance sampling starts; for a normalised prior, the prior itself;
-- a learned prior also has ``ml_loss(z_post, generator) -> (loss, metrics)``: its loss for a
-  maximum-likelihood step on posterior samples z_post [B, K] (models add it as their "prior"
-  loss).
+- a learned prior also has ``ml_loss(z_post, generator) -> (losses, metrics)``: its named losses
+  for a maximum-likelihood step on posterior samples z_post [B, K] ("prior", and
+  "prior_sampler" for an amortized prior sampler), and ``loss_parameters()`` mapping those names
+  to its parameters (models add both to their own).
 
 Models build theirs with :func:`build_prior`; samplers and metrics only use this interface.
 """
@@ -26,8 +27,8 @@ from torch import Tensor, nn
 
 from lae.distributions.base import Independent, Normal, independent, rsample_and_log_prob
 from lae.errors import ConfigError, ModelDiverged
-from lae.nn import mlp
-from lae.samplers import Langevin, run_chain
+from lae.nn import mlp, mlp_trunk
+from lae.samplers import ALD, Langevin, StepSizeAdapter, run_chain
 
 
 def _positive_float(key: str, value: Any) -> float:
@@ -107,6 +108,88 @@ class StandardNormalPrior(NormalPrior):
         super().__init__(dim, 1.0)
 
 
+class ALDPriorSampler(nn.Module):
+    r"""An amortized sampler of an energy-based density by unconditional ALD (samplers/ald.py):
+    ``n_chains`` fixed inputs :math:`u_j \sim \mathcal N(0, I_{input\_dim})` (drawn once, saved),
+    a feature network :math:`k_\psi` (an MLP, ``width`` units, 2 hidden layers), and one
+    persistent chain :math:`\Phi` [K, width + 1] whose rows :math:`z_j = \Phi [k_\psi(u_j), 1]`
+    are ``n_chains`` samples. Transitions are preconditioned ALD with an MH test, the step size
+    adapted toward ``target_acceptance`` with a constant gain (as the LAE's chain). The feature
+    network descends the time-averaged energy of the chain's states with :math:`\Phi` held, as
+    the LAE's encoder features do (Taniguchi et al.; the earlier version of the LAE paper samples
+    its latent EBM prior this way).
+    """
+
+    def __init__(self, dim: int, n_chains: int = 100, width: int = 256, input_dim: int = 64,
+                 steps: int = 2, step_size: float = 0.01, target_acceptance: float = 0.6,
+                 adapt_gain: float = 0.02):
+        super().__init__()
+        if min(n_chains, width, input_dim, steps) < 1 or width + 1 < n_chains:
+            raise ConfigError(f"model.prior_options.ald: n_chains, width, input_dim and steps "
+                              f"must be >= 1 and width + 1 >= n_chains (ALD needs as many "
+                              f"features as chains); got {n_chains}, {width}, {input_dim}, "
+                              f"{steps}")
+        self.n_chains, self.steps = n_chains, steps
+        self.features = mlp_trunk(input_dim, width, 2, layernorm=False)
+        self.register_buffer("inputs", torch.randn(n_chains, input_dim))
+        self.register_buffer("phi", torch.zeros(dim, width + 1))
+        self.register_buffer("log_step_size", torch.tensor(math.log(
+            _positive_float("ald.step_size", step_size))))
+        self.adapter = StepSizeAdapter(target_acceptance, per_chain=False, gain=adapt_gain,
+                                       decay=0.0)
+        self.last_acceptance = torch.zeros(())
+
+    @property
+    def description(self) -> dict[str, Any]:
+        return {"kernel": "unconditional preconditioned ALD with MH", "chains": self.n_chains,
+                "steps_per_update": self.steps, "step_size": float(self.log_step_size.exp())}
+
+    def feature_matrix(self) -> Tensor:
+        """G = [k(u), 1]: [n_chains, width + 1] (with a graph to the feature network)."""
+        g = self.features(self.inputs)
+        return torch.cat([g, torch.ones_like(g[:, :1])], 1)
+
+    def _run(self, phi: Tensor, energy_fn: Any, n_steps: int, feats: Tensor,
+             generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """n_steps transitions from phi on detached features: (new Phi, mean acceptance)."""
+        kernel = ALD(self.log_step_size.exp(), mh=True, preconditioned=True).bind(feats.detach())
+        state, _, info = run_chain(kernel, phi, energy_fn, n_steps, keep_trace=False,
+                                   generator=generator)
+        return state.phi, info["acceptance"].mean()
+
+    @torch.no_grad()
+    def advance(self, energy_fn: Any, generator: torch.Generator | None = None
+                ) -> tuple[Tensor, list[Tensor]]:
+        """``steps`` transitions of the persistent chain, one at a time so the step size adapts:
+        (the new samples [n_chains, K], the chain states visited)."""
+        feats = self.feature_matrix()
+        phis = []
+        for _ in range(self.steps):
+            phi, acceptance = self._run(self.phi, energy_fn, 1, feats, generator)
+            self.phi.copy_(phi)
+            self.log_step_size.copy_(self.adapter.update(self.log_step_size, acceptance, 0))
+            self.last_acceptance = acceptance
+            phis.append(phi)
+        return feats @ self.phi.T, phis
+
+    def loss(self, phis: list[Tensor], energy_fn: Any) -> Tensor:
+        """The feature network's loss: mean energy of the states G(psi) Phi_t^T, Phi_t held."""
+        feats = self.feature_matrix()
+        z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis)).flatten(0, 1)
+        return energy_fn(z).mean()
+
+    @torch.no_grad()
+    def sample(self, n: int, energy_fn: Any, generator: torch.Generator | None = None
+               ) -> Tensor:
+        """n samples [n, K]: the chain continued from its current state on a copy, ``steps``
+        transitions per round of ``n_chains`` samples (the saved chain is left unchanged)."""
+        feats, phi, out = self.feature_matrix(), self.phi.clone(), []
+        while sum(len(z) for z in out) < n:
+            phi, _ = self._run(phi, energy_fn, self.steps, feats, generator)
+            out.append(feats @ phi.T)
+        return torch.cat(out)[:n]
+
+
 class LatentEBMPrior(nn.Module):
     r"""Latent energy-based prior (Pang et al., NeurIPS 2020), unnormalised:
 
@@ -122,6 +205,11 @@ class LatentEBMPrior(nn.Module):
     :math:`-\log p_\alpha` from :math:`p_0` (the paper's prior chain: 60 steps, s = 0.4, i.e.
     eta = s^2 / 2 = 0.08), without a graph. ``base`` is :math:`p_0`.
 
+    ``sampler="ald"`` samples instead by unconditional ALD on a sampler network
+    (:class:`ALDPriorSampler`, options ``ald``), amortized as in the LAE paper's earlier version:
+    its persistent chain advances ``ald["steps"]`` transitions per training step for the negative
+    samples, and its feature network trains on the loss "prior_sampler".
+
     Example:
         >>> import torch
         >>> prior = LatentEBMPrior(2, hidden=8, sample_steps=5)
@@ -135,8 +223,12 @@ class LatentEBMPrior(nn.Module):
 
     def __init__(self, dim: int, hidden: int = 200, depth: int = 2, base_scale: float = 1.0,
                  sample_steps: int = 60, sample_step_size: float = 0.08,
-                 max_energy: float = 1e4):
+                 max_energy: float = 1e4, sampler: str = "langevin",
+                 ald: dict[str, Any] | None = None):
         super().__init__()
+        if sampler not in ("langevin", "ald"):
+            raise ConfigError(f"model.prior_options.sampler: expected 'langevin' or 'ald', got "
+                              f"{sampler!r}")
         self.max_energy = _positive_float("max_energy", max_energy)
         if not isinstance(sample_steps, int) or sample_steps < 1:
             raise ConfigError(f"model.prior_options.sample_steps must be a positive integer, "
@@ -146,6 +238,13 @@ class LatentEBMPrior(nn.Module):
         self.energy_net = mlp(dim, 1, hidden, depth, layernorm=False)  # f_alpha
         self.sample_steps = sample_steps
         self.sample_step_size = _positive_float("sample_step_size", sample_step_size)
+        self.sampler = sampler
+        self.ald_sampler = None
+        if sampler == "ald":
+            try:
+                self.ald_sampler = ALDPriorSampler(dim, **(ald or {}))
+            except TypeError as exc:
+                raise ConfigError(f"model.prior_options.ald: {exc}") from None
 
     @property
     def base(self) -> NormalPrior:
@@ -163,13 +262,22 @@ class LatentEBMPrior(nn.Module):
     @property
     def sampler_description(self) -> dict[str, Any]:
         """How ``sample`` draws (recorded next to the numbers it gives)."""
+        if self.ald_sampler is not None:
+            return self.ald_sampler.description
         return {"kernel": "langevin", "steps": self.sample_steps,
                 "step_size": self.sample_step_size, "start": "base N(0, s0^2 I)"}
 
+    def energy(self, z: Tensor) -> Tensor:
+        """E(z) = -log p~(z) [...], what the prior's samplers run on."""
+        return -self.log_prob(z)
+
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` draws from the short-run prior chain, [n, dim] (approximate: short-run
-        unadjusted Langevin, as the paper samples its prior)."""
+        """``n`` draws from the prior chain, [n, dim] (approximate): short-run unadjusted
+        Langevin from the base, as the paper samples its prior, or the amortized ALD sampler
+        continued from its current state (left unchanged)."""
+        if self.ald_sampler is not None:
+            return self.ald_sampler.sample(n, self.energy, generator)
         z0 = self._base.sample(n, generator)
         state, _, _ = run_chain(Langevin(self.sample_step_size), z0, lambda z: -self.log_prob(z),
                                 self.sample_steps, keep_trace=False, generator=generator)
@@ -182,7 +290,12 @@ class LatentEBMPrior(nn.Module):
         ``energy_gap`` = E(z+) - E(z-) with E = -f (Pang et al.'s diagnostic: it should stay
         near 0), ``f_posterior``, ``f_prior``. Raises :class:`lae.errors.ModelDiverged` when f is
         not finite or |f| exceeds ``max_energy``."""
-        z_prior = self.sample(z_post.shape[0], generator).detach()
+        losses: dict[str, Tensor] = {}
+        if self.ald_sampler is None:
+            z_prior = self.sample(z_post.shape[0], generator).detach()
+        else:  # the amortized chain advances (and adapts); its features learn on its states
+            z_prior, phis = self.ald_sampler.advance(self.energy, generator)
+            losses["prior_sampler"] = self.ald_sampler.loss(phis, self.energy)
         f_post, f_prior = self.f(z_post.detach()), self.f(z_prior)
         worst = torch.cat([f_post, f_prior]).detach().abs().max()
         if not bool(torch.isfinite(worst)) or worst > self.max_energy:
@@ -193,9 +306,21 @@ class LatentEBMPrior(nn.Module):
                 f"train.lr) or a prior chain too short or too coarse to reach the prior "
                 f"(model.prior_options sample_steps={self.sample_steps}, sample_step_size="
                 f"{self.sample_step_size:g})")
-        return -(f_post.mean() - f_prior.mean()), {
-            "energy_gap": (f_prior.mean() - f_post.mean()).detach(),
-            "f_posterior": f_post.mean().detach(), "f_prior": f_prior.mean().detach()}
+        losses["prior"] = -(f_post.mean() - f_prior.mean())
+        metrics = {"energy_gap": (f_prior.mean() - f_post.mean()).detach(),
+                   "f_posterior": f_post.mean().detach(), "f_prior": f_prior.mean().detach()}
+        if self.ald_sampler is not None:
+            metrics |= {"prior_sampler/acceptance": self.ald_sampler.last_acceptance,
+                        "prior_sampler/step_size": self.ald_sampler.log_step_size.exp()}
+        return losses, metrics
+
+    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """"prior": f_alpha; "prior_sampler": the amortized sampler's feature network."""
+        groups = {"prior": [p for p in self.energy_net.parameters() if p.requires_grad]}
+        if self.ald_sampler is not None:
+            groups["prior_sampler"] = [p for p in self.ald_sampler.parameters()
+                                       if p.requires_grad]
+        return groups
 
     def extra_repr(self) -> str:
         return (f"dim={self.dim}, sampler=langevin x {self.sample_steps} at "
@@ -238,7 +363,11 @@ class FlowPrior(nn.Module):
                 ) -> tuple[Tensor, dict[str, Tensor]]:
         """-mean log p(z+): maximum likelihood on the posterior samples (no negative phase)."""
         log_p = self.log_prob(z_post.detach())
-        return -log_p.mean(), {"prior_log_prob_nats": log_p.mean().detach()}
+        return {"prior": -log_p.mean()}, {"prior_log_prob_nats": log_p.mean().detach()}
+
+    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """"prior": the flow's parameters."""
+        return {"prior": [p for p in self.parameters() if p.requires_grad]}
 
     @property
     def base(self) -> FlowPrior:

@@ -330,7 +330,8 @@ class LAE(LatentModel):
                         "log_joint_refined_nats": -decoder_loss.detach()}
             losses = {"decoder": decoder_loss, "features": loss}
         if self.learned_prior():  # its maximum-likelihood step on the decoder's latents
-            losses["prior"], prior_metrics = self.prior.ml_loss(z_decoder.detach(), generator)
+            prior_losses, prior_metrics = self.prior.ml_loss(z_decoder.detach(), generator)
+            losses |= prior_losses
             metrics |= prior_metrics
         return StepOutput(losses=losses, metrics=metrics)
 
@@ -341,7 +342,7 @@ class LAE(LatentModel):
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
         """One loss for the decoder, likelihood and features; with ``mala_steps``, "decoder"
         (decoder, likelihood) and "features" (the feature network g) separately; a learned
-        prior's parameters under "prior"."""
+        prior's parameters under its own names ("prior", "prior_sampler")."""
         prior = self.learned_prior()
         in_prior = {id(p) for p in prior}
         if not self.cfg.mala_steps:
@@ -351,10 +352,12 @@ class LAE(LatentModel):
             decoder = [*self.decoder.parameters(), *self.likelihood.parameters()]
             groups = {"decoder": [p for p in decoder if p.requires_grad],
                       "features": [p for p in self.features.parameters() if p.requires_grad]}
-        return groups | ({"prior": prior} if prior else {})
+        return groups | (self.prior.loss_parameters() if prior else {})
 
     def lr_scales(self) -> dict[str, float]:
-        return {"prior": self.cfg.prior_lr_scale}
+        if not self.learned_prior():
+            return {}
+        return {name: self.cfg.prior_lr_scale for name in self.prior.loss_parameters()}
 
 
 @register_model("lae-flow")
@@ -373,16 +376,18 @@ class LAEFlow(LAE):
 
 @register_model("lae-ebm")
 class LAEEBM(LAE):
-    """The LAE under a latent EBM prior (lae.distributions.LatentEBMPrior): posterior by ALD on
-    the encoder, the prior learned by the EBM's maximum-likelihood step on the decoder's latents.
-    Its negative samples come from the prior's short-run Langevin chain; the amortized prior
-    sampler of the LAE paper's earlier version (unconditional ALD on a sampler network) is not
-    built yet."""
+    """The LAE under a latent EBM prior (lae.distributions.LatentEBMPrior), amortized on both
+    sides as in the LAE paper's earlier version: posterior by ALD on the encoder, and the prior's
+    negative samples by unconditional ALD on a sampler network (``prior_options.sampler: ald``,
+    lae.distributions.ALDPriorSampler); the prior learns by the EBM's maximum-likelihood step on
+    the latents the decoder trains on, the sampler network on the energy of its chain's states
+    (loss "prior_sampler")."""
 
     @dataclass
     class Config(LAE.Config):
         prior: str = "latent-ebm"
         prior_options: dict[str, Any] = field(default_factory=lambda: {
-            "hidden": 200, "depth": 2, "base_scale": 1.0, "sample_steps": 60,
-            "sample_step_size": 0.08, "max_energy": 1e4})
+            "hidden": 200, "depth": 2, "base_scale": 1.0, "max_energy": 1e4, "sampler": "ald",
+            "ald": {"n_chains": 100, "width": 256, "input_dim": 64, "steps": 2,
+                    "step_size": 0.01}})
         prior_lr_scale: float = 0.2

@@ -100,19 +100,20 @@ class LearnedPriorModel(LatentModel):
     def training_step(self, x: Tensor, index: Tensor | None = None,
                       generator: torch.Generator | None = None) -> StepOutput:
         z_post = self.posterior_chain(x, self.cfg.posterior_steps, generator)
-        prior_loss, metrics = self.prior.ml_loss(z_post, generator)
+        prior_losses, metrics = self.prior.ml_loss(z_post, generator)
         log_lik = self.log_likelihood(x, z_post)
-        return StepOutput(losses={"prior": prior_loss, "decoder": -log_lik.mean()},
+        return StepOutput(losses=prior_losses | {"decoder": -log_lik.mean()},
                           metrics=metrics | {"log_likelihood_nats": log_lik.mean().detach()})
 
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
-        """"prior": the prior's parameters; "decoder": the decoder and the likelihood."""
+        """The prior's groups ("prior", and "prior_sampler" for an amortized prior sampler);
+        "decoder": the decoder and the likelihood."""
         decoder = [*self.decoder.parameters(), *self.likelihood.parameters()]
-        return {"prior": [p for p in self.prior.parameters() if p.requires_grad],
-                "decoder": [p for p in decoder if p.requires_grad]}
+        return self.prior.loss_parameters() | {
+            "decoder": [p for p in decoder if p.requires_grad]}
 
     def lr_scales(self) -> dict[str, float]:
-        return {"prior": self.cfg.prior_lr_scale}
+        return {name: self.cfg.prior_lr_scale for name in self.prior.loss_parameters()}
 
 
 @register_model("latent-ebm")

@@ -91,3 +91,33 @@ def test_the_registry_names_a_bad_prior_or_option():
         build_prior("gamma", 2)
     with pytest.raises(ConfigError, match="prior_options for prior 'normal'"):
         build_prior("normal", 2, width=3)
+
+
+def test_the_amortized_ald_prior_sampler_samples_its_target():
+    # f = 0 makes the EBM prior its base N(0, I): the persistent unconditional-ALD chain
+    # (preconditioned, MH, adapted step) must then give 50 samples per state from N(0, I)
+    torch.manual_seed(0)
+    prior = LatentEBMPrior(2, hidden=8, sampler="ald", ald={
+        "n_chains": 50, "width": 64, "input_dim": 16, "steps": 1, "step_size": 0.5}).double()
+    torch.nn.init.zeros_(prior.energy_net[-1].weight)
+    torch.nn.init.zeros_(prior.energy_net[-1].bias)
+    g = torch.Generator().manual_seed(1)
+    draws = []
+    for t in range(600):
+        z, phis = prior.ald_sampler.advance(prior.energy, g)
+        if t >= 200:
+            draws.append(z)
+    z = torch.stack(draws)  # [400, 50, 2]
+    # successive states are correlated: batch means over 20 blocks give the standard error
+    block_means = z.reshape(20, 20, 50, 2).mean((1, 2))
+    stderr = block_means.std(0) / math.sqrt(20)
+    assert (z.mean((0, 1)).abs() < 5 * stderr + 0.02).all(), (z.mean((0, 1)), stderr)
+    assert ((z.var((0, 1)) - 1).abs() < 0.15).all(), z.var((0, 1))
+    assert 0.3 < float(prior.ald_sampler.last_acceptance) <= 1
+    # its feature network has its own loss and parameter group
+    losses, metrics = prior.ml_loss(torch.randn(8, 2, dtype=torch.float64), g)
+    assert set(losses) == {"prior", "prior_sampler"} == set(prior.loss_parameters())
+    assert "prior_sampler/acceptance" in metrics
+    assert prior.sample(120, generator=g).shape == (120, 2)  # more than n_chains: rounds
+    with pytest.raises(ConfigError, match="width"):
+        LatentEBMPrior(2, sampler="ald", ald={"n_chains": 100, "width": 16})

@@ -204,6 +204,8 @@ def test_one_chain_per_layer_samples_the_exact_joint_posterior_of_two_layers():
 @pytest.mark.parametrize("name,options", [
     ("lae-flow", {"hidden": 8, "transforms": 2}),
     ("lae-ebm", {"hidden": 8, "sample_steps": 3}),
+    ("lae-ebm", {"hidden": 8, "sampler": "ald", "ald": {"n_chains": 8, "width": 16,
+                                                        "input_dim": 4}}),
 ])
 @pytest.mark.parametrize("mala_steps", [0, 2])
 def test_a_learned_prior_gets_its_own_loss_and_optimiser(name, options, mala_steps):
@@ -218,5 +220,7 @@ def test_a_learned_prior_gets_its_own_loss_and_optimiser(name, options, mala_ste
     assert set(out.losses) == set(groups) and "prior" in groups
     ids = [id(p) for ps in groups.values() for p in ps]
     assert len(ids) == len(set(ids)) == sum(p.requires_grad for p in model.parameters())
-    assert {id(p) for p in groups["prior"]} == {id(p) for p in model.prior.parameters()}
+    prior_groups = [n for n in groups if n.startswith("prior")]  # prior (and prior_sampler)
+    assert {id(p) for n in prior_groups for p in groups[n]} == {
+        id(p) for p in model.prior.parameters()}
     assert all(torch.isfinite(v) for v in out.losses.values())
