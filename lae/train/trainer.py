@@ -410,9 +410,17 @@ class Trainer:
         if not problems:
             return
         step_size = getattr(self.cfg.model, "step_size", None)
-        hint = (f"model.step_size={step_size:g} is likely far too large (or too small) for this "
-                "posterior; lower it, or check that model.adapt_step is on"
-                if step_size is not None else "check the sampler's step size")
+        if self.model.has_langevin_bound:  # step sizes learned by the bound, not adapted
+            hint = ("the step sizes are learned by the Langevin bound, and a collapse means the "
+                    "bound now prefers a chain that stays at its prior start while the decoder "
+                    "learns to ignore z (docs/models.md, short-run inference); more steps "
+                    "(model.n_steps) or a fixed step (a tiny model.step_lr_multiplier) avoid it, "
+                    "and train.on_stall=warn lets the run finish")
+        elif step_size is not None:
+            hint = (f"model.step_size={step_size:g} is likely far too large (or too small) for "
+                    "this posterior; lower it, or check that model.adapt_step is on")
+        else:
+            hint = "check the sampler's step size"
         message = (f"a chain has stopped moving at step {self.step} (epoch {epoch}): "
                    f"{'; '.join(problems)}. {hint}. (train.stall_steps={tc.stall_steps}, "
                    f"train.on_stall={tc.on_stall})")

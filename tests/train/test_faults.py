@@ -124,6 +124,15 @@ def test_a_stalled_chain_is_a_warning_in_the_log_and_results_when_asked(tmp_path
     assert results["training_warnings"][0]["kind"] == "stalled_chain"
 
 
+def test_a_collapsed_learned_step_size_is_reported_as_such(tmp_path, fast_overrides):
+    # shortrun's step sizes are learned by its bound; when one collapses (as measured at K = 5 on
+    # MNIST, docs/models.md) the hint must say so, not blame model.step_size
+    trainer = Trainer(_cfg(fast_overrides, model="shortrun"), tmp_path / "run")
+    trainer._watch_chains({"step_size": 1e-2}, 1, 1)
+    with pytest.raises(ChainStalled, match="learned by the Langevin bound"):
+        trainer._watch_chains({"step_size": 1e-7}, 1, 1)
+
+
 # -- 4. divergence ---------------------------------------------------------------------------
 @pytest.mark.parametrize("model,extra,cause", [
     ("lae", ["train.lr=1e6"], "train.lr=1e+06"),
