@@ -76,6 +76,9 @@ class LearnedPriorModel(LatentModel):
                                  f"{self.posterior_steps} and {self.test_steps}")
             if not (self.posterior_step_size > 0 and self.prior_lr_scale > 0):
                 raise ValueError("posterior_step_size and prior_lr_scale must be > 0")
+            if self.prior != type(self).prior:  # each model is its own prior's learning rule
+                raise ValueError(f"model {self.name} needs prior: {type(self).prior}, got "
+                                 f"{self.prior!r}")
 
     def posterior_chain(self, x: Tensor, n_steps: int,
                         generator: torch.Generator | None = None) -> Tensor:
@@ -127,10 +130,6 @@ class LatentEBM(LearnedPriorModel):
             "hidden": 200, "depth": 2, "base_scale": 1.0, "sample_steps": 60,
             "sample_step_size": 0.08, "max_energy": 1e4})
 
-        def __post_init__(self) -> None:
-            super().__post_init__()
-            if self.prior != "latent-ebm":
-                raise ValueError(f"model latent-ebm needs prior: latent-ebm, got {self.prior!r}")
 
 
 @register_model("flow-prior")
@@ -143,8 +142,3 @@ class FlowPriorModel(LearnedPriorModel):
         prior_options: dict[str, Any] = field(default_factory=lambda: {
             "transforms": 4, "hidden": 64})
         prior_lr_scale: float = 1.0
-
-        def __post_init__(self) -> None:
-            super().__post_init__()
-            if self.prior != "flow":
-                raise ValueError(f"model flow-prior needs prior: flow, got {self.prior!r}")
