@@ -152,12 +152,24 @@ def main() -> None:
         return run
 
     pairs = [(m, s) for m in args.models.split(",") for s in args.seeds.split(",")]
+    # every run goes ahead when another fails (Executor.map would cancel the pending ones); the
+    # table is written from the runs that finished, and the failures are listed at the end
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        runs = list(pool.map(lambda ms: one(*ms), pairs))
-    lae(["report", *map(str, runs), "--out", str(out / "report")], out / "report.log", threads)
-    table = compare(runs, timings, args.reference, args.include)
-    (out / "comparison.md").write_text(table)
-    print(f"wrote {out / 'report' / 'report.md'} and {out / 'comparison.md'}:\n\n{table}")
+        futures = [pool.submit(one, *ms) for ms in pairs]
+    runs, failed = [], []
+    for future in futures:
+        try:
+            runs.append(future.result())
+        except RuntimeError as exc:
+            failed.append(str(exc))
+    if runs:
+        lae(["report", *map(str, runs), "--out", str(out / "report")], out / "report.log",
+            threads)
+        table = compare(runs, timings, args.reference, args.include)
+        (out / "comparison.md").write_text(table)
+        print(f"wrote {out / 'report' / 'report.md'} and {out / 'comparison.md'}:\n\n{table}")
+    if failed:
+        sys.exit(f"{len(failed)} run(s) failed; the table leaves them out:\n" + "\n".join(failed))
 
 
 if __name__ == "__main__":
