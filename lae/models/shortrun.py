@@ -82,10 +82,15 @@ class ShortRun(LatentModel):
         self.log_reverse = (nn.Parameter(torch.zeros((2, k, *layers))) if cfg.learn_reverse
                             else None)
 
+    def _layer_eta(self, raw: Tensor) -> Tensor:
+        """Step sizes from raw parameters, elementwise: log eta = log(step_size) +
+        step_lr_multiplier * raw."""
+        return torch.exp(math.log(self.cfg.step_size) + self.cfg.step_lr_multiplier * raw)
+
     def _eta(self, raw: Tensor) -> Tensor:
         """Step sizes from raw parameters [..., K(, L)]: [..., K] with one latent layer,
         [..., K, latent_dim] with several (each layer's value over its coordinates)."""
-        eta = torch.exp(math.log(self.cfg.step_size) + self.cfg.step_lr_multiplier * raw)
+        eta = self._layer_eta(raw)
         if len(self.latent_layers) == 1:
             return eta
         sizes = torch.tensor(self.latent_layers, device=eta.device)
@@ -99,8 +104,7 @@ class ShortRun(LatentModel):
 
     def layer_step_sizes(self) -> Tensor:
         """eta per step and latent layer, [n_steps, L] (what the logs and plots show)."""
-        eta = torch.exp(math.log(self.cfg.step_size) + self.cfg.step_lr_multiplier
-                        * self.log_step.detach())
+        eta = self._layer_eta(self.log_step.detach())
         eta = eta.reshape(eta.shape[0], -1)
         return eta.expand(self.cfg.n_steps, eta.shape[1])
 

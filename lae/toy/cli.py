@@ -110,6 +110,13 @@ def _ebm_logz(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_seed_and_outputs(p: argparse.ArgumentParser) -> None:
+    """--seed, --save FILE.npz and --out (the JSON report), as the npz-writing toys take them."""
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", default=None, help="FILE.npz")
+    p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
+
+
 def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     """Add ``toy`` and its subcommands to an argparse subparsers object; each subcommand sets
     ``args.toy_func`` (call it with ``args``; returns the exit status)."""
@@ -194,9 +201,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
                    "saved in the npz as log_px_bdmc_upper (nats)")
     p.add_argument("--k", type=int, default=1000, help="iwae: importance samples")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save", default=None, help="FILE.npz")
-    p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
+    _add_seed_and_outputs(p)
     p.set_defaults(toy_func=_likelihood)
 
     p = sub.add_parser("shortrun", help="learn short-run Langevin step sizes on a "
@@ -217,9 +222,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--chains", type=int, default=16, help="chains per point while learning")
     p.add_argument("--eval-chains", type=int, default=256,
                    help="independent chains per point averaged in the saved bounds")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save", default=None, help="FILE.npz")
-    p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
+    _add_seed_and_outputs(p)
     p.set_defaults(toy_func=_shortrun)
 
     p = sub.add_parser("ebm-logz", help="log Z of a latent EBM prior with a random quadratic "
@@ -229,8 +232,6 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--replicas", type=int, default=8, help="independent AIS runs (the stderr)")
     p.add_argument("--chains", type=int, default=256, help="chains per AIS run")
     p.add_argument("--temps", type=int, default=1000, help="annealing steps")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save", default=None, help="FILE.npz")
-    p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
+    _add_seed_and_outputs(p)
     p.set_defaults(toy_func=_ebm_logz)
     return toy
