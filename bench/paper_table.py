@@ -151,7 +151,8 @@ def main() -> None:
         print(f"done {run}: train {train_s:.0f} s, eval {eval_s:.0f} s", flush=True)
         return run
 
-    pairs = [(m, s) for m in args.models.split(",") for s in args.seeds.split(",")]
+    # seed-major, so that a table cut short still has every model at the seeds it reached
+    pairs = [(m, s) for s in args.seeds.split(",") for m in args.models.split(",")]
     # every run goes ahead when another fails (Executor.map would cancel the pending ones); the
     # table is written from the runs that finished, and the failures are listed at the end
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
