@@ -6,6 +6,8 @@ Every prior is a module with
   up to a constant (an energy-based prior, whose log Z must be estimated before a log-likelihood
   can be reported);
 - ``sample(n, generator)`` -> [n, K]: exact draws, or MCMC draws where no exact sampler exists;
+- ``sampler_description``: a dict naming how ``sample`` draws (``kernel``: "exact" or the MCMC
+  kernel, with its settings), recorded beside the samples it gives;
 - ``base``: a tractable distribution (``log_prob`` normalised, exact ``sample``) close to the prior,
   where annealed importance sampling starts; for a normalised prior, the prior itself;
 - a learned prior also has ``ml_loss(z_post, generator) -> (losses, metrics)``: its named losses
@@ -86,6 +88,11 @@ class NormalPrior(nn.Module):
     def base(self) -> NormalPrior:
         """Where AIS starts: the prior itself (it is normalised and has an exact sampler)."""
         return self
+
+    @property
+    def sampler_description(self) -> dict[str, Any]:
+        """How ``sample`` draws: exactly."""
+        return {"kernel": "exact", "distribution": f"N(0, {self.scale_value:g}^2 I)"}
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}" + (f", scale={self.scale_value:g}" if self.scale_value != 1
@@ -373,6 +380,11 @@ class FlowPrior(nn.Module):
     def base(self) -> FlowPrior:
         """Where AIS starts: the prior itself (normalised, exact sampler)."""
         return self
+
+    @property
+    def sampler_description(self) -> dict[str, Any]:
+        """How ``sample`` draws: exactly, through the flow."""
+        return {"kernel": "exact", "distribution": "zuko MAF on N(0, I)"}
 
 
 PRIORS: dict[str, Callable[..., nn.Module]] = {

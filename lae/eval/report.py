@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from lae.errors import RunDirError
+from lae.distributions import build_prior
+from lae.errors import ConfigError, RunDirError
 from lae.eval.plots import read_metrics
 
 SKIP_KEYS = {"split", "epoch", "step"}
@@ -44,6 +45,19 @@ def seeds_of(cfg: dict[str, Any]) -> str:
 def _latest(folder: Path, pattern: str) -> Path | None:
     found = sorted(folder.glob(pattern))
     return found[-1] if found else None
+
+
+def prior_sampler_caption(cfg: dict[str, Any]) -> str:
+    """How a run's samples were drawn, from its config: the prior and its sampler's settings
+    (an MCMC sampler's step size is the configured start; training may adapt it)."""
+    model = cfg["model"]
+    name = model.get("prior", "normal")
+    try:
+        prior = build_prior(name, model["latent_dim"], **(model.get("prior_options") or {}))
+    except ConfigError as exc:
+        return f"prior {name!r} (its sampler could not be rebuilt from config.yaml: {exc})"
+    how = ", ".join(f"{k} {v}" for k, v in prior.sampler_description.items())
+    return f"decoder means of z drawn from the prior `{name}` by: {how}"
 
 
 def summarize_run(run_dir: Path) -> dict[str, Any]:
@@ -89,6 +103,7 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
         "seeds": seeds_of(cfg),
         "settings": settings,
         "source": source,
+        "samples_caption": prior_sampler_caption(cfg),
         "pictures": {kind: _latest(run_dir / folder, pattern) for kind, folder, pattern in (
             ("samples", "samples", "samples_*.png"), ("reconstructions", "samples", "recon_*.png"),
             ("losses", "plots", "loss.png"), ("step_sizes", "plots", "step_sizes.png"),
@@ -172,6 +187,8 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
             name = f"{r['run']}_{kind}.png"
             shutil.copyfile(pic, out_dir / name)
             lines.append(f"{kind}: ![{kind}]({name})")
+            if kind == "samples":
+                lines += ["", f"({r['samples_caption']})"]
             lines.append("")
     path = out_dir / "report.md"
     path.write_text("\n".join(lines))

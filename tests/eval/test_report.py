@@ -61,3 +61,21 @@ def test_single_run_keeps_stderr_and_nan_stderr_is_left_out(tmp_path):
 def test_not_a_run_dir(tmp_path):
     with pytest.raises(RunDirError):
         summarize_run(tmp_path)
+
+
+def test_the_samples_say_how_the_prior_was_sampled(tmp_path):
+    run = fake_run(tmp_path, "ebm", 0, {"fd_classifier": 1.0})
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["model"].update(prior="latent-ebm", prior_options={"hidden": 8, "sample_steps": 60,
+                                                           "sample_step_size": 0.08})
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (run / "samples").mkdir()
+    (run / "samples" / "samples_0001.png").write_bytes(b"png")
+    report = write_report([run, fake_run(tmp_path, "plain", 0, {})], tmp_path / "out").read_text()
+    assert "prior `latent-ebm` by: kernel langevin, steps 60, step_size 0.08" in report
+    assert "prior `normal`" not in report  # the plain run has no samples picture
+    assert summarize_run(tmp_path / "plain")["samples_caption"].endswith(
+        "prior `normal` by: kernel exact, distribution N(0, 1^2 I)")
+    cfg["model"]["prior_options"] = {"widht": 3}
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert "could not be rebuilt" in summarize_run(run)["samples_caption"]
