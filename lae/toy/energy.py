@@ -28,9 +28,11 @@ MODES = torch.stack([torch.tensor([2 * math.cos(a), 2 * math.sin(a)], dtype=torc
 MODE_SD, RADII, RING_SD = 0.2, (1.0, 2.0, 3.0), 0.15
 
 
-def energy_8gauss(z: Tensor) -> Tensor:
+def energy_8gauss(z: Tensor, sd: float = MODE_SD) -> Tensor:
+    """-log p(z) + const [B] for z [B, 2]: an equal mixture of N(m, sd^2 I) over the 8 MODES
+    (radius 2); its covariance is (2 + sd^2) I and each mode holds 1/8 of the mass."""
     d2 = (z.unsqueeze(1) - MODES.to(z.dtype)).pow(2).sum(-1)  # [B, 8]
-    return -torch.logsumexp(-d2 / (2 * MODE_SD**2), dim=1)
+    return -torch.logsumexp(-d2 / (2 * sd**2), dim=1)
 
 
 def energy_rings(z: Tensor) -> Tensor:

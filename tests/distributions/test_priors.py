@@ -4,7 +4,6 @@ sampling), the amortized ALD prior sampler on N(0, I) and on eight Gaussians, an
 errors."""
 
 import math
-from typing import Any
 
 import pytest
 import torch
@@ -20,6 +19,7 @@ from lae.distributions import (
 )
 from lae.distributions.priors import ALDPriorSampler
 from lae.errors import ConfigError
+from lae.toy.energy import MODES, energy_8gauss
 
 
 def test_log_prob_matches_closed_form_and_torch():
@@ -127,17 +127,6 @@ def test_the_amortized_ald_prior_sampler_samples_its_target():
         LatentEBMPrior(2, sampler="ald", ald={"n_chains": 100, "width": 16})
 
 
-def _eight_gaussians(radius: float, scale: float) -> tuple[Tensor, Any]:
-    """The means [8, 2] of an equal mixture of N(mu_m, scale^2 I) on a ring, and its energy."""
-    angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
-    means = radius * torch.stack([angles.cos(), angles.sin()], 1)
-
-    def energy(z: Tensor) -> Tensor:  # -log p(z) up to a constant, [n]
-        return -torch.logsumexp(-((z[:, None] - means) ** 2).sum(-1) / (2 * scale**2), 1)
-
-    return means, energy
-
-
 def test_unconditional_ald_covers_the_eight_gaussians_with_their_moments():
     # Eight Gaussians on a ring of radius 2 with sd 0.5: neighbours 1.53 apart, so a Langevin
     # chain can cross between modes (at the usual sd 0.02 no local sampler can, and coverage
@@ -145,7 +134,11 @@ def test_unconditional_ald_covers_the_eight_gaussians_with_their_moments():
     # mean 0, covariance (r^2 / 2 + s^2) I = 2.25 I; each mode holds 1/8 of the mass.
     torch.manual_seed(0)
     radius, scale = 2.0, 0.5
-    means, energy = _eight_gaussians(radius, scale)
+    means = MODES
+
+    def energy(z: Tensor) -> Tensor:
+        return energy_8gauss(z, sd=scale)
+
     sampler = ALDPriorSampler(2, n_chains=100, width=128, input_dim=16, steps=1,
                               step_size=0.1).double()
     g = torch.Generator().manual_seed(1)
