@@ -163,9 +163,15 @@ def nll_results(prefix: str, log_px: Tensor, model: LatentModel,
 
 
 def _proposal(model: LatentModel) -> tuple[Callable, str]:
-    """The model's q(z|x) and a description of it (recorded next to the numbers)."""
+    """The model's q(z|x) and a description of it (recorded next to the numbers), for the
+    importance-sampled bounds. Under an unnormalised prior log_joint lacks -log Z, so an ELBO or
+    IWAE value would be off by the unknown log Z and bound nothing: those are refused."""
     if not model.has_proposal:
         raise NotApplicable(f"model {model.cfg.name!r} has no proposal q(z|x) to importance-sample")
+    if not model.prior.normalized:
+        raise NotApplicable(f"model.prior={model.cfg.prior!r} is unnormalised: an ELBO or IWAE "
+                            "bound would lack -log Z; use nll-ais, which subtracts an AIS "
+                            "estimate of log Z")
     return model.proposal, model.proposal_description
 
 

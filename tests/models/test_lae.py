@@ -224,3 +224,18 @@ def test_a_learned_prior_gets_its_own_loss_and_optimiser(name, options, mala_ste
     assert {id(p) for n in prior_groups for p in groups[n]} == {
         id(p) for p in model.prior.parameters()}
     assert all(torch.isfinite(v) for v in out.losses.values())
+
+
+def test_bounds_that_would_lack_log_z_are_refused_under_an_ebm_prior():
+    # log_joint under an unnormalised prior omits -log Z: an ELBO or IWAE from it would be off
+    # by an unknown constant, so evaluation refuses them and points to nll-ais
+    from lae.eval.metrics import EvalSettings, evaluate
+
+    torch.manual_seed(0)
+    cfg = MODELS["lae-ebm"].Config(name="lae-ebm", latent_dim=2,
+                                   prior_options={"hidden": 8, "sample_steps": 3},
+                                   net=NetConfig(hidden=64, depth=1))
+    res = evaluate(build_model(cfg, POINTS), torch.randn(8, 6), ["elbo", "iwae", "mse"],
+                   EvalSettings(k=4, batch_size=8))
+    assert set(res["skipped"]) == {"elbo", "iwae"} and "mse_per_dim" in res["metrics"]
+    assert all("lack -log Z" in why and "nll-ais" in why for why in res["skipped"].values())
