@@ -164,7 +164,7 @@ def main() -> None:
         except RuntimeError as exc:
             failed.append(str(exc))
     if runs:
-        lae(["report", *map(str, runs), "--out", str(out / "report")], out / "report.log",
+        lae(["report", *map(str, runs), "--out", str(out / "report"), "--overwrite"], out / "report.log",
             threads)
         table = compare(runs, timings, args.reference, args.include)
         (out / "comparison.md").write_text(table)
