@@ -164,8 +164,8 @@ def main() -> None:
         except RuntimeError as exc:
             failed.append(str(exc))
     if runs:
-        lae(["report", *map(str, runs), "--out", str(out / "report"), "--overwrite"], out / "report.log",
-            threads)
+        lae(["report", *map(str, runs), "--out", str(out / "report"), "--overwrite"],
+            out / "report.log", threads)
         table = compare(runs, timings, args.reference, args.include)
         (out / "comparison.md").write_text(table)
         print(f"wrote {out / 'report' / 'report.md'} and {out / 'comparison.md'}:\n\n{table}")

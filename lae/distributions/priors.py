@@ -149,7 +149,8 @@ class ALDPriorSampler(nn.Module):
     @property
     def description(self) -> dict[str, Any]:
         return {"kernel": "unconditional preconditioned ALD with MH", "chains": self.n_chains,
-                "steps_per_update": self.steps, "step_size": float(self.log_step_size.exp())}
+                "steps_per_update": self.steps,
+                "step_size": float(f"{float(self.log_step_size.exp()):.4g}")}
 
     def feature_matrix(self) -> Tensor:
         """G = [k(u), 1]: [n_chains, width + 1] (with a graph to the feature network)."""

@@ -56,8 +56,11 @@ def prior_sampler_caption(cfg: dict[str, Any]) -> str:
         prior = build_prior(name, model["latent_dim"], **(model.get("prior_options") or {}))
     except ConfigError as exc:
         return f"prior {name!r} (its sampler could not be rebuilt from config.yaml: {exc})"
-    how = ", ".join(f"{k} {v}" for k, v in prior.sampler_description.items())
-    return f"decoder means of z drawn from the prior `{name}` by: {how}"
+    description = prior.sampler_description
+    how = ", ".join(f"{k} {v}" for k, v in description.items())
+    configured = ("" if description["kernel"] == "exact"
+                  else " (as configured; training may adapt the step size)")
+    return f"decoder means of z drawn from the prior `{name}` by: {how}{configured}"
 
 
 def summarize_run(run_dir: Path) -> dict[str, Any]:

@@ -135,8 +135,8 @@ def test_unconditional_ald_covers_the_eight_gaussians_with_their_moments():
     # Tolerances: the chain switches modes slowly (one joint MH test over the 100 chains), so
     # batch-means errors are unreliable here; the bounds are about twice the largest deviation
     # measured over seeds 0-5 of this setting by bench/eight_gaussians.py (mass 0.032, mean
-    # 0.19, covariance 3.6 %, E|z|^2 1.1 %, spread 2.3 %). A missed mode moves its mass by 0.125; half the temperature halves
-    # the spread.
+    # 0.19, covariance 3.6 %, E|z|^2 1.1 %, spread 2.3 %). A missed mode moves its mass by
+    # 0.125; half the temperature halves the spread.
     radius, scale = 2.0, 0.5
     run = ald_prior_sampler_on_eight_gaussians(seed=0, sd=scale)
     assert ((run["mass"] - 1 / 8).abs() < 0.06).all(), run["mass"]
