@@ -35,6 +35,13 @@ def energy_8gauss(z: Tensor, sd: float = MODE_SD) -> Tensor:
     return -torch.logsumexp(-d2 / (2 * sd**2), dim=1)
 
 
+def nearest_mode(points: Tensor) -> tuple[Tensor, Tensor]:
+    """For points [..., 2]: the index [...] of the nearest of the 8 MODES and the squared
+    distance [...] to it."""
+    d2 = (points[..., None, :] - MODES.to(points.dtype)).pow(2).sum(-1)  # [..., 8]
+    return d2.argmin(-1), d2.min(-1).values
+
+
 def energy_rings(z: Tensor) -> Tensor:
     r = z.pow(2).sum(-1).add(1e-12).sqrt()
     d2 = torch.stack([(r - rk).pow(2) for rk in RADII], 1)
@@ -82,7 +89,7 @@ def run_energy(names=("8gaussians", "rings"), n_chains: int = 500, width: int = 
         row = {"mmd2_vs_exact": float(mmd2_rbf(final, exact)),
                "mmd2_exact_vs_exact": float(mmd2_rbf(exact2, exact))}
         if name == "8gaussians":
-            near = (final.unsqueeze(1) - MODES).pow(2).sum(-1).argmin(1)
+            near = nearest_mode(final)[0]
             row["mass_per_mode"] = torch.bincount(near, minlength=8).div(n_chains).tolist()
         else:
             r = final.norm(dim=1)
@@ -128,17 +135,12 @@ def ald_prior_sampler_on_eight_gaussians(seed: int = 0, sd: float = 0.5, n_chain
     z = torch.stack(draws)
     exact = MODES[torch.randint(0, 8, (n_exact,), generator=g)] + sd * torch.randn(
         n_exact, 2, dtype=torch.float64, generator=g)
-
-    def nearest(points: Tensor) -> tuple[Tensor, Tensor]:  # (mode index, squared distance)
-        d2 = (points[..., None, :] - MODES).pow(2).sum(-1)
-        return d2.argmin(-1), d2.min(-1).values
-
-    mode, d2 = nearest(z)
+    mode, d2 = nearest_mode(z)
     return {"z": z, "mode": mode,
             "mass": torch.nn.functional.one_hot(mode, 8).double().mean((0, 1)),
             "mean": z.mean((0, 1)), "cov": z.flatten(0, 1).T.cov(),
             "second_moment": z.pow(2).sum(-1).mean(), "spread": d2.mean(),
-            "exact_spread": nearest(exact)[1].mean()}
+            "exact_spread": nearest_mode(exact)[1].mean()}
 
 
 def plot_energy(samples: dict, path: Path) -> None:
