@@ -93,6 +93,9 @@ class DiscretizedLogistic(Distribution):
         n_bits: int = 8,
         validate_args: bool | None = False,
     ):
+        # the scale before broadcasting (one number, or per pixel): what the bins' log-width
+        # term of log_prob needs, computed once per distribution rather than per pixel
+        self._scale = scale
         self.loc, self.scale = broadcast_all(loc, scale)
         self.low, self.high, self.n_bits = float(low), float(high), int(n_bits)
         self.bin_width, self.n_values = grid(self.low, self.high, self.n_bits)
@@ -107,6 +110,7 @@ class DiscretizedLogistic(Distribution):
         new = self._get_checked_instance(DiscretizedLogistic, _instance)
         batch_shape = torch.Size(batch_shape)
         new.loc, new.scale = self.loc.expand(batch_shape), self.scale.expand(batch_shape)
+        new._scale = self._scale
         new.low, new.high, new.n_bits = self.low, self.high, self.n_bits
         new.bin_width, new.n_values = self.bin_width, self.n_values
         super(DiscretizedLogistic, new).__init__(batch_shape, validate_args=False)
@@ -126,13 +130,17 @@ class DiscretizedLogistic(Distribution):
         # Bin edges from the integer index k, so that bin k's upper edge and bin k+1's lower edge
         # are the same float: the masses then telescope to 1 even when the scale is below the
         # float resolution of x - mu (x +- h - mu computed from x would not).
+        # (k + 0.5 and (k + 1) - 0.5 are the same float for integer k, so are the edges.)
         k = ((value - self.low) / self.bin_width).round()
         inv_scale = self.scale.reciprocal()
-        a = (self.low + (k + 0.5) * self.bin_width - self.loc) * inv_scale
-        b = (self.low + (k - 0.5) * self.bin_width - self.loc) * inv_scale
+        offset = self.low - self.loc
+        a = ((k + 0.5) * self.bin_width + offset) * inv_scale
+        b = ((k - 0.5) * self.bin_width + offset) * inv_scale
         log_cdf_plus = -F.softplus(-a)  # log sigma(a)
         log_sf_min = -F.softplus(b)  # log (1 - sigma(b))
-        interior = log_cdf_plus + log_sf_min + torch.log(-torch.expm1(b - a))
+        # log(1 - exp(-(a - b))) with a - b = Delta / s: a function of the scale alone
+        log_width = torch.log(-torch.expm1(-self.bin_width / torch.as_tensor(self._scale)))
+        interior = log_cdf_plus + log_sf_min + log_width
         return torch.where(
             k <= 0, log_cdf_plus, torch.where(k >= self.n_values - 1, log_sf_min, interior)
         )

@@ -157,28 +157,27 @@ class ALDPriorSampler(nn.Module):
         g = self.features(self.inputs)
         return torch.cat([g, torch.ones_like(g[:, :1])], 1)
 
-    def _run(self, phi: Tensor, energy_fn: Any, n_steps: int, feats: Tensor,
-             generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        """n_steps transitions from phi on detached features: (new Phi, mean acceptance)."""
-        kernel = ALD(self.log_step_size.exp(), mh=True, preconditioned=True).bind(feats.detach())
-        state, _, info = run_chain(kernel, phi, energy_fn, n_steps, keep_trace=False,
-                                   generator=generator)
-        return state.phi, info["acceptance"].mean()
+    def kernel(self) -> ALD:
+        """The chain's kernel at its current (adapted) step size."""
+        return ALD(self.log_step_size.exp(), mh=True, preconditioned=True)
 
     @torch.no_grad()
     def advance(self, energy_fn: Any, generator: torch.Generator | None = None
                 ) -> tuple[Tensor, list[Tensor]]:
-        """``steps`` transitions of the persistent chain, one at a time so the step size adapts:
+        """``steps`` transitions of the persistent chain, one at a time so the step size adapts
+        (the features, and so the preconditioner, are fixed within a call: one ``init``):
         (the new samples [n_chains, K], the chain states visited)."""
         feats = self.feature_matrix()
+        state = self.kernel().init(self.phi, energy_fn, feats)
         phis = []
         for _ in range(self.steps):
-            phi, acceptance = self._run(self.phi, energy_fn, 1, feats, generator)
-            self.phi.copy_(phi)
+            state, info = self.kernel().step(state, energy_fn, generator)
+            acceptance = info.acceptance.mean()
             self.log_step_size.copy_(self.adapter.update(self.log_step_size, acceptance, 0))
             self.last_acceptance = acceptance
-            phis.append(phi)
-        return feats @ self.phi.T, phis
+            phis.append(state.phi)
+        self.phi.copy_(state.phi)
+        return state.z, phis
 
     def loss(self, phis: list[Tensor], energy_fn: Any) -> Tensor:
         """The feature network's loss: mean energy of the states G(psi) Phi_t^T, Phi_t held."""
@@ -191,10 +190,13 @@ class ALDPriorSampler(nn.Module):
                ) -> Tensor:
         """n samples [n, K]: the chain continued from its current state on a copy, ``steps``
         transitions per round of ``n_chains`` samples (the saved chain is left unchanged)."""
-        feats, phi, out = self.feature_matrix(), self.phi.clone(), []
+        kernel = self.kernel()
+        state = kernel.init(self.phi.clone(), energy_fn, self.feature_matrix())
+        out: list[Tensor] = []
         while sum(len(z) for z in out) < n:
-            phi, _ = self._run(phi, energy_fn, self.steps, feats, generator)
-            out.append(feats @ phi.T)
+            state, _, _ = run_chain(kernel, state, energy_fn, self.steps, keep_trace=False,
+                                    generator=generator)
+            out.append(state.z)
         return torch.cat(out)[:n]
 
 
@@ -287,8 +289,9 @@ class LatentEBMPrior(nn.Module):
         if self.ald_sampler is not None:
             return self.ald_sampler.sample(n, self.energy, generator)
         z0 = self._base.sample(n, generator)
-        state, _, _ = run_chain(Langevin(self.sample_step_size), z0, lambda z: -self.log_prob(z),
-                                self.sample_steps, keep_trace=False, generator=generator)
+        kernel, energy_fn = Langevin(self.sample_step_size), lambda z: -self.log_prob(z)
+        state, _, _ = run_chain(kernel, kernel.init(z0, energy_fn), energy_fn, self.sample_steps,
+                                keep_trace=False, generator=generator)
         return state.z
 
     def ml_loss(self, z_post: Tensor, generator: torch.Generator | None = None
@@ -296,8 +299,9 @@ class LatentEBMPrior(nn.Module):
         """-(mean f(z+) - mean f(z-)) with z- from :meth:`sample`: the maximum-likelihood
         gradient of the EBM, its intractable log Z handled by the negative samples. Metrics:
         ``energy_gap`` = E(z+) - E(z-) with E = -f (Pang et al.'s diagnostic: it should stay
-        near 0), ``f_posterior``, ``f_prior``. Raises :class:`lae.errors.ModelDiverged` when f is
-        not finite or |f| exceeds ``max_energy``."""
+        near 0), ``f_posterior``, ``f_prior``, and ``max_abs_f`` (largest |f| over both sample
+        sets), which :meth:`check_record` guards on logging steps (reading it here would make
+        every step wait for the device)."""
         losses: dict[str, Tensor] = {}
         if self.ald_sampler is None:
             z_prior = self.sample(z_post.shape[0], generator).detach()
@@ -305,22 +309,28 @@ class LatentEBMPrior(nn.Module):
             z_prior, phis = self.ald_sampler.advance(self.energy, generator)
             losses["prior_sampler"] = self.ald_sampler.loss(phis, self.energy)
         f_post, f_prior = self.f(z_post.detach()), self.f(z_prior)
-        worst = torch.cat([f_post, f_prior]).detach().abs().max()
-        if not bool(torch.isfinite(worst)) or worst > self.max_energy:
-            raise ModelDiverged(
-                f"latent EBM energies exploded: max |f(z)| = {float(worst):.3g} over posterior "
-                f"and prior samples (limit model.prior_options.max_energy={self.max_energy:g}). "
-                f"Likely causes: the prior's learning rate (model.prior_lr_scale times "
-                f"train.lr) or a prior chain too short or too coarse to reach the prior "
-                f"(model.prior_options sample_steps={self.sample_steps}, sample_step_size="
-                f"{self.sample_step_size:g})")
         losses["prior"] = -(f_post.mean() - f_prior.mean())
         metrics = {"energy_gap": (f_prior.mean() - f_post.mean()).detach(),
-                   "f_posterior": f_post.mean().detach(), "f_prior": f_prior.mean().detach()}
+                   "f_posterior": f_post.mean().detach(), "f_prior": f_prior.mean().detach(),
+                   "max_abs_f": torch.cat([f_post, f_prior]).detach().abs().max()}
         if self.ald_sampler is not None:
             metrics |= {"prior_sampler/acceptance": self.ald_sampler.last_acceptance,
                         "prior_sampler/step_size": self.ald_sampler.log_step_size.exp()}
         return losses, metrics
+
+    def check_record(self, record: dict[str, float]) -> None:
+        """The divergence guard, on a logged record (``max_abs_f`` is the largest |f| since the
+        last logging step): raises :class:`lae.errors.ModelDiverged` when f was not finite or
+        |f| exceeded ``max_energy``."""
+        worst = record.get("max_abs_f")
+        if worst is None or (math.isfinite(worst) and worst <= self.max_energy):
+            return
+        raise ModelDiverged(
+            f"latent EBM energies exploded: max |f(z)| = {worst:.3g} over posterior and prior "
+            f"samples (limit model.prior_options.max_energy={self.max_energy:g}). Likely "
+            f"causes: the prior's learning rate (model.prior_lr_scale times train.lr) or a "
+            f"prior chain too short or too coarse to reach the prior (model.prior_options "
+            f"sample_steps={self.sample_steps}, sample_step_size={self.sample_step_size:g})")
 
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
         """"prior": f_alpha; "prior_sampler": the amortized sampler's feature network."""

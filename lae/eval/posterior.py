@@ -89,14 +89,15 @@ def reference_samples(log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, 
     # estimates each point's mean m and sd s over its chains; then MALA runs on u = (z - m) / s,
     # an affine change of variables with a constant Jacobian, so the target is unchanged.
     first = warmup // 2
-    state, trace, _ = run_chain(MALA(init_step_size), z0.reshape(c * b, k).detach(),
-                                lambda z: -log_joint(x_rep, z), max(first // 2, 2),
-                                warmup=first - first // 2, adapt=adapt, generator=generator)
+    kernel, energy_fn = MALA(init_step_size), lambda z: -log_joint(x_rep, z)
+    state, trace, _ = run_chain(kernel, kernel.init(z0.reshape(c * b, k).detach(), energy_fn),
+                                energy_fn, max(first // 2, 2), warmup=first - first // 2,
+                                adapt=adapt, generator=generator)
     pilot = trace.reshape(-1, c, b, k).flatten(0, 1)  # [S' * C, B, K]
     m = pilot.mean(0).repeat(c, 1)
     sd = pilot.std(0).clamp_min(1e-6 * pilot.std(0).max()).repeat(c, 1)  # [C * B, K]
-    _, trace, _ = run_chain(MALA(init_step_size), (state.z - m) / sd,
-                            lambda u: -log_joint(x_rep, m + sd * u), n_steps,
+    energy_u = lambda u: -log_joint(x_rep, m + sd * u)  # noqa: E731
+    _, trace, _ = run_chain(kernel, kernel.init((state.z - m) / sd, energy_u), energy_u, n_steps,
                             warmup=warmup - first, adapt=adapt, thin=thin, generator=generator)
     trace = (m + sd * trace).reshape(-1, c, b, k)  # [S, C, B, K]
     return trace.reshape(-1, b, k), split_rhat(trace)

@@ -218,6 +218,24 @@ class LatentModel(nn.Module):
         """Loss name -> parameters its optimiser updates. Default: one loss, all parameters."""
         return {"loss": [p for p in self.parameters() if p.requires_grad]}
 
+    def diagnostics(self, x: Tensor) -> dict[str, Tensor | float]:
+        """Costly or host-reading diagnostics of the batch x, logged on logging steps only
+        (``train.log_every``), so that training steps never wait on the device. Default: none."""
+        return {}
+
+    def check_record(self, record: dict[str, float]) -> None:
+        """A divergence guard on a logged record: raises :class:`lae.errors.ModelDiverged` when
+        the record shows the model diverging. Default: the prior's guard, where it has one (the
+        latent EBM's exploding energies)."""
+        check = getattr(self.prior, "check_record", None)
+        if check is not None:
+            check(record)
+
+    def warnings(self, record: dict[str, float]) -> list[str]:
+        """Warnings for a logged record (train metrics averaged since the last logging step,
+        plus :meth:`diagnostics`); the trainer issues each as a ``UserWarning``. Default: none."""
+        return []
+
     def lr_scales(self) -> dict[str, float]:
         """Loss name -> factor on ``train.lr`` for its optimiser (names left out: 1). Default:
         none (every loss at ``train.lr``)."""

@@ -55,7 +55,7 @@ from torch import Tensor, nn
 from lae.models import register_model
 from lae.models.base import DataSpec, StepOutput
 from lae.models.vae import VAE
-from lae.samplers import StepSizeAdapter, run_chain
+from lae.samplers import ChainInfo, StepSizeAdapter, run_chain
 from lae.samplers.base import SamplerState, tile_batch
 from lae.samplers.kernels import KERNELS, build_kernel
 
@@ -112,10 +112,11 @@ class Hoffman(VAE):
                             n_leapfrog=self.cfg.n_leapfrog)
 
     def run_chain(self, x: Tensor, z0: Tensor, generator: torch.Generator | None = None
-                  ) -> tuple[SamplerState, dict[str, Tensor]]:
+                  ) -> tuple[SamplerState, ChainInfo]:
         """K transitions on U(x, .) from z0 [B, K]: (final state, info of [K, B] tensors:
         acceptance, nonfinite, ...)."""
-        state, _, info = run_chain(self.kernel(), z0.detach(), lambda z: -self.log_joint(x, z),
+        kernel, energy_fn = self.kernel(), lambda z: -self.log_joint(x, z)
+        state, _, info = run_chain(kernel, kernel.init(z0.detach(), energy_fn), energy_fn,
                                    self.cfg.n_steps, keep_trace=False, generator=generator)
         return state, info
 
@@ -138,7 +139,7 @@ class Hoffman(VAE):
         with torch.no_grad():  # z_0 is detached anyway: no graph through the encoder here
             z0 = self.proposal(x).sample(generator=generator)
         state, info = self.run_chain(x, z0, generator)
-        acceptance = info["acceptance"]
+        acceptance = info.acceptance
         if self.adapter is not None:
             self.log_step_size.copy_(self.adapter.update(self.log_step_size, acceptance, 0))
         decoder_loss = -self.log_joint(x, state.z).mean()  # state.z carries no graph
@@ -147,7 +148,7 @@ class Hoffman(VAE):
             losses={"decoder": decoder_loss, "encoder": vae.losses["loss"]},
             metrics={**vae.metrics, "log_joint_chain_nats": -decoder_loss.detach(),
                      "acceptance": acceptance.mean(), "step_size": self.log_step_size.exp(),
-                     "nonfinite_proposals": info["nonfinite"].sum()},
+                     "nonfinite_proposals": info.nonfinite.sum()},
         )
 
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:

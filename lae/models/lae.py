@@ -33,10 +33,11 @@ config switch, measured against each other:
   Z_T = G Phi_T^T (amortized start, per-point correction); the decoder then trains on the refined
   latents (loss "decoder") and the feature network on the ALD energies (loss "features").
 
-Diagnostics logged every step: ``shared_motion`` (the share of the minibatch's latent move
-Z_T - Z_0 common to the batch, samplers/diagnostics.py; 0 when nothing moved) and
-``gram_condition`` (top over median squared singular value of G), beside acceptance and step
-size; a warning fires when most of the motion is shared.
+Diagnostics: ``shared_motion`` (the share of the minibatch's latent move Z_T - Z_0 common to
+the batch, samplers/diagnostics.py; 0 when nothing moved) every step, beside acceptance and step
+size; on logging steps only (they need an SVD, which reads on the host), ``gram_condition`` (top
+over median squared singular value of G) and ``feature_rank_fraction``. A warning fires when
+most of the motion of the plain ALD chain is shared, and when G is rank deficient.
 
 Several latent layers (``latent_layers``, a top-down generator): Phi's rows split into one head
 per layer, and each head is its own ALD chain with its own step size and MH test; a transition
@@ -58,16 +59,16 @@ Example::
     >>> out = model.training_step(torch.randn(16, 2))
     >>> model.phi.shape
     torch.Size([2, 33])
-    >>> sorted(out.metrics)  # doctest: +NORMALIZE_WHITESPACE
-    ['acceptance', 'energy_per_example', 'feature_rank_fraction', 'gram_condition',
-     'nonfinite_proposals', 'shared_motion', 'step_size']
+    >>> sorted(out.metrics)
+    ['acceptance', 'energy_per_example', 'nonfinite_proposals', 'shared_motion', 'step_size']
+    >>> sorted(model.diagnostics(torch.randn(16, 2)))  # logged on logging steps only
+    ['feature_rank_fraction', 'gram_condition']
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,8 +79,8 @@ from torch.distributions import Independent, Normal
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.nn import build_encoder
-from lae.samplers import ALD, MALA, StepSizeAdapter
-from lae.samplers.ald import ALDState
+from lae.samplers import ALD, MALA, SamplerState, StepSizeAdapter
+from lae.samplers.ald import ALDState, feature_rank
 from lae.samplers.base import EnergyFn, tile_batch
 from lae.samplers.diagnostics import gram_condition, shared_motion_share
 
@@ -160,6 +161,15 @@ class LAE(LatentModel):
         g = self.feature_norm(self.features(x))
         return torch.cat([g, torch.ones_like(g[:, :1])], dim=1)
 
+    def eval_feature_matrix(self, x: Tensor) -> Tensor:
+        """G with ``feature_norm`` at its running statistics, left unchanged even in train
+        mode: [B, d + 1]."""
+        feature_norm_mode = self.feature_norm.training
+        self.feature_norm.eval()
+        feats = self.feature_matrix(x)
+        self.feature_norm.train(feature_norm_mode)
+        return feats
+
     def kernel(self, step_size: Tensor) -> ALD:
         """The ALD kernel of one layer's chain with step size ``step_size`` (0-d)."""
         cfg = self.cfg
@@ -176,50 +186,57 @@ class LAE(LatentModel):
         return lambda z_l: -self.log_joint(x, torch.cat([before, z_l, after], dim=1))
 
     def ald_transition(self, x: Tensor, feats: Tensor, phi: Tensor, log_step_size: Tensor,
-                       states: list[ALDState | None],
-                       generator: torch.Generator | None = None
+                       state: ALDState | None, generator: torch.Generator | None = None
                        ) -> tuple[Tensor, Tensor, Tensor, ALDState]:
         """One ALD transition of each layer's chain in turn (Metropolis-within-Gibbs over the
         heads of Phi [K, d + 1]), on the batch x with detached features ``feats`` [B, d + 1].
 
-        ``log_step_size`` holds one log eta per layer, [L]. ``states`` caches each layer's
-        state between calls (with one layer it stays valid; with several, a layer's cached
-        energies go stale when another layer moves, so each is rebuilt). Returns (the new Phi,
-        acceptance [L], non-finite proposals rejected (0-d), the last layer's state).
+        ``log_step_size`` holds one log eta per layer, [L]. ``state`` is the state returned by
+        the previous transition on this batch (None at a batch's first): with one layer its
+        cached energy and gradient serve this transition; with several, a layer's cached values
+        go stale when another layer moves, so each layer's state is rebuilt. Returns (the new
+        Phi, acceptance [L], non-finite proposals rejected (0-d), the last layer's state).
         """
+        if len(self.layer_rows) == 1:
+            kernel = self.kernel(log_step_size[0].exp())
+            energy_fn = lambda z: -self.log_joint(x, z)  # noqa: E731
+            if state is None:
+                state = kernel.init(phi, energy_fn, feats)
+            state, info = kernel.step(state, energy_fn, generator)
+            return state.phi, info.acceptance[:1], info.nonfinite[0], state
         phi = phi.clone()
-        acceptance, nonfinite = [], feats.new_zeros(())
+        acceptance, nonfinite = [], []
         for layer, rows in enumerate(self.layer_rows):
             energy_fn = self.layer_energy(x, feats @ phi.T, rows)
             kernel = self.kernel(log_step_size[layer].exp())
-            state = states[layer]
-            if state is None or len(self.layer_rows) > 1:
-                state = kernel.init(phi[rows], feats, energy_fn)
-            state, info = kernel.step(state, feats, energy_fn, generator)
-            states[layer] = state
+            state, info = kernel.step(kernel.init(phi[rows], energy_fn, feats), energy_fn,
+                                      generator)
             phi[rows] = state.phi
-            acceptance.append(info["acceptance"][0])
-            nonfinite = nonfinite + info["nonfinite"][0]
-        return phi, torch.stack(acceptance), nonfinite, state
+            acceptance.append(info.acceptance[0])
+            nonfinite.append(info.nonfinite[0])
+        return phi, torch.stack(acceptance), torch.stack(nonfinite).sum(), state
 
     def refine(self, x: Tensor, z: Tensor, adapt: bool = False,
-               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+               generator: torch.Generator | None = None, start: SamplerState | None = None
+               ) -> tuple[Tensor, Tensor, Tensor]:
         """``mala_steps`` per-point MALA steps on U(x, .) from z [B, K] (the amortized start):
         (refined z [B, K], mean acceptance, number of non-finite proposals rejected).
-        ``adapt`` follows ``mala_target`` (training)."""
+        ``adapt`` follows ``mala_target`` (training). ``start``: the MALA state at z (energy and
+        gradient), where the caller has it (the ALD chain's last state), saving one decoder pass.
+        """
         energy_fn = lambda zz: -self.log_joint(x, zz)  # noqa: E731
         kernel = MALA(self.log_mala_step_size.exp())
-        state = kernel.init(z.detach(), energy_fn)
-        accepted, nonfinite = [], z.new_zeros(())
+        state = start if start is not None else kernel.init(z.detach(), energy_fn)
+        accepted, nonfinite = [], []
         for t in range(self.cfg.mala_steps):
             state, info = kernel.step(state, energy_fn, generator)
-            accepted.append(info["acceptance"].mean())
-            nonfinite = nonfinite + info["nonfinite"].sum()
+            accepted.append(info.acceptance.mean())
+            nonfinite.append(info.nonfinite.sum())
             if adapt:
                 self.log_mala_step_size.copy_(self.mala_adapter.update(
-                    self.log_mala_step_size, info["acceptance"], t))
+                    self.log_mala_step_size, info.acceptance, t))
                 kernel = kernel.with_step_size(self.log_mala_step_size.exp())
-        return state.z, torch.stack(accepted).mean(), nonfinite
+        return state.z, torch.stack(accepted).mean(), torch.stack(nonfinite).sum()
 
     inference_is_chain = True
 
@@ -230,18 +247,16 @@ class LAE(LatentModel):
         (left unchanged), n_samples transitions of warm-up that adapt each layer's eta toward
         ``target_acceptance`` (with MH), then n_samples kept successive transitions, each refined
         by ``mala_steps`` MALA steps if set: [n_samples, B, K]."""
-        feature_norm_mode = self.feature_norm.training
-        self.feature_norm.eval()  # running statistics, left unchanged, even in train mode
-        feats = self.feature_matrix(x)
-        self.feature_norm.train(feature_norm_mode)
+        feats = self.eval_feature_matrix(x)
         adapt = (StepSizeAdapter(self.cfg.target_acceptance, per_chain=True) if self.cfg.mh
                  else None)
         warmup = n_samples if adapt else 0
         phi, log_eta = self.phi.clone(), self.log_step_size.reshape(-1).clone()
-        states: list[ALDState | None] = [None] * len(self.layer_rows)
+        state = None
         trace = []
         for t in range(warmup + n_samples):
-            phi, acceptance, _, _ = self.ald_transition(x, feats, phi, log_eta, states, generator)
+            phi, acceptance, _, state = self.ald_transition(x, feats, phi, log_eta, state,
+                                                            generator)
             if t < warmup:
                 log_eta = adapt.update(log_eta, acceptance, t)
             else:
@@ -276,64 +291,99 @@ class LAE(LatentModel):
 
         z_start = g @ self.phi.T
         phi, log_eta = self.phi, self.log_step_size.reshape(-1)
-        states: list[ALDState | None] = [None] * len(self.layer_rows)
-        phis, acceptance, nonfinite = [], [], g.new_zeros(())
+        state: ALDState | None = None
+        phis, states, acceptance, nonfinite = [], [], [], []
         for _ in range(cfg.ald_steps):
-            phi, accepted, rejected, state = self.ald_transition(x, g, phi, log_eta, states,
+            phi, accepted, rejected, state = self.ald_transition(x, g, phi, log_eta, state,
                                                                  generator)
             phis.append(phi)
+            states.append(state)
             acceptance.append(accepted)
-            nonfinite = nonfinite + rejected
+            nonfinite.append(rejected)
             if cfg.mh and cfg.adapt_step:
                 log_eta = self.ald_adapter.update(log_eta, accepted, 0)
         self.log_step_size.copy_(log_eta.reshape(self.log_step_size.shape))
         self.phi.copy_(phi)
         z_end = g @ phi.T
-        shared = shared_motion_share(z_end - z_start)
-        if shared > SHARED_MOTION_WARNING:
-            warnings.warn(f"LAE: over {SHARED_MOTION_WARNING:.0%} of a minibatch's latent move "
-                          "is one shift shared by the batch, so the chain does not sample each "
-                          "posterior (G is badly conditioned; see docs/models.md for the fixes: "
-                          "model.feature_norm, model.preconditioned with "
-                          "model.precond_damping_ref=median, model.mala_steps)", stacklevel=2)
-
-        # Step 2: theta and psi descend (1/T) sum_t V(Phi_t) / n, with each Phi_t fixed.
-        t, n = len(phis), x.shape[0]
-        z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis)).reshape(t * n, -1)
-        energy = -self.log_joint(tile_batch(x, t), z)
-        loss = energy.mean()
+        acceptance = torch.stack(acceptance)  # [T, L]
+        nonfinite = torch.stack(nonfinite).sum()
         metrics = {
-            "energy_per_example": loss.detach(),
-            "acceptance": torch.stack(acceptance).mean(),
+            "acceptance": acceptance.mean(),
             "step_size": self.log_step_size.exp().mean(),
-            "nonfinite_proposals": nonfinite,
-            # rank(G) / n below 1: this batch's latents cannot move independently (Theorem 1)
-            "feature_rank_fraction": torch.tensor(state.feature_rank / n),
-            "shared_motion": shared,
-            "gram_condition": gram_condition(state.singular_values),
+            # the share of the batch's latent move common to the batch (warned about at
+            # logging steps, see warnings())
+            "shared_motion": shared_motion_share(z_end - z_start),
         }
         if len(self.layer_rows) > 1:  # each layer's chain
-            per_layer = zip(torch.stack(acceptance).mean(0), self.log_step_size.exp())
+            per_layer = zip(acceptance.mean(0), self.log_step_size.exp())
             for layer, (accepted, eta) in enumerate(per_layer, 1):
                 metrics |= {f"layer{layer}/acceptance": accepted, f"layer{layer}/step_size": eta}
+
+        # Step 2: psi (and theta, without refinement) descend (1/T) sum_t V(Phi_t) / n, with
+        # each Phi_t fixed.
+        t, n = len(phis), x.shape[0]
+        z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis))  # [T, n, K], graph to psi
+        one_layer = len(self.layer_rows) == 1
         if not cfg.mala_steps:
+            loss = -self.log_joint(tile_batch(x, t), z.reshape(t * n, -1)).mean()
             losses, z_decoder = {"loss": loss}, z_end
         else:
+            if one_layer:
+                # psi alone descends this loss, so theta is held: its gradient is
+                # sum_t dU/dz_t dz_t/dpsi, and the chain already holds dU/dz_t and U at every
+                # Phi_t. Value: the mean energy; gradient: that of <dU/dz_t, z_t(psi)>. No
+                # decoder pass.
+                grad_z = torch.stack([st.grad_z for st in states])  # [T, n, K], detached
+                surrogate = (grad_z * z).sum() / (t * n)
+                energy = torch.stack([st.energy for st in states]).mean()
+                loss = energy + (surrogate - surrogate.detach())
+            else:  # the last layer's cached gradient covers only its own rows
+                loss = -self.log_joint(tile_batch(x, t), z.reshape(t * n, -1)).mean()
             # Per-point correction: the decoder trains on the refined latents, psi on the ALD
-            # energy.
-            z_decoder, mala_acceptance, mala_nonfinite = self.refine(x, z_end, adapt=True,
-                                                                     generator=generator)
+            # energy. The refinement starts from the chain's last state, whose energy and
+            # gradient at z_end the chain has already computed.
+            start = SamplerState(z_end, state.energy, state.grad_z) if one_layer else None
+            z_decoder, mala_acceptance, mala_nonfinite = self.refine(
+                x, z_end, adapt=True, generator=generator, start=start)
             decoder_loss = -self.log_joint(x, z_decoder).mean()
             metrics |= {"mala_acceptance": mala_acceptance,
                         "mala_step_size": self.log_mala_step_size.exp(),
-                        "nonfinite_proposals": nonfinite + mala_nonfinite,
                         "log_joint_refined_nats": -decoder_loss.detach()}
+            nonfinite = nonfinite + mala_nonfinite
             losses = {"decoder": decoder_loss, "features": loss}
+        metrics |= {"energy_per_example": loss.detach(), "nonfinite_proposals": nonfinite}
         if self.learned_prior():  # its maximum-likelihood step on the decoder's latents
             prior_losses, prior_metrics = self.prior.ml_loss(z_decoder.detach(), generator)
             losses |= prior_losses
             metrics |= prior_metrics
         return StepOutput(losses=losses, metrics=metrics)
+
+    @torch.no_grad()
+    def diagnostics(self, x: Tensor) -> dict[str, Tensor | float]:
+        """On logging steps: ``feature_rank_fraction``, rank(G) / n of the batch's features (below
+        1, this batch's latents cannot move independently: Theorem 1), and ``gram_condition``,
+        top over median squared singular value of G (one SVD, which reads the factorisation's
+        status on the host)."""
+        feats = self.eval_feature_matrix(x)
+        s = torch.linalg.svdvals(feats)
+        return {"feature_rank_fraction": feature_rank(feats, s) / x.shape[0],
+                "gram_condition": gram_condition(s)}
+
+    def warnings(self, record: dict[str, float]) -> list[str]:
+        """Rank-deficient features; and, for the plain ALD chain (no refinement, which the
+        decoder would train on instead), a move mostly shared by the batch."""
+        out = []
+        if record.get("feature_rank_fraction", 1.0) < 1.0:
+            out.append("LAE: the ALD features of a minibatch have rank < batch size, so its "
+                       "latents cannot follow the product of the posteriors (Theorem 1 needs "
+                       "rank(G) = n; see feature_rank_fraction in metrics.jsonl)")
+        if not self.cfg.mala_steps and record.get("shared_motion", 0.0) > SHARED_MOTION_WARNING:
+            out.append(f"LAE: over {SHARED_MOTION_WARNING:.0%} of a minibatch's latent move is "
+                       "one shift shared by the batch, so the chain does not sample each "
+                       "posterior (G is badly conditioned; see docs/models.md for the fixes: "
+                       "model.feature_norm, model.preconditioned with "
+                       "model.precond_damping_ref=median, model.mala_steps)")
+        return out
 
     def learned_prior(self) -> list[nn.Parameter]:
         """The prior's trainable parameters (none for the standard normal)."""

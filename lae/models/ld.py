@@ -129,9 +129,10 @@ class LD(LatentModel):
         (final states [B, K], trace [n_samples, B, K] or None when n_samples = 0)."""
         z0 = self.z_chains.new_zeros(x.shape[0], self.latent_dim)
         adapt = StepSizeAdapter(self.cfg.target_acceptance) if self.cfg.adapts else None
-        state, trace, _ = run_chain(self.kernel(self.log_step_size.mean().exp()), z0,
-                                    self.energy(x), n_samples, warmup=self.cfg.test_steps,
-                                    adapt=adapt, keep_trace=n_samples > 0, generator=generator)
+        kernel, energy_fn = self.kernel(self.log_step_size.mean().exp()), self.energy(x)
+        state, trace, _ = run_chain(kernel, kernel.init(z0, energy_fn), energy_fn, n_samples,
+                                    warmup=self.cfg.test_steps, adapt=adapt,
+                                    keep_trace=n_samples > 0, generator=generator)
         return state.z, trace
 
     def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -151,14 +152,15 @@ class LD(LatentModel):
         if index is None:
             raise ValueError(f"{self.cfg.name} needs the batch's rows in the training set (index)")
         log_eta = self.log_step_size[index]  # [B]
-        state, trace, info = run_chain(self.kernel(log_eta.exp()), self.z_chains[index],
-                                       self.energy(x), self.cfg.n_steps,
+        kernel, energy_fn = self.kernel(log_eta.exp()), self.energy(x)
+        state, trace, info = run_chain(kernel, kernel.init(self.z_chains[index], energy_fn),
+                                       energy_fn, self.cfg.n_steps,
                                        generator=generator)  # trace [T, B, K]
         self.z_chains[index] = state.z
         metrics = {"step_size": log_eta.exp().mean(),
-                   "nonfinite_proposals": info["nonfinite"].sum()}
+                   "nonfinite_proposals": info.nonfinite.sum()}
         if self.cfg.adapts:
-            acceptance = info["acceptance"].mean(0)  # [B]
+            acceptance = info.acceptance.mean(0)  # [B]
             self.log_step_size[index] = self.chain_adapter.update(log_eta, acceptance, 0)
             metrics["acceptance"] = acceptance.mean()
         if self.cfg.train_on == "last":

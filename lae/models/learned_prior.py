@@ -15,9 +15,10 @@ Per minibatch:
      prior's own short-run chain (60 steps, s = 0.4, eta = 0.08), the maximum-likelihood gradient
      with the intractable log Z handled by the negative samples. Logged: ``energy_gap`` =
      E(z+) - E(z-) with E = -f (the paper's diagnostic: it should stay near 0), ``f_posterior``,
-     ``f_prior``. Guard: a non-finite f, or |f| above ``prior_options.max_energy``, raises
-     :class:`lae.errors.ModelDiverged` naming the likely cause (the trainer then stops with the
-     last good checkpoint kept);
+     ``f_prior``. Guard: a non-finite f, or |f| above ``prior_options.max_energy`` (the
+     metric ``max_abs_f``, checked on logging steps, so at most ``train.log_every`` steps late),
+     raises :class:`lae.errors.ModelDiverged` naming the likely cause (the trainer then stops
+     with the last good checkpoint kept);
    - ``flow-prior`` (:class:`lae.distributions.FlowPrior`): -mean log p(z+), maximum likelihood
      on the posterior samples, no negative phase. Logged: ``prior_log_prob_nats``.
 
@@ -84,9 +85,9 @@ class LearnedPriorModel(LatentModel):
                         generator: torch.Generator | None = None) -> Tensor:
         """Short-run Langevin on U(x, .) from the prior's base: z_K [B, K], no graph."""
         z0 = self.prior.base.sample(x.shape[0], generator).to(x.device)
-        state, _, _ = run_chain(Langevin(self.cfg.posterior_step_size), z0,
-                                lambda z: -self.log_joint(x, z), n_steps, keep_trace=False,
-                                generator=generator)
+        kernel, energy_fn = Langevin(self.cfg.posterior_step_size), lambda z: -self.log_joint(x, z)
+        state, _, _ = run_chain(kernel, kernel.init(z0, energy_fn), energy_fn, n_steps,
+                                keep_trace=False, generator=generator)
         return state.z.detach()
 
     def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:

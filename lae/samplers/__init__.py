@@ -5,8 +5,9 @@ Blackjax-style kernels with ``init``/``step``, chains batched on dim 0, energies
 docs/samplers.md.
 """
 
-from lae.samplers.ald import ALD, ALDState, BoundALD, check_rank, feature_rank
+from lae.samplers.ald import ALD, ALDState, check_rank, feature_rank
 from lae.samplers.base import (
+    Info,
     SamplerState,
     energy_and_grad,
     langevin_log_q,
@@ -14,14 +15,15 @@ from lae.samplers.base import (
     metropolis_hastings,
     seeded_global_rng,
 )
-from lae.samplers.chain import StepSizeAdapter, run_chain
+from lae.samplers.chain import ChainInfo, StepSizeAdapter, run_chain
 from lae.samplers.kernels import HMC, MALA, Langevin
 
 __all__ = [
     "ALD",
     "ALDState",
-    "BoundALD",
+    "ChainInfo",
     "HMC",
+    "Info",
     "MALA",
     "Langevin",
     "SamplerState",

@@ -47,16 +47,21 @@ Unconditional ALD (sampling an energy-based density p(z) ∝ exp(-E(z))): the sa
 features k(u_j) of fixed inputs u_j ~ N(0, I) drawn once and ``energy_fn = E``; the n rows of
 G Phi^T are n parallel chains.
 
+ALD follows the protocol of the latent kernels, with the batch's features given at ``init`` and
+kept in the state: ``state = ald.init(phi, energy_fn, features)``, then
+``state, info = ald.step(state, energy_fn, generator)``. A new batch needs a new ``init`` (the
+cached energies belong to the features they were computed with).
+
 Example (unconditional form, a 2-D Gaussian energy):
     >>> import torch
     >>> g = torch.Generator().manual_seed(0)
     >>> feats = torch.tanh(torch.randn(16, 2, generator=g) @ torch.randn(2, 32, generator=g))
     >>> energy_fn = lambda z: 0.5 * (z - 1.0).pow(2).sum(-1)        # E(z), [n]
     >>> ald = ALD(step_size=0.3, preconditioned=True)
-    >>> state = ald.init(torch.zeros(2, 32), feats, energy_fn)     # Phi [d_z=2, d=32]
+    >>> state = ald.init(torch.zeros(2, 32), energy_fn, feats)     # Phi [d_z=2, d=32]
     >>> for _ in range(50):
-    ...     state, info = ald.step(state, feats, energy_fn, generator=g)
-    >>> state.z.shape, info["acceptance"].shape                     # 16 samples of p(z)
+    ...     state, info = ald.step(state, energy_fn, g)
+    >>> state.z.shape, info.acceptance.shape                        # 16 samples of p(z)
     (torch.Size([16, 2]), torch.Size([16]))
 
 Reference: Taniguchi, Iwasawa, Kumagai, Matsuo, "Langevin autoencoders for learning deep latent
@@ -74,6 +79,7 @@ from torch import Tensor
 
 from lae.samplers.base import (
     EnergyFn,
+    Info,
     StepSize,
     energy_and_grad,
     finite_per_chain,
@@ -82,9 +88,7 @@ from lae.samplers.base import (
     metropolis_hastings,
     randn_like,
 )
-
-Info = dict[str, Tensor]
-
+from lae.samplers.kernels import check_step_size
 
 class ALDState(NamedTuple):
     """State of an ALD chain for one batch of features.
@@ -98,8 +102,6 @@ class ALDState(NamedTuple):
         features: G, [n, d] (the batch the cached values belong to).
         basis: V of the thin SVD of G, [d, r] (preconditioned only, else None).
         inv_metric: 1 / (s^2 + lam), [r] (preconditioned only, else None).
-        feature_rank: numerical rank of G (an int; ALD needs it to equal n).
-        singular_values: the singular values of G, [min(n, d)] (diagnostics: conditioning).
     """
 
     phi: Tensor
@@ -110,8 +112,6 @@ class ALDState(NamedTuple):
     features: Tensor
     basis: Tensor | None = None
     inv_metric: Tensor | None = None
-    feature_rank: int | None = None
-    singular_values: Tensor | None = None
 
 
 def _row_space(s: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -121,23 +121,21 @@ def _row_space(s: Tensor, shape: tuple[int, ...]) -> Tensor:
 
 
 def feature_rank(features: Tensor, singular_values: Tensor | None = None) -> int:
-    """Numerical rank of features G [n, d] (pass its ``singular_values`` to save an SVD)."""
+    """Numerical rank of features G [n, d] (pass its ``singular_values`` to save an SVD). Reads
+    the result on the host: a diagnostic, not for every step."""
     if singular_values is None:
         singular_values = torch.linalg.svdvals(features.detach())
     return int(_row_space(singular_values, tuple(features.shape)).sum())
 
 
-def warn_if_rank_deficient(rank: int, features: Tensor, stacklevel: int = 2) -> bool:
-    """True when ``rank`` = n for features G [n, d]; warns (``UserWarning``) otherwise.
-
-    ``stacklevel`` counts from the caller of this function (2: the caller's caller)."""
+def rank_warning(rank: int, features: Tensor) -> str | None:
+    """The warning for features G [n, d] of rank ``rank`` < n, or None when rank = n."""
     n = features.shape[0]
-    if rank < n:
-        warnings.warn(f"ALD features have rank {rank} < batch size {n} (feature width "
-                      f"{features.shape[1]}): the latents cannot follow the product of the "
-                      "posteriors (Theorem 1 needs rank(G) = n, so d >= n)",
-                      stacklevel=stacklevel + 1)
-    return rank == n
+    if rank >= n:
+        return None
+    return (f"ALD features have rank {rank} < batch size {n} (feature width "
+            f"{features.shape[1]}): the latents cannot follow the product of the posteriors "
+            "(Theorem 1 needs rank(G) = n, so d >= n)")
 
 
 def check_rank(features: Tensor, stacklevel: int = 2,
@@ -146,9 +144,24 @@ def check_rank(features: Tensor, stacklevel: int = 2,
 
     ALD samples the product of the n posteriors only if rank(G) = n (Theorem 1), which needs a
     feature width d >= n; with a lower rank the samples of some points are tied together.
-    Pass ``singular_values`` of G when they are already at hand (saves an SVD).
+    Pass ``singular_values`` of G when they are already at hand (saves an SVD). Computes the
+    numerical rank, so it reads a tensor on the host: a diagnostic for logging steps.
     """
-    return warn_if_rank_deficient(feature_rank(features, singular_values), features, stacklevel)
+    message = rank_warning(feature_rank(features, singular_values), features)
+    if message is not None:
+        warnings.warn(message, stacklevel=stacklevel + 1)
+    return message is None
+
+
+def check_width(features: Tensor, stacklevel: int = 2) -> bool:
+    """The part of :func:`check_rank` that the shapes decide, without reading any tensor: warns
+    when the batch size n exceeds the feature width d (then rank(G) <= d < n); True otherwise."""
+    n, d = features.shape
+    if n > d:
+        warnings.warn(f"ALD features have rank <= {d} < batch size {n} (feature width {d}): the "
+                      "latents cannot follow the product of the posteriors (Theorem 1 needs "
+                      "rank(G) = n, so d >= n)", stacklevel=stacklevel + 1)
+    return n <= d
 
 
 @dataclass(frozen=True)
@@ -158,7 +171,8 @@ class ALD:
     Args:
         step_size: eta on the SUMMED potential V (a float or 0-d tensor: Phi is one chain).
         mh: Metropolis–Hastings test with V and the (preconditioned) Langevin proposal density.
-        preconditioned: use the constant row-space preconditioner A of methods.md 1b.
+        preconditioned: use the constant row-space preconditioner A of methods.md 1b (one SVD of
+            the features per ``init``, which reads the factorisation's status on the host).
         lam_rel: lam = lam_rel * s_ref^2 (preconditioned only).
         damping_ref: s_ref, ``"max"`` (largest singular value) or ``"median"``.
         phi_prior_std: sigma of a N(0, sigma^2) prior on every entry of Phi, or None (flat).
@@ -175,10 +189,10 @@ class ALD:
     differentiable: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
-        eta = torch.as_tensor(self.step_size)
-        if eta.numel() != 1 or not bool(eta > 0):
-            raise ValueError(f"ALD step_size must be one positive number (Phi is one chain); "
-                             f"got {self.step_size}")
+        if isinstance(self.step_size, Tensor) and self.step_size.numel() != 1:
+            raise ValueError(f"ALD step_size must be one number (Phi is one chain); got shape "
+                             f"{tuple(self.step_size.shape)}")
+        check_step_size(self.step_size)
         if self.damping_ref not in ("max", "median"):
             raise ValueError(f"ALD damping_ref must be 'max' or 'median', got {self.damping_ref!r}")
         if self.phi_prior_std is not None and not self.phi_prior_std > 0:
@@ -188,26 +202,21 @@ class ALD:
         """The same kernel with another step size (used by step-size adaptation)."""
         return replace(self, step_size=step_size)
 
-    def bind(self, features: Tensor) -> BoundALD:
-        """This kernel with the features fixed, in the latent-kernel interface (for run_chain)."""
-        return BoundALD(self, features)
-
-    def init(self, phi: Tensor, features: Tensor, energy_fn: EnergyFn) -> ALDState:
-        """State for Phi [d_z, d] on a batch with features G [n, d]; checks rank(G) = n."""
+    def init(self, phi: Tensor, energy_fn: EnergyFn, features: Tensor) -> ALDState:
+        """State for Phi [d_z, d] on a batch with features G [n, d]. Warns when n > d (then
+        rank(G) < n); the numerical rank is :func:`check_rank`'s (a diagnostic)."""
+        check_width(features, stacklevel=2)  # points at init's caller
         basis = inv_metric = None
-        if not self.preconditioned:
-            s_all = torch.linalg.svdvals(features.detach())
-        else:
-            # one SVD serves the rank check, the diagnostics and the preconditioner
+        if self.preconditioned:
             _, s_all, vh = torch.linalg.svd(features.detach(), full_matrices=False)
-            # keep the numerical row space: directions with s ~ 0 do not move z at all
+            # keep the numerical row space: directions with s ~ 0 do not move z at all. The
+            # mask is applied by multiplication (not boolean indexing, whose result size would
+            # have to be read on the host): a dropped direction gets inv_metric 0.
             keep = _row_space(s_all, tuple(features.shape))
-            s, basis = s_all[keep], vh[keep].T
-            s_ref = s[0] if self.damping_ref == "max" else s.median()
-            inv_metric = 1.0 / (s.pow(2) + self.lam_rel * s_ref.pow(2))
-        rank = feature_rank(features, singular_values=s_all)
-        warn_if_rank_deficient(rank, features, stacklevel=2)  # points at init's caller
-        return self._state(phi, features, energy_fn, basis, inv_metric, rank, s_all)
+            s_ref = s_all[0] if self.damping_ref == "max" else _masked_median(s_all, keep)
+            inv_metric = keep / (s_all.pow(2) + self.lam_rel * s_ref.pow(2))
+            basis = vh.T
+        return self._state(phi, features, energy_fn, basis, inv_metric)
 
     def potential(self, state: ALDState) -> Tensor:
         """V(Phi) of a state, with the prior on Phi if any: 0-d."""
@@ -217,9 +226,7 @@ class ALD:
         return v
 
     def _state(self, phi: Tensor, features: Tensor, energy_fn: EnergyFn, basis: Tensor | None,
-               inv_metric: Tensor | None, rank: int | None,
-               singular_values: Tensor | None) -> ALDState:
-        # the state keeps the caller's features object: step() recognises the batch by identity
+               inv_metric: Tensor | None) -> ALDState:
         feats = features if self.differentiable else features.detach()
         if not self.differentiable:
             phi = phi.detach()
@@ -228,15 +235,12 @@ class ALD:
         grad_phi = grad_z.T @ feats
         if self.phi_prior_std is not None:
             grad_phi = grad_phi + phi / self.phi_prior_std ** 2
-        return ALDState(phi, z, energy, grad_z, grad_phi, features, basis, inv_metric, rank,
-                        singular_values)
+        return ALDState(phi, z, energy, grad_z, grad_phi, features, basis, inv_metric)
 
-    def step(self, state: ALDState, features: Tensor, energy_fn: EnergyFn,
-             generator: torch.Generator | None = None) -> tuple[ALDState, Info]:
-        """One transition on the batch ``features`` [n, d]; returns info of shape [n]
-        (acceptance is the one joint acceptance probability, repeated per point)."""
-        if features is not state.features:  # a new batch: energies, gradients, SVD are stale
-            state = self.init(state.phi, features, energy_fn)
+    def step(self, state: ALDState, energy_fn: EnergyFn,
+             generator: torch.Generator | None) -> tuple[ALDState, Info]:
+        """One transition on the state's batch; returns info of shape [n] (acceptance is the one
+        joint acceptance probability, repeated per point)."""
         eta = torch.as_tensor(self.step_size, dtype=state.phi.dtype, device=state.phi.device)
         phi, grad_phi, basis, m = state.phi, state.grad_phi, state.basis, state.inv_metric
         if basis is None:
@@ -245,47 +249,38 @@ class ALD:
             # drift grad_Phi V A and noise Xi L^T, both expressed in the V basis
             xi = randn_like(phi, generator, shape=(phi.shape[0], basis.shape[1]))
             phi_new = phi + (-eta * (grad_phi @ basis) * m + torch.sqrt(2 * eta * m) * xi) @ basis.T
-        prop = self._state(phi_new, state.features, energy_fn, basis, m, state.feature_rank,
-                           state.singular_values)
+        prop = self._state(phi_new, state.features, energy_fn, basis, m)
         # Phi is one chain: a non-finite value anywhere in the proposal (an exploding step) is
         # rejected by MH, or, without MH, the chain stays at its last finite state.
         finite = finite_per_chain(prop, torch.Size([]))
         if self.mh:
-            # coordinates in which the proposal is a diagonal-metric Langevin step
-            coords = (lambda t: t) if basis is None else (lambda t: t @ basis)
-            log_alpha = mala_log_acceptance(
-                coords(phi), self.potential(state), coords(grad_phi),
-                coords(phi_new), self.potential(prop), coords(prop.grad_phi),
-                eta, inv_metric=1.0 if m is None else m, batch_ndim=0)
+            if basis is None:
+                log_alpha = mala_log_acceptance(
+                    phi, self.potential(state), grad_phi, phi_new, self.potential(prop),
+                    prop.grad_phi, eta, batch_ndim=0)
+            else:
+                # coordinates C = Phi V in which the proposal is a diagonal-metric Langevin step;
+                # dropped directions (m = 0) do not move and are left out of the density
+                kept = m > 0
+                safe_m = torch.where(kept, m, torch.ones_like(m))
+                coords = lambda t: (t @ basis) * kept  # noqa: E731
+                log_alpha = mala_log_acceptance(
+                    coords(phi), self.potential(state), coords(grad_phi),
+                    coords(phi_new), self.potential(prop), coords(prop.grad_phi),
+                    eta, inv_metric=safe_m, batch_ndim=0)
             new, acceptance, _ = metropolis_hastings(log_alpha, state, prop, generator, finite)
         else:
             new, _ = keep_finite(state, prop, torch.Size([]))
             acceptance = finite.to(phi.dtype)
         shape = new.energy.shape
-        return new, {"acceptance": acceptance.expand(shape), "energy": new.energy,
-                     "grad_norm": new.grad_z.detach().norm(dim=-1),
-                     "nonfinite": (~finite).to(phi.dtype).expand(shape)}
+        return new, Info(acceptance.expand(shape), new.energy, new.grad_z.detach().norm(dim=-1),
+                         (~finite).to(phi.dtype).expand(shape))
 
 
-@dataclass(frozen=True)
-class BoundALD:
-    """ALD with fixed features, exposing ``init(phi, energy_fn)`` / ``step(state, energy_fn)``
-    like the latent-space kernels, so that :func:`lae.samplers.run_chain` can drive it (its
-    trace records the latents Z = G Phi^T, [n, d_z])."""
-
-    ald: ALD
-    features: Tensor
-
-    @property
-    def step_size(self) -> StepSize:
-        return self.ald.step_size
-
-    def with_step_size(self, step_size: StepSize) -> BoundALD:
-        return BoundALD(self.ald.with_step_size(step_size), self.features)
-
-    def init(self, phi: Tensor, energy_fn: EnergyFn) -> ALDState:
-        return self.ald.init(phi, self.features, energy_fn)
-
-    def step(self, state: ALDState, energy_fn: EnergyFn,
-             generator: torch.Generator | None = None) -> tuple[ALDState, Info]:
-        return self.ald.step(state, self.features, energy_fn, generator)
+def _masked_median(s: Tensor, keep: Tensor) -> Tensor:
+    """Median (torch's lower median) of the kept entries of the descending s [r], without
+    reading how many are kept on the host: the kept c entries come first, and the lower median
+    (ascending index (c - 1) // 2) is at descending index c - 1 - (c - 1) // 2."""
+    count = keep.sum()
+    index = (count - 1 - (count - 1) // 2).clamp_min(0)
+    return s.gather(0, index.reshape(1))[0]

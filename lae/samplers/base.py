@@ -47,6 +47,24 @@ class SamplerState(NamedTuple):
     grad: Tensor
 
 
+class Info(NamedTuple):
+    """What one transition reports, per chain ([B]; ALD repeats its one joint value per point).
+
+    Attributes:
+        acceptance: MH acceptance probability min(1, alpha), detached (ones for an unadjusted
+            kernel's finite moves, zeros where a move was held back).
+        energy: U of the returned state.
+        grad_norm: Euclidean norm of the returned state's energy gradient.
+        nonfinite: 1 where the proposal had a non-finite energy, gradient or position (MH rejects
+            it; an unadjusted kernel stays where it was), else 0.
+    """
+
+    acceptance: Tensor
+    energy: Tensor
+    grad_norm: Tensor
+    nonfinite: Tensor
+
+
 @contextmanager
 def seeded_global_rng(seed: int) -> Iterator[None]:
     """Seed torch's global RNGs for a block and restore every one of them afterwards.
@@ -95,7 +113,9 @@ def tile_batch(x: Tensor, times: int) -> Tensor:
 
 def sum_event(x: Tensor, batch_ndim: int = 1) -> Tensor:
     """Sum over all dimensions after the first ``batch_ndim`` ([B, ...] -> [B]; 0 -> scalar)."""
-    return x.reshape(*x.shape[:batch_ndim], -1).sum(-1)
+    if x.ndim == batch_ndim:
+        return x
+    return x.sum(dim=tuple(range(batch_ndim, x.ndim)))
 
 
 def per_chain_norm(x: Tensor) -> Tensor:
@@ -141,8 +161,10 @@ def langevin_log_q(a: Tensor, b: Tensor, grad_b: Tensor, step_size: Tensor | flo
         inv_metric: M, broadcastable to ``a``.
         batch_ndim: leading dims that index chains; the rest are summed.
     """
-    scale = step_size * inv_metric
-    return -sum_event((a - b + scale * grad_b).pow(2) / (4 * scale), batch_ndim)
+    scale = step_size * inv_metric if isinstance(inv_metric, Tensor) or inv_metric != 1.0 \
+        else step_size
+    drift = scale * grad_b
+    return sum_event((a - b + drift).square() / (-4 * scale), batch_ndim)
 
 
 def mala_log_acceptance(x: Tensor, energy_x: Tensor, grad_x: Tensor, y: Tensor, energy_y: Tensor,
@@ -193,13 +215,16 @@ def finite_per_chain(state: tuple, batch_shape: torch.Size) -> Tensor:
     Fields whose leading dims are not ``batch_shape`` (shared ones, e.g. ALD's features) are
     left out; a 0-d ``batch_shape`` (ALD's one chain) reduces each field to one flag.
     """
-    ok = torch.ones(batch_shape, dtype=torch.bool)
+    ok = None
     nd = len(batch_shape)
     for t in state:
         if isinstance(t, Tensor) and t.is_floating_point() and t.shape[:nd] == batch_shape:
-            fin = torch.isfinite(t.detach())
-            ok = ok.to(fin.device) & (fin.reshape(*batch_shape, -1).all(-1) if t.ndim > nd
-                                      else fin)
+            fin = torch.isfinite(t)
+            fin = fin.all(dim=tuple(range(nd, t.ndim))) if t.ndim > nd else fin
+            ok = fin if ok is None else ok & fin
+    if ok is None:  # no per-chain field: nothing can be non-finite
+        device = next((t.device for t in state if isinstance(t, Tensor)), None)
+        ok = torch.ones(batch_shape, dtype=torch.bool, device=device)
     return ok
 
 
@@ -245,10 +270,11 @@ def metropolis_hastings(log_alpha: Tensor, current: S, proposal: S,
         boolean outcome, both shaped like ``log_alpha``.
     """
     finite = (finite_per_chain(proposal, log_alpha.shape) if proposal_finite is None
-              else proposal_finite).to(log_alpha.device)
-    log_alpha = torch.nan_to_num(log_alpha.detach(), nan=-math.inf)
-    log_alpha = torch.where(finite, log_alpha, torch.full_like(log_alpha, -math.inf))
+              else proposal_finite)
+    # NaN compares false (rejected); a non-finite proposal is rejected whatever log_alpha says
+    log_alpha = log_alpha.detach()
     u = torch.rand(log_alpha.shape, dtype=log_alpha.dtype, device=log_alpha.device,
                    generator=generator)
-    accepted = torch.log(u) < log_alpha
-    return select_chains(accepted, current, proposal), log_alpha.clamp(max=0.0).exp(), accepted
+    accepted = (torch.log(u) < log_alpha) & finite
+    acceptance = torch.where(finite, log_alpha.clamp(max=0.0).exp().nan_to_num(nan=0.0), 0.0)
+    return select_chains(accepted, current, proposal), acceptance, accepted

@@ -16,35 +16,47 @@ Example:
     >>> import torch
     >>> from lae.samplers import MALA
     >>> energy_fn = lambda z: 0.5 * z.pow(2).sum(-1)
-    >>> state, trace, info = run_chain(MALA(0.1), torch.zeros(8, 2), energy_fn, 20, warmup=30,
+    >>> kernel = MALA(0.1)
+    >>> state = kernel.init(torch.zeros(8, 2), energy_fn)
+    >>> state, trace, info = run_chain(kernel, state, energy_fn, 20, warmup=30,
     ...                                adapt=StepSizeAdapter(0.574), thin=2,
     ...                                generator=torch.Generator().manual_seed(0))
-    >>> trace.shape, info["acceptance"].shape, info["step_size"].shape
+    >>> trace.shape, info.acceptance.shape, info.step_size.shape
     (torch.Size([10, 8, 2]), torch.Size([20, 8]), torch.Size([8]))
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import Tensor
 
-from lae.samplers.base import EnergyFn, StepSize
+from lae.samplers.base import EnergyFn, Info, StepSize
 
 
 class Kernel(Protocol):
-    """What run_chain needs: the latent-kernel interface (ALD via ``ALD.bind(features)``)."""
+    """What run_chain needs: a step over a state (Langevin, MALA, HMC, ALD) and a way to change
+    the step size. States are built by the kernel's own ``init`` (ALD's takes the features)."""
 
     step_size: StepSize
 
-    def init(self, z: Tensor, energy_fn: EnergyFn) -> Any: ...
-
     def step(self, state: Any, energy_fn: EnergyFn,
-             generator: torch.Generator | None = None) -> tuple[Any, dict[str, Tensor]]: ...
+             generator: torch.Generator | None) -> tuple[Any, Info]: ...
 
     def with_step_size(self, step_size: StepSize) -> Kernel: ...
+
+
+class ChainInfo(NamedTuple):
+    """The post-warm-up diagnostics of :func:`run_chain`: each :class:`Info` field stacked over
+    the kept steps, [n_steps, B], and the step size used after warm-up (0-d or [B])."""
+
+    acceptance: Tensor
+    energy: Tensor
+    grad_norm: Tensor
+    nonfinite: Tensor
+    step_size: Tensor
 
 
 @dataclass(frozen=True)
@@ -85,48 +97,50 @@ class StepSizeAdapter:
         return log_step_size + self.gain * (t + 1) ** (-self.decay) * (a - self.target_acceptance)
 
 
-def run_chain(kernel: Kernel, z0: Tensor, energy_fn: EnergyFn, n_steps: int, *, warmup: int = 0,
-              adapt: StepSizeAdapter | None = None, thin: int = 1, keep_trace: bool = True,
-              generator: torch.Generator | None = None
-              ) -> tuple[Any, Tensor | None, dict[str, Tensor]]:
+def run_chain(kernel: Kernel, state: Any, energy_fn: EnergyFn, n_steps: int, *,
+              generator: torch.Generator | None, warmup: int = 0,
+              adapt: StepSizeAdapter | None = None, thin: int = 1, keep_trace: bool = True
+              ) -> tuple[Any, Tensor | None, ChainInfo]:
     """Run ``warmup`` steps (adapting the step size if ``adapt`` is given), then ``n_steps`` kept
-    steps with the step size frozen.
+    steps with the step size frozen. Nothing is read on the host.
 
     Args:
-        kernel: a latent kernel (Langevin, MALA, HMC) or ``ALD.bind(features)``.
-        z0: starting point ([B, ...]; Phi [d_z, d] for bound ALD).
+        kernel: a latent kernel (Langevin, MALA, HMC) or ALD.
+        state: the starting state, from ``kernel.init`` (its ``z`` is [B, ...]).
         energy_fn: ``z [B, ...] -> U [B]``.
         n_steps: steps after warm-up (total steps = warmup + n_steps).
+        generator: the only source of randomness (``None``: torch's global stream, explicitly).
         warmup: steps whose samples are discarded; adaptation happens only here.
         adapt: step-size adapter, or None for a fixed step size.
         thin: keep every ``thin``-th post-warm-up state.
         keep_trace: record ``state.z``; False returns None (memory).
-        generator: the only source of randomness.
 
     Returns:
-        ``(final_state, trace [n_steps // thin, B, ...] or None, info)`` where info holds each
-        diagnostic stacked over the post-warm-up steps, [n_steps, B], plus ``step_size``, the
-        step size used after warm-up.
+        ``(final_state, trace [n_steps // thin, B, ...] or None, info)``, info a
+        :class:`ChainInfo` (its per-step fields [0, B] when ``n_steps`` is 0).
     """
     if thin < 1:
         raise ValueError(f"thin must be >= 1, got {thin}")
-    state = kernel.init(z0, energy_fn)
     if adapt is not None:
         log_eta = adapt.init(kernel.step_size, state.z.shape[0], dtype=state.z.dtype)
     for t in range(warmup):
         k = kernel if adapt is None else kernel.with_step_size(log_eta.exp())
         state, info = k.step(state, energy_fn, generator)
         if adapt is not None:
-            log_eta = adapt.update(log_eta, info["acceptance"], t)
+            log_eta = adapt.update(log_eta, info.acceptance, t)
     if adapt is not None:
         kernel = kernel.with_step_size(log_eta.exp())
     trace: list[Tensor] = []
-    infos: list[dict[str, Tensor]] = []
+    infos: list[Info] = []
     for t in range(n_steps):
         state, info = kernel.step(state, energy_fn, generator)
         infos.append(info)
         if keep_trace and (t + 1) % thin == 0:
             trace.append(state.z)
-    stacked = {key: torch.stack([i[key] for i in infos]) for key in infos[0]} if infos else {}
-    stacked["step_size"] = torch.as_tensor(kernel.step_size, dtype=state.z.dtype)
+    step_size = torch.as_tensor(kernel.step_size, dtype=state.z.dtype, device=state.z.device)
+    if infos:
+        stacked = ChainInfo(*(torch.stack(field) for field in zip(*infos)), step_size)
+    else:
+        empty = state.z.new_zeros((0, state.z.shape[0]))
+        stacked = ChainInfo(empty, empty, empty, empty, step_size)
     return state, (torch.stack(trace) if keep_trace and trace else None), stacked

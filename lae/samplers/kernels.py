@@ -1,10 +1,16 @@
 r"""Latent-space kernels: unadjusted Langevin, MALA and HMC (blackjax style, chains on dim 0).
 
-Every kernel has ``init(z, energy_fn) -> state`` and
-``step(state, energy_fn, generator=None) -> (state, info)`` with ``info`` a dict of [B] tensors:
-``acceptance`` (probability min(1, alpha); ones for unadjusted Langevin), ``energy`` and
-``grad_norm`` of the returned state, and ``nonfinite`` (1 where the proposal had a non-finite
-energy, gradient or position: MALA and HMC reject it, unadjusted Langevin stays where it was).
+Every kernel has ``init(z, energy_fn) -> SamplerState`` and
+``step(state, energy_fn, generator) -> (SamplerState, Info)``, both named tuples of tensors
+(lae.samplers.base): ``Info`` holds [B] tensors ``acceptance`` (probability min(1, alpha); ones
+for unadjusted Langevin), ``energy`` and ``grad_norm`` of the returned state, and ``nonfinite``
+(1 where the proposal had a non-finite energy, gradient or position: MALA and HMC reject it,
+unadjusted Langevin stays where it was). The generator is a required argument: pass ``None``
+explicitly to draw from torch's global stream.
+
+A step never reads a tensor on the host: accept/reject is ``torch.where`` per chain, and a step
+size given as a tensor (an adapted one) is not checked (a float is, when the kernel is built), so
+steps can run back to back on a GPU without waiting for it.
 
 ``step_size`` is a float or per-chain tensor [B] (broadcast over trailing dims). With
 ``differentiable=True`` the autograd graph is kept, so z' is a differentiable function of z and of
@@ -16,9 +22,9 @@ Example:
     >>> kernel = MALA(step_size=0.5)
     >>> g = torch.Generator().manual_seed(0)
     >>> state = kernel.init(torch.zeros(4, 2), energy_fn)
-    >>> state, info = kernel.step(state, energy_fn, generator=g)
-    >>> state.z.shape, sorted(info)
-    (torch.Size([4, 2]), ['acceptance', 'energy', 'grad_norm', 'nonfinite'])
+    >>> state, info = kernel.step(state, energy_fn, g)
+    >>> state.z.shape, info._fields
+    (torch.Size([4, 2]), ('acceptance', 'energy', 'grad_norm', 'nonfinite'))
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from torch import Tensor
 
 from lae.samplers.base import (
     EnergyFn,
+    Info,
     SamplerState,
     StepSize,
     energy_and_grad,
@@ -44,7 +51,11 @@ from lae.samplers.base import (
     randn_like,
 )
 
-Info = dict[str, Tensor]
+def check_step_size(step_size: StepSize) -> None:
+    """A step size given as a number must be > 0. Tensors (adapted step sizes, exp of a log) are
+    left unchecked: reading them would make the host wait for the device in every step."""
+    if isinstance(step_size, (int, float)) and not step_size > 0:
+        raise ValueError(f"step_size must be > 0, got {step_size}")
 
 
 @dataclass(frozen=True)
@@ -55,8 +66,7 @@ class _LatentKernel:
     differentiable: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
-        if not bool(torch.all(torch.as_tensor(self.step_size) > 0)):
-            raise ValueError(f"step_size must be > 0, got {self.step_size}")
+        check_step_size(self.step_size)
 
     def init(self, z: Tensor, energy_fn: EnergyFn) -> SamplerState:
         """Evaluate energy and gradient at the starting point z [B, ...]."""
@@ -77,9 +87,8 @@ class _LatentKernel:
 
     @staticmethod
     def _info(state: SamplerState, acceptance: Tensor, finite: Tensor) -> Info:
-        return {"acceptance": acceptance, "energy": state.energy,
-                "grad_norm": per_chain_norm(state.grad.detach()),
-                "nonfinite": (~finite).to(acceptance.dtype)}
+        return Info(acceptance, state.energy, per_chain_norm(state.grad.detach()),
+                    (~finite).to(acceptance.dtype))
 
     def _metropolis(self, log_alpha: Tensor, state: SamplerState, prop: SamplerState,
                     generator: torch.Generator | None) -> tuple[SamplerState, Info]:
@@ -101,7 +110,7 @@ class Langevin(_LatentKernel):
     """
 
     def step(self, state: SamplerState, energy_fn: EnergyFn,
-             generator: torch.Generator | None = None) -> tuple[SamplerState, Info]:
+             generator: torch.Generator | None) -> tuple[SamplerState, Info]:
         prop = self._langevin_proposal(state, energy_fn, generator)
         new, nonfinite = keep_finite(state, prop, state.energy.shape)
         return new, self._info(new, (~nonfinite).to(new.energy.dtype), ~nonfinite)
@@ -122,7 +131,7 @@ class MALA(_LatentKernel):
     """
 
     def step(self, state: SamplerState, energy_fn: EnergyFn,
-             generator: torch.Generator | None = None) -> tuple[SamplerState, Info]:
+             generator: torch.Generator | None) -> tuple[SamplerState, Info]:
         prop = self._langevin_proposal(state, energy_fn, generator)
         log_alpha = mala_log_acceptance(*state, *prop, expand_step_size(self.step_size, state.z))
         return self._metropolis(log_alpha, state, prop, generator)
@@ -153,7 +162,7 @@ class HMC(_LatentKernel):
             raise ValueError(f"n_leapfrog must be >= 1, got {self.n_leapfrog}")
 
     def step(self, state: SamplerState, energy_fn: EnergyFn,
-             generator: torch.Generator | None = None) -> tuple[SamplerState, Info]:
+             generator: torch.Generator | None) -> tuple[SamplerState, Info]:
         eps = expand_step_size(self.step_size, state.z)
         prop, p0, p = hmc_proposal(
             state.z, state.grad, eps, self.n_leapfrog,

@@ -52,8 +52,8 @@ def run_latent(kernel, make_energy, x: torch.Tensor, z_dim: int, epochs: int, se
     state = kernel.init(torch.zeros(x.shape[0], z_dim, dtype=x.dtype), energy)
     acc = 0.0
     for _ in range(epochs):
-        state, info = kernel.step(state, energy, generator=g)
-        acc += float(info["acceptance"].mean())
+        state, info = kernel.step(state, energy, g)
+        acc += float(info.acceptance.mean())
         times.append(time.perf_counter() - t0)
         evals.append(counter[0])
         trace.append(state.z)
@@ -67,7 +67,7 @@ def run_ald(ald: ALD, make_energy, x: torch.Tensor, feats: torch.Tensor, z_dim: 
     counter = [0]
     n_data = x.shape[0]
     idx = [torch.arange(i, min(i + batch, n_data)) for i in range(0, n_data, batch)]
-    batch_feats = [feats[i].clone() for i in idx]  # fixed objects: ALD recognises a batch by id
+    batch_feats = [feats[i] for i in idx]
     energies = [CountingEnergy(make_energy(x[i]), counter) for i in idx]
     g = torch.Generator().manual_seed(seed)
     trace, evals, times = [], [], []
@@ -76,21 +76,22 @@ def run_ald(ald: ALD, make_energy, x: torch.Tensor, feats: torch.Tensor, z_dim: 
     # the preconditioner (SVD) of each batch is constant: computed once, as a trainer would
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        cache = [ald.init(phi0, fb, CountingEnergy(eb.fn, [0])) for fb, eb in
+        cache = [ald.init(phi0, CountingEnergy(eb.fn, [0]), fb) for fb, eb in
                  zip(batch_feats, energies)]
     setup_seconds = time.perf_counter() - t_setup  # reported, not in the curve
-    state = cache[0]
+    state, current = cache[0], 0
     acc, n_acc = 0.0, 0
     t0 = time.perf_counter()
     for _ in range(epochs):
-        for fb, eb, c in zip(batch_feats, energies, cache):
-            if state.features is not fb:  # new batch: energy and gradient at the current Phi
+        for b, (fb, eb, c) in enumerate(zip(batch_feats, energies, cache)):
+            if b != current:  # new batch: energy and gradient at the current Phi
+                current = b
                 z = fb @ state.phi.T
                 energy, grad_z = energy_and_grad(eb, z)
                 state = c._replace(phi=state.phi, z=z, energy=energy, grad_z=grad_z,
                                    grad_phi=grad_z.T @ fb)
-            state, info = ald.step(state, fb, eb, generator=g)
-            acc, n_acc = acc + float(info["acceptance"][0]), n_acc + 1
+            state, info = ald.step(state, eb, g)
+            acc, n_acc = acc + float(info.acceptance[0]), n_acc + 1
         times.append(time.perf_counter() - t0)
         evals.append(counter[0])
         trace.append(feats @ state.phi.T)  # every point's latent after this epoch

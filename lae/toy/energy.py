@@ -80,7 +80,8 @@ def run_energy(names=("8gaussians", "rings"), n_chains: int = 500, width: int = 
         psi0 = 2.0 * torch.randn(2, width + 1, generator=g, dtype=torch.float64) / math.sqrt(
             float(feats.pow(2).sum(1).mean()))
         ald = ALD(step_size, mh=False, preconditioned=True)
-        _, trace, _ = run_chain(ald.bind(feats), psi0, ENERGIES[name], steps, warmup=warmup,
+        state = ald.init(psi0, ENERGIES[name], feats)
+        _, trace, _ = run_chain(ald, state, ENERGIES[name], steps, warmup=warmup,
                                 thin=max(1, steps // 4), generator=g)
         final = trace[-1]
         traces[name] = final

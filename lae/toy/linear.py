@@ -96,25 +96,27 @@ def sample_posterior(energy_fn, n: int, z_dim: int, settings: SamplerSettings,
     if s.sampler != "ald":  # "ld" is datapoint-wise unadjusted Langevin
         name = {"ld": "langevin"}.get(s.sampler, s.sampler)
         kernel = build_kernel(name, eta, n_leapfrog=s.n_leapfrog)
-        z0 = torch.zeros(n, z_dim, dtype=dtype)
+        state = kernel.init(torch.zeros(n, z_dim, dtype=dtype), energy_fn)
         evals_per_step = s.n_leapfrog if name == "hmc" else 1
     else:
         if features is None:
             raise ValueError("ald needs features G [n, d]")
-        kernel = ALD(eta, mh=s.mh, preconditioned=s.preconditioned).bind(features)
-        z0, evals_per_step = torch.zeros(z_dim, features.shape[1], dtype=dtype), 1
+        kernel = ALD(eta, mh=s.mh, preconditioned=s.preconditioned)
+        state = kernel.init(torch.zeros(z_dim, features.shape[1], dtype=dtype), energy_fn,
+                            features)
+        evals_per_step = 1
     if s.warmup > 0 and (s.sampler in ("mala", "hmc") or (s.sampler == "ald" and s.mh)):
         adapt = StepSizeAdapter(TARGET_ACCEPTANCE[s.sampler], per_chain=s.sampler != "ald")
     g = torch.Generator().manual_seed(s.seed)
     t0 = time.perf_counter()
-    _, trace, info = run_chain(kernel, z0, energy_fn, s.steps, warmup=s.warmup, adapt=adapt,
+    _, trace, info = run_chain(kernel, state, energy_fn, s.steps, warmup=s.warmup, adapt=adapt,
                                thin=s.thin, generator=g)
     seconds = time.perf_counter() - t0
-    step = info["step_size"]
+    step = info.step_size
     return {
         "samples": trace,
         "step_size": float(step.mean()) if step.ndim else float(step),
-        "acceptance": float(info["acceptance"].mean()),
+        "acceptance": float(info.acceptance.mean()),
         "grad_evals": n * (1 + evals_per_step * (s.warmup + s.steps)),
         "seconds": seconds,
         "settings": asdict(s),

@@ -21,7 +21,7 @@ import json
 import math
 import sys
 import time
-from collections import defaultdict
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from lae.eval.plots import (
     save_step_size_profile,
 )
 from lae.models import DataSpec, LatentModel, build_model
+from lae.models.base import StepOutput
 from lae.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from lae.train.config import Config, save_config
 from lae.train.rundir import CHECKPOINT_DIR, LAST, prepare_run_dir
@@ -56,13 +57,15 @@ class ChainStalled(LaeError):
     """A Markov chain stopped moving: its acceptance stayed near 0, or its step size collapsed."""
 
 
-class _NonFinite(Exception):
-    """Internal: a loss or gradient of this step is not finite (names which)."""
-
-
 DIAGNOSTICS = "diagnostics.json"
 STEP_COLLAPSE = 1e-4  # a step size below this fraction of its largest value so far has collapsed
 STALL_ACTIONS = ("error", "warn")
+
+
+def _is_max(key: str) -> bool:
+    """Metrics named ``max_*`` (or ``.../max_*``) are reduced by their maximum over a logging
+    window, the others by their mean."""
+    return key.rsplit("/", 1)[-1].startswith("max_")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -83,10 +86,25 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-OPTIMIZERS = {  # train.optimizer -> (parameters, TrainConfig, learning rate) -> optimiser
-    "adam": lambda params, tc, lr: torch.optim.Adam(params, lr=lr, betas=tuple(tc.adam_betas)),
-    "sgd": lambda params, tc, lr: torch.optim.SGD(params, lr=lr),
+OPTIMIZERS = {  # train.optimizer -> (parameters, TrainConfig, learning rate, fused) -> optimiser
+    "adam": lambda params, tc, lr, fused: torch.optim.Adam(
+        params, lr=lr, betas=tuple(tc.adam_betas), fused=fused),
+    "sgd": lambda params, tc, lr, fused: torch.optim.SGD(params, lr=lr, fused=fused),
 }
+
+
+def fused_supported(device: torch.device) -> bool:
+    """Whether torch's fused optimisers run on ``device``: one kernel for a whole parameter group,
+    and a step skipped on the device (``found_inf``) without reading the flag on the host."""
+    return device.type in ("cpu", "cuda", "mps")
+
+
+def build_optimizer(name: str, params: list[torch.nn.Parameter], tc: Any, lr: float,
+                    device: torch.device) -> torch.optim.Optimizer:
+    """The optimiser ``train.optimizer`` over ``params``, fused where the device allows (fused
+    and unfused Adam/SGD compute the same update up to float rounding)."""
+    fused = fused_supported(device) and all(p.is_floating_point() for p in params) and bool(params)
+    return OPTIMIZERS[name](params, tc, lr, fused or None)
 
 
 def data_spec(splits: DataSplits) -> DataSpec:
@@ -134,8 +152,12 @@ class Trainer:
         # each loss's learning rate: train.lr times the model's scale for it (default 1)
         self.lrs = {name: tc.lr * self.model.lr_scales().get(name, 1.0)
                     for name in self.param_groups}
-        self.optimizers = {name: OPTIMIZERS[tc.optimizer](params, tc, self.lrs[name])
+        self.optimizers = {name: build_optimizer(tc.optimizer, params, tc, self.lrs[name],
+                                                 self.device)
                            for name, params in self.param_groups.items()}
+        # Device-side flags of non-finite losses and gradients, read on logging steps only (a
+        # step whose loss or gradient is not finite is skipped on the device, see _apply).
+        self.nonfinite: dict[str, torch.Tensor] = {}
         tensorboard_writer = self._tensorboard() if tc.tensorboard else None
         if not resume:
             prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
@@ -176,17 +198,14 @@ class Trainer:
     def train_epoch(self, epoch: int) -> None:
         tc = self.cfg.train
         self.model.train()
-        sums: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=self.device))
+        sums: dict[str, Any] = {}
         n_images, n_steps, t0 = 0, 0, time.perf_counter()
         # disable=None: a bar on a terminal, none in a log file (the epoch lines still print)
         bar = tqdm(self.loader, desc=f"epoch {epoch}/{tc.epochs}",
                    disable=None if tc.progress else True, leave=False, dynamic_ncols=True)
         for x, index in bar:
             try:
-                out = self.model.training_step(x, index, self.model_generator)
-                self._apply(out.losses)
-            except _NonFinite as exc:
-                raise self._diverged(epoch, f"{exc} became non-finite", x) from None
+                out = self.train_step(x, index)
             except ModelDiverged as exc:  # a model's own guard (e.g. exploding EBM energies)
                 raise self._diverged(epoch, str(exc), x) from None
             except (torch.linalg.LinAlgError, ValueError, RuntimeError) as exc:
@@ -197,25 +216,68 @@ class Trainer:
                     raise
                 raise self._diverged(epoch, f"{type(exc).__name__}: {exc}", x) from None
             self.step += 1
+            # Sums (maxima for max_* metrics) stay on the device: nothing here waits for the
+            # step to finish.
             for key, value in {**out.losses, **out.metrics}.items():
-                sums[key] += torch.as_tensor(value, device=self.device).detach()
+                value = value.detach() if isinstance(value, torch.Tensor) else value
+                if key not in sums:
+                    sums[key] = value
+                elif _is_max(key):
+                    sums[key] = torch.maximum(torch.as_tensor(sums[key]), torch.as_tensor(value))
+                else:
+                    sums[key] = sums[key] + value
             n_images += x.shape[0]
             n_steps += 1
+            last_x = x
             if self.step % tc.log_every == 0:
                 elapsed = time.perf_counter() - t0
-                rec = {k: v.item() / n_steps for k, v in sums.items()}
-                self._check_finite(rec, epoch, x)
+                rec = self._checked_record(sums, n_steps, epoch, x)
                 rec["images_per_s"] = n_images / max(elapsed, 1e-9)
                 self._log({"split": "train", "epoch": epoch, "step": self.step, **rec})
                 self._watch_chains(rec, n_steps, epoch)
+                for message in self.model.warnings(rec):
+                    warnings.warn(message, stacklevel=1)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k in out.losses
                                  or k == "images_per_s"})
                 sums.clear()
                 n_images, n_steps, t0 = 0, 0, time.perf_counter()
+        if n_steps:  # steps since the last logging step: checked before the epoch's checkpoint
+            self._checked_record(sums, n_steps, epoch, last_x, diagnostics=False)
+
+    def _checked_record(self, sums: dict[str, Any], n_steps: int, epoch: int, x: torch.Tensor,
+                        diagnostics: bool = True) -> dict[str, float]:
+        """The record of the last ``n_steps`` steps (means; maxima for ``max_*`` metrics), read
+        from the device in one transfer, with the model's logging-step ``diagnostics`` on the
+        batch x; stops the run if any of those steps had a non-finite loss or gradient, if a
+        value is not finite, or if the model's guard (``check_record``) says it diverged."""
+        self._raise_if_nonfinite(epoch, x)
+        keys = list(sums)
+        values = torch.stack([torch.as_tensor(sums[k], dtype=torch.float64).to("cpu")
+                              for k in keys]).tolist() if keys else []
+        rec = {k: v if _is_max(k) else v / n_steps for k, v in zip(keys, values)}
+        if diagnostics:
+            rec |= {k: float(v) for k, v in self.model.diagnostics(x).items()}
+        self._check_finite(rec, epoch, x)
+        try:
+            self.model.check_record(rec)
+        except ModelDiverged as exc:
+            raise self._diverged(epoch, str(exc), x) from None
+        return rec
+
+    def train_step(self, x: torch.Tensor, index: torch.Tensor | None = None) -> StepOutput:
+        """One training step on the batch x [B, *shape] (rows ``index`` [B] of the training set):
+        the model's ``training_step`` with the trainer's generator, then :meth:`_apply`. Reads
+        nothing back from the device (what benchmarks time and profile)."""
+        out = self.model.training_step(x, index, self.model_generator)
+        self._apply(out.losses)
+        return out
 
     def _apply(self, losses: dict[str, torch.Tensor]) -> None:
-        """One optimiser step per named loss, each on its own parameter group. A non-finite loss
-        or gradient stops the run before any parameter moves, so the model stays finite."""
+        """One optimiser step per named loss, each on its own parameter group, without waiting
+        for the device. A non-finite loss or gradient in any group skips the whole step for
+        every group (the fused optimisers' ``found_inf``, decided on the device), so the model
+        stays finite; the flag is read on the next logging step or at the end of the epoch
+        (:meth:`_raise_if_nonfinite`), which stops the run then."""
         unknown = set(losses) - set(self.optimizers)
         if unknown:
             raise KeyError(f"model returned losses {sorted(unknown)} that loss_parameters() does "
@@ -223,7 +285,7 @@ class Trainer:
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
         names = list(losses)
-        bad: list[str] = []
+        bad = []
         for i, name in enumerate(names):
             params = self.param_groups[name]
             grads = torch.autograd.grad(losses[name], params, retain_graph=i < len(names) - 1,
@@ -232,19 +294,37 @@ class Trainer:
                 p.grad = g
             present = [g for g in grads if g is not None]
             if self.cfg.train.grad_clip > 0:
-                norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.train.grad_clip)
+                norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.train.grad_clip,
+                                                      foreach=True)
             else:
-                norm = (torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g)
-                                                              for g in present]))
+                norm = (torch.linalg.vector_norm(torch.stack(torch._foreach_norm(present)))
                         if present else losses[name].new_zeros(()))
-            if not bool(torch.isfinite(losses[name].detach())):
-                bad.append(f"loss {name!r}")
-            elif not bool(torch.isfinite(norm)):
-                bad.append(f"gradient of loss {name!r}")
-        if bad:
-            raise _NonFinite(", ".join(bad))  # turned into a full report by the caller
+            loss_bad = ~torch.isfinite(losses[name].detach())
+            grad_bad = ~torch.isfinite(norm)
+            for key, flag in ((f"loss {name!r}", loss_bad),
+                              (f"gradient of loss {name!r}", grad_bad & ~loss_bad)):
+                self.nonfinite[key] = self.nonfinite[key] | flag if key in self.nonfinite else flag
+            bad.append(loss_bad | grad_bad)
+        found_inf = torch.stack(bad).any().float()
         for name in names:
-            self.optimizers[name].step()
+            opt = self.optimizers[name]
+            if opt.defaults.get("fused"):
+                opt.found_inf = found_inf.to(next(iter(self.param_groups[name])).device)
+                opt.step()
+            elif not bool(found_inf):  # an unfused optimiser: the one host read of the step
+                opt.step()
+
+    def _raise_if_nonfinite(self, epoch: int, x: torch.Tensor | None) -> None:
+        """Stop the run if any step since the last check had a non-finite loss or gradient
+        (those steps were skipped, so the parameters are still finite)."""
+        if not self.nonfinite:
+            return
+        flags = torch.stack(list(self.nonfinite.values())).cpu()  # one read for all flags
+        bad = [key for key, flag in zip(self.nonfinite, flags) if bool(flag)]
+        self.nonfinite.clear()
+        if bad:
+            raise self._diverged(epoch, f"{', '.join(bad)} became non-finite (within the last "
+                                 f"{self.cfg.train.log_every} steps; those steps were skipped)", x)
 
     def end_of_epoch(self, epoch: int) -> dict[str, Any]:
         tc = self.cfg.train

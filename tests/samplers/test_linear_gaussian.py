@@ -69,11 +69,13 @@ def test_latent_kernels_match_posterior(name, kernel, steps, warmup, allowance):
     model, x = make_problem(100)
     post = model.posterior(x)
     g = torch.Generator().manual_seed(2)
-    _, trace, info = run_chain(kernel, torch.zeros(100, K, dtype=torch.float64), energy(model, x),
+    energy_fn = energy(model, x)
+    _, trace, info = run_chain(kernel, kernel.init(torch.zeros(100, K, dtype=torch.float64),
+                                                   energy_fn), energy_fn,
                                steps, warmup=warmup, generator=g)
     check = posterior_check(trace, post.mean, model.posterior_cov)
     report(name, check, steps=steps, warmup=warmup, step_size=kernel.step_size,
-           acceptance=round(float(info["acceptance"].mean()), 3))
+           acceptance=round(float(info.acceptance.mean()), 3))
     assert check.mean_ok(), check
     assert check.var_ok(allowance), check
 
@@ -83,7 +85,9 @@ def ald_case(n: int, features: torch.Tensor, ald: ALD, steps: int, warmup: int, 
     post = model.posterior(x)
     g = torch.Generator().manual_seed(seed)
     phi0 = torch.zeros(K, features.shape[1], dtype=torch.float64)
-    _, trace, info = run_chain(ald.bind(features), phi0, energy(model, x), steps, warmup=warmup,
+    energy_fn = energy(model, x)
+    _, trace, info = run_chain(ald, ald.init(phi0, energy_fn, features), energy_fn, steps,
+                               warmup=warmup,
                                generator=g)
     return posterior_check(trace, post.mean, model.posterior_cov), info
 
@@ -122,7 +126,7 @@ ALD_CASES = [  # name, n, features, kernel, steps, warm-up, variance allowance
 def test_ald_matches_posterior(name, n, kind, ald, steps, warmup, allowance):
     check, info = ald_case(n, _features(kind, n), ald, steps, warmup)
     report(name, check, n=n, features=kind, steps=steps, warmup=warmup, step_size=ald.step_size,
-           acceptance=round(float(info["acceptance"].mean()), 3))
+           acceptance=round(float(info.acceptance.mean()), 3))
     assert check.mean_ok(), check
     assert check.var_ok(allowance), check
 
@@ -167,8 +171,8 @@ def test_ald_with_a_prior_on_phi_samples_its_exact_target():
     for preconditioned in (False, True):
         ald = ALD(0.05, preconditioned=preconditioned, phi_prior_std=sigma, lam_rel=1.0,
                   damping_ref="median")
-        _, trace, _ = run_chain(ald.bind(feats), torch.zeros(K, d, dtype=torch.float64),
-                                lambda z: 0.5 * z.pow(2).sum(-1), 10000, warmup=500,
-                                generator=g)
+        energy_fn = lambda z: 0.5 * z.pow(2).sum(-1)  # noqa: E731
+        state = ald.init(torch.zeros(K, d, dtype=torch.float64), energy_fn, feats)
+        _, trace, _ = run_chain(ald, state, energy_fn, 10000, warmup=500, generator=g)
         ratio = trace.var(0).mean(-1) / exact  # [n], pooled over the K coordinates
         assert (ratio - 1).abs().max() < 0.2, (preconditioned, ratio)

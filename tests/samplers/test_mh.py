@@ -91,13 +91,14 @@ def test_non_gaussian_1d_moments(kernel):
     n_chains = 1000
     g = torch.Generator().manual_seed(0)
     z0 = torch.randn(n_chains, 1, generator=g, dtype=torch.float64)
-    _, trace, info = run_chain(kernel, z0, tilted_quartic, 300, warmup=200, generator=g)
+    _, trace, info = run_chain(kernel, kernel.init(z0, tilted_quartic), tilted_quartic, 300,
+                               warmup=200, generator=g)
     z = trace[..., 0]  # [S, B]
     chain_means, chain_sq = z.mean(0), (z - mean).pow(2).mean(0)
     se_mean, se_var = chain_means.std() / math.sqrt(n_chains), chain_sq.std() / math.sqrt(n_chains)
     print(f"\n[{type(kernel).__name__} 1-D] mean {float(chain_means.mean()):.4f} vs {mean:.4f} "
           f"(5 SE {5 * float(se_mean):.4f}); var {float(chain_sq.mean()):.4f} vs {var:.4f} "
-          f"(5 SE {5 * float(se_var):.4f}); acceptance {float(info['acceptance'].mean()):.3f}")
+          f"(5 SE {5 * float(se_var):.4f}); acceptance {float(info.acceptance.mean()):.3f}")
     assert abs(float(chain_means.mean()) - mean) < 5 * float(se_mean)
     assert abs(float(chain_sq.mean()) - var) < 5 * float(se_var)
 
@@ -107,19 +108,22 @@ def test_per_chain_adaptation_reaches_target():
     scales = torch.logspace(-1, math.log10(3), 8, dtype=torch.float64)
     energy_fn = lambda z: 0.5 * (z / scales[:, None]).pow(2).sum(-1)  # noqa: E731
     g = torch.Generator().manual_seed(0)
-    _, _, info = run_chain(MALA(0.1), torch.zeros(8, 2, dtype=torch.float64), energy_fn, 400,
-                           warmup=600, adapt=StepSizeAdapter(0.574), keep_trace=False,
-                           generator=g)
-    assert info["step_size"].shape == (8,)
-    assert bool((info["step_size"][1:] > info["step_size"][:-1]).all())  # grows with the scale
-    assert (info["acceptance"].mean(0) - 0.574).abs().max() < 0.1
+    kernel = MALA(0.1)
+    state = kernel.init(torch.zeros(8, 2, dtype=torch.float64), energy_fn)
+    _, _, info = run_chain(kernel, state, energy_fn, 400, warmup=600,
+                           adapt=StepSizeAdapter(0.574), keep_trace=False, generator=g)
+    assert info.step_size.shape == (8,)
+    assert bool((info.step_size[1:] > info.step_size[:-1]).all())  # grows with the scale
+    assert (info.acceptance.mean(0) - 0.574).abs().max() < 0.1
 
 
 def test_check_rank_warns_when_features_too_narrow():
     with pytest.warns(UserWarning, match="rank"):
         assert check_rank(torch.randn(5, 3)) is False
-    with pytest.warns(UserWarning, match="rank"):
-        ALD(0.1).init(torch.zeros(2, 3), torch.randn(5, 3), lambda z: z.pow(2).sum(-1))
+    with pytest.warns(UserWarning, match="rank <= 3 < batch size 5"):  # decided by the shapes
+        ALD(0.1).init(torch.zeros(2, 3), lambda z: z.pow(2).sum(-1), torch.randn(5, 3))
+    with pytest.warns(UserWarning, match="rank 2 < batch size 4"):  # numerically deficient
+        assert check_rank(torch.randn(4, 2) @ torch.randn(2, 6)) is False
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert check_rank(torch.randn(3, 5)) is True
@@ -137,9 +141,9 @@ def test_unconditional_ald_samples_a_2d_gaussian_energy():
     u = torch.randn(n, 2, generator=g, dtype=dtype)
     feats = torch.tanh(u @ torch.randn(2, d, generator=g, dtype=dtype)
                        + torch.randn(d, generator=g, dtype=dtype))
-    _, trace, info = run_chain(ALD(0.3, preconditioned=True).bind(feats),
-                               torch.zeros(2, d, dtype=dtype), energy_fn, 2000, warmup=200,
-                               generator=g)
+    ald = ALD(0.3, preconditioned=True)
+    state = ald.init(torch.zeros(2, d, dtype=dtype), energy_fn, feats)
+    _, trace, info = run_chain(ald, state, energy_fn, 2000, warmup=200, generator=g)
     check = posterior_check(trace, m.expand(n, 2), torch.linalg.inv(prec))
-    print(f"\n[unconditional pALD] acceptance {float(info['acceptance'].mean()):.3f} {check}")
+    print(f"\n[unconditional pALD] acceptance {float(info.acceptance.mean()):.3f} {check}")
     assert check.mean_ok() and check.var_ok(), check
