@@ -77,7 +77,7 @@ from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
 from lae.models import register_model
-from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
+from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput, with_gradient
 from lae.nn import build_encoder
 from lae.samplers import ALD, MALA, SamplerState, StepSizeAdapter
 from lae.samplers.ald import ALDState, feature_rank
@@ -186,22 +186,24 @@ class LAE(LatentModel):
         return lambda z_l: -self.log_joint(x, torch.cat([before, z_l, after], dim=1))
 
     def ald_transition(self, x: Tensor, feats: Tensor, phi: Tensor, log_step_size: Tensor,
-                       state: ALDState | None, generator: torch.Generator | None = None
-                       ) -> tuple[Tensor, Tensor, Tensor, ALDState]:
+                       state: ALDState | None, generator: torch.Generator | None = None,
+                       params: tuple[Tensor, ...] = ()) -> tuple[Tensor, Tensor, Tensor, ALDState]:
         """One ALD transition of each layer's chain in turn (Metropolis-within-Gibbs over the
         heads of Phi [K, d + 1]), on the batch x with detached features ``feats`` [B, d + 1].
 
         ``log_step_size`` holds one log eta per layer, [L]. ``state`` is the state returned by
         the previous transition on this batch (None at a batch's first): with one layer its
         cached energy and gradient serve this transition; with several, a layer's cached values
-        go stale when another layer moves, so each layer's state is rebuilt. Returns (the new
-        Phi, acceptance [L], non-finite proposals rejected (0-d), the last layer's state).
+        go stale when another layer moves, so each layer's state is rebuilt. ``params`` (one
+        layer only): tensors whose energy gradients the states also carry (ALDState). Returns
+        (the new Phi, acceptance [L], non-finite proposals rejected (0-d), the last layer's
+        state).
         """
         if len(self.layer_rows) == 1:
             kernel = self.kernel(log_step_size[0].exp())
             energy_fn = lambda z: -self.log_joint(x, z)  # noqa: E731
             if state is None:
-                state = kernel.init(phi, energy_fn, feats)
+                state = kernel.init(phi, energy_fn, feats, params)
             state, info = kernel.step(state, energy_fn, generator)
             return state.phi, info.acceptance[:1], info.nonfinite[0], state
         phi = phi.clone()
@@ -291,11 +293,16 @@ class LAE(LatentModel):
 
         z_start = g @ self.phi.T
         phi, log_eta = self.phi, self.log_step_size.reshape(-1)
+        one_layer = len(self.layer_rows) == 1
+        # Without refinement theta descends the mean energy of the chain's states: with one
+        # layer, the chain's own energy evaluations also give its gradient (one backward pass
+        # for z and theta), so no decoder pass over the states is needed afterwards.
+        theta = tuple(self.decoder_parameters()) if one_layer and not cfg.mala_steps else ()
         state: ALDState | None = None
         phis, states, acceptance, nonfinite = [], [], [], []
         for _ in range(cfg.ald_steps):
             phi, accepted, rejected, state = self.ald_transition(x, g, phi, log_eta, state,
-                                                                 generator)
+                                                                 generator, theta)
             phis.append(phi)
             states.append(state)
             acceptance.append(accepted)
@@ -323,22 +330,28 @@ class LAE(LatentModel):
         # each Phi_t fixed.
         t, n = len(phis), x.shape[0]
         z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis))  # [T, n, K], graph to psi
-        one_layer = len(self.layer_rows) == 1
-        if not cfg.mala_steps:
+        if one_layer:
+            # The mean energy of the chain's states, (1/(T n)) sum_t V(Phi_t), with the chain's
+            # cached gradients: psi's is sum_t dU/dz_t dz_t/dpsi (the chain holds dU/dz_t and U
+            # at every Phi_t), theta's (without refinement) the states' dV/dtheta. Value: the
+            # mean energy; gradient: that of the linear surrogate. No decoder pass.
+            grad_z = torch.stack([st.grad_z for st in states])  # [T, n, K], detached
+            surrogate = (grad_z * z).sum() / (t * n)
+            energy = torch.stack([st.energy for st in states]).mean()
+            loss = energy + (surrogate - surrogate.detach())
+            if theta:
+                # summed in place into the first state's gradients (nothing reads them again):
+                # these tensors are the decoder's size, and each pass over them counts
+                grads = [states[0].param_grads[i] for i in range(len(theta))]
+                for st in states[1:]:
+                    torch._foreach_add_(grads, list(st.param_grads))
+                loss = loss + with_gradient(torch.zeros_like(energy), theta, grads,
+                                            scale=1.0 / (t * n))
+        else:  # the last layer's cached gradient covers only its own rows
             loss = -self.log_joint(tile_batch(x, t), z.reshape(t * n, -1)).mean()
+        if not cfg.mala_steps:
             losses, z_decoder = {"loss": loss}, z_end
         else:
-            if one_layer:
-                # psi alone descends this loss, so theta is held: its gradient is
-                # sum_t dU/dz_t dz_t/dpsi, and the chain already holds dU/dz_t and U at every
-                # Phi_t. Value: the mean energy; gradient: that of <dU/dz_t, z_t(psi)>. No
-                # decoder pass.
-                grad_z = torch.stack([st.grad_z for st in states])  # [T, n, K], detached
-                surrogate = (grad_z * z).sum() / (t * n)
-                energy = torch.stack([st.energy for st in states]).mean()
-                loss = energy + (surrogate - surrogate.detach())
-            else:  # the last layer's cached gradient covers only its own rows
-                loss = -self.log_joint(tile_batch(x, t), z.reshape(t * n, -1)).mean()
             # Per-point correction: the decoder trains on the refined latents, psi on the ALD
             # energy. The refinement starts from the chain's last state, whose energy and
             # gradient at z_end the chain has already computed.
@@ -385,6 +398,11 @@ class LAE(LatentModel):
                        "model.precond_damping_ref=median, model.mala_steps)")
         return out
 
+    def decoder_parameters(self) -> list[nn.Parameter]:
+        """theta: the decoder's and the likelihood's trainable parameters."""
+        return [p for p in (*self.decoder.parameters(), *self.likelihood.parameters())
+                if p.requires_grad]
+
     def learned_prior(self) -> list[nn.Parameter]:
         """The prior's trainable parameters (none for the standard normal)."""
         return [p for p in self.prior.parameters() if p.requires_grad]
@@ -399,8 +417,7 @@ class LAE(LatentModel):
             groups = {"loss": [p for p in self.parameters()
                                if p.requires_grad and id(p) not in in_prior]}
         else:
-            decoder = [*self.decoder.parameters(), *self.likelihood.parameters()]
-            groups = {"decoder": [p for p in decoder if p.requires_grad],
+            groups = {"decoder": self.decoder_parameters(),
                       "features": [p for p in self.features.parameters() if p.requires_grad]}
         return groups | (self.prior.loss_parameters() if prior else {})
 

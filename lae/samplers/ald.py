@@ -82,6 +82,7 @@ from lae.samplers.base import (
     Info,
     StepSize,
     energy_and_grad,
+    energy_grad_and_param_grads,
     finite_per_chain,
     keep_finite,
     mala_log_acceptance,
@@ -102,6 +103,10 @@ class ALDState(NamedTuple):
         features: G, [n, d] (the batch the cached values belong to).
         basis: V of the thin SVD of G, [d, r] (preconditioned only, else None).
         inv_metric: 1 / (s^2 + lam), [r] (preconditioned only, else None).
+        params: tensors (e.g. a decoder's weights) whose energy gradients the chain also keeps
+            (``init(..., params=...)``); empty by default.
+        param_grads: d V / d p for each of ``params`` at this state (the summed energy, without
+            the prior on Phi), computed in the same backward pass as grad_z.
     """
 
     phi: Tensor
@@ -112,6 +117,8 @@ class ALDState(NamedTuple):
     features: Tensor
     basis: Tensor | None = None
     inv_metric: Tensor | None = None
+    params: tuple[Tensor, ...] = ()
+    param_grads: tuple[Tensor, ...] = ()
 
 
 def _row_space(s: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -202,9 +209,16 @@ class ALD:
         """The same kernel with another step size (used by step-size adaptation)."""
         return replace(self, step_size=step_size)
 
-    def init(self, phi: Tensor, energy_fn: EnergyFn, features: Tensor) -> ALDState:
+    def init(self, phi: Tensor, energy_fn: EnergyFn, features: Tensor,
+             params: tuple[Tensor, ...] = ()) -> ALDState:
         """State for Phi [d_z, d] on a batch with features G [n, d]. Warns when n > d (then
-        rank(G) < n); the numerical rank is :func:`check_rank`'s (a diagnostic)."""
+        rank(G) < n); the numerical rank is :func:`check_rank`'s (a diagnostic). With
+        ``params``, every state also carries d V / d p for each (``param_grads``): the LAE's
+        parameter update averages them over the chain's states instead of evaluating the
+        decoder there again (not with ``differentiable``)."""
+        if params and self.differentiable:
+            raise ValueError("ALD: params (cached parameter gradients) and differentiable "
+                             "exclude each other")
         check_width(features, stacklevel=2)  # points at init's caller
         basis = inv_metric = None
         if self.preconditioned:
@@ -216,7 +230,7 @@ class ALD:
             s_ref = s_all[0] if self.damping_ref == "max" else _masked_median(s_all, keep)
             inv_metric = keep / (s_all.pow(2) + self.lam_rel * s_ref.pow(2))
             basis = vh.T
-        return self._state(phi, features, energy_fn, basis, inv_metric)
+        return self._state(phi, features, energy_fn, basis, inv_metric, tuple(params))
 
     def potential(self, state: ALDState) -> Tensor:
         """V(Phi) of a state, with the prior on Phi if any: 0-d."""
@@ -226,16 +240,21 @@ class ALD:
         return v
 
     def _state(self, phi: Tensor, features: Tensor, energy_fn: EnergyFn, basis: Tensor | None,
-               inv_metric: Tensor | None) -> ALDState:
+               inv_metric: Tensor | None, params: tuple[Tensor, ...] = ()) -> ALDState:
         feats = features if self.differentiable else features.detach()
         if not self.differentiable:
             phi = phi.detach()
         z = feats @ phi.T
-        energy, grad_z = energy_and_grad(energy_fn, z, self.differentiable)
+        param_grads: tuple[Tensor, ...] = ()
+        if params:
+            energy, grad_z, param_grads = energy_grad_and_param_grads(energy_fn, z, params)
+        else:
+            energy, grad_z = energy_and_grad(energy_fn, z, self.differentiable)
         grad_phi = grad_z.T @ feats
         if self.phi_prior_std is not None:
             grad_phi = grad_phi + phi / self.phi_prior_std ** 2
-        return ALDState(phi, z, energy, grad_z, grad_phi, features, basis, inv_metric)
+        return ALDState(phi, z, energy, grad_z, grad_phi, features, basis, inv_metric, params,
+                        param_grads)
 
     def step(self, state: ALDState, energy_fn: EnergyFn,
              generator: torch.Generator | None) -> tuple[ALDState, Info]:
@@ -249,7 +268,7 @@ class ALD:
             # drift grad_Phi V A and noise Xi L^T, both expressed in the V basis
             xi = randn_like(phi, generator, shape=(phi.shape[0], basis.shape[1]))
             phi_new = phi + (-eta * (grad_phi @ basis) * m + torch.sqrt(2 * eta * m) * xi) @ basis.T
-        prop = self._state(phi_new, state.features, energy_fn, basis, m)
+        prop = self._state(phi_new, state.features, energy_fn, basis, m, state.params)
         # Phi is one chain: a non-finite value anywhere in the proposal (an exploding step) is
         # rejected by MH, or, without MH, the chain stays at its last finite state.
         finite = finite_per_chain(prop, torch.Size([]))

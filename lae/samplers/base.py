@@ -105,6 +105,28 @@ def energy_and_grad(energy_fn: EnergyFn, z: Tensor,
     return (energy, grad) if create_graph else (energy.detach(), grad)
 
 
+def energy_grad_and_param_grads(energy_fn: EnergyFn, z: Tensor, params: tuple[Tensor, ...]
+                                ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+    """:func:`energy_and_grad` plus the gradient of the summed energy with respect to
+    ``params`` (e.g. a decoder's weights), taken in the same backward pass, so that a chain's
+    energy evaluations can also serve a parameter update. All outputs are detached; a
+    parameter the energy does not use gets zeros.
+
+    Returns:
+        ``(U [B], dU/dz [B, ...], (d sum U / d p for p in params))``.
+    """
+    with torch.enable_grad():
+        z_in = z.detach().requires_grad_(True)
+        energy = energy_fn(z_in)
+        if energy.shape != z.shape[:1]:
+            raise ValueError("energy_fn must return one energy per chain, shape "
+                             f"{tuple(z.shape[:1])}; got {tuple(energy.shape)}")
+        grads = torch.autograd.grad(energy.sum(), (z_in, *params), allow_unused=True)
+    param_grads = tuple(torch.zeros_like(p) if g is None else g
+                        for p, g in zip(params, grads[1:]))
+    return energy.detach(), grads[0], param_grads
+
+
 def tile_batch(x: Tensor, times: int) -> Tensor:
     """x [B, ...] repeated ``times`` times along dim 0: [times * B, ...], block t holding a copy
     of the whole batch (the layout of ``z.reshape(times * B, ...)`` for z [times, B, ...])."""
@@ -230,12 +252,23 @@ def finite_per_chain(state: tuple, batch_shape: torch.Size) -> Tensor:
 
 def select_chains(take: Tensor, current: S, proposal: S) -> S:
     """Per chain, the proposal where ``take`` [B] (or 0-d) is true, else the current state.
-    Tensor fields shared by both states (the same object) are kept as they are."""
+    Tensor fields shared by both states (the same object) are kept as they are; a field that is
+    a tuple of tensors (ALD's parameter gradients) is selected whole, which needs a 0-d
+    ``take`` (one chain)."""
+
+    def where(cur: Tensor, prop: Tensor) -> Tensor:
+        # an explicitly expanded mask: torch.where's broadcasting path is slower on the CPU
+        mask = take.reshape(take.shape + (1,) * (cur.ndim - take.ndim)).expand_as(cur)
+        return torch.where(mask, prop, cur)
+
     fields = []
     for cur, prop in zip(current, proposal, strict=True):
         if isinstance(cur, Tensor) and prop is not cur:
-            mask = take.reshape(take.shape + (1,) * (cur.ndim - take.ndim))
-            fields.append(torch.where(mask, prop, cur))
+            fields.append(where(cur, prop))
+        elif isinstance(cur, tuple) and cur and prop is not cur:
+            if take.ndim:
+                raise ValueError("a tuple field is selected whole: it needs one decision (0-d)")
+            fields.append(tuple(where(c, p) for c, p in zip(cur, prop, strict=True)))
         else:
             fields.append(cur)
     return type(current)(*fields)

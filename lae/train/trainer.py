@@ -148,6 +148,8 @@ class Trainer:
         self.model: LatentModel = build_model(cfg.model, self.spec).to(self.device)
         if checkpoint is None:  # e.g. a Bernoulli decoder's output bias at the data's mean logit
             self.model.init_from_data(self.splits.train)
+        if tc.compile:
+            self.model.compile_log_joint(tc.compile_mode)
         self.param_groups = self.model.loss_parameters()
         # each loss's learning rate: train.lr times the model's scale for it (default 1)
         self.lrs = {name: tc.lr * self.model.lr_scales().get(name, 1.0)

@@ -247,14 +247,17 @@ def test_bounds_that_would_lack_log_z_are_refused_under_an_ebm_prior():
     assert all("lack -log Z" in why and "nll-ais" in why for why in res["skipped"].values())
 
 
+@pytest.mark.parametrize("mala_steps", [0, 2])
 @pytest.mark.parametrize("latent_layers", [[], [1, 1]])
-def test_the_features_loss_is_the_mean_chain_energy_with_its_exact_gradient(latent_layers):
-    """With refinement, psi's loss reuses the chain's cached dU/dz and U instead of a decoder
-    pass over the chain states: its value and its gradient in psi must equal those of the
-    energy recomputed at G(psi) Phi_t^T (float64: agreement to 1e-10 relative; the two differ
-    only in summation order). Several layers take the recomputing path; both are checked."""
+def test_the_chain_loss_is_the_mean_state_energy_with_its_exact_gradient(latent_layers,
+                                                                         mala_steps):
+    """The loss on the chain's states reuses the chain's cached dU/dz, U and (without
+    refinement) dV/dtheta instead of a decoder pass over the states: its value and its gradient
+    in every parameter it trains (psi; theta too without refinement) must equal those of the
+    energy recomputed at G(psi) Phi_t^T (float64: the two differ only in summation order).
+    Several layers take the recomputing path; both are checked."""
     torch.manual_seed(0)
-    model = linear_lae(mala_steps=2, mala_step_size=0.05, step_size=1e-3, ald_steps=3,
+    model = linear_lae(mala_steps=mala_steps, mala_step_size=0.05, step_size=1e-3, ald_steps=3,
                        latent_layers=latent_layers)
     x = torch.randn(12, 6, dtype=torch.float64)
     phis = []
@@ -270,9 +273,12 @@ def test_the_features_loss_is_the_mean_chain_energy_with_its_exact_gradient(late
     feats = model.feature_matrix(x)
     z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis)).flatten(0, 1)
     expected = -model.log_joint(x.repeat(len(phis), 1), z).mean()
-    params = list(model.features.parameters())
-    got_grads = torch.autograd.grad(out.losses["features"], params)
+    name = "features" if mala_steps else "loss"
+    params = model.loss_parameters()[name]
+    decoder = {id(p) for p in model.decoder.parameters()}
+    assert any(id(p) in decoder for p in params) == (not mala_steps)  # theta's too, or not
+    got_grads = torch.autograd.grad(out.losses[name], params)
     want_grads = torch.autograd.grad(expected, params)
-    assert torch.allclose(out.losses["features"], expected, rtol=1e-10)
+    assert torch.allclose(out.losses[name], expected, rtol=1e-10)
     for got, want in zip(got_grads, want_grads):
         assert torch.allclose(got, want, rtol=1e-8, atol=1e-12)
