@@ -219,7 +219,9 @@ def _anneal(log_prior: LogPrior, log_likelihood: LogLikelihood, x_rep: Tensor, z
     state = evaluate(z0)
     s = torch.zeros_like(state.ll)
     n_trans = len(bs) - 2
-    acc_mean = torch.zeros(max(n_trans, 0), dtype=torch.float64)
+    # on the chains' device: writing a GPU value into a CPU tensor would wait for the GPU at
+    # every temperature
+    acc_mean = torch.zeros(max(n_trans, 0), dtype=torch.float64, device=state.ll.device)
     last_acc = torch.full_like(state.ll, float("nan"))
     recorded = []
     frozen = log_eta is not None and log_eta.ndim == 2
