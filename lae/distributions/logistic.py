@@ -139,7 +139,8 @@ class DiscretizedLogistic(Distribution):
         log_cdf_plus = -F.softplus(-a)  # log sigma(a)
         log_sf_min = -F.softplus(b)  # log (1 - sigma(b))
         # log(1 - exp(-(a - b))) with a - b = Delta / s: a function of the scale alone
-        log_width = torch.log(-torch.expm1(-self.bin_width / torch.as_tensor(self._scale)))
+        scale = self._scale if isinstance(self._scale, Tensor) else torch.tensor(self._scale)
+        log_width = torch.log(-torch.expm1(-self.bin_width / scale))
         interior = log_cdf_plus + log_sf_min + log_width
         return torch.where(
             k <= 0, log_cdf_plus, torch.where(k >= self.n_values - 1, log_sf_min, interior)

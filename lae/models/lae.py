@@ -232,8 +232,8 @@ class LAE(LatentModel):
         accepted, nonfinite = [], []
         for t in range(self.cfg.mala_steps):
             state, info = kernel.step(state, energy_fn, generator)
-            accepted.append(info.acceptance.mean())
-            nonfinite.append(info.nonfinite.sum())
+            accepted.append(info.acceptance)
+            nonfinite.append(info.nonfinite)
             if adapt:
                 self.log_mala_step_size.copy_(self.mala_adapter.update(
                     self.log_mala_step_size, info.acceptance, t))
@@ -311,7 +311,7 @@ class LAE(LatentModel):
                 log_eta = self.ald_adapter.update(log_eta, accepted, 0)
         self.log_step_size.copy_(log_eta.reshape(self.log_step_size.shape))
         self.phi.copy_(phi)
-        z_end = g @ phi.T
+        z_end = state.z if one_layer else g @ phi.T  # the chain's latents G Phi_T^T
         acceptance = torch.stack(acceptance)  # [T, L]
         nonfinite = torch.stack(nonfinite).sum()
         metrics = {

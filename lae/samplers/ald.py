@@ -293,7 +293,7 @@ class ALD:
             acceptance = finite.to(phi.dtype)
         shape = new.energy.shape
         return new, Info(acceptance.expand(shape), new.energy, new.grad_z.detach().norm(dim=-1),
-                         (~finite).to(phi.dtype).expand(shape))
+                         (~finite).expand(shape))
 
 
 def _masked_median(s: Tensor, keep: Tensor) -> Tensor:

@@ -55,8 +55,8 @@ class Info(NamedTuple):
             kernel's finite moves, zeros where a move was held back).
         energy: U of the returned state.
         grad_norm: Euclidean norm of the returned state's energy gradient.
-        nonfinite: 1 where the proposal had a non-finite energy, gradient or position (MH rejects
-            it; an unadjusted kernel stays where it was), else 0.
+        nonfinite: True where the proposal had a non-finite energy, gradient or position (MH
+            rejects it; an unadjusted kernel stays where it was), bool.
     """
 
     acceptance: Tensor
@@ -142,7 +142,7 @@ def sum_event(x: Tensor, batch_ndim: int = 1) -> Tensor:
 
 def per_chain_norm(x: Tensor) -> Tensor:
     """Euclidean norm of each chain's entry, [B, ...] -> [B]."""
-    return sum_event(x.pow(2)).sqrt()
+    return torch.linalg.vector_norm(x, dim=tuple(range(1, x.ndim))) if x.ndim > 1 else x.abs()
 
 
 def expand_step_size(step_size: StepSize, z: Tensor) -> Tensor:
@@ -256,10 +256,15 @@ def select_chains(take: Tensor, current: S, proposal: S) -> S:
     a tuple of tensors (ALD's parameter gradients) is selected whole, which needs a 0-d
     ``take`` (one chain)."""
 
+    masks: dict[torch.Size, Tensor] = {}
+
     def where(cur: Tensor, prop: Tensor) -> Tensor:
-        # an explicitly expanded mask: torch.where's broadcasting path is slower on the CPU
-        mask = take.reshape(take.shape + (1,) * (cur.ndim - take.ndim)).expand_as(cur)
-        return torch.where(mask, prop, cur)
+        # an explicitly expanded mask (torch.where's broadcasting path is slower on the CPU),
+        # built once per shape
+        if cur.shape not in masks:
+            masks[cur.shape] = (take if cur.shape == take.shape else take.reshape(
+                take.shape + (1,) * (cur.ndim - take.ndim)).expand_as(cur))
+        return torch.where(masks[cur.shape], prop, cur)
 
     fields = []
     for cur, prop in zip(current, proposal, strict=True):

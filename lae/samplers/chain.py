@@ -91,10 +91,13 @@ class StepSizeAdapter:
 
     def update(self, log_step_size: Tensor, acceptance: Tensor, t: int) -> Tensor:
         """One Robbins–Monro update at warm-up step t (0-based) from acceptance [B]."""
-        a = acceptance.detach().to(log_step_size.dtype)
+        a = acceptance.detach()
         if not self.per_chain:
             a = a.mean()
-        return log_step_size + self.gain * (t + 1) ** (-self.decay) * (a - self.target_acceptance)
+        gain = self.gain * (t + 1) ** (-self.decay)
+        # log eta + gain (a - a*), as one fused op: log eta + gain * a - gain * a*
+        return torch.add(log_step_size - gain * self.target_acceptance, a.to(log_step_size.dtype),
+                         alpha=gain)
 
 
 def run_chain(kernel: Kernel, state: Any, energy_fn: EnergyFn, n_steps: int, *,

@@ -4,7 +4,7 @@ Every kernel has ``init(z, energy_fn) -> SamplerState`` and
 ``step(state, energy_fn, generator) -> (SamplerState, Info)``, both named tuples of tensors
 (lae.samplers.base): ``Info`` holds [B] tensors ``acceptance`` (probability min(1, alpha); ones
 for unadjusted Langevin), ``energy`` and ``grad_norm`` of the returned state, and ``nonfinite``
-(1 where the proposal had a non-finite energy, gradient or position: MALA and HMC reject it,
+(True where the proposal had a non-finite energy, gradient or position: MALA and HMC reject it,
 unadjusted Langevin stays where it was). The generator is a required argument: pass ``None``
 explicitly to draw from torch's global stream.
 
@@ -80,15 +80,14 @@ class _LatentKernel:
         return replace(self, step_size=step_size)
 
     def _langevin_proposal(self, state: SamplerState, energy_fn: EnergyFn,
-                           generator: torch.Generator | None) -> SamplerState:
-        eta = expand_step_size(self.step_size, state.z)
+                           generator: torch.Generator | None, eta: Tensor) -> SamplerState:
+        """The Langevin move from ``state`` at the expanded step size ``eta``."""
         z = state.z - eta * state.grad + torch.sqrt(2 * eta) * randn_like(state.z, generator)
         return SamplerState(z, *energy_and_grad(energy_fn, z, self.differentiable))
 
     @staticmethod
     def _info(state: SamplerState, acceptance: Tensor, finite: Tensor) -> Info:
-        return Info(acceptance, state.energy, per_chain_norm(state.grad.detach()),
-                    (~finite).to(acceptance.dtype))
+        return Info(acceptance, state.energy, per_chain_norm(state.grad.detach()), ~finite)
 
     def _metropolis(self, log_alpha: Tensor, state: SamplerState, prop: SamplerState,
                     generator: torch.Generator | None) -> tuple[SamplerState, Info]:
@@ -111,7 +110,8 @@ class Langevin(_LatentKernel):
 
     def step(self, state: SamplerState, energy_fn: EnergyFn,
              generator: torch.Generator | None) -> tuple[SamplerState, Info]:
-        prop = self._langevin_proposal(state, energy_fn, generator)
+        prop = self._langevin_proposal(state, energy_fn, generator,
+                                       expand_step_size(self.step_size, state.z))
         new, nonfinite = keep_finite(state, prop, state.energy.shape)
         return new, self._info(new, (~nonfinite).to(new.energy.dtype), ~nonfinite)
 
@@ -132,8 +132,9 @@ class MALA(_LatentKernel):
 
     def step(self, state: SamplerState, energy_fn: EnergyFn,
              generator: torch.Generator | None) -> tuple[SamplerState, Info]:
-        prop = self._langevin_proposal(state, energy_fn, generator)
-        log_alpha = mala_log_acceptance(*state, *prop, expand_step_size(self.step_size, state.z))
+        eta = expand_step_size(self.step_size, state.z)
+        prop = self._langevin_proposal(state, energy_fn, generator, eta)
+        log_alpha = mala_log_acceptance(*state, *prop, eta)
         return self._metropolis(log_alpha, state, prop, generator)
 
 

@@ -159,7 +159,7 @@ class Trainer:
                            for name, params in self.param_groups.items()}
         # Device-side flags of non-finite losses and gradients, read on logging steps only (a
         # step whose loss or gradient is not finite is skipped on the device, see _apply).
-        self.nonfinite: dict[str, torch.Tensor] = {}
+        self.nonfinite: dict[tuple[str, ...], torch.Tensor] = {}
         tensorboard_writer = self._tensorboard() if tc.tensorboard else None
         if not resume:
             prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
@@ -287,7 +287,7 @@ class Trainer:
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
         names = list(losses)
-        bad = []
+        values = []  # per group: its loss and its gradient norm
         for i, name in enumerate(names):
             params = self.param_groups[name]
             grads = torch.autograd.grad(losses[name], params, retain_graph=i < len(names) - 1,
@@ -301,13 +301,11 @@ class Trainer:
             else:
                 norm = (torch.linalg.vector_norm(torch.stack(torch._foreach_norm(present)))
                         if present else losses[name].new_zeros(()))
-            loss_bad = ~torch.isfinite(losses[name].detach())
-            grad_bad = ~torch.isfinite(norm)
-            for key, flag in ((f"loss {name!r}", loss_bad),
-                              (f"gradient of loss {name!r}", grad_bad & ~loss_bad)):
-                self.nonfinite[key] = self.nonfinite[key] | flag if key in self.nonfinite else flag
-            bad.append(loss_bad | grad_bad)
-        found_inf = torch.stack(bad).any().float()
+            values += [losses[name].detach(), norm.to(losses[name].dtype)]
+        bad = ~torch.isfinite(torch.stack(values))  # [2 * groups]: loss, gradient, ...
+        key = tuple(names)
+        self.nonfinite[key] = self.nonfinite[key] | bad if key in self.nonfinite else bad
+        found_inf = bad.any().float()
         for name in names:
             opt = self.optimizers[name]
             if opt.defaults.get("fused"):
@@ -321,12 +319,19 @@ class Trainer:
         (those steps were skipped, so the parameters are still finite)."""
         if not self.nonfinite:
             return
-        flags = torch.stack(list(self.nonfinite.values())).cpu()  # one read for all flags
-        bad = [key for key, flag in zip(self.nonfinite, flags) if bool(flag)]
+        flags = {names: bad.cpu().tolist() for names, bad in self.nonfinite.items()}
         self.nonfinite.clear()
-        if bad:
-            raise self._diverged(epoch, f"{', '.join(bad)} became non-finite (within the last "
-                                 f"{self.cfg.train.log_every} steps; those steps were skipped)", x)
+        problems = []
+        for names, bad in flags.items():
+            for i, name in enumerate(names):
+                if bad[2 * i]:
+                    problems.append(f"loss {name!r}")
+                elif bad[2 * i + 1]:
+                    problems.append(f"gradient of loss {name!r}")
+        if problems:
+            raise self._diverged(epoch, f"{', '.join(problems)} became non-finite (within the "
+                                 f"last {self.cfg.train.log_every} steps; those steps were "
+                                 "skipped)", x)
 
     def end_of_epoch(self, epoch: int) -> dict[str, Any]:
         tc = self.cfg.train
