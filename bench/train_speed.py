@@ -1,12 +1,14 @@
-"""Training speed of each model, as a ratio to the VAE, measured in one run.
+"""Training speed of each model, as a ratio to the first one (the VAE), measured in one run.
 
-    python bench/train_speed.py [--models vae,lae,...] [--steps 30] [--preset-data mnist5k]
+    python bench/train_speed.py [--models vae,lae,...] [--steps 30] [--rounds 3] [--data mnist5k]
 
-A model entry may carry config overrides after "+", e.g. ``lae+model.mala_steps=5`` or
-``lae+model.preconditioned=true+model.precond_damping_ref=median`` (the entry is its label).
+A thin wrapper on lae/bench/speed.py (the same measurement as part 1 of ``lae bench``, which
+also profiles, scores and plots: docs/bench.md), kept for measuring variants quickly and for
+the files in bench/results it wrote. A model entry may carry config overrides after "+", e.g.
+``lae+model.mala_steps=0`` or ``lae+model.preconditioned=true`` (the entry is its label).
 
-Times ``training_step`` plus the optimiser update (the trainer's ``_apply``) on the same batches
-of MNIST-5k with the authors' MLP (vae-<data>-mlp settings), interleaving the models round by
+Times ``Trainer.train_step`` (the model's step plus the optimiser update) on the same batch of
+<data> with the authors' MLP (the <model>-<data>-mlp presets), interleaving the models round by
 round so that background load affects them alike. Writes bench/results/train_speed.json.
 """
 
@@ -15,19 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
+import sys
 from pathlib import Path
 
 import torch
 
-from lae.models import MODELS
-from lae.train import Trainer, load_config
+from lae.bench.entries import entry_config, parse_entries, scratch_trainers
+from lae.bench.speed import interleaved_seconds_per_step, speed_summary, synchronizer
+from lae.errors import LaeError
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="vae,lae")
     parser.add_argument("--steps", type=int, default=30, help="timed steps per model per round")
@@ -35,33 +37,20 @@ def main() -> None:
     parser.add_argument("--data", default="mnist5k")
     parser.add_argument("--out", default=str(RESULTS / "train_speed.json"))
     args = parser.parse_args()
-    names = [m.strip() for m in args.models.split(",")]
-    unknown = [m for m in names if m.split("+")[0] not in MODELS]
-    if unknown:
-        raise SystemExit(f"unknown models {unknown}; choices: {sorted(MODELS)}")
-
-    trainers = {}
-    for name in names:
-        model, *overrides = name.split("+")
-        preset = f"{model}-{args.data}-mlp"
-        cfg = load_config(preset, ["train.progress=false", *overrides])
-        run_dir = Path("/tmp") / f"lae-bench-{model}-{time.time_ns()}"
-        trainers[name] = Trainer(cfg, run_dir)
-    batch = next(iter(trainers[names[0]].loader))
-    x, index = batch
-
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for tr in trainers.values():  # warm-up
-        for _ in range(3):
-            tr._apply(tr.model.training_step(x, index).losses)
-    for _ in range(args.rounds):
-        for name, tr in trainers.items():
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                tr._apply(tr.model.training_step(x, index).losses)
-            times[name].append((time.perf_counter() - t0) / args.steps)
-
-    base = statistics.median(times[names[0]])
+    try:
+        entries = parse_entries(args.models)
+        configs = {e.label: entry_config(e, ["train.progress=false"], args.data) for e in entries}
+    except LaeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with scratch_trainers() as make_trainer:
+        trainers = {label: make_trainer(cfg) for label, cfg in configs.items()}
+        first = trainers[entries[0].label]
+        x, index = next(iter(first.loader))
+        seconds = interleaved_seconds_per_step(
+            {label: (lambda tr=tr: tr.train_step(x, index)) for label, tr in trainers.items()},
+            steps_per_round=args.steps, rounds=args.rounds, warmup=3,
+            synchronize=synchronizer(first.device))
     result = {
         "command": "python bench/train_speed.py " + " ".join(
             f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k != "out"),
@@ -69,13 +58,13 @@ def main() -> None:
                      "steps_per_round": args.steps, "rounds": args.rounds,
                      "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                      "machine": platform.processor() or platform.machine()},
-        "seconds_per_step_median": {n: statistics.median(t) for n, t in times.items()},
-        f"time_ratio_to_{names[0]}": {n: statistics.median(t) / base for n, t in times.items()},
+        **speed_summary(seconds, entries[0].label),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

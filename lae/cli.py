@@ -1,10 +1,12 @@
-"""The ``lae`` command: train, sample, eval, report, list.
+"""The ``lae`` command: train, sample, eval, report, list, bench.
 
     lae train PRESET_OR_YAML [--section.key=value ...] --out RUN_DIR [--resume | --overwrite]
     lae sample RUN_DIR -n 64 --out grid.png
     lae eval RUN_DIR [--metrics elbo,iwae,mse] [--out results.json]
     lae report RUN_DIR [RUN_DIR ...] --out DIR
     lae list
+    lae bench --out DIR [--models vae,lae,...] [--size tiny|small|default] [--threads 1]
+        (docs/bench.md)
     lae toy {posterior,neural,energy,capacity,convergence,likelihood,shortrun,ebm-logz} ...
         (docs/toys.md)
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 from pathlib import Path
 
@@ -130,6 +133,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, command: str) -> int:
+    from lae.bench.suite import run_bench
+
+    run_bench(args.out, args.models, size=args.size, threads=args.threads, device=args.device,
+              overwrite=args.overwrite, command=command)
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from lae.data import list_datasets
     from lae.eval.metrics import METRICS
@@ -197,12 +208,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing report.md")
 
     sub.add_parser("list", help="datasets, models, metrics and presets")
+
+    from lae.bench.sizes import DEFAULT_MODELS, SIZES
+
+    p = sub.add_parser("bench", help="benchmark suite: step time, operator counts, memory, "
+                                     "evaluation throughput, quality against training time",
+                       description="Run the benchmark suite on the MNIST-5k MLP presets and "
+                                   "write DIR/bench.json, DIR/summary.md and plots "
+                                   "(docs/bench.md).")
+    p.add_argument("--out", required=True, help="folder for the results; must be new or empty")
+    p.add_argument("--models", default=DEFAULT_MODELS,
+                   help="comma-separated models, each optionally with config overrides after "
+                        "'+', e.g. lae+model.mala_steps=0; the VAE (the speed baseline) is "
+                        f"added when missing (default {DEFAULT_MODELS})")
+    p.add_argument("--size", choices=list(SIZES), default="default",
+                   help="tiny: seconds (tests); small: minutes; default: under 20 minutes on "
+                        "one core (default)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads, train.num_threads (0: torch's default; default 1)")
+    p.add_argument("--device", default="auto", help="train.device (default auto)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace lae bench's own files in a non-empty --out (others are kept)")
     add_toy_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -212,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                      "--section.key=value)")
     commands = {"train": lambda: cmd_train(args, list(extra)), "sample": lambda: cmd_sample(args),
                 "eval": lambda: cmd_eval(args), "report": lambda: cmd_report(args),
-                "list": lambda: cmd_list(args), "toy": lambda: args.toy_func(args)}
+                "list": lambda: cmd_list(args), "toy": lambda: args.toy_func(args),
+                "bench": lambda: cmd_bench(args, shlex.join(["lae", *argv]))}
     try:
         return commands[args.command]()
     except LaeError as exc:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The cheapest LAE that still samples: the default LAE (2 ALD transitions + m per-point MALA
+# steps) at m = 5, 3, 2, 1, 0 on MNIST-5k, same seed and epochs; per variant the training
+# seconds (steps only, from metrics.jsonl), posterior fidelity against long-run MALA, and the
+# AIS NLL in bits/dim on the same test images. One thread, one core.
+#   bash bench/lae_refinement.sh [EPOCHS] [CORE]
+# Results: bench/results/lae-refinement/m<m>/results.json and summary.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EPOCHS=${1:-10}
+CORE=${2:-0}
+OUT=bench/results/lae-refinement
+RUNS=${RUNS:-/tmp/lae-refinement-runs}
+mkdir -p "$OUT" "$RUNS"
+for m in 5 3 2 1 0; do
+  run="$RUNS/m$m"
+  OMP_NUM_THREADS=1 taskset -c "$CORE" .venv/bin/lae train lae-mnist5k-mlp --out "$run" --overwrite \
+    --model.mala_steps=$m --train.epochs=$EPOCHS --train.eval_size=100 --train.eval_k=10 \
+    --train.num_threads=1 --train.progress=false > "$run.train.log" 2>&1
+  OMP_NUM_THREADS=1 taskset -c "$CORE" .venv/bin/lae eval "$run" --metrics posterior,nll-ais \
+    --n-examples 100 --ais-chains 4 --ais-temps 300 --posterior-samples 100 --overwrite \
+    > "$run.eval.log" 2>&1
+  mkdir -p "$OUT/m$m"
+  cp "$run/results.json" "$run/config.yaml" "$OUT/m$m/"
+done
+.venv/bin/python bench/lae_refinement_summary.py "$RUNS" "$OUT"

@@ -1,0 +1,80 @@
+"""Model entries of a benchmark: a model name, optionally with config overrides after ``+``.
+
+``lae+model.mala_steps=0`` is the LAE with ``model.mala_steps=0`` (the paper's plain ALD); the
+whole entry is its label in every table. Each entry trains from the preset
+``<model>-<data>-<net>`` (e.g. ``lae-mnist5k-mlp``) with the benchmark's own overrides first
+and the entry's after them.
+
+Example:
+    >>> parse_entry("lae+model.mala_steps=0")
+    ModelEntry(label='lae+model.mala_steps=0', model='lae', overrides=('model.mala_steps=0',))
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from lae.errors import ConfigError
+from lae.train import Config, Trainer, load_config
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of a benchmark: ``label`` as given, the model's name and its overrides."""
+
+    label: str
+    model: str
+    overrides: tuple[str, ...] = ()
+
+    def preset(self, data: str = "mnist5k", net: str = "mlp") -> str:
+        """The preset this entry starts from, e.g. ``lae-mnist5k-mlp``."""
+        return f"{self.model}-{data}-{net}"
+
+
+def parse_entry(entry: str) -> ModelEntry:
+    """``"model+section.key=value+..."`` -> :class:`ModelEntry`; an unknown model or an override
+    that is not ``section.key=value`` is a :class:`ConfigError` naming it."""
+    from lae.models import MODELS
+
+    model, *overrides = (part.strip() for part in entry.strip().split("+"))
+    if model not in MODELS:
+        raise ConfigError(f"unknown model {model!r} in {entry!r}; models: "
+                          f"{', '.join(sorted(MODELS))}")
+    bad = [o for o in overrides if "=" not in o or "." not in o.split("=")[0]]
+    if bad:
+        raise ConfigError(f"{entry!r}: overrides after '+' look like section.key=value, got "
+                          f"{', '.join(repr(b) for b in bad)}")
+    return ModelEntry(entry.strip(), model, tuple(overrides))
+
+
+def parse_entries(text: str) -> list[ModelEntry]:
+    """A comma-separated list of entries (``"vae,lae,lae+model.mala_steps=0"``), each once."""
+    entries = [parse_entry(e) for e in text.split(",") if e.strip()]
+    if not entries:
+        raise ConfigError("--models: give at least one model")
+    labels = [e.label for e in entries]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ConfigError(f"--models: {', '.join(repeated)} given more than once")
+    return entries
+
+
+def entry_config(entry: ModelEntry, overrides: Sequence[str] = (), data: str = "mnist5k",
+                 net: str = "mlp") -> Config:
+    """The resolved config of ``entry``: its preset, then ``overrides``, then its own overrides
+    (bad keys and values raise :class:`ConfigError` here, before any work)."""
+    return load_config(entry.preset(data, net), [*overrides, *entry.overrides])
+
+
+@contextmanager
+def scratch_trainers() -> Iterator[Callable[[Config], Trainer]]:
+    """A factory ``config -> Trainer`` whose run folders (a trainer writes its config and marker
+    there) live in one temporary folder, deleted on exit: a benchmark keeps no runs."""
+    with tempfile.TemporaryDirectory(prefix="lae-bench-") as root:
+        runs = itertools.count()
+        yield lambda cfg: Trainer(cfg, Path(root) / f"run-{next(runs)}")
