@@ -91,6 +91,7 @@ from lae.samplers.base import (
 )
 from lae.samplers.kernels import check_step_size
 
+
 class ALDState(NamedTuple):
     """State of an ALD chain for one batch of features.
 

@@ -20,7 +20,6 @@ discrete approximations", Bernoulli 1996.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple, TypeVar

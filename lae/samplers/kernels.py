@@ -51,6 +51,7 @@ from lae.samplers.base import (
     randn_like,
 )
 
+
 def check_step_size(step_size: StepSize) -> None:
     """A step size given as a number must be > 0. Tensors (adapted step sizes, exp of a log) are
     left unchecked: reading them would make the host wait for the device in every step."""
