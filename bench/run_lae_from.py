@@ -5,10 +5,12 @@
 (to compare a checkout of an older commit with this one on the same command).
 """
 import sys
+
 src = sys.argv.pop(1)
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
 sys.path.insert(0, src)
-from lae.cli import main  # noqa: E402
 import lae  # noqa: E402
+from lae.cli import main  # noqa: E402
+
 assert lae.__file__.startswith(src), lae.__file__
 sys.exit(main(sys.argv[1:]))
