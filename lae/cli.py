@@ -18,24 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shlex
 import sys
 from pathlib import Path
 
 from lae.errors import ConfigError, LaeError
+from lae.eval.json import json_safe
 from lae.toy.cli import add_toy_commands
-
-
-def json_safe(value):
-    """NaN and infinities become null: strict JSON has no NaN (an undefined stderr is one)."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:

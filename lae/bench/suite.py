@@ -146,7 +146,7 @@ def run_bench(out: Path | str, models: str | Sequence[str] = DEFAULT_MODELS, *,
         log: where progress lines go.
     """
     from lae.bench.summary import write_plots, write_summary
-    from lae.cli import json_safe
+    from lae.eval.json import json_safe
 
     started = time.perf_counter()
     out = Path(out)
