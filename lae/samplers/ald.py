@@ -136,14 +136,13 @@ def feature_rank(features: Tensor, singular_values: Tensor | None = None) -> int
     return int(_row_space(singular_values, tuple(features.shape)).sum())
 
 
-def rank_warning(rank: int, features: Tensor) -> str | None:
-    """The warning for features G [n, d] of rank ``rank`` < n, or None when rank = n."""
-    n = features.shape[0]
-    if rank >= n:
-        return None
-    return (f"ALD features have rank {rank} < batch size {n} (feature width "
-            f"{features.shape[1]}): the latents cannot follow the product of the posteriors "
-            "(Theorem 1 needs rank(G) = n, so d >= n)")
+def rank_warning(rank: int | str, features: Tensor) -> str:
+    """The warning for features G [n, d] whose rank (a number, or a bound such as "<= 64") is
+    below the batch size n."""
+    n, d = features.shape
+    return (f"ALD features have rank {rank} < batch size {n} (feature width {d}): the latents "
+            "cannot follow the product of the posteriors (Theorem 1 needs rank(G) = n, so "
+            "d >= n)")
 
 
 def check_rank(features: Tensor, stacklevel: int = 2,
@@ -155,10 +154,10 @@ def check_rank(features: Tensor, stacklevel: int = 2,
     Pass ``singular_values`` of G when they are already at hand (saves an SVD). Computes the
     numerical rank, so it reads a tensor on the host: a diagnostic for logging steps.
     """
-    message = rank_warning(feature_rank(features, singular_values), features)
-    if message is not None:
-        warnings.warn(message, stacklevel=stacklevel + 1)
-    return message is None
+    rank = feature_rank(features, singular_values)
+    if rank < features.shape[0]:
+        warnings.warn(rank_warning(rank, features), stacklevel=stacklevel + 1)
+    return rank == features.shape[0]
 
 
 def check_width(features: Tensor, stacklevel: int = 2) -> bool:
@@ -166,9 +165,7 @@ def check_width(features: Tensor, stacklevel: int = 2) -> bool:
     when the batch size n exceeds the feature width d (then rank(G) <= d < n); True otherwise."""
     n, d = features.shape
     if n > d:
-        warnings.warn(f"ALD features have rank <= {d} < batch size {n} (feature width {d}): the "
-                      "latents cannot follow the product of the posteriors (Theorem 1 needs "
-                      "rank(G) = n, so d >= n)", stacklevel=stacklevel + 1)
+        warnings.warn(rank_warning(f"<= {d}", features), stacklevel=stacklevel + 1)
     return n <= d
 
 

@@ -94,14 +94,25 @@ def energy_and_grad(energy_fn: EnergyFn, z: Tensor,
     Returns:
         ``(U [B], grad [B, ...])``.
     """
+    energy, grad, _ = _energy_and_grads(energy_fn, z, (), create_graph)
+    return energy, grad
+
+
+def _energy_and_grads(energy_fn: EnergyFn, z: Tensor, params: tuple[Tensor, ...],
+                      create_graph: bool) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+    """U [B], dU/dz and d sum U / d p for each of ``params``, in one backward pass (the body of
+    :func:`energy_and_grad` and :func:`energy_grad_and_param_grads`)."""
     with torch.enable_grad():  # samplers are often called under torch.no_grad()
         z_in = z if (create_graph and z.requires_grad) else z.detach().requires_grad_(True)
         energy = energy_fn(z_in)
         if energy.shape != z.shape[:1]:
             raise ValueError("energy_fn must return one energy per chain, shape "
                              f"{tuple(z.shape[:1])}; got {tuple(energy.shape)}")
-        (grad,) = torch.autograd.grad(energy.sum(), z_in, create_graph=create_graph)
-    return (energy, grad) if create_graph else (energy.detach(), grad)
+        grads = torch.autograd.grad(energy.sum(), (z_in, *params), create_graph=create_graph,
+                                    allow_unused=bool(params))
+    param_grads = tuple(torch.zeros_like(p) if g is None else g
+                        for p, g in zip(params, grads[1:]))
+    return (energy if create_graph else energy.detach()), grads[0], param_grads
 
 
 def energy_grad_and_param_grads(energy_fn: EnergyFn, z: Tensor, params: tuple[Tensor, ...]
@@ -114,16 +125,7 @@ def energy_grad_and_param_grads(energy_fn: EnergyFn, z: Tensor, params: tuple[Te
     Returns:
         ``(U [B], dU/dz [B, ...], (d sum U / d p for p in params))``.
     """
-    with torch.enable_grad():
-        z_in = z.detach().requires_grad_(True)
-        energy = energy_fn(z_in)
-        if energy.shape != z.shape[:1]:
-            raise ValueError("energy_fn must return one energy per chain, shape "
-                             f"{tuple(z.shape[:1])}; got {tuple(energy.shape)}")
-        grads = torch.autograd.grad(energy.sum(), (z_in, *params), allow_unused=True)
-    param_grads = tuple(torch.zeros_like(p) if g is None else g
-                        for p, g in zip(params, grads[1:]))
-    return energy.detach(), grads[0], param_grads
+    return _energy_and_grads(energy_fn, z, params, create_graph=False)
 
 
 def tile_batch(x: Tensor, times: int) -> Tensor:

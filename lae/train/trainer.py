@@ -254,8 +254,9 @@ class Trainer:
         value is not finite, or if the model's guard (``check_record``) says it diverged."""
         self._raise_if_nonfinite(epoch, x)
         keys = list(sums)
-        values = torch.stack([torch.as_tensor(sums[k], dtype=torch.float64).to("cpu")
-                              for k in keys]).tolist() if keys else []
+        # stacked on the device, then one transfer (not one per metric)
+        values = torch.stack([torch.as_tensor(sums[k], dtype=torch.float64, device=self.device)
+                              for k in keys]).cpu().tolist() if keys else []
         rec = {k: v if _is_max(k) else v / n_steps for k, v in zip(keys, values)}
         if diagnostics:
             rec |= {k: float(v) for k, v in self.model.diagnostics(x).items()}
