@@ -26,6 +26,7 @@ from lae.distributions.priors import (
     FlowPrior,
     LatentEBMPrior,
     NormalPrior,
+    Prior,
     StandardNormalPrior,
     build_prior,
 )
@@ -33,6 +34,7 @@ from lae.distributions.priors import (
 __all__ = [
     "LIKELIHOODS",
     "PRIORS",
+    "Prior",
     "Bernoulli",
     "BernoulliLikelihood",
     "DiscretizedLogistic",

@@ -1,19 +1,24 @@
 r"""Priors :math:`p(z)` on the latent space, chosen by config (``model.prior``) from a registry.
 
-Every prior is a module with
+Every prior is a :class:`Prior`, a module with a typed contract that models and evaluation rely
+on:
 
 - ``log_prob(z)`` [..., K] -> [...]: the log density, normalised where ``normalized`` is True, else
   up to a constant (an energy-based prior, whose log Z must be estimated before a log-likelihood
   can be reported);
-- ``sample(n, generator)`` -> [n, K]: exact draws, or MCMC draws where no exact sampler exists;
-- ``sampler_description``: a dict naming how ``sample`` draws (``kernel``: "exact" or the MCMC
-  kernel, with its settings), recorded beside the samples it gives;
+- ``sample(n, generator)`` -> [n, K]: exact draws where ``exact_sampling`` is True, else MCMC
+  draws; ``sampler_description``, a dict naming how ``sample`` draws (``kernel``: "exact" or the
+  MCMC kernel, with its settings), recorded beside the samples it gives;
 - ``base``: a tractable distribution (``log_prob`` normalised, exact ``sample``) close to the prior,
   where annealed importance sampling starts; for a normalised prior, the prior itself;
-- a learned prior also has ``ml_loss(z_post, generator) -> (losses, metrics)``: its named losses
-  for a maximum-likelihood step on posterior samples z_post [B, K] ("prior", and
-  "prior_sampler" for an amortized prior sampler), and ``loss_parameters()`` mapping those names
-  to its parameters (models add both to their own).
+- its training step, ``ml_loss(z_post, generator) -> (losses, metrics)``: named losses for a
+  maximum-likelihood step on posterior samples z_post [..., K] ("prior", and "prior_sampler" for
+  an amortized prior sampler; none for a fixed prior), with ``loss_parameters()`` mapping those
+  names to its parameters, and ``check_record(record)``, its divergence guard on logged records.
+
+Every model trains its prior the same way, in one place (:meth:`lae.models.LatentModel.
+training_step`): the prior's ``ml_loss`` on the latents the decoder trained on, its parameters in
+its own groups and in no other.
 
 Models build theirs with :func:`build_prior`; samplers and metrics only use this interface.
 """
@@ -45,7 +50,55 @@ def _positive_float(key: str, value: Any) -> float:
     return number
 
 
-class NormalPrior(nn.Module):
+class Prior(nn.Module):
+    """The contract every prior keeps (see the module docstring). Subclasses set ``normalized``
+    and ``exact_sampling`` and define ``log_prob``, ``sample``, ``base`` and
+    ``sampler_description``; a learned prior also overrides ``ml_loss`` and
+    ``loss_parameters`` (and ``check_record`` where it can diverge). The defaults are those of a
+    fixed prior: no losses, no parameter groups, no guard."""
+
+    normalized: ClassVar[bool] = True  # log_prob is the exact log density
+    exact_sampling: ClassVar[bool] = True  # sample() draws exactly (no Markov chain)
+
+    @property
+    def learned(self) -> bool:
+        """True when the prior has trainable parameters (its ``ml_loss`` then trains them)."""
+        return any(p.requires_grad for p in self.parameters())
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        """log p(z) [...] for z [..., dim] (up to log Z where not ``normalized``)."""
+        raise NotImplementedError
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` draws [n, dim]."""
+        raise NotImplementedError
+
+    @property
+    def base(self) -> Prior:
+        """A normalised prior with exact sampling close to this one (where AIS starts)."""
+        raise NotImplementedError
+
+    @property
+    def sampler_description(self) -> dict[str, Any]:
+        """How ``sample`` draws."""
+        raise NotImplementedError
+
+    def ml_loss(self, z_post: Tensor, generator: torch.Generator | None = None
+                ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """The prior's maximum-likelihood step on posterior samples z_post [..., dim]:
+        (losses by name, detached metrics). A fixed prior: none."""
+        return {}, {}
+
+    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """Loss name (of :meth:`ml_loss`) -> the parameters it updates. A fixed prior: none."""
+        return {}
+
+    def check_record(self, record: dict[str, float]) -> None:
+        """Raise :class:`lae.errors.ModelDiverged` when a logged record shows the prior
+        diverging. Default: never."""
+
+
+class NormalPrior(Prior):
     r"""Isotropic normal prior :math:`p(z) = \mathcal{N}(0, s^2 I_d)`,
 
     .. math:: \log p(z) = -\frac{\lVert z \rVert^2}{2 s^2} - \frac{d}{2} \log (2\pi s^2).
@@ -58,8 +111,6 @@ class NormalPrior(nn.Module):
         >>> NormalPrior(3, scale=2.0).log_prob(torch.zeros(2, 3))
         tensor([-4.8363, -4.8363])
     """
-
-    normalized: ClassVar[bool] = True  # log_prob is the exact log density
 
     def __init__(self, dim: int, scale: float = 1.0):
         super().__init__()
@@ -200,7 +251,7 @@ class ALDPriorSampler(nn.Module):
         return torch.cat(out)[:n]
 
 
-class LatentEBMPrior(nn.Module):
+class LatentEBMPrior(Prior):
     r"""Latent energy-based prior (Pang et al., NeurIPS 2020), unnormalised:
 
     .. math::
@@ -230,6 +281,7 @@ class LatentEBMPrior(nn.Module):
     """
 
     normalized: ClassVar[bool] = False
+    exact_sampling: ClassVar[bool] = False
 
     def __init__(self, dim: int, hidden: int = 200, depth: int = 2, base_scale: float = 1.0,
                  sample_steps: int = 60, sample_step_size: float = 0.08,
@@ -295,7 +347,7 @@ class LatentEBMPrior(nn.Module):
         return state.z
 
     def ml_loss(self, z_post: Tensor, generator: torch.Generator | None = None
-                ) -> tuple[Tensor, dict[str, Tensor]]:
+                ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """-(mean f(z+) - mean f(z-)) with z- from :meth:`sample`: the maximum-likelihood
         gradient of the EBM, its intractable log Z handled by the negative samples. Metrics:
         ``energy_gap`` = E(z+) - E(z-) with E = -f (Pang et al.'s diagnostic: it should stay
@@ -345,7 +397,7 @@ class LatentEBMPrior(nn.Module):
                 f"{self.sample_step_size:g}")
 
 
-class FlowPrior(nn.Module):
+class FlowPrior(Prior):
     r"""Normalizing-flow prior (Xie et al., AAAI 2023): a masked autoregressive flow from zuko
     (``transforms`` affine MAF layers with two hidden layers of ``hidden`` units) on a standard
     normal base. Normalised, with exact sampling; log_prob costs one pass per transform, sampling
@@ -358,8 +410,6 @@ class FlowPrior(nn.Module):
         >>> z.shape, prior.log_prob(z).shape, prior.normalized
         (torch.Size([3, 2]), torch.Size([3]), True)
     """
-
-    normalized: ClassVar[bool] = True
 
     def __init__(self, dim: int, transforms: int = 4, hidden: int = 64):
         super().__init__()
@@ -378,7 +428,7 @@ class FlowPrior(nn.Module):
         return rsample_and_log_prob(self.flow(), (n,), generator)[0]
 
     def ml_loss(self, z_post: Tensor, generator: torch.Generator | None = None
-                ) -> tuple[Tensor, dict[str, Tensor]]:
+                ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """-mean log p(z+): maximum likelihood on the posterior samples (no negative phase)."""
         log_p = self.log_prob(z_post.detach())
         return {"prior": -log_p.mean()}, {"prior_log_prob_nats": log_p.mean().detach()}
@@ -398,14 +448,14 @@ class FlowPrior(nn.Module):
         return {"kernel": "exact", "distribution": "zuko MAF on N(0, I)"}
 
 
-PRIORS: dict[str, Callable[..., nn.Module]] = {
+PRIORS: dict[str, Callable[..., Prior]] = {
     "normal": NormalPrior,
     "latent-ebm": LatentEBMPrior,
     "flow": FlowPrior,
 }
 
 
-def build_prior(name: str, dim: int, **options: Any) -> nn.Module:
+def build_prior(name: str, dim: int, **options: Any) -> Prior:
     """The registered prior ``name`` on a latent of ``dim`` dimensions (``model.prior`` and
     ``model.prior_options`` in configs).
 

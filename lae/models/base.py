@@ -2,10 +2,15 @@
 
 A model is a ``torch.nn.Module`` that the trainer drives through four things:
 
-- :meth:`LatentModel.training_step` returns a :class:`StepOutput` with *named* losses;
-- :meth:`LatentModel.loss_parameters` maps each loss name to the parameters it updates (the trainer
-  gives each name its own optimiser, so a model with two objectives, such as Hoffman's, needs no
-  trainer of its own);
+- :meth:`LatentModel.training_step` returns a :class:`StepOutput` with *named* losses: the
+  model's own (:meth:`LatentModel.model_step`, what each model defines) and, under a learned
+  prior, the prior's maximum-likelihood step on the latents the decoder trained on
+  (``StepOutput.latents``), added here for every model;
+- :meth:`LatentModel.loss_parameters` maps each loss name to the parameters it updates: the
+  model's groups (:meth:`LatentModel.model_loss_parameters`) without the prior's parameters,
+  and the prior's own groups (the trainer gives each name its own optimiser, so a model with
+  two objectives, such as Hoffman's, needs no trainer of its own, and refuses a parameter that
+  is in no group or in two);
 - :meth:`LatentModel.infer` (the model's own inference, with an explicit generator; ``encode`` is
   its short form) / :meth:`LatentModel.decode` / :meth:`LatentModel.sample`;
 - :meth:`LatentModel.log_joint`, log p(x, z) per example, which evaluation (IWAE, AIS) builds on.
@@ -26,7 +31,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from lae.distributions import build_likelihood, build_prior
+from lae.distributions import Prior, build_likelihood, build_prior
 from lae.errors import ConfigError
 from lae.nn import NetConfig, build_decoder, output_bias
 
@@ -48,10 +53,13 @@ class ModelConfig:
     prior_options: dict[str, Any] = field(default_factory=dict)
     likelihood: str = "auto"
     likelihood_options: dict[str, Any] = field(default_factory=dict)
+    prior_lr_scale: float = 1.0  # a learned prior's learning rate over train.lr
 
     def __post_init__(self) -> None:
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
+        if not self.prior_lr_scale > 0:
+            raise ValueError(f"prior_lr_scale must be > 0, got {self.prior_lr_scale}")
         if any(not isinstance(k, int) or k < 1 for k in self.latent_layers):
             raise ValueError(f"latent_layers must be positive integers, got {self.latent_layers}")
         if self.latent_layers and sum(self.latent_layers) != self.latent_dim:
@@ -137,11 +145,14 @@ def with_gradient(value: Tensor, tensors: list[Tensor] | tuple[Tensor, ...],
 
 @dataclass
 class StepOutput:
-    """One training step: losses to minimise (each a scalar tensor with a graph) and detached
-    metrics for logging (scalars, tensors are fine; the trainer calls ``.item()`` when it logs)."""
+    """One training step: losses to minimise (each a scalar tensor with a graph), detached
+    metrics for logging (scalars, tensors are fine; the trainer reads them on logging steps), and
+    the latents the decoder trained on ([..., K]: the posterior samples a learned prior takes its
+    maximum-likelihood step on; every model's ``model_step`` sets them)."""
 
     losses: dict[str, Tensor]
     metrics: dict[str, Tensor | float] = field(default_factory=dict)
+    latents: Tensor | None = None
 
 
 class LatentModel(nn.Module):
@@ -162,6 +173,12 @@ class LatentModel(nn.Module):
     # True when bound(x) gives a stochastic lower bound on log p(x) of the model's own
     # inference chain (the langevin-bound metric)
     has_langevin_bound: ClassVar[bool] = False
+    # Why the model needs a normalised prior with exact sampling ("" where it does not): a model
+    # with a reason refuses an energy-based prior at construction, naming it.
+    needs_exact_prior: ClassVar[str] = ""
+    # training metrics whose value holds log p(z) (nats) -> their name under a prior known only
+    # up to log Z, which they then hold too (a bound on log p(x) bounds log p(x) + log Z)
+    unnormalized_prior_metrics: ClassVar[dict[str, str]] = {}
 
     def __init__(self, cfg: ModelConfig, spec: DataSpec) -> None:
         super().__init__()
@@ -171,7 +188,10 @@ class LatentModel(nn.Module):
         # the latent description: layer sizes, top first, in the order z [B, latent_dim] holds
         # them; every sampler and metric works on the flat z
         self.latent_layers: tuple[int, ...] = tuple(cfg.latent_layers) or (cfg.latent_dim,)
-        self.prior = build_prior(cfg.prior, cfg.latent_dim, **cfg.prior_options)
+        self.prior: Prior = build_prior(cfg.prior, cfg.latent_dim, **cfg.prior_options)
+        if self.needs_exact_prior and not (self.prior.normalized and self.prior.exact_sampling):
+            raise ConfigError(f"model {cfg.name!r} cannot use model.prior: {cfg.prior}: "
+                              f"{self.needs_exact_prior}")
         self.decoder = build_decoder(cfg.net, self.latent_layers, spec.shape)
         likelihood = resolve_likelihood_name(cfg.likelihood, spec)
         if likelihood == "bernoulli" and not spec.binary:
@@ -237,16 +257,68 @@ class LatentModel(nn.Module):
         """Means of p(x | infer(x)), [B, *shape] on the data scale."""
         return self.decode(self.infer(x, generator)).mean
 
-    # -- what each model defines ---------------------------------------------------------
+    # -- the training step every model shares -------------------------------------------
     def training_step(self, x: Tensor, index: Tensor | None = None,
                       generator: torch.Generator | None = None) -> StepOutput:
-        """One step on the batch x [B, *shape]; ``index`` [B] holds the batch's rows in the
-        training set (for models that keep per-example state, e.g. persistent chains);
-        ``generator`` is the source of every random draw of the step."""
-        raise NotImplementedError
+        """One step on the batch x [B, *shape]: the model's own losses (:meth:`model_step`) and,
+        under a learned prior, the prior's maximum-likelihood step (its ``ml_loss``) on the
+        latents the decoder trained on, so that every model trains its prior the same way.
+        Under a prior known only up to log Z, the metrics that hold log p(z) are renamed to
+        say so (``unnormalized_prior_metrics``).
+
+        Args:
+            x: the batch [B, *shape].
+            index: the batch's rows in the training set [B] (for per-example state).
+            generator: the source of every random draw of the step.
+        """
+        out = self.model_step(x, index, generator)
+        metrics = out.metrics
+        if not self.prior.normalized:
+            metrics = {self.unnormalized_prior_metrics.get(k, k): v for k, v in metrics.items()}
+        if not self.prior.learned:
+            return StepOutput(out.losses, metrics, out.latents)
+        if out.latents is None:
+            raise NotImplementedError(f"{type(self).__name__}.model_step returned no latents, so "
+                                      f"its learned prior {self.cfg.prior!r} cannot train")
+        prior_losses, prior_metrics = self.prior.ml_loss(
+            out.latents.detach().reshape(-1, self.latent_dim), generator)
+        clash = set(prior_losses) & set(out.losses)
+        if clash:
+            raise ValueError(f"{type(self).__name__}: the model's losses and its prior's share "
+                             f"the names {sorted(clash)}")
+        return StepOutput(out.losses | prior_losses, metrics | prior_metrics, out.latents)
 
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
-        """Loss name -> parameters its optimiser updates. Default: one loss, all parameters."""
+        """Loss name -> the parameters its optimiser updates: the model's groups
+        (:meth:`model_loss_parameters`) less the prior's parameters, and the prior's own
+        groups (its ``loss_parameters``), which train on its ``ml_loss`` only."""
+        prior_groups = self.prior.loss_parameters()
+        in_prior = {id(p) for params in prior_groups.values() for p in params}
+        groups = {name: [p for p in params if id(p) not in in_prior]
+                  for name, params in self.model_loss_parameters().items()}
+        clash = set(groups) & set(prior_groups)
+        if clash:
+            raise ValueError(f"{type(self).__name__}: the model's loss groups and its prior's "
+                             f"share the names {sorted(clash)}")
+        return groups | prior_groups
+
+    def lr_scales(self) -> dict[str, float]:
+        """Loss name -> factor on ``train.lr`` for its optimiser (names left out: 1): the prior's
+        groups learn at ``model.prior_lr_scale``."""
+        return {name: self.cfg.prior_lr_scale for name in self.prior.loss_parameters()}
+
+    # -- what each model defines ---------------------------------------------------------
+    def model_step(self, x: Tensor, index: Tensor | None = None,
+                   generator: torch.Generator | None = None) -> StepOutput:
+        """The model's own part of :meth:`training_step` on the batch x [B, *shape]: its losses,
+        metrics, and the latents its decoder trained on (``StepOutput.latents``); ``index`` [B]
+        holds the batch's rows in the training set (for models that keep per-example state,
+        e.g. persistent chains); ``generator`` is the source of every random draw of the step."""
+        raise NotImplementedError
+
+    def model_loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """The model's loss name -> parameters (a learned prior's are taken out and trained on
+        its own loss, see :meth:`loss_parameters`). Default: one loss, all parameters."""
         return {"loss": [p for p in self.parameters() if p.requires_grad]}
 
     def diagnostics(self, x: Tensor) -> dict[str, Tensor | float]:
@@ -265,21 +337,14 @@ class LatentModel(nn.Module):
 
     def check_record(self, record: dict[str, float]) -> None:
         """A divergence guard on a logged record: raises :class:`lae.errors.ModelDiverged` when
-        the record shows the model diverging. Default: the prior's guard, where it has one (the
-        latent EBM's exploding energies)."""
-        check = getattr(self.prior, "check_record", None)
-        if check is not None:
-            check(record)
+        the record shows the model diverging. Default: the prior's guard (the latent EBM's
+        exploding energies)."""
+        self.prior.check_record(record)
 
     def warnings(self, record: dict[str, float]) -> list[str]:
         """Warnings for a logged record (train metrics averaged since the last logging step,
         plus :meth:`diagnostics`); the trainer issues each as a ``UserWarning``. Default: none."""
         return []
-
-    def lr_scales(self) -> dict[str, float]:
-        """Loss name -> factor on ``train.lr`` for its optimiser (names left out: 1). Default:
-        none (every loss at ``train.lr``)."""
-        return {}
 
     def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The model's own inference: one latent code per x, [B, K] (an encoder's mean, or a

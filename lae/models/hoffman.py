@@ -134,8 +134,8 @@ class Hoffman(VAE):
         z = self.run_chain(tile_batch(x, s), z0.reshape(s * b, k), generator)[0].z
         return z.reshape(s, b, k)
 
-    def training_step(self, x: Tensor, index: Tensor | None = None,
-                      generator: torch.Generator | None = None) -> StepOutput:
+    def model_step(self, x: Tensor, index: Tensor | None = None,
+                   generator: torch.Generator | None = None) -> StepOutput:
         with torch.no_grad():  # z_0 is detached anyway: no graph through the encoder here
             z0 = self.proposal(x).sample(generator=generator)
         state, info = self.run_chain(x, z0, generator)
@@ -143,15 +143,16 @@ class Hoffman(VAE):
         if self.adapter is not None:
             self.log_step_size.copy_(self.adapter.update(self.log_step_size, acceptance, 0))
         decoder_loss = -self.log_joint(x, state.z).mean()  # state.z carries no graph
-        vae = super().training_step(x, index, generator)  # the encoder's bound, a second draw
+        vae = super().model_step(x, index, generator)  # the encoder's bound, a second draw
         return StepOutput(
             losses={"decoder": decoder_loss, "encoder": vae.losses["loss"]},
             metrics={**vae.metrics, "log_joint_chain_nats": -decoder_loss.detach(),
                      "acceptance": acceptance.mean(), "step_size": self.log_step_size.exp(),
                      "nonfinite_proposals": info.nonfinite.sum()},
+            latents=state.z,
         )
 
-    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+    def model_loss_parameters(self) -> dict[str, list[nn.Parameter]]:
         """Disjoint groups: decoder + likelihood for "decoder", the encoder for "encoder"."""
         decoder = [*self.decoder.parameters(), *self.likelihood.parameters()]
         return {"decoder": [p for p in decoder if p.requires_grad],

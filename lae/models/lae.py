@@ -108,7 +108,6 @@ class LAE(LatentModel):
         mala_steps: int = 0  # per-point MALA steps in latent space after the ALD transitions
         mala_step_size: float = 1e-2  # their initial step size (adapted toward mala_target)
         mala_target: float = 0.574
-        prior_lr_scale: float = 1.0  # a learned prior's lr over train.lr (lae-flow, lae-ebm)
 
         def __post_init__(self) -> None:
             super().__post_init__()
@@ -285,8 +284,8 @@ class LAE(LatentModel):
         mean = self.infer(x)
         return Independent(Normal(mean, torch.full_like(mean, self.cfg.eval_std)), 1)
 
-    def training_step(self, x: Tensor, index: Tensor | None = None,
-                      generator: torch.Generator | None = None) -> StepOutput:
+    def model_step(self, x: Tensor, index: Tensor | None = None,
+                   generator: torch.Generator | None = None) -> StepOutput:
         cfg = self.cfg
         feats = self.feature_matrix(x)  # graph to psi, for step 2
         g = feats.detach()  # the chain sees fixed features within the minibatch
@@ -365,11 +364,7 @@ class LAE(LatentModel):
             nonfinite = nonfinite + mala_nonfinite
             losses = {"decoder": decoder_loss, "features": loss}
         metrics |= {"energy_per_example": loss.detach(), "nonfinite_proposals": nonfinite}
-        if self.learned_prior():  # its maximum-likelihood step on the decoder's latents
-            prior_losses, prior_metrics = self.prior.ml_loss(z_decoder.detach(), generator)
-            losses |= prior_losses
-            metrics |= prior_metrics
-        return StepOutput(losses=losses, metrics=metrics)
+        return StepOutput(losses=losses, metrics=metrics, latents=z_decoder)
 
     @torch.no_grad()
     def diagnostics(self, x: Tensor) -> dict[str, Tensor | float]:
@@ -403,28 +398,14 @@ class LAE(LatentModel):
         return [p for p in (*self.decoder.parameters(), *self.likelihood.parameters())
                 if p.requires_grad]
 
-    def learned_prior(self) -> list[nn.Parameter]:
-        """The prior's trainable parameters (none for the standard normal)."""
-        return [p for p in self.prior.parameters() if p.requires_grad]
-
-    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+    def model_loss_parameters(self) -> dict[str, list[nn.Parameter]]:
         """One loss for the decoder, likelihood and features; with ``mala_steps``, "decoder"
-        (decoder, likelihood) and "features" (the feature network g) separately; a learned
-        prior's parameters under its own names ("prior", "prior_sampler")."""
-        prior = self.learned_prior()
-        in_prior = {id(p) for p in prior}
+        (decoder, likelihood) and "features" (the feature network g) separately (a learned
+        prior's groups are added by :meth:`LatentModel.loss_parameters`)."""
         if not self.cfg.mala_steps:
-            groups = {"loss": [p for p in self.parameters()
-                               if p.requires_grad and id(p) not in in_prior]}
-        else:
-            groups = {"decoder": self.decoder_parameters(),
-                      "features": [p for p in self.features.parameters() if p.requires_grad]}
-        return groups | (self.prior.loss_parameters() if prior else {})
-
-    def lr_scales(self) -> dict[str, float]:
-        if not self.learned_prior():
-            return {}
-        return {name: self.cfg.prior_lr_scale for name in self.prior.loss_parameters()}
+            return super().model_loss_parameters()
+        return {"decoder": self.decoder_parameters(),
+                "features": [p for p in self.features.parameters() if p.requires_grad]}
 
 
 @register_model("lae-flow")

@@ -147,8 +147,8 @@ class LD(LatentModel):
         adapted step sizes: [n_samples, B, K]."""
         return self.test_chain(x, n_samples, generator)[1]
 
-    def training_step(self, x: Tensor, index: Tensor | None = None,
-                      generator: torch.Generator | None = None) -> StepOutput:
+    def model_step(self, x: Tensor, index: Tensor | None = None,
+                   generator: torch.Generator | None = None) -> StepOutput:
         if index is None:
             raise ValueError(f"{self.cfg.name} needs the batch's rows in the training set (index)")
         log_eta = self.log_step_size[index]  # [B]
@@ -167,7 +167,7 @@ class LD(LatentModel):
             trace = trace[-1:]
         loss = -self.log_joint(tile_batch(x, trace.shape[0]), trace.flatten(0, 1)).mean()
         return StepOutput(losses={"loss": loss},
-                          metrics={"energy_per_example": loss.detach()} | metrics)
+                          metrics={"energy_per_example": loss.detach()} | metrics, latents=trace)
 
 
 @register_model("abp")

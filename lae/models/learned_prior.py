@@ -60,8 +60,9 @@ from lae.samplers.base import tile_batch
 
 
 class LearnedPriorModel(LatentModel):
-    """A decoder under a learned prior (its ``ml_loss`` is the "prior" loss), posterior by
-    short-run Langevin; the registered models below differ only in their prior and defaults."""
+    """A decoder under a learned prior (trained by its ``ml_loss`` on the posterior samples, as
+    every model trains its prior: :meth:`LatentModel.training_step`), posterior by short-run
+    Langevin; the registered models below differ only in their prior and defaults."""
 
     @dataclass
     class Config(ModelConfig):
@@ -75,8 +76,8 @@ class LearnedPriorModel(LatentModel):
             if self.posterior_steps < 1 or self.test_steps < 0:
                 raise ValueError(f"posterior_steps must be >= 1 and test_steps >= 0, got "
                                  f"{self.posterior_steps} and {self.test_steps}")
-            if not (self.posterior_step_size > 0 and self.prior_lr_scale > 0):
-                raise ValueError("posterior_step_size and prior_lr_scale must be > 0")
+            if not self.posterior_step_size > 0:
+                raise ValueError("posterior_step_size must be > 0")
             if self.prior != type(self).prior:  # each model is its own prior's learning rule
                 raise ValueError(f"model {self.name} needs prior: {type(self).prior}, got "
                                  f"{self.prior!r}")
@@ -101,23 +102,21 @@ class LearnedPriorModel(LatentModel):
         z = self.infer(tile_batch(x, n_samples), generator)
         return z.reshape(n_samples, x.shape[0], -1)
 
-    def training_step(self, x: Tensor, index: Tensor | None = None,
-                      generator: torch.Generator | None = None) -> StepOutput:
+    def model_step(self, x: Tensor, index: Tensor | None = None,
+                   generator: torch.Generator | None = None) -> StepOutput:
+        """Loss "decoder" on the posterior samples z+ (the prior's loss is added on the same
+        z+ by :meth:`LatentModel.training_step`)."""
         z_post = self.posterior_chain(x, self.cfg.posterior_steps, generator)
-        prior_losses, metrics = self.prior.ml_loss(z_post, generator)
         log_lik = self.log_likelihood(x, z_post)
-        return StepOutput(losses=prior_losses | {"decoder": -log_lik.mean()},
-                          metrics=metrics | {"log_likelihood_nats": log_lik.mean().detach()})
+        return StepOutput(losses={"decoder": -log_lik.mean()},
+                          metrics={"log_likelihood_nats": log_lik.mean().detach()},
+                          latents=z_post)
 
-    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
-        """The prior's groups ("prior", and "prior_sampler" for an amortized prior sampler);
-        "decoder": the decoder and the likelihood."""
+    def model_loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """"decoder": the decoder and the likelihood (the prior's groups are added by
+        :meth:`LatentModel.loss_parameters`)."""
         decoder = [*self.decoder.parameters(), *self.likelihood.parameters()]
-        return self.prior.loss_parameters() | {
-            "decoder": [p for p in decoder if p.requires_grad]}
-
-    def lr_scales(self) -> dict[str, float]:
-        return {name: self.cfg.prior_lr_scale for name in self.prior.loss_parameters()}
+        return {"decoder": [p for p in decoder if p.requires_grad]}
 
 
 @register_model("latent-ebm")

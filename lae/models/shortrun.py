@@ -48,6 +48,9 @@ class ShortRun(LatentModel):
     """Short-run Langevin from the prior, step sizes learned by the Langevin bound."""
 
     has_langevin_bound = True
+    needs_exact_prior = ("its chains start at exact draws from p(z) and its Langevin bound needs "
+                         "their normalised log density, which an energy-based prior has only up "
+                         "to log Z and samples only by MCMC; choose model.prior: normal or flow")
 
     @dataclass
     class Config(ModelConfig):
@@ -148,15 +151,16 @@ class ShortRun(LatentModel):
         z = self.run(tile_batch(x, n_samples), generator=generator)
         return z.reshape(n_samples, x.shape[0], -1)
 
-    def training_step(self, x: Tensor, index: Tensor | None = None,
-                      generator: torch.Generator | None = None) -> StepOutput:
+    def model_step(self, x: Tensor, index: Tensor | None = None,
+                   generator: torch.Generator | None = None) -> StepOutput:
         bound, z_k = self.bound(x, generator)
         decoder_loss = -self.log_joint(x, z_k.detach()).mean()
         return StepOutput(
             losses={"decoder": decoder_loss, "steps": -bound.mean()},
             metrics={"langevin_bound_nats": bound.mean().detach(),
                      "log_joint_chain_nats": -decoder_loss.detach(),
-                     **self.step_size_metrics()})
+                     **self.step_size_metrics()},
+            latents=z_k)
 
     def step_size_metrics(self) -> dict[str, Tensor]:
         """The learned step sizes for the log: ``step_size`` (their mean), and each one as
@@ -176,7 +180,7 @@ class ShortRun(LatentModel):
                 out[key] = eta[t, layer]
         return out
 
-    def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
+    def model_loss_parameters(self) -> dict[str, list[nn.Parameter]]:
         """"decoder": the decoder and likelihood; "steps": the step sizes (and reverse kernels)."""
         steps = [self.log_step] + ([self.log_reverse] if self.log_reverse is not None else [])
         ids = {id(p) for p in steps}

@@ -84,23 +84,32 @@ class VAE(LatentModel):
         """Independent draws from q(z|x) (flows included in subclasses): [n_samples, B, K]."""
         return rsample_and_log_prob(self.proposal(x), (n_samples,), generator)[0]
 
+    def draws_and_log_weights(self, x: Tensor, k: int,
+                              generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """k reparameterised z_j ~ q(z|x) [k, B, K] and their log weights
+        log p(x, z_j) - log q(z_j | x) [k, B]. z and log q(z|x) come in one pass (for IAF
+        flows, log_prob of a given z would invert each flow in K sequential passes)."""
+        z, log_q = rsample_and_log_prob(self.proposal(x), (k,), generator)  # [k, B, K], [k, B]
+        return z, self.log_joint(tile_batch(x, k), z.flatten(0, 1)).view(k, -1) - log_q
+
     def log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None
                     ) -> Tensor:
-        """log p(x, z_j) - log q(z_j | x) for k reparameterised z_j ~ q(z|x): [k, B]. z and
-        log q(z|x) come in one pass (for IAF flows, log_prob of a given z would invert each flow
-        in K sequential passes)."""
-        z, log_q = rsample_and_log_prob(self.proposal(x), (k,), generator)  # [k, B, K], [k, B]
-        return self.log_joint(tile_batch(x, k), z.flatten(0, 1)).view(k, -1) - log_q
+        """log p(x, z_j) - log q(z_j | x) for k reparameterised z_j ~ q(z|x): [k, B]."""
+        return self.draws_and_log_weights(x, k, generator)[1]
 
-    def training_step(self, x: Tensor, index: Tensor | None = None,
-                      generator: torch.Generator | None = None) -> StepOutput:
+    unnormalized_prior_metrics = {"elbo_nats": "elbo_plus_log_z_nats",
+                                  "bound_nats": "bound_plus_log_z_nats"}
+
+    def model_step(self, x: Tensor, index: Tensor | None = None,
+                   generator: torch.Generator | None = None) -> StepOutput:
         k = self.cfg.k
-        log_w = self.log_weights(x, k, generator)
+        z, log_w = self.draws_and_log_weights(x, k, generator)
         elbo = log_w.mean(0)
         bound = elbo if self.cfg.objective == "elbo" else torch.logsumexp(log_w, 0) - math.log(k)
         return StepOutput(
             losses={"loss": -bound.mean()},
             metrics={"elbo_nats": elbo.mean().detach(), "bound_nats": bound.mean().detach()},
+            latents=z,
         )
 
 
@@ -143,8 +152,10 @@ class InfoVAE(VAE):
                 raise ValueError(f"need alpha <= 1 and alpha + lam >= 1 (non-negative weights), "
                                  f"got alpha={self.alpha}, lam={self.lam}")
 
-    def training_step(self, x: Tensor, index: Tensor | None = None,
-                      generator: torch.Generator | None = None) -> StepOutput:
+    unnormalized_prior_metrics = {"kl_nats": "kl_minus_log_z_nats"}
+
+    def model_step(self, x: Tensor, index: Tensor | None = None,
+                   generator: torch.Generator | None = None) -> StepOutput:
         cfg = self.cfg
         z, log_q = rsample_and_log_prob(self.proposal(x), (), generator)  # [B, K], [B]
         log_lik = self.log_likelihood(x, z)
@@ -154,4 +165,4 @@ class InfoVAE(VAE):
         objective = (log_lik - (1 - cfg.alpha) * kl).mean() - (cfg.alpha + cfg.lam - 1) * mmd2
         return StepOutput(losses={"loss": -objective}, metrics={
             "log_likelihood_nats": log_lik.mean().detach(), "kl_nats": kl.mean().detach(),
-            "mmd2": mmd2.detach()})
+            "mmd2": mmd2.detach()}, latents=z)

@@ -113,6 +113,39 @@ def data_spec(splits: DataSplits) -> DataSpec:
                     n_train=int(splits.train.shape[0]))
 
 
+
+def check_loss_groups(model: torch.nn.Module, groups: dict[str, list[torch.nn.Parameter]]) -> None:
+    """Refuse loss groups that do not partition the model's trainable parameters: a parameter in
+    no group would never train (silently), one in two would take two optimisers' steps.
+
+    Raises:
+        ValueError: naming the parameters (as ``named_parameters`` names them) and the groups.
+    """
+    owners: dict[int, list[str]] = {}
+    for name, params in groups.items():
+        for p in params:
+            owners.setdefault(id(p), []).append(name)
+    orphans, shared = [], []
+    for pname, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        found = owners.pop(id(p), [])
+        if not found:
+            orphans.append(pname)
+        elif len(found) > 1:
+            shared.append(f"{pname} (in {', '.join(found)})")
+    problems = []
+    if orphans:
+        problems.append(f"in no loss group, so they would never train: {', '.join(orphans)}")
+    if shared:
+        problems.append(f"in two or more loss groups: {', '.join(shared)}")
+    if owners:
+        problems.append(f"{len(owners)} parameter(s) in loss groups are not the model's")
+    if problems:
+        raise ValueError(f"model {getattr(model.cfg, 'name', type(model).__name__)!r}: "
+                         f"loss_parameters() must put each trainable parameter in exactly one "
+                         f"group; parameters " + "; ".join(problems))
+
 class Trainer:
     """Train ``cfg.model`` on ``cfg.data`` into ``run_dir``.
 
@@ -151,6 +184,7 @@ class Trainer:
         if tc.compile:
             self.model.compile_log_joint(tc.compile_mode)
         self.param_groups = self.model.loss_parameters()
+        check_loss_groups(self.model, self.param_groups)
         # each loss's learning rate: train.lr times the model's scale for it (default 1)
         self.lrs = {name: tc.lr * self.model.lr_scales().get(name, 1.0)
                     for name in self.param_groups}
