@@ -24,6 +24,7 @@ from pathlib import Path
 
 from lae.errors import ConfigError, LaeError
 from lae.eval.json import json_safe
+from lae.files import atomic_write, check_writable
 from lae.toy.cli import add_toy_commands
 
 
@@ -68,16 +69,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from lae.data import evenly_spaced, load_dataset
-    from lae.eval.metrics import evaluate, settings_from_arguments
+    from lae.eval.metrics import METRICS, evaluate, settings_from_arguments
     from lae.eval.plots import read_metrics
+    from lae.eval.results import merge_results, read_results
     from lae.train import load_run
 
     if args.n_examples < 0:
         raise ConfigError(f"--n-examples must be >= 0 (0: all), got {args.n_examples}")
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    unknown = [n for n in names if n not in METRICS]
+    if not names or unknown:
+        what = f"unknown metric(s) {unknown}" if unknown else "no metric named"
+        raise ConfigError(f"--metrics: {what}; choices: {', '.join(sorted(METRICS))}")
     settings = settings_from_arguments(args)  # bad settings fail before any work
     run = load_run(args.run_dir, args.checkpoint)
     out = Path(args.out) if args.out else run.run_dir / "results.json"
     _refuse_existing(out, args.overwrite or args.out is None)
+    try:  # a folder the results cannot be written to fails now, not after the metrics
+        check_writable(out.parent)
+    except OSError as exc:
+        raise LaeError(f"cannot write the results to {out}: {exc.strerror or exc}") from None
     data_cfg = run.config.data
     if args.data_dir is not None:
         data_cfg.data_dir = args.data_dir
@@ -88,7 +99,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     labels = splits.test_labels if args.split == "test" else splits.val_labels
     x = evenly_spaced(x, args.n_examples)
     y = None if labels is None else evenly_spaced(labels, args.n_examples)
-    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     # Training data and labels for the metrics that need them (fd, probe); pictures (interp)
     # go next to the results file.
     results = evaluate(run.model, x, names, settings, train=(splits.train, splits.train_labels),
@@ -100,8 +110,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     results = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
                "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,
                "training_warnings": flagged, **results}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(json_safe(results), indent=2))
+    if out.exists() and not args.overwrite:  # the default results.json: add to what it holds
+        results = merge_results(read_results(out), results, names)
+    atomic_write(out, lambda f: f.write(json.dumps(json_safe(results), indent=2).encode()))
     for key, res in results["metrics"].items():
         print(f"{key:>22}: {res['value']:.4f} ± {res['stderr']:.4f}  (n={res['n']}, "
               f"{res['settings']})")

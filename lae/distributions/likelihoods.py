@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -29,7 +30,11 @@ def _event_shape(event_shape: Sequence[int]) -> tuple[int, ...]:
 
 
 class Likelihood(nn.Module):
-    """Base class: holds ``event_shape`` and checks the trailing shape of the parameters."""
+    """Base class: holds ``event_shape`` and checks the trailing shape of the parameters.
+    ``discrete`` says whether ``log_prob`` is the log of a probability mass (then bits per
+    dimension mean what they say) or of a density."""
+
+    discrete: ClassVar[bool] = False
 
     def __init__(self, event_shape: Sequence[int]):
         super().__init__()
@@ -78,6 +83,8 @@ class BernoulliLikelihood(Likelihood):
         >>> lik(torch.zeros(3, 1, 2, 2)).log_prob(torch.ones(3, 1, 2, 2)).shape
         torch.Size([3])
     """
+
+    discrete = True  # a probability mass
 
     def _base(self, params: Tensor) -> Bernoulli:
         return Bernoulli(logits=params, validate_args=False)
@@ -203,6 +210,8 @@ class DiscretizedLogisticLikelihood(_ScaledLikelihood):
         min_scale: floor :math:`s_{\min}` of the scale. Not needed for stability (the masses are
             at most 1 for any scale), only to cap the likelihood of constant pixels.
     """
+
+    discrete = True  # a probability mass
 
     def __init__(
         self,

@@ -155,9 +155,11 @@ def summarize(per_example: Tensor, **settings: Any) -> Result:
 
 def nll_results(prefix: str, log_px: Tensor, model: LatentModel,
                 **settings: Any) -> dict[str, Result]:
-    """``{prefix}_nats`` (and ``{prefix}_bpd`` for 8-bit data) from log p(x) estimates [N]."""
+    """``{prefix}_nats`` (and ``{prefix}_bpd`` for 8-bit data under a likelihood that is a
+    probability mass: bits per dimension of a density on 8-bit data would compare a density with
+    masses) from log p(x) estimates [N]."""
     out = {f"{prefix}_nats": summarize(-log_px, **settings)}
-    if model.spec.n_bits is not None:
+    if model.spec.n_bits is not None and model.likelihood.discrete:
         out[f"{prefix}_bpd"] = summarize(-log_px / (model.spec.n_dims * math.log(2)), **settings)
     return out
 

@@ -100,14 +100,17 @@ def read_metrics(path: Path) -> list[dict]:
 PER_CHAIN_STEP = re.compile(r"^t(\d+)/(?:layer(\d+)/)?step_size$")
 
 
+NOT_PLOTTED = ("step", "epoch", "time_s", "images_per_s", "train_seconds")  # axes, not series
+
+
 def save_loss_curves(metrics_path: Path, out_path: Path) -> Path | None:
     """Plot every numeric train and eval series of ``metrics.jsonl`` against the step (the
     per-chain-step step sizes go to :func:`save_step_size_profile` instead)."""
     series: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for rec in read_metrics(metrics_path):
         for key, value in rec.items():
-            if key in ("step", "epoch", "time_s", "images_per_s") or not isinstance(
-                    value, (int, float)) or PER_CHAIN_STEP.match(key):
+            if key in NOT_PLOTTED or not isinstance(value, (int, float)) or PER_CHAIN_STEP.match(
+                    key):
                 continue
             series[f"{rec.get('split', 'train')}/{key}"].append((rec["step"], float(value)))
     if not series:
@@ -130,6 +133,44 @@ def save_loss_curves(metrics_path: Path, out_path: Path) -> Path | None:
     fig.savefig(out_path, dpi=100)
     plt.close(fig)
     return out_path
+
+
+# per-epoch test keys that can put runs on one axis, best first: AIS scores every model through
+# its prior and decoder alone; IWAE depends on each model's proposal (the LAE's is hand-set)
+COMPARABLE_NLL_KEYS = ("nll_ais_bpd", "nll_ais_nats", "nll_iwae_bpd", "nll_iwae_nats")
+
+
+def save_nll_comparison(runs: dict[str, Path], out_path: Path) -> str | None:
+    """Test NLL of several runs on shared axes, against the epoch and against the training
+    wall-clock (``train_seconds`` of the per-epoch test records): ``runs`` maps a label to a
+    run folder. The key is the first of :data:`COMPARABLE_NLL_KEYS` that every run logged;
+    returns it (None, and no figure, when the runs share none)."""
+    tests = {label: [r for r in read_metrics(run / "metrics.jsonl") if r.get("split") == "test"]
+             for label, run in runs.items()}
+    key = next((k for k in COMPARABLE_NLL_KEYS
+                if all(any(k in r for r in recs) for recs in tests.values())), None)
+    if key is None:
+        return None
+    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for label, recs in tests.items():
+        recs = [r for r in recs if isinstance(r.get(key), (int, float))]
+        by_epoch.plot([r["epoch"] for r in recs], [r[key] for r in recs], marker=".",
+                      label=label)
+        timed = [r for r in recs if "train_seconds" in r]
+        by_time.plot([r["train_seconds"] for r in timed], [r[key] for r in timed], marker=".",
+                     label=label)
+    unit = "bits/dim" if key.endswith("_bpd") else "nats per example"
+    by_epoch.set_ylabel(f"test {key} ({unit}, lower is better)", fontsize=8)
+    by_epoch.set_xlabel("epoch")
+    by_time.set_xlabel("training wall-clock (s, evaluation excluded)")
+    by_epoch.legend(fontsize=8)
+    for ax in (by_epoch, by_time):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+    return key
 
 
 def save_step_size_profile(metrics_path: Path, out_path: Path) -> Path | None:

@@ -19,9 +19,10 @@ import yaml
 
 from lae.distributions import build_prior
 from lae.errors import ConfigError, RunDirError
-from lae.eval.plots import read_metrics
+from lae.eval.plots import read_metrics, save_nll_comparison
+from lae.eval.results import read_results
 
-SKIP_KEYS = {"split", "epoch", "step"}
+SKIP_KEYS = {"split", "epoch", "step", "train_seconds"}
 NOT_IN_TABLE = {"interp_grid_rows"}  # a count of picture rows, not a score (picture shown below)
 SEED_KEYS = {("train", "seed"), ("data", "seed")}
 # Fields that do not change what a run computes (or only where it runs): ignored when grouping.
@@ -68,15 +69,25 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.is_file():
         raise RunDirError(f"{run_dir} is not a lae run directory (no config.yaml)")
-    cfg = yaml.safe_load(cfg_path.read_text())
+    try:
+        cfg = yaml.safe_load(cfg_path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise RunDirError(f"{cfg_path}: not a readable config ({exc})") from None
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("model"), dict):
+        raise RunDirError(f"{cfg_path}: not a lae run config (expected a mapping with a 'model' "
+                          f"section)")
     results_path = run_dir / "results.json"
     numbers: dict[str, str] = {}
     values: dict[str, float] = {}
     settings: dict[str, dict] = {}
+    tests = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("split") == "test"]
+    trained = tests[-1]["epoch"] if tests else None
     if results_path.is_file():
-        source = "results.json"
-        for key, res in json.loads(results_path.read_text())["metrics"].items():
-            if key in NOT_IN_TABLE or not _is_number(res.get("value")):
+        results = read_results(results_path)
+        source = _results_source(results, run_dir, trained)
+        for key, res in results["metrics"].items():
+            if key in NOT_IN_TABLE or not isinstance(res, dict) or not _is_number(
+                    res.get("value")):
                 continue
             stderr = res.get("stderr")
             numbers[key] = f"{res['value']:.4g}" + (
@@ -84,8 +95,7 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
             values[key] = float(res["value"])
             settings[key] = res.get("settings", {})
     else:
-        source = "metrics.jsonl (last epoch)"
-        tests = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("split") == "test"]
+        source = f"metrics.jsonl (epoch {trained})"
         if tests:
             values = {k: float(v) for k, v in tests[-1].items()
                       if k not in SKIP_KEYS and _is_number(v)}
@@ -112,6 +122,33 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
             ("losses", "plots", "loss.png"), ("step_sizes", "plots", "step_sizes.png"),
             ("interpolations", ".", "interpolations.png"))},
     }
+
+
+def _results_source(results: dict[str, Any], run_dir: Path, trained: int | None) -> str:
+    """Where a run's numbers come from, with the evaluated epoch, and what does not match: a
+    results.json of an older epoch than the run trained to, or written for another folder."""
+    epoch = results.get("epoch")
+    if epoch is None:
+        return "results.json"
+    source = f"results.json (epoch {epoch}"
+    if trained is not None and epoch != trained:
+        source += f"; the run trained to epoch {trained}"
+    evaluated = results.get("run_dir")
+    if evaluated and Path(evaluated).name != run_dir.name:
+        source += f"; evaluated as {evaluated}"
+    return source + ")"
+
+
+def _labels(run_dirs: list[Path]) -> list[str]:
+    """A distinct label per run: its folder name, with as many parent folders as it takes to
+    tell runs of the same name apart (``s0/vae``, ``s1/vae``)."""
+    parts = [Path(r).resolve().parts for r in run_dirs]
+    depth = 1
+    while True:
+        labels = ["/".join(p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels) or depth >= max(len(p) for p in parts):
+            return labels
+        depth += 1
 
 
 def _is_number(v: Any) -> bool:
@@ -160,14 +197,20 @@ def group_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
     """Write ``out_dir/report.md`` (and copies of the pictures) for the given runs."""
     runs = [summarize_run(Path(r)) for r in run_dirs]
+    for run, label in zip(runs, _labels(run_dirs)):
+        run["run"] = label
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = group_runs(runs)
     metric_keys = sorted({k for r in rows for k in r["numbers"]})
     head = ["run", "model", "data", "net", "latent_dim", "epochs", "images_per_s", "seeds"]
     lines = ["# lae report", "",
              "Log-likelihoods are per example in nats (`_nats`) or bits per dimension (`_bpd`); "
-             "`mse_per_pixel_01` is on the [0, 1] pixel scale. `nll_iwae` and `neg_elbo` are "
-             "upper bounds on the negative log-likelihood (lower is better).", "",
+             "`mse_per_pixel_01` is on the [0, 1] pixel scale. Lower is better for all three. "
+             "**`nll_ais` is the column that compares models**: annealed importance sampling "
+             "scores every model through its prior and decoder alone. `nll_iwae` and `neg_elbo` "
+             "are upper bounds on the NLL through each model's own proposal q(z|x) (a VAE's "
+             "learned q; the LAE's hand-set N(Phi g(x), 0.05^2 I)), so a gap between two models "
+             "there can be a gap between their proposals.", "",
              "| " + " | ".join(head + metric_keys + ["source"]) + " |",
              "|" + "---|" * (len(head) + len(metric_keys) + 1)]
     for r in rows:
@@ -180,6 +223,7 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
               "`fd_classifier` is the FD-classifier (a Fréchet distance in the features of a "
               "classifier trained on the same dataset; not FID), lower is better; "
               "`probe_accuracy` is the linear-probe test accuracy of latent codes.", ""]
+    lines += _comparison(runs, run_dirs, out_dir)
     for r in runs:
         pics = [(kind, p) for kind, p in r["pictures"].items() if p is not None]
         lines += [f"## {r['run']}", "", f"seeds (data/train): {r['seeds']}", ""]
@@ -187,7 +231,7 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
             lines.append(f"- `{key}`: " + ", ".join(f"{k} = {v}" for k, v in value.items()))
         lines.append("")
         for kind, pic in pics:
-            name = f"{r['run']}_{kind}.png"
+            name = _picture_name(r["run"], kind)
             shutil.copyfile(pic, out_dir / name)
             lines.append(f"{kind}: ![{kind}]({name})")
             if kind == "samples":
@@ -196,3 +240,34 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
     path = out_dir / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _picture_name(label: str, kind: str) -> str:
+    return f"{label.replace('/', '_')}_{kind}.png"
+
+
+def _comparison(runs: list[dict[str, Any]], run_dirs: list[Path], out_dir: Path) -> list[str]:
+    """The section a researcher looks at first: test NLL of every run on shared axes (against
+    the epoch and the training wall-clock), and the runs' samples and reconstructions side by
+    side."""
+    lines = ["## Comparison", ""]
+    key = save_nll_comparison({r["run"]: Path(d) for r, d in zip(runs, run_dirs)},
+                              out_dir / "compare_nll.png")
+    if key is not None:
+        caveat = ("" if key.startswith("nll_ais") else
+                  " (no run logged a per-epoch AIS NLL, `train.eval_ais_temps`; this IWAE bound "
+                  "goes through each model's own proposal, so it compares proposals as much "
+                  "as models)")
+        lines += [f"Test `{key}` after each epoch, against the epoch and against the training "
+                  f"wall-clock (evaluation excluded; the machine and its load set the time "
+                  f"axis){caveat}:", "", "![test NLL](compare_nll.png)", ""]
+    kinds = [k for k in ("samples", "reconstructions")
+             if any(r["pictures"].get(k) for r in runs)]
+    if kinds:
+        lines += ["| run | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+        for r in runs:
+            cells = [f"![{k}]({_picture_name(r['run'], k)})" if r["pictures"].get(k) else ""
+                     for k in kinds]
+            lines.append(f"| {r['run']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines

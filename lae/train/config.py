@@ -76,6 +76,11 @@ class TrainConfig:
     log_every: int = 20  # steps between metrics.jsonl records
     eval_size: int = 1000  # evenly spaced test examples scored after every epoch (0 = all)
     eval_k: int = 100  # importance samples for the per-epoch IWAE bound
+    # per-epoch AIS NLL (nll-ais) with this many temperatures and chains; 0 temperatures: off.
+    # The IWAE bound uses each model's own proposal (the LAE's is hand-set), so only AIS
+    # compares models' training curves.
+    eval_ais_temps: int = 0
+    eval_ais_chains: int = 4
     eval_batch_size: int = 250
     n_samples: int = 64  # images in the per-epoch sample grid
     keep_checkpoints: int = 3  # epoch checkpoints kept besides last.pt; 0 keeps all
@@ -107,6 +112,8 @@ class TrainConfig:
             "log_every": (1, "steps between metrics records"),
             "eval_size": (0, "test examples scored per epoch; 0 scores all"),
             "eval_k": (1, "importance samples of the per-epoch IWAE bound"),
+            "eval_ais_temps": (0, "AIS temperatures of the per-epoch NLL; 0 is off"),
+            "eval_ais_chains": (1, "AIS chains per example of the per-epoch NLL"),
             "eval_batch_size": (1, "examples per evaluation batch"),
             "n_samples": (1, "images in the per-epoch sample grid"),
             "keep_checkpoints": (0, "epoch checkpoints kept; 0 keeps all"),

@@ -211,6 +211,7 @@ class Trainer:
         self.x_eval = evenly_spaced(self.splits.test, tc.eval_size)
         self.x_recon = evenly_spaced(self.splits.test, 32)
         self.epoch, self.step = 0, 0
+        self.train_seconds = 0.0  # wall-clock spent in training epochs (not in evaluation)
         # consecutive steps each chain diagnostic has looked stalled; largest step sizes seen
         self.stalled_steps: dict[str, int] = {}
         self.max_step_size: dict[str, float] = {}
@@ -236,6 +237,7 @@ class Trainer:
         self.model.train()
         sums: dict[str, Any] = {}
         n_images, n_steps, t0 = 0, 0, time.perf_counter()
+        epoch_start = t0
         # disable=None: a bar on a terminal, none in a log file (the epoch lines still print)
         bar = tqdm(self.loader, desc=f"epoch {epoch}/{tc.epochs}",
                    disable=None if tc.progress else True, leave=False, dynamic_ncols=True)
@@ -279,6 +281,7 @@ class Trainer:
                 n_images, n_steps, t0 = 0, 0, time.perf_counter()
         if n_steps:  # steps since the last logging step: checked before the epoch's checkpoint
             self._checked_record(sums, n_steps, epoch, last_x, diagnostics=False)
+        self.train_seconds += time.perf_counter() - epoch_start  # the check above synchronised
 
     def _checked_record(self, sums: dict[str, Any], n_steps: int, epoch: int, x: torch.Tensor,
                         diagnostics: bool = True) -> dict[str, float]:
@@ -372,10 +375,14 @@ class Trainer:
         tc = self.cfg.train
         self.epoch = epoch
         names = [m for m in EPOCH_METRICS if m in METRICS]
+        if tc.eval_ais_temps:  # the one number that compares every model
+            names.append("nll-ais")
         settings = EvalSettings(k=tc.eval_k, elbo_samples=1, batch_size=tc.eval_batch_size,
-                                seed=tc.seed)
+                                seed=tc.seed, ais_temps=max(tc.eval_ais_temps, 1),
+                                ais_chains=tc.eval_ais_chains)
         results = evaluate(self.model, self.x_eval, names, settings)
         record = {"split": "test", "epoch": epoch, "step": self.step,
+                  "train_seconds": round(self.train_seconds, 3),
                   **{k: v["value"] for k, v in results["metrics"].items()}}
         self._check_finite(record, epoch, None)
         self._log(record)
@@ -403,6 +410,7 @@ class Trainer:
             "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
             "epoch": self.epoch,
             "step": self.step,
+            "train_seconds": self.train_seconds,
             "chain_watch": {"stalled_steps": dict(self.stalled_steps),
                             "max_step_size": dict(self.max_step_size)},
             "rng": {"torch": torch.get_rng_state(), "data": self.generator.get_state(),
@@ -417,6 +425,7 @@ class Trainer:
             for group in opt.param_groups:  # a resumed run may change train.lr
                 group["lr"] = self.lrs[name]
         self.epoch, self.step = ckpt["epoch"], ckpt["step"]
+        self.train_seconds = float(ckpt.get("train_seconds", 0.0))  # older checkpoints: 0
         torch.set_rng_state(ckpt["rng"]["torch"])
         self.generator.set_state(ckpt["rng"]["data"])
         if "model" in ckpt["rng"]:  # checkpoints from before the model had its own generator

@@ -79,3 +79,56 @@ def test_the_samples_say_how_the_prior_was_sampled(tmp_path):
     cfg["model"]["prior_options"] = {"widht": 3}
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert "could not be rebuilt" in summarize_run(run)["samples_caption"]
+
+
+def _with_tests(run, records, picture=None):
+    lines = [json.dumps({"split": "train", "epoch": 1, "step": 1, "images_per_s": 100.0})]
+    lines += [json.dumps({"split": "test", "step": 10 * r["epoch"], **r}) for r in records]
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    if picture is not None:
+        (run / "samples").mkdir(exist_ok=True)
+        (run / "samples" / "samples_0002.png").write_bytes(picture)
+    return run
+
+
+def test_runs_of_the_same_folder_name_keep_their_own_pictures(tmp_path):
+    # runs/s0/vae and runs/s1/vae: once both reported as "vae", one's pictures under both
+    (tmp_path / "s0").mkdir()
+    (tmp_path / "s1").mkdir()
+    a = _with_tests(fake_run(tmp_path / "s0", "vae", 0, {"mse_per_pixel_01": 0.1}), [],
+                    picture=b"picture of s0")
+    b = _with_tests(fake_run(tmp_path / "s1", "vae", 1, {"mse_per_pixel_01": 0.2}), [],
+                    picture=b"picture of s1")
+    out = tmp_path / "out"
+    report = write_report([a, b], out).read_text()
+    assert "## s0/vae" in report and "## s1/vae" in report
+    assert (out / "s0_vae_samples.png").read_bytes() == b"picture of s0"
+    assert (out / "s1_vae_samples.png").read_bytes() == b"picture of s1"
+
+
+def test_the_source_names_the_evaluated_epoch_and_flags_an_older_one(tmp_path):
+    run = _with_tests(fake_run(tmp_path, "r", 0, {"mse_per_pixel_01": 0.1}),
+                      [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}])
+    results = json.loads((run / "results.json").read_text())
+    (run / "results.json").write_text(json.dumps(results | {"epoch": 1, "run_dir": str(run)}))
+    assert summarize_run(run)["source"] == "results.json (epoch 1; the run trained to epoch 3)"
+    (run / "results.json").write_text(json.dumps(results | {"epoch": 3,
+                                                            "run_dir": "/elsewhere/other"}))
+    assert summarize_run(run)["source"] == "results.json (epoch 3; evaluated as /elsewhere/other)"
+
+
+def test_the_comparison_figure_puts_runs_on_shared_axes_and_says_what_it_compares(tmp_path):
+    curves = {"lae": [2.4, 2.1, 2.0], "vae": [2.3, 2.15, 2.1]}
+    runs = [_with_tests(fake_run(tmp_path, name, 0, {"nll_ais_bpd": ys[-1]}),
+                        [{"epoch": e + 1, "train_seconds": 10.0 * (e + 1), "nll_ais_bpd": y,
+                          "nll_iwae_bpd": y + 0.5} for e, y in enumerate(ys)])
+            for name, ys in curves.items()]
+    report = write_report(runs, tmp_path / "out").read_text()
+    assert (tmp_path / "out" / "compare_nll.png").stat().st_size > 0
+    assert "Test `nll_ais_bpd` after each epoch" in report and "compare_nll.png" in report
+    assert "**`nll_ais` is the column that compares models**" in report
+    # without a per-epoch AIS the figure falls back to IWAE and says what that compares
+    for run in runs:
+        _with_tests(run, [{"epoch": 1, "train_seconds": 1.0, "nll_iwae_bpd": 2.0}])
+    report = write_report(runs, tmp_path / "out2").read_text()
+    assert "Test `nll_iwae_bpd`" in report and "compares proposals" in report

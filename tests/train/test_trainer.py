@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lae.errors import RunDirError
+from lae.eval.plots import read_metrics
 from lae.models import MODELS, LatentModel, ModelConfig, StepOutput
 from lae.nn import build_encoder
 from lae.train import Trainer, load_config, load_run
@@ -133,3 +134,20 @@ def test_sgd_optimizer_and_a_bad_optimizer_name(tmp_path, fast_overrides):
     with pytest.raises(Exception, match="train.optimizer"):
         Trainer(_cfg(fast_overrides, "train.optimizer=rmsprop"), tmp_path / "b")
     assert not (tmp_path / "b").exists()  # refused before the run directory was made
+
+
+def test_test_records_carry_training_wall_clock_and_the_per_epoch_ais_nll(tmp_path,
+                                                                          fast_overrides):
+    # The report's comparison figure puts runs on one time axis (train_seconds, evaluation
+    # excluded) and scores them by AIS (train.eval_ais_temps): the IWAE bound of the per-epoch
+    # record goes through each model's own proposal and compares proposals as much as models.
+    run = tmp_path / "run"
+    Trainer(_cfg(fast_overrides, "train.eval_ais_temps=3", "train.eval_ais_chains=2",
+                 "train.eval_size=20"), run).fit()
+    tests = [r for r in read_metrics(run / "metrics.jsonl") if r["split"] == "test"]
+    assert [r["epoch"] for r in tests] == [1, 2]
+    assert 0 < tests[0]["train_seconds"] < tests[1]["train_seconds"]
+    assert all("nll_ais_nats" in r for r in tests)
+    resumed = Trainer(_cfg(fast_overrides, "train.epochs=3", "train.eval_ais_temps=3",
+                           "train.eval_ais_chains=2", "train.eval_size=20"), run, resume=True)
+    assert resumed.train_seconds == pytest.approx(tests[1]["train_seconds"], abs=1e-3)

@@ -1,0 +1,103 @@
+"""What `lae eval` and `lae report` promise about results files: metrics accumulate in a run's
+results.json (a cheap metric after a long one keeps both), the file is written atomically and
+only after checks that fail before the work, an empty metric list is an error, and a damaged
+results.json or config.yaml is an ``error:`` line, not a traceback."""
+
+import json
+import os
+
+import pytest
+
+from lae.cli import main
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", "vae-toy2d", "--out", str(run), "--train.epochs=1", "--data.n_toy=400",
+                 "--train.eval_size=50", "--train.eval_k=5", "--train.n_samples=50",
+                 "--train.progress=false", "--model.net.hidden=16"]) == 0
+    return run
+
+
+def _eval(run, *flags):
+    return main(["eval", str(run), "--n-examples", "20", "--k", "5", *flags])
+
+
+def test_a_later_eval_adds_its_metrics_to_the_runs_results(run):
+    (run / "results.json").unlink(missing_ok=True)
+    assert _eval(run, "--metrics", "iwae") == 0
+    first = json.loads((run / "results.json").read_text())["metrics"]["nll_iwae_nats"]
+    assert _eval(run, "--metrics", "mse") == 0  # was: results.json replaced, IWAE lost
+    metrics = json.loads((run / "results.json").read_text())["metrics"]
+    assert set(metrics) == {"nll_iwae_nats", "mse_per_dim"}
+    assert metrics["nll_iwae_nats"] == first
+    # the same metric again replaces its own value only
+    assert _eval(run, "--metrics", "mse", "--seed", "3") == 0
+    assert set(json.loads((run / "results.json").read_text())["metrics"]) == set(metrics)
+    # --overwrite starts afresh
+    assert _eval(run, "--metrics", "mse", "--overwrite") == 0
+    assert set(json.loads((run / "results.json").read_text())["metrics"]) == {"mse_per_dim"}
+
+
+@pytest.mark.parametrize("metrics", [",", "", " , "])
+def test_an_empty_metric_list_is_an_error_and_leaves_the_results(run, capsys, metrics):
+    (run / "results.json").write_text('{"metrics": {"x": {"value": 1}}}')
+    assert _eval(run, "--metrics", metrics) == 2  # was: exit 0 and an empty results.json
+    assert "no metric named" in capsys.readouterr().err
+    assert json.loads((run / "results.json").read_text())["metrics"] == {"x": {"value": 1}}
+
+
+def test_an_unwritable_results_folder_fails_before_the_metrics(run, capsys, monkeypatch):
+    import lae.eval.metrics as metrics
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the metrics ran although the results could not be written")
+
+    monkeypatch.setattr(metrics, "evaluate", no_work)
+    blocker = run.parent / "a-file"
+    blocker.write_text("not a folder")
+    assert _eval(run, "--metrics", "mse", "--out", str(blocker / "results.json")) == 2
+    assert "cannot write the results" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="permissions do not bind root")
+def test_a_read_only_run_folder_fails_before_the_metrics(run, capsys):
+    os.chmod(run, 0o555)
+    try:
+        assert _eval(run, "--metrics", "mse") == 2
+    finally:
+        os.chmod(run, 0o755)
+    assert "cannot write the results" in capsys.readouterr().err
+
+
+def test_a_damaged_results_file_is_an_error_line_for_eval_and_report(run, tmp_path, capsys):
+    (run / "results.json").write_text('{"metrics": {"nll_')  # torn
+    assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "results.json" in err and "Traceback" not in err
+    assert _eval(run, "--metrics", "mse") == 2  # merging into it would lose it
+    assert "results.json" in capsys.readouterr().err
+    assert _eval(run, "--metrics", "mse", "--overwrite") == 0
+
+
+def test_a_damaged_config_is_an_error_line_for_report(run, tmp_path, capsys):
+    saved = (run / "config.yaml").read_text()
+    try:
+        (run / "config.yaml").write_text("model: [unclosed\n")
+        assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 2
+        err = capsys.readouterr().err
+        assert "config.yaml" in err and "Traceback" not in err
+    finally:
+        (run / "config.yaml").write_text(saved)
+
+
+def test_results_and_checkpoints_are_readable_like_every_other_file(run):
+    # mkstemp creates 0600 files; the atomic writes give them the umask's permissions
+    mask = os.umask(0)
+    os.umask(mask)
+    assert _eval(run, "--metrics", "mse", "--overwrite") == 0
+    expected = 0o666 & ~mask
+    assert (run / "results.json").stat().st_mode & 0o777 == expected
+    assert (run / "checkpoints" / "last.pt").stat().st_mode & 0o777 == expected
