@@ -107,6 +107,7 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from lae.samplers.base import (
     expand_step_size,
@@ -204,13 +205,15 @@ KERNELS = tuple(_STEPS)
 def _anneal(log_prior: LogPrior, log_likelihood: LogLikelihood, x_rep: Tensor, z0: Tensor,
             betas: Tensor, kernel: str, n_leapfrog: int, log_eta: Tensor | None,
             adapter: StepSizeAdapter | None, generator: torch.Generator | None,
-            reverse: bool, record: bool) -> dict[str, Any]:
+            reverse: bool, record: bool, on_transition: Callable[[], Any] | None = None
+            ) -> dict[str, Any]:
     """One annealing run over all chains [N] (forward: betas 0 -> 1; reverse: 1 -> 0).
 
     ``log_eta`` is [N] (adapted from there when ``adapter`` is given) or a frozen schedule
     [K - 1, N], one row per transition. Returns the summed weights S [N] (forward: log w;
     reverse: minus log w_rev), acceptance per transition [K - 1] (mean over chains), the
     recorded log step sizes [K - 1, N] when ``record``, and the final log step sizes [N].
+    ``on_transition`` is called after each transition (a progress bar's update).
     """
     bs = betas.tolist()
     if reverse:
@@ -237,6 +240,8 @@ def _anneal(log_prior: LogPrior, log_likelihood: LogLikelihood, x_rep: Tensor, z
         state, acc = _STEPS[kernel](state, bs[t], eta_t, n_leapfrog, evaluate, generator)
         acc_mean[t - 1] = acc.double().mean()
         last_acc = acc
+        if on_transition is not None:
+            on_transition()
         if adapter is not None and not frozen:
             cur = adapter.update(cur, acc, t - 1)
     return {"s": s, "acceptance": acc_mean, "last_acceptance": last_acc,
@@ -265,7 +270,8 @@ def _run(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, z_post: Te
          n_chains: int, n_temps: int, schedule: str, kernel: str, n_leapfrog: int,
          init_step_size: float, target_acceptance: float | None, adapt: str, adapt_gain: float,
          pilot_chains: int | None, chunk_size: int | None, generator: torch.Generator | None,
-         sample_prior: PriorSampler | None) -> tuple[Tensor, dict[str, Any]]:
+         sample_prior: PriorSampler | None, progress: str | None
+         ) -> tuple[Tensor, dict[str, Any]]:
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; choices: {', '.join(KERNELS)}")
     if adapt not in ADAPT:
@@ -285,6 +291,10 @@ def _run(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, z_post: Te
     chunk = chunk_size or max(1, 2048 // m)
     start_time = time.perf_counter()
     s_all, acc_sum, last_acc, final_eta = [], None, [], []
+    runs_per_chunk = 2 if adapt == "pilot" and n_temps > 1 else 1
+    bar = tqdm(total=math.ceil(n / chunk) * runs_per_chunk * max(len(betas) - 2, 0),
+               desc=progress, unit="temp", leave=False, dynamic_ncols=True,
+               disable=None if progress else True)  # on a terminal only
     for lo in range(0, n, chunk):
         xb = x[lo:lo + chunk]
         b = xb.shape[0]
@@ -304,20 +314,22 @@ def _run(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, z_post: Te
             mp = pilot_chains
             pilot = _anneal(log_prior_fn, log_likelihood, xb.repeat_interleave(mp, 0),
                             start(generator, mp), betas, kernel, n_leapfrog, log_eta0[:b * mp],
-                            adapter, generator, reverse, record=True)
+                            adapter, generator, reverse, record=True, on_transition=bar.update)
             sched = pilot["log_step_size"].view(-1, b, mp).mean(-1).repeat_interleave(m, -1)
             run = _anneal(log_prior_fn, log_likelihood, x_rep, start(generator), betas, kernel,
-                          n_leapfrog, sched, None, generator, reverse, record=False)
+                          n_leapfrog, sched, None, generator, reverse, record=False,
+                          on_transition=bar.update)
         else:
             run = _anneal(log_prior_fn, log_likelihood, x_rep, start(generator), betas, kernel,
                           n_leapfrog, log_eta0[:b * m], adapter if adapt == "online" else None,
-                          generator, reverse, record=False)
+                          generator, reverse, record=False, on_transition=bar.update)
         s_all.append(run["s"].view(b, m))
         acc = run["acceptance"] * b
         acc_sum = acc if acc_sum is None else acc_sum + acc
         last_acc.append(run["last_acceptance"])
         if run["final_log_step_size"] is not None:
             final_eta.append(run["final_log_step_size"].exp())
+    bar.close()
     s = torch.cat(s_all)  # [N, M]
     log_est = _logmeanexp(s, 1) if not reverse else -_logmeanexp(-s, 1)
     log_w = s if not reverse else -s
@@ -358,7 +370,8 @@ def ais_log_px(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, n_ch
                adapt_gain: float = 0.3, pilot_chains: int | None = None,
                chunk_size: int | None = None,
                generator: torch.Generator | None = None,
-               sample_prior: PriorSampler | None = None) -> tuple[Tensor, dict[str, Any]]:
+               sample_prior: PriorSampler | None = None,
+               progress: str | None = None) -> tuple[Tensor, dict[str, Any]]:
     """Forward AIS: a stochastic lower bound on log p(x), nats per data point: ([B], diagnostics).
 
     Args:
@@ -384,6 +397,8 @@ def ais_log_px(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, n_ch
         chunk_size: data points per chunk (memory is O(chunk_size * M)); default 2048 // M.
         generator: the only source of randomness (on x's device).
         sample_prior: ``(n, generator) -> z [n, K]``, needed when ``log_prior`` is a callable.
+        progress: a progress bar's label (temperatures done, with time left; shown on a
+            terminal only); None: no bar.
 
     Returns:
         ``(log_px [B], diagnostics)``; diagnostics hold ``log_weights`` [B, M], ``ess_fraction``
@@ -395,8 +410,7 @@ def ais_log_px(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, n_ch
                 schedule=schedule, kernel=kernel, n_leapfrog=n_leapfrog,
                 init_step_size=init_step_size, target_acceptance=target_acceptance, adapt=adapt,
                 adapt_gain=adapt_gain, pilot_chains=pilot_chains, chunk_size=chunk_size,
-                generator=generator,
-                sample_prior=sample_prior)
+                generator=generator, sample_prior=sample_prior, progress=progress)
 
 
 @torch.no_grad()

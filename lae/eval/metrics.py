@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from lae.errors import ConfigError
 from lae.eval.ais import KERNELS, SCHEDULES, ais_log_px, bdmc
@@ -140,9 +141,16 @@ def register_metric(name: str, description: str,
     return add
 
 
-def batches(x: Tensor, batch_size: int, device: torch.device) -> Iterator[Tensor]:
+def batches(x: Tensor, batch_size: int, device: torch.device, progress: str | None = None
+            ) -> Iterator[Tensor]:
+    """x [N, ...] in batches of ``batch_size`` rows on ``device``; with a ``progress`` label, a
+    progress bar over the examples with time left (on a terminal only)."""
+    bar = tqdm(total=x.shape[0], desc=progress, unit="ex", leave=False, dynamic_ncols=True,
+               disable=None if progress else True)
     for start in range(0, x.shape[0], batch_size):
         yield x[start:start + batch_size].to(device)
+        bar.update(min(batch_size, x.shape[0] - start))
+    bar.close()
 
 
 def summarize(per_example: Tensor, **settings: Any) -> Result:
@@ -183,7 +191,7 @@ def iwae_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(s.seed + 4)
     log_px = torch.cat([iwae_log_px(model.log_joint, proposal(xb), xb, s.k, generator=g).cpu()
-                        for xb in batches(x, s.batch_size, device)])
+                        for xb in batches(x, s.batch_size, device, "iwae")])
     return nll_results("nll_iwae", log_px, model, k=s.k, proposal=description)
 
 
@@ -196,7 +204,7 @@ def elbo_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
         elbo = torch.cat([
             log_importance_weights(model.log_joint, proposal(xb), xb, s.elbo_samples,
                                    g).mean(0).cpu()
-            for xb in batches(x, s.batch_size, device)])
+            for xb in batches(x, s.batch_size, device, "elbo")])
     return nll_results("neg_elbo", elbo, model, samples_per_example=s.elbo_samples,
                        proposal=description)
 
@@ -210,7 +218,7 @@ def langevin_bound_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dic
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(s.seed + 3)
     parts = []
-    for xb in batches(x, s.batch_size, device):
+    for xb in batches(x, s.batch_size, device, "langevin-bound"):
         draws = torch.stack([model.bound(xb, generator=g)[0].detach()
                              for _ in range(s.elbo_samples)])
         parts.append(draws.mean(0).cpu())  # each draw is unbiased for the bound
@@ -223,7 +231,7 @@ def mse_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Resu
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(s.seed + 6)
     errors = []
-    for xb in batches(x, s.batch_size, device):
+    for xb in batches(x, s.batch_size, device, "mse"):
         recon = model.reconstruct(xb, generator=g)
         diff = model.spec.to_unit(recon) - model.spec.to_unit(xb)
         errors.append(diff.pow(2).flatten(1).mean(1).cpu())
@@ -263,7 +271,7 @@ def nll_ais_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, 
     prior = model.prior
     if prior.normalized:
         log_px, diag = ais_log_px(prior, model.log_likelihood, x.to(device), generator=g,
-                                  **_ais_kwargs(s))
+                                  progress="nll-ais", **_ais_kwargs(s))
         return nll_results("nll_ais", log_px.cpu(), model, **_ais_settings(diag))
     # p(z) = p~(z) / Z: AIS from the base p_0 to p~(z) p(x|z) estimates log p(x) + log Z
     base = prior.base
@@ -272,7 +280,7 @@ def nll_ais_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, 
         return model.log_likelihood(xb, z) + prior.log_prob(z) - base.log_prob(z)
 
     log_px_plus_log_z, diag = ais_log_px(base, log_ratio_and_likelihood, x.to(device),
-                                         generator=g, **_ais_kwargs(s))
+                                         generator=g, progress="nll-ais", **_ais_kwargs(s))
     log_z = ais_log_normalizer(prior, n_temps=max(s.ais_temps, 2), generator=g,
                                **{k: v for k, v in _ais_kwargs(s).items()
                                   if k not in ("n_chains", "n_temps", "chunk_size")})
@@ -293,7 +301,7 @@ def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
     _require_normalized_prior(model)
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(s.seed + 1)
-    out = bdmc(model, s.bdmc_n_sim, generator=g, **_ais_kwargs(s))
+    out = bdmc(model, s.bdmc_n_sim, generator=g, progress="bdmc", **_ais_kwargs(s))
     settings = _ais_settings(out["forward"]) | {
         "n_sim": s.bdmc_n_sim, "data": "simulated from the model",
         "final_mean_acceptance_reverse": round(out["reverse"]["acceptance_final"], 4)}
@@ -318,7 +326,7 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
     g = torch.Generator(device=device).manual_seed(s.seed + 2)
     per_point: dict[str, list[Tensor]] = {}
     rhats = []
-    for xb in batches(x, s.batch_size, device):
+    for xb in batches(x, s.batch_size, device, "posterior"):
         try:
             draws = model.posterior_samples(xb, s.posterior_samples, generator=g)
         except NotImplementedError:

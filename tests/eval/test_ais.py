@@ -119,3 +119,35 @@ def test_nll_ais_and_bdmc_metrics_end_to_end(name):
     assert (st["M"], st["K"], st["kernel"], st["leapfrog"]) == (4, 20, "hmc", 1)
     assert 0 <= st["final_mean_acceptance"] <= 1
     assert m["nll_ais_nats"]["n"] == 5 and m["bdmc_gap_nats"]["n"] == 3
+
+
+def test_ais_reports_its_progress_one_transition_at_a_time(monkeypatch):
+    # `lae eval` was silent for minutes on AIS: the bar counts every transition of the pilot and
+    # the estimating runs of every chunk, so its total is reached exactly when AIS ends.
+    import lae.eval.ais as ais
+
+    bars = []
+
+    class Recorder:
+        def __init__(self, total, desc, disable, **kwargs):
+            self.total, self.desc, self.disable, self.n, self.closed = total, desc, disable, 0, 0
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def close(self):
+            self.closed += 1
+
+    monkeypatch.setattr(ais, "tqdm", Recorder)
+    prior = StandardNormalPrior(2).double()
+    truth = LinearGaussian(torch.eye(6, 2, dtype=torch.float64),
+                           torch.zeros(6, dtype=torch.float64), 1.0)
+    x = truth.sample_x(5, generator=torch.Generator().manual_seed(0))
+    ais.ais_log_px(prior, lambda xb, z: truth.log_joint(xb, z) - prior.log_prob(z), x,
+                   n_chains=4, n_temps=7, chunk_size=2, progress="nll-ais",
+                   generator=torch.Generator().manual_seed(1))
+    (bar,) = bars
+    n_betas = len(ais.beta_schedule(7))
+    assert bar.desc == "nll-ais" and bar.disable is None  # shown on a terminal only
+    assert bar.total == 3 * 2 * (n_betas - 2) == bar.n and bar.closed == 1  # 3 chunks, pilot
