@@ -35,6 +35,7 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
 
 def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     from lae.train import Trainer, load_config
+    from lae.train.checkpoint import find_checkpoint, load_checkpoint
     from lae.train.config import config_from_dict, merge, parse_overrides, read_yaml
 
     run_dir = Path(args.out)
@@ -44,7 +45,10 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         overrides.append("data.download=true")
     if args.resume:
         # The run's own config, with any overrides (for example more train.epochs).
-        raw = read_yaml(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else {}
+        path = run_dir / "config.yaml"
+        raw = read_yaml(path, allow_empty=True) if path.is_file() else {}
+        if not raw:  # missing or emptied: the checkpoint holds the run's config
+            raw = load_checkpoint(find_checkpoint(run_dir, "last")).get("config", {})
         cfg = config_from_dict(merge(raw, parse_overrides(overrides)))
     else:
         cfg = load_config(args.config, overrides)

@@ -100,6 +100,11 @@ class DataConfig:
             raise ConfigError(
                 f"data.val_size={_show(val)} must be 0, a fraction 0 < f < 1, or a whole count >= 1"
             )
+        if isinstance(val, float) and val >= 1:  # 1.0 would read as a count beside 0.999
+            raise ConfigError(
+                f"data.val_size={_show(val)} is ambiguous: a fraction must be below 1 and a count "
+                f"is written as an integer (data.val_size={int(val)} holds out {int(val)} "
+                f"example{'s' if int(val) != 1 else ''})")
         if self.holdout_class is not None and not _is_int(self.holdout_class):
             raise ConfigError(f"data.holdout_class={_show(self.holdout_class)} must be an int or "
                               "None")

@@ -181,8 +181,30 @@ def list_presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping, with errors that name the file."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last
+    silently, so a typo'd second ``lr:`` would override the first unseen)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key == "<<":  # merge keys may repeat by design
+                continue
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (first on line {first})",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path, allow_empty: bool = False) -> dict[str, Any]:
+    """Read a YAML mapping, with errors that name the file: a key given twice in one mapping,
+    and (unless ``allow_empty``) an empty file, are errors."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -191,7 +213,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not a UTF-8 text file ({exc.reason} at byte "
                           f"{exc.start}); expected a YAML config") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     except RecursionError:
@@ -199,8 +221,11 @@ def read_yaml(path: Path) -> dict[str, Any]:
                           "with sections data/model/train") from None
     except ValueError as exc:  # e.g. an integer too long to convert
         raise ConfigError(f"{path}: a value cannot be read: {exc}") from None
-    if raw is None:
-        return {}
+    if raw is None or raw == {}:
+        if allow_empty:
+            return {}
+        raise ConfigError(f"{path} is empty; expected a mapping with sections data/model/train "
+                          f"(a preset's YAML in lae/configs/ shows them)")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping with sections data/model/train, "
                           f"got {type(raw).__name__}")

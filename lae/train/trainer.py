@@ -114,6 +114,47 @@ def data_spec(splits: DataSplits) -> DataSpec:
 
 
 
+# what a resumed run may change: how long and how fast it trains, what it logs and where it runs;
+# everything else (the model, the data, the optimiser's kind) is in the checkpoint's tensors or
+# in the meaning of its numbers
+RESUMABLE_CHANGES = {
+    ("data", "data_dir"), ("data", "download"),
+    *(("train", k) for k in ("epochs", "lr", "adam_betas", "grad_clip", "device", "num_threads",
+                             "log_every", "eval_size", "eval_k", "eval_batch_size",
+                             "eval_ais_temps", "eval_ais_chains", "n_samples",
+                             "keep_checkpoints", "tensorboard", "progress", "compile",
+                             "compile_mode", "stall_steps", "stall_acceptance", "on_stall"))}
+
+
+def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
+    """Refuse to resume a checkpoint under a config that changes what it holds (the model's or
+    the data's settings, the optimiser), naming the keys, or a run that has already trained
+    ``train.epochs`` epochs."""
+    saved = checkpoint.get("config") or {}
+    new = cfg.to_dict()
+    changed = []
+    for section in ("data", "model", "train"):
+        old_s, new_s = saved.get(section, {}), new.get(section, {})
+        for key in sorted(old_s, key=str):  # keys lae added since the checkpoint: unknown
+            if (section, key) in RESUMABLE_CHANGES or old_s.get(key) == new_s.get(key):
+                continue
+            changed.append(f"{section}.{key} ({_show(old_s.get(key))} -> "
+                           f"{_show(new_s.get(key))})")
+    if changed:
+        raise ConfigError(f"cannot resume with changed settings: {', '.join(changed)}. A "
+                          f"resumed run keeps its model, data and optimiser; train a new run "
+                          f"(another --out) to change them")
+    done = int(checkpoint.get("epoch", 0))
+    if done >= cfg.train.epochs:
+        raise ConfigError(f"the run has already trained {done} epoch(s) and train.epochs is "
+                          f"{cfg.train.epochs}: nothing to resume; pass "
+                          f"--train.epochs={done + 10} (or more) to train longer")
+
+
+def _show(value: Any) -> str:
+    return "unset" if value is None else repr(value)
+
+
 def check_loss_groups(model: torch.nn.Module, groups: dict[str, list[torch.nn.Parameter]]) -> None:
     """Refuse loss groups that do not partition the model's trainable parameters: a parameter in
     no group would never train (silently), one in two would take two optimisers' steps.
@@ -172,6 +213,7 @@ class Trainer:
         if resume:
             prepare_run_dir(self.run_dir, resume=True, overwrite=False)
             checkpoint = load_checkpoint(find_checkpoint(self.run_dir, "last"))
+            check_resumable(checkpoint, cfg)
         if tc.num_threads > 0:
             torch.set_num_threads(tc.num_threads)
         torch.manual_seed(tc.seed)
