@@ -10,15 +10,22 @@ Layout written by ``lae train`` (and ``lae eval``)::
     lae-run.json  config.yaml  metrics.jsonl  diagnostics.json  results.json  interpolations.png
     checkpoints/epoch_NNNN.pt  checkpoints/last.pt
     samples/samples_NNNN.png  samples/recon_NNNN.png  plots/loss.png  plots/step_sizes.png
-    tensorboard/events.*
+    tensorboard/events.*  .lae.lock
+
+A process that trains into a run folder holds an exclusive lock on its ``.lae.lock`` (a POSIX
+record lock, released by the system when the process ends, however it ends), so a second
+``--resume`` or ``--overwrite`` of a folder another process is training into is refused before
+it touches anything.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import os
+import socket
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import lae
 from lae.errors import RunDirError
@@ -84,8 +91,36 @@ def remove_owned(run_dir: Path) -> list[Path]:
     return removed
 
 
-def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
-    """Make sure we may write into ``run_dir``; never delete what lae did not write.
+LOCK = ".lae.lock"
+
+
+def lock_run_dir(run_dir: Path) -> IO[str] | None:
+    """Take the run folder's exclusive lock (the folder must exist), or raise
+    :class:`RunDirError` naming the process that holds it. The lock lasts while the returned
+    file stays open (None where the system has no POSIX locks)."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: no lock
+        return None
+    f = open(run_dir / LOCK, "a+")  # noqa: SIM115 (held open for the life of the run)
+    try:
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise RunDirError(f"{run_dir} is in use: {holder} is training into it; wait for it to "
+                          f"end or choose another --out") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"lae process {os.getpid()} on {socket.gethostname()}\n")
+    f.flush()
+    return f
+
+
+def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> IO[str] | None:
+    """Make sure we may write into ``run_dir``, and lock it (:func:`lock_run_dir`; the lock
+    lasts while the returned file stays open); never delete what lae did not write.
 
     - new or empty folder: created and marked;
     - a lae run with ``resume``: kept (training continues from ``checkpoints/last.pt``);
@@ -103,14 +138,16 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
         legacy = (run_dir / "config.yaml").is_file() and (run_dir / CHECKPOINT_DIR / LAST).is_file()
         if not (marked or legacy):
             raise RunDirError(f"--resume: {run_dir} is not a lae run directory (no {MANIFEST})")
+        lock = lock_run_dir(run_dir)
         for tmp in stale_temporaries(run_dir):
             tmp.unlink()
         if not (run_dir / CHECKPOINT_DIR / LAST).is_file():
             raise RunDirError(f"--resume: {run_dir} has no checkpoint yet (the run stopped before "
                               "the end of its first epoch); start it again with --overwrite")
         write_manifest(run_dir)
-        return
-    if run_dir.is_dir() and any(run_dir.iterdir()):
+        return lock
+    lock = None
+    if run_dir.is_dir() and any(p.name != LOCK for p in run_dir.iterdir()):
         if not overwrite:
             raise RunDirError(f"run directory {run_dir} already exists and is not empty; pass "
                               "--resume to continue it, --overwrite to replace it, or choose "
@@ -118,6 +155,9 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
         if not marked:
             raise RunDirError(f"--overwrite: refusing to delete anything in {run_dir}, which is "
                               f"not a lae run directory (no {MANIFEST} written by lae)")
+        lock = lock_run_dir(run_dir)  # before deleting: another process may be training here
         remove_owned(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    lock = lock or lock_run_dir(run_dir)
     write_manifest(run_dir)
+    return lock

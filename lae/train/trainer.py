@@ -211,7 +211,7 @@ class Trainer:
                               f"{tc.on_stall!r}")
         checkpoint = None
         if resume:
-            prepare_run_dir(self.run_dir, resume=True, overwrite=False)
+            self.lock = prepare_run_dir(self.run_dir, resume=True, overwrite=False)
             checkpoint = load_checkpoint(find_checkpoint(self.run_dir, "last"))
             check_resumable(checkpoint, cfg)
         if tc.num_threads > 0:
@@ -238,7 +238,7 @@ class Trainer:
         self.nonfinite: dict[tuple[str, ...], torch.Tensor] = {}
         tensorboard_writer = self._tensorboard() if tc.tensorboard else None
         if not resume:
-            prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
+            self.lock = prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
         self.generator = torch.Generator().manual_seed(tc.seed)  # shuffling, binarisation
         # every random draw of the model's training steps (chain noise, q's samples, MH tests)
         self.model_generator = torch.Generator(device=self.device).manual_seed(tc.seed + 1)
@@ -272,6 +272,8 @@ class Trainer:
             record = self.end_of_epoch(epoch)
         if self.writer is not None:
             self.writer.close()
+        if self.lock is not None:  # other processes may now resume the run
+            self.lock.close()
         return record
 
     def train_epoch(self, epoch: int) -> None:
