@@ -5,6 +5,7 @@
     lae eval RUN_DIR [--metrics elbo,iwae,mse] [--out results.json]
     lae report RUN_DIR [RUN_DIR ...] --out DIR
     lae list
+    lae config PRESET_OR_YAML [--section.key=value ...]   (the resolved config, every key)
     lae bench --out DIR [--models vae,lae,...] [--size tiny|small|default] [--threads 1]
         (docs/bench.md)
     lae toy {posterior,neural,energy,capacity,convergence,likelihood,shortrun,ebm-logz} ...
@@ -18,8 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 from lae.errors import ConfigError, LaeError
@@ -145,29 +149,72 @@ def cmd_bench(args: argparse.Namespace, command: str) -> int:
     return 0
 
 
+def first_sentence(text: str) -> str:
+    """The first sentence of a docstring or comment block, on one line, without reST markup.
+
+    >>> first_sentence("A ``VAE`` (see :class:`lae.models.VAE`). More.")
+    'A VAE (see lae.models.VAE).'
+    """
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    paragraph = re.sub(r":\w+:`~?([^`]+)`", r"\1", paragraph).replace("``", "")
+    # a full stop ends the sentence, except after an abbreviation ("et al.", "e.g.")
+    end = re.search(r"(?<!\bal)(?<!\be\.g)(?<!\bi\.e)(?<!\bcf)(?<!\bvs)[.!?](\s|$)",
+                    paragraph)
+    return paragraph[:end.end()].strip() if end else paragraph
+
+
+def first_clause(text: str) -> str:
+    """The first sentence up to its first colon or semicolon (a preset's one-line summary).
+
+    >>> first_clause("LAE on mnist5k: the setting of vae-mnist5k-mlp; T = 2.")
+    'LAE on mnist5k'
+    """
+    return re.split(r"[:;] ", first_sentence(text), maxsplit=1)[0].rstrip(".")
+
+
+def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
+    """``title:`` then one name per row with its description wrapped under it."""
+    width = max(60, shutil.get_terminal_size((100, 20)).columns)
+    column = max(len(name) for name, _ in rows) + 1
+    print(f"{title}:")
+    for name, desc in rows:
+        lines = textwrap.wrap(desc, max(30, width - column - 3)) or [""]
+        print(f"  {name:<{column}} {lines[0]}")
+        for line in lines[1:]:
+            print(f"  {'':<{column}} {line}")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from lae.data import list_datasets
     from lae.eval.metrics import METRICS
     from lae.models import MODELS
     from lae.train import list_presets
+    from lae.train.config import preset_description
 
-    print("datasets:")
-    for name, desc in list_datasets():
-        print(f"  {name:<22} {desc}")
-    print("models:")
-    for name, cls in sorted(MODELS.items()):
-        print(f"  {name:<22} {(cls.__doc__ or '').strip().splitlines()[0]}")
-    print("metrics:")
-    for name, (_, desc) in sorted(METRICS.items()):
-        print(f"  {name:<22} {desc}")
-    print("presets:")
-    for name in list_presets():
-        print(f"  {name}")
+    _print_table("datasets", list_datasets())
+    _print_table("models", [(name, first_sentence(cls.__doc__ or ""))
+                            for name, cls in sorted(MODELS.items())])
+    _print_table("metrics", [(name, desc) for name, (_, desc) in sorted(METRICS.items())])
+    _print_table("presets (lae config PRESET prints every key)",
+                 [(name, first_clause(preset_description(name))) for name in list_presets()])
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, overrides: list[str]) -> int:
+    import yaml
+
+    from lae.train import load_config
+
+    cfg = load_config(args.config, overrides)
+    print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lae", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="lae", description="Train, sample, evaluate and compare deep latent variable "
+        "models whose inference runs on Langevin dynamics (train, sample, eval, report, list, "
+        "config, bench, toy; docs/cli.md).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model from a preset or YAML file",
@@ -183,35 +230,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true", help="download the dataset if missing")
 
     p = sub.add_parser("sample", help="draw samples from a trained model as a PNG grid")
-    p.add_argument("run_dir")
-    p.add_argument("-n", type=int, default=64)
-    p.add_argument("--out", required=True)
+    p.add_argument("run_dir", help="a run folder written by lae train")
+    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--out", required=True, help="the PNG file to write")
     p.add_argument("--checkpoint", default="last", help="last, an epoch number, or a .pt path")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
+    from lae.eval.metrics import METRICS, add_settings_arguments
 
     p = sub.add_parser("eval", help="score a trained model on its test split")
-    p.add_argument("run_dir")
-    p.add_argument("--out", default=None, help="results JSON (default RUN_DIR/results.json)")
+    p.add_argument("run_dir", help="a run folder written by lae train")
+    p.add_argument("--out", default=None,
+                   help="results JSON (default RUN_DIR/results.json, to which metrics are added)")
     p.add_argument("--metrics", default="elbo,iwae,mse",
-                   help="comma-separated: elbo, iwae, mse, nll-ais, bdmc, fd, probe, interp "
-                        "(see `lae list`)")
+                   help=f"comma-separated: {', '.join(sorted(METRICS))} (lae list describes "
+                        f"them; default elbo,iwae,mse)")
     p.add_argument("--n-examples", type=int, default=0,
                    help="N evenly spaced test examples (0: all)")
-    p.add_argument("--split", choices=["test", "val"], default="test")
-    p.add_argument("--checkpoint", default="last")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--overwrite", action="store_true")
-    from lae.eval.metrics import add_settings_arguments
+    p.add_argument("--split", choices=["test", "val"], default="test",
+                   help="the split to score (default test)")
+    p.add_argument("--checkpoint", default="last", help="last, an epoch number, or a .pt path")
+    p.add_argument("--data-dir", default=None, help="where the dataset files are")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results file instead of adding to it")
 
     add_settings_arguments(p)  # --k, --ais-chains, --fd-samples, ...: one per EvalSettings field
 
     p = sub.add_parser("report", help="Markdown table and pictures for one or more runs")
-    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("run_dirs", nargs="+", help="run folders written by lae train")
     p.add_argument("--out", required=True, help="folder for report.md and its pictures")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report.md")
 
     sub.add_parser("list", help="datasets, models, metrics and presets")
+    p = sub.add_parser("config", help="print a preset's resolved config: every key, with the "
+                                      "model's own and their defaults",
+                       description="Print the config a preset or YAML file resolves to, with "
+                                   "any --section.key=value overrides applied.")
+    p.add_argument("config", help="preset name (see lae list) or path to a YAML file")
 
     from lae.bench.sizes import DEFAULT_MODELS, SIZES
 
@@ -241,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "train":
+    if extra and args.command not in ("train", "config"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     bad = [e for e in extra if not e.startswith("--") or "=" not in e]
     if bad:
@@ -250,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": lambda: cmd_train(args, list(extra)), "sample": lambda: cmd_sample(args),
                 "eval": lambda: cmd_eval(args), "report": lambda: cmd_report(args),
                 "list": lambda: cmd_list(args), "toy": lambda: args.toy_func(args),
+                "config": lambda: cmd_config(args, list(extra)),
                 "bench": lambda: cmd_bench(args, shlex.join(["lae", *argv]))}
     try:
         return commands[args.command]()

@@ -153,3 +153,52 @@ def test_eval_writes_results_for_every_registered_model(tmp_path, fast_overrides
         given = any(key.startswith(prefix) for key in results["metrics"])
         assert given != (name in results["skipped"]), (model, name)
     assert ("langevin-bound" in results["skipped"]) != MODELS[model].has_langevin_bound
+
+
+def test_help_and_list_say_what_exists_without_markup_or_cut_sentences(capsys):
+    from lae.cli import build_parser
+    from lae.eval.metrics import METRICS
+    from lae.train import list_presets
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = capsys.readouterr().out
+    assert "`" not in top and "toy" in top and "config" in top
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    eval_help = " ".join(capsys.readouterr().out.split())
+    for name in METRICS:  # posterior and langevin-bound were missing
+        assert name in eval_help
+    # every option of every subcommand says what it is
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for command in ("train", "sample", "eval", "report", "config", "bench"):
+        for action in sub.choices[command]._actions:
+            assert action.help, (command, action.dest)
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    models = listing.split("models:")[1].split("metrics:")[0]
+    entries = []  # a name at two spaces' indent starts an entry; deeper lines continue it
+    for line in models.splitlines():
+        if line.startswith("  ") and not line.startswith("   "):
+            entries.append(line)
+        elif line.strip():
+            entries[-1] += " " + line.strip()
+    assert {e.split()[0] for e in entries} == set(MODELS)
+    for entry in entries:  # each description is a whole sentence (was: cut mid-sentence)
+        assert " ".join(entry.split()).endswith("."), entry
+    presets = listing.split("presets")[1]
+    for name in list_presets():
+        line = next(line for line in presets.splitlines() if line.split()[:1] == [name])
+        assert len(line.split()) > 2, line  # a description beside the name
+
+
+def test_config_prints_every_key_of_a_preset_with_overrides(capsys):
+    import yaml
+
+    assert main(["config", "lae-mnist5k-mlp", "--model.mala_steps=2"]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert cfg["model"]["mala_steps"] == 2 and "prior_lr_scale" in cfg["model"]
+    assert {"data", "model", "train"} == set(cfg) and "eval_ais_temps" in cfg["train"]
+    assert main(["config", "vae-toy2d", "--model.nope=1"]) == 2
+    assert "unknown key model.nope" in capsys.readouterr().err

@@ -115,7 +115,8 @@ class VAE(LatentModel):
 
 @register_model("infovae")
 class InfoVAE(VAE):
-    r"""InfoVAE (Zhao, Song, Ermon, AAAI 2019): the VAE's Gaussian q(z|x) trained on
+    r"""InfoVAE (Zhao, Song, Ermon, AAAI 2019): the VAE's Gaussian q(z|x) trained with a
+    weighted KL and an MMD term between the aggregate posterior and the prior. The objective is
 
         E_q[log p(x|z)] - (1 - alpha) KL(q(z|x) || p(z)) - (alpha + lambda - 1) MMD(q(z), p(z)),
 
