@@ -202,3 +202,22 @@ def test_config_prints_every_key_of_a_preset_with_overrides(capsys):
     assert {"data", "model", "train"} == set(cfg) and "eval_ais_temps" in cfg["train"]
     assert main(["config", "vae-toy2d", "--model.nope=1"]) == 2
     assert "unknown key model.nope" in capsys.readouterr().err
+
+
+def test_float_points_under_an_image_preset_name_the_fix(tmp_path, capsys):
+    # README's "Your own data" advertises float points [N, D]; with an image preset the error
+    # now names the key to set (it said "choose 'gaussian'" without naming it)
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "points.npz"
+    np.savez(path, x_train=rng.normal(size=(60, 3)).astype("float32"),
+             x_test=rng.normal(size=(20, 3)).astype("float32"))
+    common = ["--data.name=npz", f"--data.path={path}", "--train.epochs=1",
+              "--train.progress=false", "--model.net.hidden=8", "--train.eval_size=10",
+              "--train.eval_k=2", "--train.batch_size=20"]
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "a"), *common]) == 2
+    assert "--model.likelihood=gaussian" in capsys.readouterr().err
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "b"),
+                 "--model.likelihood=gaussian", *common]) == 0
+    assert main(["train", "vae-toy2d", "--out", str(tmp_path / "c"), *common]) == 0

@@ -301,8 +301,10 @@ def build_likelihood(
     if "n_bits" in params:
         if n_bits is None:
             raise ConfigError(
-                f"likelihood {name!r} needs discrete data (n_bits), but the data are continuous "
-                "(n_bits=None); choose 'gaussian'"
+                f"model.likelihood: {name!r} needs discrete 8-bit data, but the data are "
+                "continuous (float points); set model.likelihood: gaussian (on the command "
+                "line: --model.likelihood=gaussian), or start from a preset for points such as "
+                "vae-toy2d"
             )
         kwargs.update(value_range=value_range, n_bits=n_bits)
     return cls(**kwargs, **options)

@@ -313,13 +313,11 @@ class LAE(LatentModel):
         z_end = state.z if one_layer else g @ phi.T  # the chain's latents G Phi_T^T
         acceptance = torch.stack(acceptance)  # [T, L]
         nonfinite = torch.stack(nonfinite).sum()
-        metrics = {
-            "acceptance": acceptance.mean(),
-            "step_size": self.log_step_size.exp().mean(),
+        metrics = {"acceptance": acceptance.mean(), "step_size": self.log_step_size.exp().mean()}
+        if x.shape[0] > 1:  # one example's move is all "shared": nothing to measure
             # the share of the batch's latent move common to the batch (warned about at
             # logging steps, see warnings())
-            "shared_motion": shared_motion_share(z_end - z_start),
-        }
+            metrics["shared_motion"] = shared_motion_share(z_end - z_start)
         if len(self.layer_rows) > 1:  # each layer's chain
             per_layer = zip(acceptance.mean(0), self.log_step_size.exp())
             for layer, (accepted, eta) in enumerate(per_layer, 1):

@@ -282,3 +282,15 @@ def test_the_chain_loss_is_the_mean_state_energy_with_its_exact_gradient(latent_
     assert torch.allclose(out.losses[name], expected, rtol=1e-10)
     for got, want in zip(got_grads, want_grads):
         assert torch.allclose(got, want, rtol=1e-8, atol=1e-12)
+
+
+def test_the_shared_motion_warning_speaks_only_where_it_means_something():
+    # It used to fire for every LAE run, refined ones included (it measures the ALD part the
+    # decoder no longer trains on) and at batch size 1 (one example's move is all "shared").
+    torch.manual_seed(0)
+    plain, refined = linear_lae(), linear_lae(mala_steps=2)
+    assert plain.warnings({"shared_motion": 0.99}) and not refined.warnings(
+        {"shared_motion": 0.99})
+    assert "shared_motion" not in plain.training_step(torch.randn(1, 6,
+                                                                  dtype=torch.float64)).metrics
+    assert "shared_motion" in plain.training_step(torch.randn(4, 6, dtype=torch.float64)).metrics
