@@ -6,6 +6,13 @@ import pytest
 def pytest_addoption(parser):
     parser.addoption("--long", action="store_true",
                      help="also run the long forms of the fuzz and fault tests (marker: long)")
+    parser.addoption("--device", default="cpu",
+                     help="train.device of the end-to-end runs (default cpu, the same numbers "
+                          "on every machine; auto or cuda to run them on a GPU)")
+
+
+def pytest_configure(config):
+    FAST.append(f"train.device={config.getoption('--device')}")
 
 
 def pytest_collection_modifyitems(config, items):

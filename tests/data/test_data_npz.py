@@ -165,5 +165,7 @@ def test_zip_with_a_malformed_extra_field(tmp_path):
     raw = (b"PK\x03\x04PK\x01\x02" + b"\0" * 29 + b"\x01" + b"\0" * 192 + b"PK\x05\x06"
            + b"\0" * 8 + b"\xe2" + b"\0" * 9)
     (tmp_path / "odd.npz").write_bytes(raw)
-    with pytest.raises(DataError, match=r"odd\.npz is not a readable \.npz archive"):
+    # Python versions differ in what zipfile makes of it (an error, or an archive without the
+    # arrays): either way a DataError that names the file, whatever the interpreter's own text
+    with pytest.raises(DataError, match=r"odd\.npz"):
         load_dataset(DataConfig(name="npz", path=str(tmp_path / "odd.npz")))

@@ -32,11 +32,12 @@ def test_untrained_bernoulli_decoder_predicts_the_mean_image(tmp_path):
     # without the initialisation 560.7 nats and 0.37 (every pixel p = 0.5, i.e. 784 ln 2 = 543
     # nats plus that spread). The thresholds sit far from both.
     tr = trainer(tmp_path)
-    model, x_test = tr.model, tr.splits.test
+    model, x_test = tr.model, tr.splits.test.to(tr.device)  # where the trainer put the model
     with torch.no_grad():
-        z = model.prior.sample(x_test.shape[0], generator=torch.Generator().manual_seed(0))
+        z = model.prior.sample(x_test.shape[0],
+                               generator=torch.Generator(tr.device).manual_seed(0))
         nll = -model.log_likelihood(x_test, z).mean().item()
-        mean_image = model.decode(z).mean.mean(0)
+        mean_image = model.decode(z).mean.mean(0).cpu()
     assert nll < 260, nll
     assert (mean_image - tr.splits.train.mean(0)).abs().mean().item() < 0.1
 
@@ -50,7 +51,7 @@ def test_latents_are_used_after_one_epoch(tmp_path):
     tr = trainer(tmp_path, "model.net.hidden=256")
     tr.train_epoch(1)
     with torch.no_grad():
-        q = tr.model.proposal(tr.splits.test)
+        q = tr.model.proposal(tr.splits.test.to(tr.device))
         mu, sd = q.mean, q.base_dist.scale
         kl = (0.5 * (mu**2 + sd**2 - 1) - sd.log()).sum(1).mean().item()
         active = int((mu.var(0) > 0.01).sum())

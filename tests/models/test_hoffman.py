@@ -97,7 +97,7 @@ def test_trainer_end_to_end_updates_each_group_from_its_own_loss(tmp_path, fast_
     cfg = load_config("vae-toy2d", fast_overrides + [
         "model.name=hoffman", "train.epochs=1", "model.n_steps=2", "model.net.layernorm=false"])
     trainer = Trainer(cfg, tmp_path / "run")
-    x = trainer.splits.train[:50]
+    x = trainer.splits.train[:50].to(trainer.device)  # where the trainer put the model
     torch.manual_seed(1)
     losses = trainer.model.training_step(x).losses
     groups = trainer.model.loss_parameters()

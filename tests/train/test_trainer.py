@@ -104,7 +104,7 @@ def test_each_named_loss_updates_only_its_own_parameters(tmp_path, fast_override
     monkeypatch.setitem(MODELS, "two-losses", TwoLosses)
     cfg = _cfg(fast_overrides, "model.name=two-losses", "train.epochs=1")
     trainer = Trainer(cfg, tmp_path / "run")
-    x = trainer.splits.train[:50]
+    x = trainer.splits.train[:50].to(trainer.device)  # where the trainer put the model
     # The encoder's gradient comes from its own loss alone: d/dz of ||z - 1||^2 through the
     # encoder; the decoder loss (which uses z.detach()) adds nothing.
     enc_params = list(trainer.model.encoder.parameters())
