@@ -48,3 +48,40 @@ def linear_gaussian_data():
         return truth, truth.sample_x(n, generator=g)
 
     return make
+
+
+@pytest.fixture
+def exact_posterior_vae():
+    """A factory: (model, truth) for a VAE-type model ``name`` ("vae", "vae-flow") with a linear
+    decoder whose columns are orthogonal (so the exact posterior p(z|x) of the linear-Gaussian
+    ``truth`` has a diagonal covariance) and an encoder that outputs that posterior exactly
+    (flows, if any, at their identity start): every importance weight is then p(x)."""
+    import torch
+
+    from lae.distributions import LinearGaussian
+    from lae.models import MODELS, DataSpec, build_model
+    from lae.nn import NetConfig
+
+    def make(name: str, sigma: float = 0.5, **kw):
+        torch.manual_seed(0)
+        cfg = MODELS[name].Config(name=name, latent_dim=2, net=NetConfig(depth=0),
+                                  likelihood="gaussian", likelihood_options={"sigma": sigma}, **kw)
+        vae = build_model(cfg, DataSpec.points(6)).double()
+        basis, _ = torch.linalg.qr(torch.randn(6, 2, dtype=torch.float64))
+        weight = basis * torch.tensor([2.0, 0.7], dtype=torch.float64)
+        bias = torch.randn(6, dtype=torch.float64)
+        decoder = next(m for m in vae.decoder.modules() if isinstance(m, torch.nn.Linear))
+        cov = torch.linalg.inv(torch.eye(2, dtype=torch.float64) + weight.T @ weight / sigma**2)
+        gain = cov @ weight.T / sigma**2  # posterior mean = gain (x - b)
+        with torch.no_grad():
+            decoder.weight.copy_(weight)
+            decoder.bias.copy_(bias)
+            head = vae.encoder.head
+            head.weight.zero_()
+            head.weight[:2] = gain
+            head.bias[:2] = -gain @ bias
+            sd = cov.diagonal().sqrt() - 1e-4  # the encoder adds MIN_STD to softplus(raw)
+            head.bias[2:] = torch.log(torch.expm1(sd))  # softplus^-1
+        return vae, LinearGaussian(weight, bias, sigma)
+
+    return make

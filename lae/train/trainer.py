@@ -123,7 +123,9 @@ RESUMABLE_CHANGES = {
                              "log_every", "eval_size", "eval_k", "eval_batch_size",
                              "eval_ais_temps", "eval_ais_chains", "n_samples",
                              "keep_checkpoints", "tensorboard", "progress", "compile",
-                             "compile_mode", "stall_steps", "stall_acceptance", "on_stall"))}
+                             "compile_mode", "stall_steps", "stall_acceptance", "on_stall")),
+    # evaluation-time inference and divergence guards
+    ("model", "test_steps"), ("model", "eval_std"), ("model", "prior_options", "max_energy")}
 
 
 def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
@@ -136,7 +138,12 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
     for section in ("data", "model", "train"):
         old_s, new_s = saved.get(section, {}), new.get(section, {})
         for key in sorted(old_s, key=str):  # keys lae added since the checkpoint: unknown
-            if (section, key) in RESUMABLE_CHANGES or old_s.get(key) == new_s.get(key):
+            old_v, new_v = old_s.get(key), new_s.get(key)
+            if isinstance(old_v, dict) and isinstance(new_v, dict):  # e.g. prior_options
+                free = {k[2] for k in RESUMABLE_CHANGES if len(k) == 3 and k[:2] == (section, key)}
+                old_v = {k: v for k, v in old_v.items() if k not in free}
+                new_v = {k: v for k, v in new_v.items() if k not in free}
+            if (section, key) in RESUMABLE_CHANGES or old_v == new_v:
                 continue
             changed.append(f"{section}.{key} ({_show(old_s.get(key))} -> "
                            f"{_show(new_s.get(key))})")

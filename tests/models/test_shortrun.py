@@ -47,11 +47,34 @@ def test_learning_the_steps_alone_raises_the_bound():
     assert after > before + 3, (before, after)
 
 
+def _langevin_by_hand(model, x, n_steps, seed):
+    """z_0 ~ p(z), then n_steps of z - eta_t grad U + sqrt(2 eta_t) xi with eta_t the learned
+    step (the last one repeated past the trained steps), the noise from one generator."""
+    g = torch.Generator().manual_seed(seed)
+    etas = model.step_sizes().detach()
+    z = model.prior.sample(x.shape[0], generator=g)
+    for t in range(n_steps):
+        eta = etas[min(t, len(etas) - 1)]
+        z = z.detach().requires_grad_(True)
+        grad = torch.autograd.grad(-model.log_joint(x, z).sum(), z)[0]
+        z = z - eta * grad + torch.sqrt(2 * eta) * torch.randn(z.shape, generator=g)
+    return z.detach()
+
+
 def test_test_time_chains_can_be_longer_than_training_ones():
+    # test_steps = 12 beyond the 5 trained steps: the chain is 12 Langevin steps, the last
+    # learned step size repeated, equal to the same chain written out by hand (float32 rounding)
+    # and not to the 5-step one (the old shape-only check could not tell them apart).
     model = _model(test_steps=12)
+    with torch.no_grad():
+        model.log_step[:] = torch.linspace(-0.01, 0.01, 1)  # a step away from the start
     x = torch.randn(4, 3)
-    assert model.encode(x).shape == (4, 2)
-    assert model.posterior_samples(x, 7).shape == (7, 4, 2)
+    z = model.infer(x, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(z, _langevin_by_hand(model, x, 12, seed=3), rtol=1e-4,
+                               atol=1e-5)
+    assert not torch.allclose(z, _langevin_by_hand(model, x, 5, seed=3), atol=1e-3)
+    draws = model.posterior_samples(x, 7, torch.Generator().manual_seed(3))
+    assert draws.shape == (7, 4, 2)
 
 
 def test_two_layers_have_one_learned_step_size_each():
