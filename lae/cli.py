@@ -22,6 +22,7 @@ import json
 import re
 import shlex
 import shutil
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -30,6 +31,11 @@ from lae.errors import ConfigError, LaeError
 from lae.eval.json import json_safe
 from lae.files import atomic_write, check_writable
 from lae.toy.cli import add_toy_commands
+
+# what lae sample can write (matplotlib's imsave / savefig formats lae tests)
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+# lae sample keeps its draws in memory: more pictures than this is a mistyped -n
+MAX_SAMPLE_VALUES = 2**28
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:
@@ -66,10 +72,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from lae.train import load_run
 
     out = Path(args.out)
-    _refuse_existing(out, args.overwrite)
-    run = load_run(args.run_dir, args.checkpoint)
+    if out.suffix.lower() not in PICTURE_SUFFIXES:
+        raise ConfigError(f"--out {out}: expected a picture file ending in "
+                          f"{', '.join(PICTURE_SUFFIXES)}")
     if args.n < 1:
         raise ConfigError(f"-n must be >= 1, got {args.n}")
+    _refuse_existing(out, args.overwrite)
+    run = load_run(args.run_dir, args.checkpoint)
+    if args.n * run.model.spec.n_dims > MAX_SAMPLE_VALUES:
+        raise ConfigError(f"-n {args.n}: {args.n} samples of {run.model.spec.n_dims} values "
+                          f"would not fit in memory; draw at most "
+                          f"{MAX_SAMPLE_VALUES // run.model.spec.n_dims:,}")
     save_model_samples(run.model, args.n, out, seed=args.seed)
     print(f"wrote {args.n} samples of {run.run_dir} (epoch {run.epoch}) to {out}")
     return 0
@@ -105,6 +118,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if x is None:
         raise ConfigError("--split val: this run has no validation split (data.val_size is 0)")
     labels = splits.test_labels if args.split == "test" else splits.val_labels
+    if tuple(x.shape[1:]) != tuple(run.model.spec.shape):
+        raise ConfigError(f"the data of {run.run_dir} ({data_cfg.name}) now have shape "
+                          f"{tuple(x.shape[1:])} per example, but the model was trained on "
+                          f"{tuple(run.model.spec.shape)}: the dataset changed since training")
     x = evenly_spaced(x, args.n_examples)
     y = None if labels is None else evenly_spaced(labels, args.n_examples)
     # Training data and labels for the metrics that need them (fd, probe); pictures (interp)
@@ -135,6 +152,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from lae.eval.report import write_report
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise LaeError(f"--out {args.out} is a file; lae report writes a folder (report.md and "
+                       f"its pictures): choose another --out")
     _refuse_existing(Path(args.out) / "report.md", args.overwrite)
     path = write_report([Path(r) for r in args.run_dirs], Path(args.out))
     print(f"wrote {path}")
@@ -308,16 +328,40 @@ def main(argv: list[str] | None = None) -> int:
                 "list": lambda: cmd_list(args), "toy": lambda: args.toy_func(args),
                 "config": lambda: cmd_config(args, list(extra)),
                 "bench": lambda: cmd_bench(args, shlex.join(["lae", *argv]))}
+    if args.command == "train":  # a job scheduler's stop is a Ctrl-C: same message, same resume
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         return commands[args.command]()
     except LaeError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only folder: the system's words, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        hint = ("; the last checkpoint is kept: continue with --resume once this is fixed"
+                if args.command == "train" else "")
+        print(f"error: {where}{exc.strerror or exc}{hint}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, MemoryError) and not _is_out_of_memory(exc):
+            raise
+        print(f"error: out of memory ({str(exc).splitlines()[0][:200] if str(exc) else exc!r}); "
+              f"ask for smaller sizes (batch size, -n, --n-examples, model.latent_dim, "
+              f"model.net.hidden)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         hint = (f"; continue from the last finished epoch with: lae train {args.config} --out "
                 f"{args.out} --resume" if args.command == "train" else "")
         print(f"interrupted{hint}", file=sys.stderr)
         return 130
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _is_out_of_memory(exc: RuntimeError) -> bool:
+    text = str(exc).lower()
+    return "out of memory" in text or "can't allocate memory" in text
 
 
 if __name__ == "__main__":

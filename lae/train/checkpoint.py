@@ -33,7 +33,8 @@ def atomic_save(obj: Any, path: Path) -> None:
 
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold back Ctrl-C (SIGINT) until the block ends, then raise KeyboardInterrupt.
+    """Hold back Ctrl-C (SIGINT) and SIGTERM until the block ends, then raise
+    KeyboardInterrupt.
 
     An interrupt inside torch.save lands in the middle of its zip writer, whose cleanup then
     fails with an error of its own (a traceback instead of "interrupted") and leaves a
@@ -44,11 +45,13 @@ def interrupts_deferred() -> Iterator[None]:
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if caught:
         raise KeyboardInterrupt
 

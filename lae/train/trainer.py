@@ -83,7 +83,50 @@ def resolve_device(name: str) -> torch.device:
                           "cuda:N or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device: cuda was asked for but torch sees no CUDA device")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                     and torch.backends.mps.is_available()):
+        raise ConfigError("train.device: mps was asked for but this torch has no MPS device "
+                          "(Apple GPUs only); use auto or cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"train.device: {name!r} is not supported; use auto, cpu, cuda, "
+                          f"cuda:N or mps")
     return device
+
+
+def _available_memory(device: torch.device) -> int | None:
+    """Bytes free for tensors on ``device`` (MemAvailable on the CPU under Linux), or None when
+    unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_model_fits(cfg: Config, spec: DataSpec, device: torch.device) -> None:
+    """Refuse a model whose parameters and buffers, with a gradient and two Adam moments per
+    parameter, could not fit in the memory free on ``device``: the sizes are counted on the
+    meta device (no memory), so an absurd ``model.latent_dim`` or ``net.hidden`` is an error
+    naming them instead of an allocator crash."""
+    try:
+        with torch.device("meta"):
+            meta = build_model(cfg.model, spec)
+    except Exception:  # noqa: BLE001 (a model that cannot be built on meta: no check)
+        return
+    params = sum(p.numel() for p in meta.parameters())
+    buffers = sum(b.numel() for b in meta.buffers())
+    need = (4 * params + buffers) * 4  # float32: weights, gradients, Adam's two moments
+    free = _available_memory(device)
+    if free is not None and need > free:
+        raise ConfigError(
+            f"the model needs about {need / 2**30:.1f} GiB ({params:,} parameters, "
+            f"{buffers:,} buffer values) and {device} has {free / 2**30:.1f} GiB free; "
+            f"reduce model.latent_dim ({cfg.model.latent_dim}) or model.net.hidden "
+            f"({cfg.model.net.hidden})")
 
 
 OPTIMIZERS = {  # train.optimizer -> (parameters, TrainConfig, learning rate, fused) -> optimiser
@@ -227,6 +270,7 @@ class Trainer:
         self.device = resolve_device(tc.device)
         self.splits = load_dataset(cfg.data)
         self.spec = data_spec(self.splits)
+        check_model_fits(cfg, self.spec, self.device)
         self.model: LatentModel = build_model(cfg.model, self.spec).to(self.device)
         if checkpoint is None:  # e.g. a Bernoulli decoder's output bias at the data's mean logit
             self.model.init_from_data(self.splits.train)

@@ -1,0 +1,119 @@
+"""Mistakes and accidents that used to end in a traceback: each is now one ``error:`` line (exit
+status 2), or for a stop signal the resume hint, with nothing of the user's lost."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from lae.cli import main
+
+TINY = ["--data.n_toy=200", "--train.eval_size=20", "--train.eval_k=2", "--train.n_samples=16",
+        "--train.progress=false", "--model.net.hidden=8", "--train.batch_size=50"]
+
+
+def _error(capsys):
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("errors") / "run"
+    assert main(["train", "vae-toy2d", "--out", str(run), "--train.epochs=1", *TINY]) == 0
+    return run
+
+
+@pytest.mark.parametrize("name", ["grid", "grid.foo"])
+def test_sample_out_needs_a_picture_suffix(run, tmp_path, capsys, name):
+    assert main(["sample", str(run), "--out", str(tmp_path / name)]) == 2
+    assert "expected a picture file ending in .png" in _error(capsys)
+
+
+def test_an_absurd_sample_count_is_refused_before_drawing(run, tmp_path, capsys):
+    assert main(["sample", str(run), "-n", "100000000000", "--out", str(tmp_path / "g.png")]) == 2
+    assert "would not fit in memory" in _error(capsys)
+
+
+def test_report_out_onto_a_file(run, tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    assert main(["report", str(run), "--out", str(target)]) == 2
+    assert "is a file" in _error(capsys) and target.read_text() == "mine"
+
+
+def test_train_out_below_a_file_is_an_error_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("mine")
+    assert main(["train", "vae-toy2d", "--out", str(tmp_path / "file" / "run"), *TINY]) == 2
+    assert "file" in _error(capsys)
+
+
+def test_a_full_disk_while_training_keeps_the_checkpoint_and_says_how_to_go_on(
+        tmp_path, capsys, monkeypatch):
+    import lae.train.trainer as trainer
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "checkpoints/last.pt")
+
+    monkeypatch.setattr(trainer, "save_checkpoint", full)
+    assert main(["train", "vae-toy2d", "--out", str(tmp_path / "run"), "--train.epochs=1",
+                 *TINY]) == 2
+    err = _error(capsys)
+    assert "No space left on device" in err and "--resume" in err
+
+
+@pytest.mark.parametrize("override,message", [
+    ("--train.device=mps", "mps was asked for"),
+    ("--train.device=xla", "is not supported"),
+    ("--model.latent_dim=2000000000", "reduce model.latent_dim"),
+])
+def test_devices_and_sizes_that_cannot_work_are_refused_before_the_folder(tmp_path, capsys,
+                                                                          override, message):
+    if override.endswith("mps"):
+        import torch
+
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            pytest.skip("this machine has an MPS device")
+    assert main(["train", "vae-toy2d", "--out", str(tmp_path / "run"), override, *TINY]) == 2
+    assert message in _error(capsys) and not (tmp_path / "run").exists()
+
+
+def test_eval_of_a_run_whose_data_changed_says_so(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "points.npz"
+    np.savez(path, x_train=rng.normal(size=(60, 3)).astype("float32"),
+             x_test=rng.normal(size=(20, 3)).astype("float32"))
+    run = tmp_path / "run"
+    assert main(["train", "vae-toy2d", "--data.name=npz", f"--data.path={path}", "--out",
+                 str(run), "--train.epochs=1", *TINY[1:]]) == 0
+    np.savez(path, x_train=rng.normal(size=(60, 4)).astype("float32"),
+             x_test=rng.normal(size=(20, 4)).astype("float32"))
+    assert main(["eval", str(run), "--metrics", "mse"]) == 2
+    assert "the dataset changed since training" in _error(capsys)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
+def test_sigterm_stops_training_like_ctrl_c_with_the_resume_hint(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--out", str(run),
+         "--train.epochs=1000", "--data.n_toy=2000", "--train.progress=false",
+         "--train.eval_size=20", "--train.eval_k=2", "--train.n_samples=16"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "checkpoints" / "last.pt").exists():  # the first checkpoint
+            assert proc.poll() is None and time.monotonic() < deadline, "training ended early"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "--resume" in err and "Traceback" not in err
