@@ -54,6 +54,14 @@ def as_pixels(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
     t = torch.as_tensor(numeric(x, name))
     if t.dim() != 4:
         raise DataError(f"{name}: shape {tuple(t.shape)}, expected [N, C, H, W]")
+    if t.shape[1] > 4 and t.shape[3] in (1, 3, 4):  # e.g. [N, 32, 32, 3]
+        raise DataError(f"{name}: shape {tuple(t.shape)} looks like [N, H, W, C] (channels "
+                        f"last); expected [N, C, H, W]: store x.transpose(0, 3, 1, 2)")
+    if (t.numel() >= 64 and t.dtype != torch.bool and not t.is_complex()
+            and t.min() >= 0 and t.max() == 1):  # 0/1 images, not 8-bit ones
+        raise DataError(f"{name}: every value is 0 or 1, which as 8-bit pixels is a black image "
+                        f"(1 of 255); store binary images as 0 and 255 (x * 255), and pick "
+                        f"data.binarize for a binary likelihood")
     if t.dtype == torch.uint8:
         return t
     if t.dtype == torch.bool or t.is_complex():

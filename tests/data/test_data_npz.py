@@ -169,3 +169,24 @@ def test_zip_with_a_malformed_extra_field(tmp_path):
     # arrays): either way a DataError that names the file, whatever the interpreter's own text
     with pytest.raises(DataError, match=r"odd\.npz"):
         load_dataset(DataConfig(name="npz", path=str(tmp_path / "odd.npz")))
+
+
+def test_channels_last_images_are_named_not_trained_on(tmp_path):
+    # [N, H, W, 3] used to be read as [N, C=H, ...], train an epoch, then fail in matplotlib
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "rgb.npz", x_train=rng.integers(0, 256, (10, 8, 8, 3), dtype=np.uint8),
+             x_test=rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8))
+    with pytest.raises(DataError, match=r"looks like \[N, H, W, C\].*transpose\(0, 3, 1, 2\)"):
+        load_dataset(DataConfig(name="npz", path=str(tmp_path / "rgb.npz")))
+
+
+def test_zero_one_images_are_refused_as_8_bit_pixels(tmp_path):
+    # 0/1 images read as 8-bit pixels are nearly black, with spuriously excellent likelihoods
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "bin.npz", x_train=rng.integers(0, 2, (10, 8, 8), dtype=np.uint8),
+             x_test=rng.integers(0, 2, (4, 8, 8), dtype=np.uint8))
+    with pytest.raises(DataError, match=r"every value is 0 or 1.*x \* 255"):
+        load_dataset(DataConfig(name="npz", path=str(tmp_path / "bin.npz")))
+    np.savez(tmp_path / "ok.npz", x_train=255 * rng.integers(0, 2, (10, 8, 8), dtype=np.uint8),
+             x_test=255 * rng.integers(0, 2, (4, 8, 8), dtype=np.uint8))
+    assert load_dataset(DataConfig(name="npz", path=str(tmp_path / "ok.npz"))).shape == (1, 8, 8)
