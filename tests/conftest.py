@@ -33,21 +33,27 @@ def fast_overrides() -> list[str]:
     return list(FAST)
 
 
-@pytest.fixture
-def linear_gaussian_data():
-    """A factory: (truth, x) with truth a LinearGaussian (D=6, K=2, sigma=0.5, float64) and x
-    [n, 6] drawn from it, both from one generator seeded with ``seed``."""
+def make_linear_gaussian(n: int, seed: int = 0, *, d: int = 6, k: int = 2, sigma: float = 0.5,
+                         weight_scale: float = 1.0, bias_scale: float = 1.0, dtype=None):
+    """The linear-Gaussian test problem every closed-form test uses: (truth, x) with truth a
+    LinearGaussian, W = weight_scale * N(0, 1)^{d x k}, b = bias_scale * N(0, 1)^d,
+    x ~ N(b, W W^T + sigma^2 I) [n, d], all drawn in that order from one generator seeded
+    with ``seed`` (float64 unless ``dtype`` says otherwise)."""
     import torch
 
     from lae.distributions import LinearGaussian
 
-    def make(n: int, seed: int = 0):
-        g = torch.Generator().manual_seed(seed)
-        truth = LinearGaussian(torch.randn(6, 2, generator=g, dtype=torch.float64),
-                               torch.randn(6, generator=g, dtype=torch.float64), 0.5)
-        return truth, truth.sample_x(n, generator=g)
+    dtype = dtype or torch.float64
+    g = torch.Generator().manual_seed(seed)
+    truth = LinearGaussian(weight_scale * torch.randn(d, k, generator=g, dtype=dtype),
+                           bias_scale * torch.randn(d, generator=g, dtype=dtype), sigma)
+    return truth, truth.sample_x(n, generator=g)
 
-    return make
+
+@pytest.fixture(scope="session")
+def linear_gaussian_data():
+    """:func:`make_linear_gaussian`, the factory of the linear-Gaussian test problem."""
+    return make_linear_gaussian
 
 
 @pytest.fixture

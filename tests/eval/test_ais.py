@@ -17,12 +17,9 @@ from lae.nn import NetConfig
 POINTS = DataSpec.points(6, n_train=32)
 
 
-def _problem(d=20, k=2, n=24, sigma=1.0, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    lg = LinearGaussian(torch.randn(d, k, generator=g, dtype=torch.float64) / math.sqrt(k),
-                        0.5 * torch.randn(d, generator=g, dtype=torch.float64), sigma)
+def _problem(make, d=20, k=2, n=24, sigma=1.0, seed=0):
+    lg, x = make(n, seed, d=d, k=k, sigma=sigma, weight_scale=1 / math.sqrt(k), bias_scale=0.5)
     prior = StandardNormalPrior(k).double()
-    x = lg.sample_x(n, generator=g)
     return lg, x, prior, lambda x, z: lg.log_joint(x, z) - prior.log_prob(z)
 
 
@@ -41,9 +38,9 @@ def test_sigmoid_schedule_endpoints_and_monotone():
                                                                           dtype=torch.float64))
 
 
-def test_one_temperature_is_prior_importance_sampling():
+def test_one_temperature_is_prior_importance_sampling(linear_gaussian_data):
     # K = 1: z_0 ~ p(z), log w = log p(x | z_0), no transition: the same draws give the same number
-    lg, x, prior, ll = _problem()
+    lg, x, prior, ll = _problem(linear_gaussian_data)
     est, diag = ais_log_px(prior, ll, x, n_chains=32, n_temps=1,
                            generator=torch.Generator().manual_seed(5))
     z = prior.sample(x.shape[0] * 32, generator=torch.Generator().manual_seed(5))
@@ -53,8 +50,8 @@ def test_one_temperature_is_prior_importance_sampling():
 
 
 @pytest.mark.parametrize("kernel", ["hmc", "mala"])
-def test_lower_and_upper_bounds_sandwich_exact(kernel):
-    lg, x, prior, ll = _problem()
+def test_lower_and_upper_bounds_sandwich_exact(kernel, linear_gaussian_data):
+    lg, x, prior, ll = _problem(linear_gaussian_data)
     exact = lg.log_marginal(x)
     kw = dict(n_chains=16, n_temps=300, kernel=kernel, chunk_size=10,
               generator=torch.Generator().manual_seed(1))
@@ -74,8 +71,8 @@ def test_lower_and_upper_bounds_sandwich_exact(kernel):
     assert 0.4 < d_lo["acceptance_final"] < 0.9
 
 
-def test_pilot_adaptation_runs_with_a_frozen_schedule():
-    lg, x, prior, ll = _problem(n=6)
+def test_pilot_adaptation_runs_with_a_frozen_schedule(linear_gaussian_data):
+    lg, x, prior, ll = _problem(linear_gaussian_data, n=6)
     est, diag = ais_log_px(prior, ll, x, n_chains=8, n_temps=100, adapt="pilot",
                            generator=torch.Generator().manual_seed(2))
     assert (est - lg.log_marginal(x)).abs().max() < 0.5

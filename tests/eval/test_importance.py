@@ -5,28 +5,24 @@ import math
 import torch
 from torch.distributions import Independent, Normal
 
-from lae.distributions import LinearGaussian
 from lae.eval.importance import iwae_log_px
 
 
-def _model(d=6, k=2, sigma=0.7, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    lg = LinearGaussian(torch.randn(d, k, generator=g, dtype=torch.float64),
-                        torch.randn(d, generator=g, dtype=torch.float64), sigma)
-    return lg, lg.sample_x(20, generator=g)
+def _model(make, d=6, k=2, sigma=0.7, seed=0):
+    return make(20, seed, d=d, k=k, sigma=sigma)
 
 
-def test_exact_posterior_proposal_gives_exact_log_px_with_one_sample():
+def test_exact_posterior_proposal_gives_exact_log_px_with_one_sample(linear_gaussian_data):
     # With q = p(z|x) every importance weight equals p(x): the estimate is exact for any k.
-    lg, x = _model()
+    lg, x = _model(linear_gaussian_data)
     torch.manual_seed(1)
     est = iwae_log_px(lg.log_joint, lg.posterior(x), x, k=1)
     torch.testing.assert_close(est, lg.log_marginal(x), rtol=0, atol=1e-9)
 
 
-def test_bound_tightens_with_k_and_stays_below_exact():
+def test_bound_tightens_with_k_and_stays_below_exact(linear_gaussian_data):
     # A poor proposal (the prior, inflated): the IWAE-k mean increases with k toward log p(x).
-    lg, x = _model()
+    lg, x = _model(linear_gaussian_data)
     proposal = Independent(Normal(torch.zeros(20, 2, dtype=torch.float64),
                                   1.5 * torch.ones(20, 2, dtype=torch.float64)), 1)
     exact = lg.log_marginal(x)
@@ -37,8 +33,8 @@ def test_bound_tightens_with_k_and_stays_below_exact():
     assert gaps[2] < 0.1
 
 
-def test_chunking_does_not_change_the_estimate():
-    lg, x = _model()
+def test_chunking_does_not_change_the_estimate(linear_gaussian_data):
+    lg, x = _model(linear_gaussian_data)
     proposal = lg.posterior(x)
     torch.manual_seed(3)
     a = iwae_log_px(lg.log_joint, proposal, x, k=10, chunk=10)
@@ -49,9 +45,9 @@ def test_chunking_does_not_change_the_estimate():
     torch.testing.assert_close(b, lg.log_marginal(x))
 
 
-def test_linear_gaussian_log_joint_integrates_to_marginal():
+def test_linear_gaussian_log_joint_integrates_to_marginal(linear_gaussian_data):
     # Numerical check of the closed forms in 1-D latent space: the integral of p(x, z) over z.
-    lg, x = _model(d=3, k=1)
+    lg, x = _model(linear_gaussian_data, d=3, k=1)
     z = torch.linspace(-12, 12, 20001, dtype=torch.float64)[:, None]
     for i in range(3):
         log_pj = lg.log_joint(x[i].expand(z.shape[0], -1), z)

@@ -17,7 +17,6 @@ import math
 import pytest
 import torch
 
-from lae.distributions import LinearGaussian
 from lae.eval.posterior import fidelity, reference_samples, verdict
 from lae.samplers.diagnostics import gram_condition, shared_motion_share, split_rhat
 
@@ -25,11 +24,9 @@ D, K, N, S = 10, 2, 30, 400
 
 
 @pytest.fixture(scope="module")
-def problem():
-    g = torch.Generator().manual_seed(0)
-    model = LinearGaussian(0.5 * torch.randn(D, K, generator=g, dtype=torch.float64),
-                           torch.randn(D, generator=g, dtype=torch.float64), 0.5)
-    x = model.sample_x(N, generator=g)
+def problem(linear_gaussian_data):
+    g = torch.Generator().manual_seed(1)
+    model, x = linear_gaussian_data(N, d=D, k=K, weight_scale=0.5)
     exact = model.posterior(x).sample((S,))  # [S, N, K]
     ref, rhat = reference_samples(model.log_joint, x, exact[:4], 1000, 300, generator=g)
     return model, x, exact, ref, rhat

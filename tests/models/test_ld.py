@@ -4,7 +4,6 @@
 import pytest
 import torch
 
-from lae.distributions import LinearGaussian
 from lae.errors import ConfigError
 from lae.models import MODELS, DataSpec, build_model
 from lae.nn import NetConfig
@@ -62,12 +61,10 @@ def test_needs_the_training_set_size_and_the_index():
         ld().training_step(torch.randn(3, 6))
 
 
-def test_training_decreases_the_energy_and_encode_runs_from_zero():
+def test_training_decreases_the_energy_and_encode_runs_from_zero(linear_gaussian_data):
     # Epochs over 64 linear-Gaussian points (batches of 16, as the trainer visits them); tolerance:
     # the mean loss of the last 2 epochs at least 1 nat below the first 2.
-    g = torch.Generator().manual_seed(0)
-    truth = LinearGaussian(torch.randn(6, 2, generator=g), torch.randn(6, generator=g), 0.5)
-    x = truth.sample_x(N_TRAIN, generator=g)
+    x = linear_gaussian_data(N_TRAIN, dtype=torch.float32)[1]
     torch.manual_seed(0)
     model = ld(step_size=0.05, test_steps=20)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)

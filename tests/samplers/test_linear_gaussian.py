@@ -20,11 +20,12 @@ from lae.samplers import ALD, HMC, MALA, Langevin, energy_and_grad, run_chain
 D, K, SIGMA = 10, 2, 0.5
 
 
-def make_problem(n: int, seed: int = 0) -> tuple[LinearGaussian, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    model = LinearGaussian(0.5 * torch.randn(D, K, generator=g, dtype=torch.float64),
-                           torch.randn(D, generator=g, dtype=torch.float64), SIGMA)
-    return model, model.sample_x(n, generator=g)
+@pytest.fixture(scope="module")
+def make_problem(linear_gaussian_data):
+    """n points of this file's linear-Gaussian problem (D = 10, K = 2, W ~ 0.5 N(0, 1)):
+    ``make_problem(n) -> (model, x)``."""
+    return lambda n, seed=0: linear_gaussian_data(n, seed, d=D, k=K, sigma=SIGMA,
+                                                  weight_scale=0.5)
 
 
 def energy(model: LinearGaussian, x: torch.Tensor):
@@ -65,7 +66,7 @@ LATENT = [  # name, kernel, steps, warm-up, allowance on the variance band (disc
 
 
 @pytest.mark.parametrize("name,kernel,steps,warmup,allowance", LATENT, ids=[c[0] for c in LATENT])
-def test_latent_kernels_match_posterior(name, kernel, steps, warmup, allowance):
+def test_latent_kernels_match_posterior(name, kernel, steps, warmup, allowance, make_problem):
     model, x = make_problem(100)
     post = model.posterior(x)
     g = torch.Generator().manual_seed(2)
@@ -80,8 +81,9 @@ def test_latent_kernels_match_posterior(name, kernel, steps, warmup, allowance):
     assert check.var_ok(allowance), check
 
 
-def ald_case(n: int, features: torch.Tensor, ald: ALD, steps: int, warmup: int, seed: int = 3):
-    model, x = make_problem(n)
+def ald_case(problem: tuple[LinearGaussian, torch.Tensor], features: torch.Tensor, ald: ALD,
+             steps: int, warmup: int, seed: int = 3):
+    model, x = problem
     post = model.posterior(x)
     g = torch.Generator().manual_seed(seed)
     phi0 = torch.zeros(K, features.shape[1], dtype=torch.float64)
@@ -92,10 +94,11 @@ def ald_case(n: int, features: torch.Tensor, ald: ALD, steps: int, warmup: int, 
     return posterior_check(trace, post.mean, model.posterior_cov), info
 
 
-def _features(kind: str, n: int) -> torch.Tensor:
+def _features(kind: str, problem: tuple[LinearGaussian, torch.Tensor]) -> torch.Tensor:
+    x = problem[1]
     if kind == "orthonormal":
-        return orthonormal_features(n, 128)
-    return tanh_features(make_problem(n)[1], 128)
+        return orthonormal_features(x.shape[0], 128)
+    return tanh_features(x, 128)
 
 
 ALD_CASES = [  # name, n, features, kernel, steps, warm-up, variance allowance
@@ -123,15 +126,16 @@ ALD_CASES = [  # name, n, features, kernel, steps, warm-up, variance allowance
 
 @pytest.mark.parametrize("name,n,kind,ald,steps,warmup,allowance", ALD_CASES,
                          ids=[c[0] for c in ALD_CASES])
-def test_ald_matches_posterior(name, n, kind, ald, steps, warmup, allowance):
-    check, info = ald_case(n, _features(kind, n), ald, steps, warmup)
+def test_ald_matches_posterior(name, n, kind, ald, steps, warmup, allowance, make_problem):
+    problem = make_problem(n)
+    check, info = ald_case(problem, _features(kind, problem), ald, steps, warmup)
     report(name, check, n=n, features=kind, steps=steps, warmup=warmup, step_size=ald.step_size,
            acceptance=round(float(info.acceptance.mean()), 3))
     assert check.mean_ok(), check
     assert check.var_ok(allowance), check
 
 
-def test_variance_check_rejects_a_chain_n_times_too_cold():
+def test_variance_check_rejects_a_chain_n_times_too_cold(make_problem):
     """Drift from the SUMMED potential with noise scaled for the MEAN, sqrt(2 eta / n) (the bug in
     methods.md section 0): the chain samples a posterior n times too cold (variance / n). The same
     check and settings that accept ALD-noMH-n10-orth must reject it."""
