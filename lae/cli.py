@@ -4,6 +4,8 @@
     lae sample RUN_DIR -n 64 --out grid.png
     lae eval RUN_DIR [--metrics elbo,iwae,mse] [--out results.json]
     lae report RUN_DIR [RUN_DIR ...] --out DIR
+    lae anomaly RUN_DIR [--score log-joint|refined|nll-iwae|nll-ais]   (docs/tasks.md)
+    lae inpaint RUN_DIR [--mask centre|bottom|pixels:P|patches:S:P] [--steps 100]
     lae list
     lae config PRESET_OR_YAML [--section.key=value ...]   (the resolved config, every key)
     lae bench --out DIR [--models vae,lae,...] [--size tiny|small|default] [--threads 1]
@@ -149,6 +151,94 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_and_test_data(args: argparse.Namespace):
+    """The run, its test images (evenly spaced ``--n-examples``) on the model's device, and their
+    labels, for the task commands."""
+    from lae.data import evenly_spaced, load_dataset
+    from lae.train import load_run
+
+    run = load_run(args.run_dir, args.checkpoint)
+    splits = load_dataset(run.config.data)
+    x, y = splits.test, splits.test_labels
+    if tuple(x.shape[1:]) != tuple(run.model.spec.shape):
+        raise ConfigError(f"the data of {run.run_dir} now have shape {tuple(x.shape[1:])} per "
+                          f"example, but the model was trained on {tuple(run.model.spec.shape)}")
+    x = evenly_spaced(x, args.n_examples)
+    y = None if y is None else evenly_spaced(y, args.n_examples)
+    device = next(run.model.parameters()).device
+    return run, x.to(device), y
+
+
+def _write_task_results(out: Path, results: dict, overwrite: bool) -> None:
+    _refuse_existing(out, overwrite)
+    atomic_write(out, lambda f: f.write(json.dumps(json_safe(results), indent=2).encode()))
+    print(json.dumps(json_safe(results), indent=2))
+    print(f"wrote {out}")
+
+
+def cmd_anomaly(args: argparse.Namespace) -> int:
+    import torch
+
+    from lae.tasks import anomaly_scores, detection_metrics
+
+    run, x, y = _run_and_test_data(args)
+    digit = run.config.data.holdout_class
+    if digit is None or y is None:
+        raise ConfigError(f"{run.run_dir} was not trained with a class held out: train with "
+                          f"--data.holdout_class=D (and --data.holdout_split=zenati for the "
+                          f"published MNIST split) on a labelled dataset")
+    out = Path(args.out) if args.out else run.run_dir / "anomaly.json"
+    check_writable(out.parent)
+    generator = torch.Generator(device=x.device).manual_seed(args.seed)
+    scores = anomaly_scores(run.model, x, args.score, refine_steps=args.refine_steps,
+                            k=args.k, generator=generator)
+    metrics = detection_metrics(y == digit, scores)
+    _write_task_results(out, {
+        "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
+        "dataset": run.config.data.name, "holdout_class": digit,
+        "holdout_split": run.config.data.holdout_split, "score": args.score,
+        "settings": {"refine_steps": args.refine_steps, "k": args.k, "seed": args.seed,
+                     "n_examples": int(x.shape[0])}, "metrics": metrics}, args.overwrite)
+    return 0
+
+
+def cmd_inpaint(args: argparse.Namespace) -> int:
+    import torch
+
+    from lae.tasks import inpaint, make_mask, save_inpainting_grid
+
+    run, x, _ = _run_and_test_data(args)
+    out = Path(args.out) if args.out else run.run_dir / "inpaint"
+    if out.exists() and not out.is_dir():
+        raise LaeError(f"--out {out} is a file; lae inpaint writes a folder")
+    check_writable(out)
+    generator = torch.Generator(device=x.device).manual_seed(args.seed)
+    mask = make_mask(args.mask, tuple(x.shape[1:]), x.shape[0],
+                     torch.Generator().manual_seed(args.seed)).to(x.device)
+    result = inpaint(run.model, x, mask, steps=args.steps, step_size=args.step_size,
+                     generator=generator)
+    stem = args.mask.replace(":", "_")
+    picture = save_inpainting_grid(run.model, x, mask, result.filled, out / f"{stem}.png")
+    n = x.shape[0]
+    mse, psnr = result.mse_missing.double().cpu(), result.psnr_missing.double().cpu()
+    _write_task_results(out / f"{stem}.json", {
+        "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
+        "dataset": run.config.data.name, "mask": args.mask,
+        "missing_fraction": float((~mask).float().mean()),
+        "settings": {"steps": args.steps, "step_size": args.step_size, "seed": args.seed,
+                     "n_examples": n},
+        "metrics": {
+            "mse_missing_01": {"value": float(mse.mean()),
+                               "stderr": float(mse.std() / n ** 0.5) if n > 1 else None, "n": n},
+            "psnr_missing_db": {"value": float(psnr.mean()),
+                                "stderr": float(psnr.std() / n ** 0.5) if n > 1 else None,
+                                "n": n},
+            "mala_acceptance": float(result.acceptance.double().nanmean())
+            if args.steps else None},
+        "picture": str(picture) if picture else None}, args.overwrite)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from lae.eval.report import write_report
 
@@ -233,8 +323,8 @@ def cmd_config(args: argparse.Namespace, overrides: list[str]) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lae", description="Train, sample, evaluate and compare deep latent variable "
-        "models whose inference runs on Langevin dynamics (train, sample, eval, report, list, "
-        "config, bench, toy; docs/cli.md).")
+        "models whose inference runs on Langevin dynamics (train, sample, eval, report, "
+        "anomaly, inpaint, list, config, bench, toy; docs/cli.md).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model from a preset or YAML file",
@@ -282,6 +372,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for report.md and its pictures")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report.md")
 
+    p = sub.add_parser("anomaly", help="anomaly detection: score the test images of a run "
+                                       "trained with data.holdout_class (AUPRC, AUROC)",
+                       description="Score the test split of a run trained without one class "
+                                   "(data.holdout_class; data.holdout_split=zenati for the "
+                                   "published MNIST split) and report AUPRC (auc(recall, "
+                                   "precision) and average precision), AUROC and the chance "
+                                   "AUPRC (docs/tasks.md).")
+    p.add_argument("run_dir", help="a run folder written by lae train")
+    from lae.tasks import SCORES
+
+    p.add_argument("--score", choices=SCORES, default="log-joint",
+                   help="log-joint: -log p(x, z) at the model's inferred z; refined: after "
+                        "--refine-steps gradient steps on it; nll-iwae, nll-ais: -log p(x) "
+                        "(default log-joint)")
+    p.add_argument("--refine-steps", type=int, default=20,
+                   help="noise-free gradient steps of the refined score (default 20)")
+    p.add_argument("--k", type=int, default=100, help="importance samples of nll-iwae "
+                                                      "(default 100)")
+    p.add_argument("--n-examples", type=int, default=0,
+                   help="N evenly spaced test images (0: all)")
+    p.add_argument("--checkpoint", default="last", help="last, an epoch number, or a .pt path")
+    p.add_argument("--seed", type=int, default=0, help="seed of the scores' random draws")
+    p.add_argument("--out", default=None, help="results JSON (default RUN_DIR/anomaly.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
+    from lae.tasks import MASKS
+
+    p = sub.add_parser("inpaint", help="fill masked test images from a trained model "
+                                       "(MSE and PSNR on the missing pixels, PNG grid)",
+                       description="Mask the test images, infer the latents from the observed "
+                                   "pixels only (the model's inference, then MALA on the "
+                                   "masked posterior) and fill the missing pixels from the "
+                                   "decoder (docs/tasks.md).")
+    p.add_argument("run_dir", help="a run folder written by lae train")
+    p.add_argument("--mask", default="centre",
+                   help=f"which values are missing: {', '.join(MASKS)} (default centre)")
+    p.add_argument("--steps", type=int, default=100,
+                   help="MALA transitions on the masked posterior (default 100; 0: the model's "
+                        "inference alone)")
+    p.add_argument("--step-size", type=float, default=0.01,
+                   help="initial MALA step size, adapted per image (default 0.01)")
+    p.add_argument("--n-examples", type=int, default=100,
+                   help="N evenly spaced test images (0: all; default 100)")
+    p.add_argument("--checkpoint", default="last", help="last, an epoch number, or a .pt path")
+    p.add_argument("--seed", type=int, default=0, help="seed of the masks and the chains")
+    p.add_argument("--out", default=None,
+                   help="folder for MASK.json and MASK.png (default RUN_DIR/inpaint)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing results")
+
     sub.add_parser("list", help="datasets, models, metrics and presets")
     p = sub.add_parser("config", help="print a preset's resolved config: every key, with the "
                                       "model's own and their defaults",
@@ -327,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
                 "eval": lambda: cmd_eval(args), "report": lambda: cmd_report(args),
                 "list": lambda: cmd_list(args), "toy": lambda: args.toy_func(args),
                 "config": lambda: cmd_config(args, list(extra)),
+                "anomaly": lambda: cmd_anomaly(args), "inpaint": lambda: cmd_inpaint(args),
                 "bench": lambda: cmd_bench(args, shlex.join(["lae", *argv]))}
     if args.command == "train":  # a job scheduler's stop is a Ctrl-C: same message, same resume
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import lae
 
-LAYERS = ["data", "nn", "samplers", "distributions", "models", "eval", "toy", "train", "bench",
+LAYERS = ["data", "nn", "samplers", "distributions", "models", "eval", "tasks", "toy", "train",
+          "bench",
           "cli"]
 ROOT = Path(lae.__file__).parent
 

@@ -53,6 +53,9 @@ class DataConfig:
         scale: ``"01"`` maps pixel k to k/255, ``"-11"`` to 2k/255 - 1. Ignored for toy2d.
         val_size: fraction (0 < f < 1) or count (>= 1) of the training split held out.
         holdout_class: label removed from train and val (kept in test), for anomaly detection.
+        holdout_split: with ``holdout_class``, ``"official"`` (the dataset's own train/test
+            split) or ``"zenati"`` (train and test pooled, 80 % of the normal images for training,
+            the other 20 % and every held-out image for testing; lae/tasks/anomaly.py).
         n_toy: number of training points of a toy2d dataset; its test split has n_toy // 5.
         seed: seed of the validation split, of static binarisation and of toy sampling.
         path: the file of the ``npz`` dataset (your own data); unused by the others.
@@ -65,6 +68,7 @@ class DataConfig:
     scale: str = "01"
     val_size: float = 0.0
     holdout_class: int | None = None
+    holdout_split: str = "official"
     n_toy: int = 20000
     seed: int = 0
     path: str | None = None
@@ -108,6 +112,12 @@ class DataConfig:
         if self.holdout_class is not None and not _is_int(self.holdout_class):
             raise ConfigError(f"data.holdout_class={_show(self.holdout_class)} must be an int or "
                               "None")
+        if self.holdout_split not in ("official", "zenati"):
+            raise ConfigError(f"data.holdout_split={_show(self.holdout_split)}: expected "
+                              f"'official' or 'zenati'")
+        if self.holdout_split == "zenati" and self.holdout_class is None:
+            raise ConfigError("data.holdout_split=zenati needs data.holdout_class (the class "
+                              "held out as the anomaly)")
         if not _is_int(self.n_toy) or self.n_toy < 5:
             raise ConfigError(f"data.n_toy={_show(self.n_toy)} must be an int >= 5")
         if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:

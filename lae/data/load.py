@@ -14,6 +14,7 @@ from lae.data.processing import (
     as_pixels,
     convert_pixels,
     drop_class,
+    heldout_split,
     n_validation,
     numeric,
     split_validation,
@@ -59,7 +60,12 @@ def load_dataset(cfg: DataConfig) -> DataSplits:
         raise DataError(f"{cfg.name}: train examples have shape {tuple(train.shape[1:])} but "
                         f"test examples {tuple(test.shape[1:])}; expected the same")
 
-    if cfg.holdout_class is not None:
+    if cfg.holdout_split == "zenati":  # pooled, 80/20 of the normals (lae/tasks/anomaly.py)
+        if train_labels is None or test_labels is None:
+            raise DataError(f"data.holdout_split=zenati: {cfg.name} has no labels")
+        train, train_labels, test, test_labels = heldout_split(
+            torch.cat([train, test]), torch.cat([train_labels, test_labels]), cfg.holdout_class)
+    elif cfg.holdout_class is not None:
         train, train_labels = drop_class(train, train_labels, cfg.holdout_class,
                                          f"{cfg.name} train labels")
     n_val = n_validation(cfg.val_size, len(train))

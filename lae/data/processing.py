@@ -165,3 +165,29 @@ def convert_pixels(pixels: torch.Tensor, cfg: DataConfig, split: str) -> torch.T
         return binarize_static(pixels, cfg.seed, split)
     unit = to_unit(pixels)
     return unit.mul_(2.0).sub_(1.0) if cfg.scale == "-11" else unit
+
+
+def heldout_split(images: torch.Tensor, labels: torch.Tensor, digit: int, seed: int = 42,
+                  train_fraction: float = 0.8
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The held-out-class split of pooled ``images`` [N, ...] with ``labels`` [N]: (train images,
+    train labels, test images, test labels); train = the first ``train_fraction`` of the normal
+    images (label != digit) in the order of a ``numpy.random.RandomState(seed)`` permutation made
+    afresh on each call, test = the rest of the normals, then every image of ``digit``.
+
+    Example:
+        >>> x, y = torch.arange(10.0)[:, None], torch.tensor([0, 1] * 5)
+        >>> tr, ytr, te, yte = heldout_split(x, y, digit=1, seed=0)
+        >>> len(tr), len(te), int((yte == 1).sum())
+        (4, 6, 5)
+    """
+    labels_np = labels.cpu().numpy()
+    normal = np.flatnonzero(labels_np != digit)
+    anomalous = np.flatnonzero(labels_np == digit)
+    if len(anomalous) == 0:
+        raise DataError(f"data.holdout_class={digit}: no image has that label")
+    order = normal[np.random.RandomState(seed).permutation(len(normal))]  # a fresh generator
+    n_train = int(train_fraction * len(normal))
+    train_idx = torch.from_numpy(order[:n_train])
+    test_idx = torch.from_numpy(np.concatenate([order[n_train:], anomalous]))
+    return images[train_idx], labels[train_idx], images[test_idx], labels[test_idx]

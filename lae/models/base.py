@@ -238,13 +238,21 @@ class LatentModel(nn.Module):
         """p(x | z) for z [B, K]; its ``log_prob(x)`` is [B] (nats, summed over pixels)."""
         return self.likelihood(self.decoder(z))
 
-    def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
-        """log p(x | z) [B] for x [B, *shape], z [B, K]."""
-        return self.decode(z).log_prob(x)
+    def log_likelihood(self, x: Tensor, z: Tensor, mask: Tensor | None = None) -> Tensor:
+        """log p(x | z) [B] for x [B, *shape], z [B, K]. With ``mask`` (bool [B, *shape], True
+        where x is observed) only the observed values count: the likelihood of the observed
+        part, what inference on an image with missing pixels conditions on (a missing value
+        changes neither the result nor its gradient; it must lie in the data's range)."""
+        p = self.decode(z)
+        if mask is None:
+            return p.log_prob(x)
+        per_value = p.base_dist.log_prob(x)
+        return torch.where(mask, per_value, torch.zeros_like(per_value)).flatten(1).sum(1)
 
-    def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
-        """log p(x, z) = log p(z) + log p(x | z), [B]; minus the posterior energy U(x, z)."""
-        return self.prior.log_prob(z) + self.log_likelihood(x, z)
+    def log_joint(self, x: Tensor, z: Tensor, mask: Tensor | None = None) -> Tensor:
+        """log p(x, z) = log p(z) + log p(x | z), [B]; minus the posterior energy U(x, z).
+        ``mask`` as in :meth:`log_likelihood` (the joint of z and the observed values)."""
+        return self.prior.log_prob(z) + self.log_likelihood(x, z, mask)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
