@@ -166,7 +166,7 @@ def _run_and_test_data(args: argparse.Namespace):
     x = evenly_spaced(x, args.n_examples)
     y = None if y is None else evenly_spaced(y, args.n_examples)
     device = next(run.model.parameters()).device
-    return run, x.to(device), y
+    return run, x.to(device), y, splits.train
 
 
 def _write_task_results(out: Path, results: dict, overwrite: bool) -> None:
@@ -181,7 +181,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
 
     from lae.tasks import anomaly_scores, detection_metrics
 
-    run, x, y = _run_and_test_data(args)
+    run, x, y, _ = _run_and_test_data(args)
     digit = run.config.data.holdout_class
     if digit is None or y is None:
         raise ConfigError(f"{run.run_dir} was not trained with a class held out: train with "
@@ -207,7 +207,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
     from lae.tasks import inpaint, make_mask, save_inpainting_grid
 
-    run, x, _ = _run_and_test_data(args)
+    run, x, _, train = _run_and_test_data(args)
     out = Path(args.out) if args.out else run.run_dir / "inpaint"
     if out.exists() and not out.is_dir():
         raise LaeError(f"--out {out} is a file; lae inpaint writes a folder")
@@ -221,6 +221,12 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     picture = save_inpainting_grid(run.model, x, mask, result.filled, out / f"{stem}.png")
     n = x.shape[0]
     mse, psnr = result.mse_missing.double().cpu(), result.psnr_missing.double().cpu()
+    # the baseline: every missing value filled with the training set's mean at that position
+    spec, cpu_mask = run.model.spec, mask.cpu()
+    mean_fill = spec.to_unit(train.float().mean(0)).expand_as(x.cpu())
+    missing = (~cpu_mask).flatten(1).double()
+    err = (mean_fill - spec.to_unit(x.cpu())).pow(2).flatten(1).double()
+    baseline = (err * missing).sum(1) / missing.sum(1).clamp_min(1)
     _write_task_results(out / f"{stem}.json", {
         "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
         "dataset": run.config.data.name, "mask": args.mask,
@@ -233,6 +239,9 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
             "psnr_missing_db": {"value": float(psnr.mean()),
                                 "stderr": float(psnr.std() / n ** 0.5) if n > 1 else None,
                                 "n": n},
+            "mean_fill_mse_missing_01": {
+                "value": float(baseline.mean()),
+                "stderr": float(baseline.std() / n ** 0.5) if n > 1 else None, "n": n},
             "mala_acceptance": float(result.acceptance.double().nanmean())
             if args.steps else None},
         "picture": str(picture) if picture else None}, args.overwrite)

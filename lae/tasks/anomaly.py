@@ -16,7 +16,8 @@ call, so the test normals are exactly the 20 % not trained on (tested: disjoint,
   encoder's mean, the LAE's Phi g(x), a chain's state); under an energy-based prior, up to the
   constant log Z, which does not change a ranking;
 - ``refined``: the same after ``refine_steps`` noise-free gradient steps on U(z) = -log p(x, z)
-  from there (each step's size adapted per image: halved when U rises);
+  from there (each image's step grows by 1.2 after a step that lowered U, and is halved, the
+  step undone, after one that did not);
 - ``nll-iwae``: -log p(x) by the IWAE bound with k samples of the model's proposal (models with
   one); ``nll-ais``: -log p(x) by AIS (any model with a normalised prior).
 

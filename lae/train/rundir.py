@@ -10,7 +10,7 @@ Layout written by ``lae train`` (and ``lae eval``)::
     lae-run.json  config.yaml  metrics.jsonl  diagnostics.json  results.json  interpolations.png
     checkpoints/epoch_NNNN.pt  checkpoints/last.pt
     samples/samples_NNNN.png  samples/recon_NNNN.png  plots/loss.png  plots/step_sizes.png
-    tensorboard/events.*  .lae.lock
+    tensorboard/events.*  anomaly.json  inpaint/MASK.json  inpaint/MASK.png  .lae.lock
 
 A process that trains into a run folder holds an exclusive lock on its ``.lae.lock`` (a POSIX
 record lock, released by the system when the process ends, however it ends), so a second
@@ -37,8 +37,9 @@ LAST = "last.pt"
 OWNED = (MANIFEST, "config.yaml", "metrics.jsonl", "diagnostics.json", "results.json",
          "interpolations.png", f"{CHECKPOINT_DIR}/epoch_*.pt", f"{CHECKPOINT_DIR}/{LAST}",
          f"{CHECKPOINT_DIR}/.*.tmp", "samples/samples_*.png", "samples/recon_*.png",
-         "plots/loss.png", "plots/step_sizes.png", "tensorboard/events.out.tfevents.*")
-OWNED_DIRS = (CHECKPOINT_DIR, "samples", "plots", "tensorboard")  # removed once empty
+         "plots/loss.png", "plots/step_sizes.png", "tensorboard/events.out.tfevents.*",
+         "anomaly.json", "inpaint/*.json", "inpaint/*.png")
+OWNED_DIRS = (CHECKPOINT_DIR, "samples", "plots", "tensorboard", "inpaint")  # removed once empty
 
 
 def write_manifest(run_dir: Path) -> None:
