@@ -119,7 +119,9 @@ def test_eval_with_labelled_metrics_on_digits(tmp_path, monkeypatch, capsys):
     assert results["settings"]["fd_bootstrap"] == 1 and results["settings"]["interp_pairs"] == 3
     assert 0 <= metrics["probe_accuracy"]["value"] <= 1
     assert (run / "interpolations.png").is_file()
+    assert (run / "latents_pca.png").stat().st_size > 0  # the codes, coloured by class
     assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
+    assert "latent_codes" in (tmp_path / "report" / "report.md").read_text()
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))

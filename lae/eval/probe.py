@@ -5,7 +5,8 @@ examples come from the model's own inference (``model.encode``: an encoder mean,
 ...); features are standardised with the training codes' mean and sd, then a multinomial
 logistic regression (L2, inverse strength C, lbfgs, fixed ``max_iter`` and seed) is fitted on the
 training codes and scored on the test codes. ``probe_accuracy`` is the fraction of test examples
-classified right (± its standard error over examples).
+classified right (± its standard error over examples). With an output folder the test codes are
+also drawn on their first two principal components, coloured by class (``latents_pca.png``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,31 @@ def probe_accuracy(train_codes: np.ndarray, train_labels: np.ndarray, test_codes
     return clf.predict(np.asarray(test_codes)) == np.asarray(test_labels)
 
 
+def save_code_projection(codes: np.ndarray, labels: np.ndarray, path: Any) -> Any:
+    """A scatter plot of latent codes [N, K] projected on their first two principal components
+    (scikit-learn's PCA; the codes themselves when K <= 2), coloured by class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+
+    xy = codes if codes.shape[1] <= 2 else PCA(n_components=2, random_state=0).fit_transform(
+        codes)
+    xy = np.column_stack([xy[:, 0], xy[:, 1] if xy.shape[1] > 1 else np.zeros(len(xy))])
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for label in np.unique(labels):
+        pick = labels == label
+        ax.scatter(xy[pick, 0], xy[pick, 1], s=6, label=str(label))
+    ax.legend(fontsize=7, markerscale=2, ncol=2)
+    ax.set_title("test codes, first two principal components", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def probe_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
     """The ``probe`` metric (registered in lae/eval/metrics.py)."""
     from lae.eval.metrics import NotApplicable, summarize
@@ -59,10 +85,12 @@ def probe_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
         g = torch.Generator().manual_seed(s.seed)
         idx = torch.randperm(train_x.shape[0], generator=g)[:s.probe_train].sort().values
         train_x, train_labels = train_x[idx], train_labels[idx]
+    test_codes = encode_all(model, x, s.batch_size, s.seed + 8)
     correct = probe_accuracy(encode_all(model, train_x, s.batch_size, s.seed + 7),
-                             train_labels.numpy(),
-                             encode_all(model, x, s.batch_size, s.seed + 8), test_labels.numpy(),
+                             train_labels.numpy(), test_codes, test_labels.numpy(),
                              C=s.probe_C, max_iter=s.probe_max_iter, seed=s.seed)
+    if ctx.out_dir is not None:
+        save_code_projection(test_codes, test_labels.numpy(), ctx.out_dir / "latents_pca.png")
     return {"probe_accuracy": summarize(
         torch.as_tensor(correct, dtype=torch.float64), n_train=int(train_x.shape[0]),
         C=s.probe_C, max_iter=s.probe_max_iter, features="standardised infer() codes",

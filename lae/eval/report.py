@@ -120,7 +120,8 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
         "pictures": {kind: _latest(run_dir / folder, pattern) for kind, folder, pattern in (
             ("samples", "samples", "samples_*.png"), ("reconstructions", "samples", "recon_*.png"),
             ("losses", "plots", "loss.png"), ("step_sizes", "plots", "step_sizes.png"),
-            ("interpolations", ".", "interpolations.png"))},
+            ("interpolations", ".", "interpolations.png"),
+            ("latent_codes", ".", "latents_pca.png"))},
     }
 
 

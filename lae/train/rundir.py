@@ -38,7 +38,7 @@ OWNED = (MANIFEST, "config.yaml", "metrics.jsonl", "diagnostics.json", "results.
          "interpolations.png", f"{CHECKPOINT_DIR}/epoch_*.pt", f"{CHECKPOINT_DIR}/{LAST}",
          f"{CHECKPOINT_DIR}/.*.tmp", "samples/samples_*.png", "samples/recon_*.png",
          "plots/loss.png", "plots/step_sizes.png", "tensorboard/events.out.tfevents.*",
-         "anomaly.json", "inpaint/*.json", "inpaint/*.png")
+         "anomaly.json", "inpaint/*.json", "inpaint/*.png", "latents_pca.png")
 OWNED_DIRS = (CHECKPOINT_DIR, "samples", "plots", "tensorboard", "inpaint")  # removed once empty
 
 
