@@ -202,34 +202,68 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_images_and_masks(args: argparse.Namespace):
+    """For ``lae inpaint --split train`` (recovery): the run, its training images without
+    hidden values, and the masks ``data.mask`` puts on them (the run's own, or ``--mask`` for a
+    run trained on clean images: the same masks for the same data.seed), evenly spaced
+    ``--n-examples``."""
+    import copy
+
+    from lae.data import evenly_spaced, load_dataset
+    from lae.data.masks import training_masks
+    from lae.train import load_run
+
+    run = load_run(args.run_dir, args.checkpoint)
+    spec = args.mask or run.config.data.mask
+    if not spec:
+        raise ConfigError(f"--split train: {run.run_dir} was trained on whole images; give the "
+                          f"--mask whose recovery to score (e.g. the data.mask of the run to "
+                          f"compare with)")
+    clean_cfg = copy.deepcopy(run.config.data)
+    clean_cfg.mask = ""
+    train = load_dataset(clean_cfg).train
+    masks = training_masks(spec, tuple(train.shape[1:]), len(train), clean_cfg.seed)
+    device = next(run.model.parameters()).device
+    x, mask = evenly_spaced(train, args.n_examples), evenly_spaced(masks, args.n_examples)
+    return run, x.to(device), mask.to(device), train, spec
+
+
 def cmd_inpaint(args: argparse.Namespace) -> int:
     import torch
 
     from lae.tasks import inpaint, make_mask, save_inpainting_grid
 
-    run, x, _, train = _run_and_test_data(args)
+    if args.split == "train":  # recovery of the values data.mask hides from training
+        run, x, mask, train, spec = _training_images_and_masks(args)
+    else:
+        run, x, _, train = _run_and_test_data(args)
+        spec = args.mask or "centre"
+        mask = make_mask(spec, tuple(x.shape[1:]), x.shape[0],
+                         torch.Generator().manual_seed(args.seed)).to(x.device)
     out = Path(args.out) if args.out else run.run_dir / "inpaint"
     if out.exists() and not out.is_dir():
         raise LaeError(f"--out {out} is a file; lae inpaint writes a folder")
     check_writable(out)
     generator = torch.Generator(device=x.device).manual_seed(args.seed)
-    mask = make_mask(args.mask, tuple(x.shape[1:]), x.shape[0],
-                     torch.Generator().manual_seed(args.seed)).to(x.device)
     result = inpaint(run.model, x, mask, steps=args.steps, step_size=args.step_size,
                      generator=generator)
-    stem = args.mask.replace(":", "_")
+    stem = ("train-" if args.split == "train" else "") + spec.replace(":", "_")
     picture = save_inpainting_grid(run.model, x, mask, result.filled, out / f"{stem}.png")
     n = x.shape[0]
     mse, psnr = result.mse_missing.double().cpu(), result.psnr_missing.double().cpu()
     # the baseline: every missing value filled with the training set's mean at that position
-    spec, cpu_mask = run.model.spec, mask.cpu()
-    mean_fill = spec.to_unit(train.float().mean(0)).expand_as(x.cpu())
+    cpu_mask = mask.cpu()
+    data_spec = run.model.spec
+    mean_fill = data_spec.to_unit(train.float().mean(0)).expand_as(x.cpu())
     missing = (~cpu_mask).flatten(1).double()
-    err = (mean_fill - spec.to_unit(x.cpu())).pow(2).flatten(1).double()
+    err = (mean_fill - data_spec.to_unit(x.cpu())).pow(2).flatten(1).double()
     baseline = (err * missing).sum(1) / missing.sum(1).clamp_min(1)
+    observed_err = (data_spec.to_unit(result.filled.cpu())
+                    - data_spec.to_unit(x.cpu())).pow(2).flatten(1).double()
     _write_task_results(out / f"{stem}.json", {
         "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
-        "dataset": run.config.data.name, "mask": args.mask,
+        "dataset": run.config.data.name, "mask": spec, "split": args.split,
+        "trained_on_mask": run.config.data.mask or None,
         "missing_fraction": float((~mask).float().mean()),
         "settings": {"steps": args.steps, "step_size": args.step_size, "seed": args.seed,
                      "n_examples": n},
@@ -239,6 +273,9 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
             "psnr_missing_db": {"value": float(psnr.mean()),
                                 "stderr": float(psnr.std() / n ** 0.5) if n > 1 else None,
                                 "n": n},
+            "mse_all_01": {"value": float(observed_err.mean()), "n": n},
+            "mse_observed_decoder_01": {
+                "value": float(result.mse_observed.double().mean()), "n": n},
             "mean_fill_mse_missing_01": {
                 "value": float(baseline.mean()),
                 "stderr": float(baseline.std() / n ** 0.5) if n > 1 else None, "n": n},
@@ -415,8 +452,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "masked posterior) and fill the missing pixels from the "
                                    "decoder (docs/tasks.md).")
     p.add_argument("run_dir", help="a run folder written by lae train")
-    p.add_argument("--mask", default="centre",
-                   help=f"which values are missing: {', '.join(MASKS)} (default centre)")
+    p.add_argument("--mask", default=None,
+                   help=f"which values are missing: {', '.join(MASKS)} (default centre; with "
+                        f"--split train, the run's data.mask)")
+    p.add_argument("--split", choices=["test", "train"], default="test",
+                   help="test images, or the training images with the masks data.mask puts on "
+                        "them: the recovery of what a run trained on corrupted data never saw "
+                        "(default test)")
     p.add_argument("--steps", type=int, default=100,
                    help="MALA transitions on the masked posterior (default 100; 0: the model's "
                         "inference alone)")

@@ -56,6 +56,10 @@ class DataConfig:
         holdout_split: with ``holdout_class``, ``"official"`` (the dataset's own train/test
             split) or ``"zenati"`` (train and test pooled, 80 % of the normal images for training,
             the other 20 % and every held-out image for testing; lae/tasks/anomaly.py).
+        mask: learning from corrupted data: a mask family of lae/data/masks.py (``patches:4:0.5``,
+            ``pixels:0.7``, ``centre``, ...) hiding values of every training example (NaN in
+            the training tensor, left out of the likelihood, filled for encoders); the
+            validation and test splits stay whole. ``""``: none.
         n_toy: number of training points of a toy2d dataset; its test split has n_toy // 5.
         seed: seed of the validation split, of static binarisation and of toy sampling.
         path: the file of the ``npz`` dataset (your own data); unused by the others.
@@ -69,6 +73,7 @@ class DataConfig:
     val_size: float = 0.0
     holdout_class: int | None = None
     holdout_split: str = "official"
+    mask: str = ""
     n_toy: int = 20000
     seed: int = 0
     path: str | None = None
@@ -115,6 +120,9 @@ class DataConfig:
         if self.holdout_split not in ("official", "zenati"):
             raise ConfigError(f"data.holdout_split={_show(self.holdout_split)}: expected "
                               f"'official' or 'zenati'")
+        if self.mask and self.binarize != "none":
+            raise ConfigError("data.mask cannot be combined with data.binarize: a binarised "
+                              "pixel has no missing state; use data.binarize=none")
         if self.holdout_split == "zenati" and self.holdout_class is None:
             raise ConfigError("data.holdout_split=zenati needs data.holdout_class (the class "
                               "held out as the anomaly)")

@@ -9,6 +9,7 @@ import torch
 # Imported for their @register_dataset side effect.
 from lae.data import bundled, celeba, cifar10, idx, npz, svhn, toy2d  # noqa: F401
 from lae.data.config import DataConfig, DataSplits, RawData
+from lae.data.masks import training_masks
 from lae.data.processing import (
     as_labels,
     as_pixels,
@@ -80,6 +81,9 @@ def load_dataset(cfg: DataConfig) -> DataSplits:
         n_bits = None if binary else 8
     else:
         value_range, n_bits = (-math.inf, math.inf), None
+    if cfg.mask:  # learning from corrupted data: hidden training values are NaN
+        observed = training_masks(cfg.mask, tuple(train.shape[1:]), len(train), cfg.seed)
+        train = torch.where(observed, train.float(), torch.tensor(float("nan")))
 
     return DataSplits(
         name=cfg.name,

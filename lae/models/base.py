@@ -78,6 +78,9 @@ class DataSpec:
     n_bits: int | None  # 8 for 8-bit pixels; None for binary or continuous data
     binary: bool  # values in {0, 1}
     n_train: int = 0  # training examples (models with per-example chains size their state by it)
+    # the training data hide values (NaN, ``data.mask``): the likelihood leaves them out and
+    # encoders see them filled (:meth:`LatentModel.fill_missing`)
+    missing: bool = False
 
     @classmethod
     def points(cls, dim: int, n_train: int = 0) -> DataSpec:
@@ -222,14 +225,15 @@ class LatentModel(nn.Module):
             x_train: the training split [N, *shape] (for dynamic binarisation, the pixel
                 probabilities, whose mean is the binarised pixels' expected mean).
         """
-        target = self.likelihood.params_for_mean(x_train.mean(0, dtype=torch.float64))
+        # nanmean: with data.mask the hidden training values are NaN
+        target = self.likelihood.params_for_mean(torch.nanmean(x_train.double(), 0))
         bias = output_bias(self.decoder)
         if target is None or bias is None:
             return
         if bias.numel() != target.numel():  # one bias per channel (conv decoder)
             if not (self.spec.is_image and bias.numel() == self.spec.shape[0]):
                 return  # a custom decoder whose output bias we cannot map to pixels
-            channel_mean = x_train.mean(dim=(0, 2, 3), dtype=torch.float64)
+            channel_mean = torch.nanmean(x_train.double().transpose(0, 1).flatten(1), 1)
             target = self.likelihood.params_for_mean(channel_mean)
         bias.copy_(target.reshape(bias.shape).to(bias))
 
@@ -244,10 +248,25 @@ class LatentModel(nn.Module):
         part, what inference on an image with missing pixels conditions on (a missing value
         changes neither the result nor its gradient; it must lie in the data's range)."""
         p = self.decode(z)
+        if mask is None and self.spec.missing:  # hidden training values are NaN
+            mask = ~torch.isnan(x)
         if mask is None:
             return p.log_prob(x)
-        per_value = p.base_dist.log_prob(x)
+        per_value = p.base_dist.log_prob(torch.where(mask, x, self.fill_value))
         return torch.where(mask, per_value, torch.zeros_like(per_value)).flatten(1).sum(1)
+
+    @property
+    def fill_value(self) -> float:
+        """What a missing value is replaced by where something must read it (an encoder, or a
+        likelihood term that is then left out): the middle of the data's range (0 for unbounded
+        data)."""
+        lo, hi = self.spec.value_range
+        return 0.0 if not (math.isfinite(lo) and math.isfinite(hi)) else (lo + hi) / 2
+
+    def fill_missing(self, x: Tensor) -> Tensor:
+        """x with hidden values (NaN, when the training data hide some: ``data.mask``) set to
+        :attr:`fill_value`: what an encoder reads. x itself otherwise."""
+        return torch.nan_to_num(x, nan=self.fill_value) if self.spec.missing else x
 
     def log_joint(self, x: Tensor, z: Tensor, mask: Tensor | None = None) -> Tensor:
         """log p(x, z) = log p(z) + log p(x | z), [B]; minus the posterior energy U(x, z).

@@ -157,7 +157,7 @@ class LAE(LatentModel):
 
     def feature_matrix(self, x: Tensor) -> Tensor:
         """G = [g(x), 1]: [B, d + 1]."""
-        g = self.feature_norm(self.features(x))
+        g = self.feature_norm(self.features(self.fill_missing(x)))
         return torch.cat([g, torch.ones_like(g[:, :1])], dim=1)
 
     def eval_feature_matrix(self, x: Tensor) -> Tensor:

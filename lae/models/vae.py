@@ -71,7 +71,7 @@ class VAE(LatentModel):
 
     def proposal(self, x: Tensor) -> Independent:
         """q(z | x): batch shape [B], event shape [K]."""
-        return independent(Normal(*self.gaussian(self.encoder.features(x)),
+        return independent(Normal(*self.gaussian(self.encoder.features(self.fill_missing(x))),
                                   validate_args=False), 1)
 
     def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:

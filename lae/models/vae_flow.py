@@ -93,7 +93,7 @@ class VAEFlow(VAE):
 
     def proposal(self, x: Tensor) -> NormalizingFlow:
         """q(z | x): batch shape [B], event shape [K]."""
-        h = self.encoder.features(x)  # [B, feature_dim], the flows' context
+        h = self.encoder.features(self.fill_missing(x))  # [B, feature_dim], the flows' context
         return NormalizingFlow(self.flow(h), DiagNormal(*self.gaussian(h)))
 
     def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:

@@ -1,12 +1,14 @@
 """What people use these models for, on documented protocols, for every registered model:
-anomaly detection (:mod:`lae.tasks.anomaly`) and inpainting (:mod:`lae.tasks.inpaint`), with the
-masks they share (:mod:`lae.tasks.masks`). Each works from a trained model in a few lines, and from
-the command line (``lae anomaly``, ``lae inpaint``; docs/tasks.md).
+anomaly detection (:mod:`lae.tasks.anomaly`) and inpainting (:mod:`lae.tasks.inpaint`, also the
+recovery of the hidden values of corrupted training data), with the masks of
+:mod:`lae.data.masks` (shared with training on corrupted data, ``data.mask``). Each works from a
+trained model in a few lines, and from the command line (``lae anomaly``, ``lae inpaint``;
+docs/tasks.md).
 """
 
+from lae.data.masks import MASKS, make_mask
 from lae.tasks.anomaly import SCORES, anomaly_scores, detection_metrics, heldout_split
 from lae.tasks.inpaint import InpaintResult, inpaint, save_inpainting_grid
-from lae.tasks.masks import MASKS, make_mask
 
 __all__ = ["MASKS", "SCORES", "InpaintResult", "anomaly_scores", "detection_metrics",
            "heldout_split", "inpaint", "make_mask", "save_inpainting_grid"]

@@ -10,8 +10,9 @@ Protocol (every registered model; ``lae inpaint``):
    57.4 % acceptance (``warmup``: all but the last ``steps // 4``, which run frozen);
 3. the missing values are the decoder's mean at the last state; the observed ones are kept.
 
-Scores (on [0, 1], whatever the data scale): the MSE per missing value, and the PSNR of the
-missing values, 10 log10(1 / MSE) per image, averaged over images. A whole-image MSE (what some
+Scores (on [0, 1], whatever the data scale): the MSE per missing value, the PSNR of the missing
+values, 10 log10(1 / MSE) per image, averaged over images, and the MSE of the decoder's mean on
+the observed values (how well the model explains what it was shown). A whole-image MSE (what some
 published code prints) would count the observed pixels, which the model copies, as solved.
 
 Example:
@@ -29,17 +30,16 @@ Example:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+from lae.data.masks import make_mask  # noqa: F401  (the doctest above uses it)
 from lae.eval.plots import save_image_grid
 from lae.models import LatentModel
 from lae.samplers import MALA, StepSizeAdapter, run_chain
-from lae.tasks.masks import make_mask  # noqa: F401  (the doctest above uses it)
 
 MALA_TARGET = 0.574
 
@@ -50,15 +50,9 @@ class InpaintResult(NamedTuple):
     filled: Tensor  # [B, *shape], data scale: observed values kept, missing ones from the model
     z: Tensor  # [B, K], the masked posterior chain's last state
     mse_missing: Tensor  # [B], per missing value, on [0, 1]
+    mse_observed: Tensor  # [B], the decoder's mean against the observed values, on [0, 1]
     psnr_missing: Tensor  # [B], dB, of the missing values
     acceptance: Tensor  # [B], the frozen steps' mean MALA acceptance
-
-
-def fill_value(model: LatentModel) -> float:
-    """What missing values are set to before inference: the middle of the data's range (0 for
-    unbounded data)."""
-    lo, hi = model.spec.value_range
-    return 0.0 if not (math.isfinite(lo) and math.isfinite(hi)) else (lo + hi) / 2
 
 
 @torch.no_grad()
@@ -78,7 +72,7 @@ def inpaint(model: LatentModel, x: Tensor, mask: Tensor, *, steps: int = 100,
         raise ValueError(f"mask has shape {tuple(mask.shape)}, x {tuple(x.shape)}: expected "
                          f"the same")
     mask = mask.to(x.device)
-    x_obs = torch.where(mask, x, torch.full_like(x, fill_value(model)))
+    x_obs = torch.where(mask, x, torch.full_like(x, model.fill_value))
     z = model.infer(x_obs, generator).detach()
     acceptance = torch.full((x.shape[0],), float("nan"), device=x.device)
     if steps > 0:
@@ -93,10 +87,11 @@ def inpaint(model: LatentModel, x: Tensor, mask: Tensor, *, steps: int = 100,
     mean = model.decode(z).mean
     filled = torch.where(mask, x, mean)
     missing = (~mask).flatten(1).float()
-    err = (model.spec.to_unit(filled) - model.spec.to_unit(x)).pow(2).flatten(1)
+    err = (model.spec.to_unit(mean) - model.spec.to_unit(x)).pow(2).flatten(1)
     mse = (err * missing).sum(1) / missing.sum(1).clamp_min(1)
+    mse_observed = (err * (1 - missing)).sum(1) / (1 - missing).sum(1).clamp_min(1)
     psnr = 10 * torch.log10(1 / mse.clamp_min(1e-10))
-    return InpaintResult(filled, z, mse, psnr, acceptance)
+    return InpaintResult(filled, z, mse, mse_observed, psnr, acceptance)
 
 
 def save_inpainting_grid(model: LatentModel, x: Tensor, mask: Tensor, filled: Tensor,

@@ -42,6 +42,7 @@ def load_run(run_dir: Path | str, checkpoint: str = "last",
     raw_spec = payload["data_spec"]
     spec = DataSpec(shape=tuple(raw_spec["shape"]), value_range=tuple(raw_spec["value_range"]),
                     n_bits=raw_spec["n_bits"], binary=raw_spec["binary"],
+                    missing=raw_spec.get("missing", False),
                     n_train=raw_spec.get("n_train", 0))
     model = build_model(cfg.model, spec)
     model.load_state_dict(payload["model"])

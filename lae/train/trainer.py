@@ -153,7 +153,8 @@ def build_optimizer(name: str, params: list[torch.nn.Parameter], tc: Any, lr: fl
 def data_spec(splits: DataSplits) -> DataSpec:
     return DataSpec(shape=tuple(splits.shape), value_range=tuple(splits.value_range),
                     n_bits=splits.n_bits, binary=splits.binarize != "none",
-                    n_train=int(splits.train.shape[0]))
+                    n_train=int(splits.train.shape[0]),
+                    missing=bool(torch.isnan(splits.train).any()))
 
 
 

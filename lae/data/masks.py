@@ -1,7 +1,7 @@
-"""Masks of missing values, shared by inpainting and anomaly scoring: bool tensors, True where a
-value is observed, one per example.
+"""Masks of missing values, shared by inpainting (lae/tasks) and training on corrupted data
+(``data.mask``): bool tensors, True where a value is observed, one per example.
 
-Families (``spec`` strings, also the ``--mask`` flag of ``lae inpaint``):
+Families (``spec`` strings: ``data.mask`` and the ``--mask`` flag of ``lae inpaint``):
 
 - ``centre``: the centre square of side H/2 (W/2) missing, in every channel;
 - ``bottom``: the bottom half of the rows missing;
@@ -74,3 +74,14 @@ def make_mask(spec: str, shape: tuple[int, ...], n: int,
         raise ConfigError(f"unknown mask {spec!r}; choices: {', '.join(MASKS)} (e.g. pixels:0.7, "
                           f"patches:4:0.5)")
     return observed
+
+
+# the training images' masks are drawn from this seed offset of data.seed, so the loader (which
+# hides the values) and ``lae inpaint --split train`` (which scores their recovery, for a run
+# trained on them or on the clean images) draw the same masks
+MASK_SEED_OFFSET = 2
+
+
+def training_masks(spec: str, shape: tuple[int, ...], n: int, data_seed: int) -> Tensor:
+    """The masks ``data.mask=spec`` puts on the ``n`` training examples: bool [n, *shape]."""
+    return make_mask(spec, shape, n, torch.Generator().manual_seed(data_seed + MASK_SEED_OFFSET))
