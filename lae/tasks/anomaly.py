@@ -22,8 +22,8 @@ call, so the test normals are exactly the 20 % not trained on (tested: disjoint,
   one); ``nll-ais``: -log p(x) by AIS (any model with a normalised prior).
 
 **Metrics** (:func:`detection_metrics`, scikit-learn): AUPRC as ``auc(recall, precision)`` (what the
-papers print), ``average_precision_score`` (the step-wise estimate, without the trapezoid's
-optimism), AUROC, and the chance level of AUPRC, the share of anomalies in the test set: a
+papers print), ``average_precision_score`` (the step-wise sum; the trapezoid interpolates linearly
+between points of the curve, which no classifier attains), AUROC, and the chance level of AUPRC, the share of anomalies in the test set: a
 published row below it ranks anomalies as more normal than normals.
 """
 
