@@ -23,8 +23,9 @@ call, so the test normals are exactly the 20 % not trained on (tested: disjoint,
 
 **Metrics** (:func:`detection_metrics`, scikit-learn): AUPRC as ``auc(recall, precision)`` (what the
 papers print), ``average_precision_score`` (the step-wise sum; the trapezoid interpolates linearly
-between points of the curve, which no classifier attains), AUROC, and the chance level of AUPRC, the share of anomalies in the test set: a
-published row below it ranks anomalies as more normal than normals.
+between points of the curve, which no classifier attains), AUROC, and the chance level of
+AUPRC, the share of anomalies in the test set: a published row below it ranks anomalies as more
+normal than normals.
 """
 
 from __future__ import annotations
