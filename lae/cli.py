@@ -366,6 +366,17 @@ def cmd_config(args: argparse.Namespace, overrides: list[str]) -> int:
     return 0
 
 
+def _task_arguments(p: argparse.ArgumentParser, n_examples: int, out: str) -> None:
+    """The options lae anomaly and lae inpaint share."""
+    p.add_argument("--n-examples", type=int, default=n_examples,
+                   help=f"N evenly spaced images (0: all; default {n_examples})")
+    p.add_argument("--checkpoint", default="last", help="last, an epoch number, or a .pt path")
+    p.add_argument("--seed", type=int, default=0, help="seed of the task's random draws "
+                                                       "(default 0)")
+    p.add_argument("--out", default=None, help=out)
+    p.add_argument("--overwrite", action="store_true", help="replace existing results")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lae", description="Train, sample, evaluate and compare deep latent variable "
@@ -436,12 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="noise-free gradient steps of the refined score (default 20)")
     p.add_argument("--k", type=int, default=100, help="importance samples of nll-iwae "
                                                       "(default 100)")
-    p.add_argument("--n-examples", type=int, default=0,
-                   help="N evenly spaced test images (0: all)")
-    p.add_argument("--checkpoint", default="last", help="last, an epoch number, or a .pt path")
-    p.add_argument("--seed", type=int, default=0, help="seed of the scores' random draws")
-    p.add_argument("--out", default=None, help="results JSON (default RUN_DIR/anomaly.json)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    _task_arguments(p, n_examples=0, out="results JSON (default RUN_DIR/anomaly.json)")
 
     from lae.tasks import MASKS
 
@@ -464,13 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "inference alone)")
     p.add_argument("--step-size", type=float, default=0.01,
                    help="initial MALA step size, adapted per image (default 0.01)")
-    p.add_argument("--n-examples", type=int, default=100,
-                   help="N evenly spaced test images (0: all; default 100)")
-    p.add_argument("--checkpoint", default="last", help="last, an epoch number, or a .pt path")
-    p.add_argument("--seed", type=int, default=0, help="seed of the masks and the chains")
-    p.add_argument("--out", default=None,
-                   help="folder for MASK.json and MASK.png (default RUN_DIR/inpaint)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing results")
+    _task_arguments(p, n_examples=100,
+                    out="folder for MASK.json and MASK.png (default RUN_DIR/inpaint)")
 
     sub.add_parser("list", help="datasets, models, metrics and presets")
     p = sub.add_parser("config", help="print a preset's resolved config: every key, with the "
