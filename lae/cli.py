@@ -300,8 +300,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace, command: str) -> int:
     from lae.bench.suite import run_bench
 
+    budgets = None
+    if args.budgets is not None:
+        try:
+            budgets = [float(b) for b in args.budgets.split(",") if b.strip()]
+        except ValueError:
+            raise ConfigError(f"--budgets: comma-separated seconds, e.g. 60,120; got "
+                              f"{args.budgets!r}") from None
     run_bench(args.out, args.models, size=args.size, threads=args.threads, device=args.device,
-              overwrite=args.overwrite, command=command)
+              overwrite=args.overwrite, command=command, data=args.data, budgets=budgets)
     return 0
 
 
@@ -480,12 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "any --section.key=value overrides applied.")
     p.add_argument("config", help="preset name (see lae list) or path to a YAML file")
 
-    from lae.bench.sizes import DEFAULT_MODELS, SIZES
+    from lae.bench.sizes import BENCH_DATASETS, DEFAULT_MODELS, SIZES
 
     p = sub.add_parser("bench", help="benchmark suite: step time, operator counts, memory, "
                                      "evaluation throughput, quality against training time",
-                       description="Run the benchmark suite on the MNIST-5k MLP presets and "
-                                   "write DIR/bench.json, DIR/summary.md and plots "
+                       description="Run the benchmark suite on the MLP presets (MNIST-5k unless "
+                                   "--data) and write DIR/bench.json, DIR/summary.md and plots "
                                    "(docs/bench.md).")
     p.add_argument("--out", required=True, help="folder for the results; must be new or empty")
     p.add_argument("--models", default=DEFAULT_MODELS,
@@ -495,6 +502,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", choices=list(SIZES), default="default",
                    help="tiny: seconds (tests); small: minutes; default: under 20 minutes on "
                         "one core (default)")
+    p.add_argument("--data", choices=BENCH_DATASETS, default=BENCH_DATASETS[0],
+                   help="the presets' data: each model runs <model>-<data>-mlp (default "
+                        "mnist5k)")
+    p.add_argument("--budgets", metavar="S,S,...",
+                   help="training seconds per model at which the quality part scores it "
+                        "(default: the size's)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads, train.num_threads (0: torch's default; default 1)")
     p.add_argument("--device", default="auto", help="train.device (default auto)")

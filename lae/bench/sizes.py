@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_MODELS = "vae,lae,hoffman,ld,shortrun,latent-ebm"
+BENCH_DATASETS = ("mnist5k", "fashion-mnist")  # those with every model's MLP preset
 
 
 @dataclass(frozen=True)

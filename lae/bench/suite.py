@@ -28,7 +28,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +44,14 @@ from lae.bench.entries import (
 )
 from lae.bench.profile import cuda_peak_bytes, profile_steps
 from lae.bench.quality import quality_curve
-from lae.bench.sizes import DEFAULT_MODELS, SIZES, BenchSize
+from lae.bench.sizes import BENCH_DATASETS, DEFAULT_MODELS, SIZES, BenchSize
 from lae.bench.speed import interleaved_seconds_per_step, speed_summary, synchronizer
 from lae.bench.throughput import posterior_reference_throughput
 from lae.errors import ConfigError, LaeError
 from lae.eval.metrics import EvalSettings
 
 DATA, NET, BATCH_SIZE = "mnist5k", "mlp", 100
+
 BASELINE = "vae"
 BENCH_JSON, SUMMARY_MD = "bench.json", "summary.md"
 SPEED_PLOT, QUALITY_PLOT = "speed_ratio.png", "nll_vs_seconds.png"
@@ -130,7 +131,8 @@ def resolve_entries(models: str | Sequence[str]) -> list[ModelEntry]:
 
 def run_bench(out: Path | str, models: str | Sequence[str] = DEFAULT_MODELS, *,
               size: str = "default", threads: int = 1, device: str = "auto",
-              overwrite: bool = False, command: str | None = None,
+              overwrite: bool = False, command: str | None = None, data: str = DATA,
+              budgets: Sequence[float] | None = None,
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the suite (module docstring) and write ``bench.json``, ``summary.md`` and the plots
     into ``out``; returns the record written to ``bench.json``.
@@ -142,6 +144,10 @@ def run_bench(out: Path | str, models: str | Sequence[str] = DEFAULT_MODELS, *,
         size: a key of :data:`SIZES` (``tiny``, ``small``, ``default``).
         threads: torch CPU threads (``train.num_threads``; 0: torch's default).
         device: ``train.device`` (``auto``, ``cpu``, ``cuda``, ...).
+        data: the presets' data, one of :data:`lae.bench.sizes.BENCH_DATASETS`: each model
+            runs its ``<model>-<data>-mlp`` preset.
+        budgets: training seconds per model at which the quality part scores it, in place of
+            the size's ``budgets_seconds``.
         command: the command line recorded with the results.
         log: where progress lines go.
     """
@@ -154,12 +160,19 @@ def run_bench(out: Path | str, models: str | Sequence[str] = DEFAULT_MODELS, *,
         raise ConfigError(f"--size must be one of {', '.join(SIZES)}, got {size!r}")
     if threads < 0:
         raise ConfigError(f"--threads must be >= 0 (0: torch's default), got {threads}")
+    if data not in BENCH_DATASETS:
+        raise ConfigError(f"--data must be one of {', '.join(BENCH_DATASETS)}, got {data!r}")
     bench_size = SIZES[size]
+    if budgets is not None:
+        budgets = tuple(float(b) for b in budgets)
+        if not budgets or any(not b > 0 for b in budgets) or list(budgets) != sorted(budgets):
+            raise ConfigError(f"--budgets must be increasing positive seconds, got {budgets}")
+        bench_size = replace(bench_size, budgets_seconds=budgets)
     entries = resolve_entries(models)
     common = ["train.progress=false", f"train.num_threads={threads}",
               f"train.batch_size={BATCH_SIZE}", f"train.device={device}", *bench_size.overrides]
     # every config is resolved (bad keys and values fail) before anything is written
-    configs = {e.label: entry_config(e, common, DATA, NET) for e in entries}
+    configs = {e.label: entry_config(e, common, data, NET) for e in entries}
     check_out_dir(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -171,9 +184,9 @@ def run_bench(out: Path | str, models: str | Sequence[str] = DEFAULT_MODELS, *,
                       "written_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         "machine": machine,
         "settings": {"size": asdict(bench_size), "models": [e.label for e in entries],
-                     "presets": {e.label: e.preset(DATA, NET) for e in entries},
+                     "presets": {e.label: e.preset(data, NET) for e in entries},
                      "model_overrides": {e.label: list(e.overrides) for e in entries},
-                     "overrides_for_all_models": common, "data": DATA, "net": NET,
+                     "overrides_for_all_models": common, "data": data, "net": NET,
                      "batch_size": BATCH_SIZE, "threads": threads, "baseline": BASELINE,
                      "training_seed": configs[BASELINE].train.seed},
         "speed": speed,

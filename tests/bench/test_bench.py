@@ -33,7 +33,8 @@ def _strict_json(text: str):
 @pytest.fixture(scope="module")
 def bench_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "out"
-    assert main(["bench", "--out", str(out), "--size", "tiny", "--models", MODELS]) == 0
+    assert main(["bench", "--out", str(out), "--size", "tiny", "--models", MODELS,
+                 "--budgets", "0.1,0.3"]) == 0
     return out
 
 
@@ -58,7 +59,9 @@ def test_json_names_machine_settings_and_units(bench_dir):
     settings = result["settings"]
     assert settings["models"] == labels and settings["batch_size"] == 100
     assert settings["model_overrides"]["lae+model.mala_steps=0"] == ["model.mala_steps=0"]
-    assert settings["size"]["name"] == "tiny"
+    assert settings["size"]["name"] == "tiny" and settings["data"] == "mnist5k"
+    assert settings["presets"]["vae"] == "vae-mnist5k-mlp"
+    assert settings["size"]["budgets_seconds"] == [0.1, 0.3]  # --budgets replaced the size's
 
     speed = result["speed"]
     assert speed["time_ratio_to_vae"]["vae"] == 1.0
@@ -139,6 +142,18 @@ def test_bad_models_fail_before_anything_is_written(tmp_path, capsys, models, me
     assert main(["bench", "--out", str(out), "--size", "tiny", "--models", models]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option,message", [
+    (["--budgets", "60,30"], "increasing positive seconds"),
+    (["--budgets", "0,30"], "increasing positive seconds"),
+    (["--budgets", "1m"], "comma-separated seconds"),
+])
+def test_bad_budgets_fail_before_anything_is_written(tmp_path, capsys, option, message):
+    out = tmp_path / "out"
+    assert main(["bench", "--out", str(out), "--size", "tiny", *option]) == 2
+    assert message in capsys.readouterr().err
     assert not out.exists()
 
 
