@@ -7,6 +7,11 @@ update) under ``torch.profiler`` and counts, per step:
   operator is not counted again), which on a GPU is about the number of kernel launches;
 - ``matmuls_per_step``: of those, matrix products (``mm``, ``addmm``, ``bmm``, ``matmul``,
   ``linear``, ``einsum`` and their backward counterparts, counted at any depth once each);
+- ``matmul_flops_per_step``: the floating-point operations of those matrix products (2·m·n·k
+  each, from the profiler's ``with_flops``), the step's arithmetic in a figure that does not
+  depend on the machine: on a CPU, where a step of these models is bound by arithmetic, the
+  ratio of two models' step times is close to the ratio of their FLOPs (convolutions are not
+  counted: the profiler gives no FLOPs for their backward);
 - ``aten_ops_all_depths_per_step``: every aten operator at any depth (the count the issue that
   asked for these figures used: an ``item`` and the ``_local_scalar_dense`` inside it are two);
 - ``host_syncs_per_step``: reads of a tensor's value on the host (``aten::item``,
@@ -35,6 +40,8 @@ Example::
     >>> counts = profile_steps(lambda: (torch.randn(32, 64) @ w).sum().backward(), 2, 1)
     >>> counts.matmuls_per_step >= 2, counts.host_syncs_per_step
     (True, 0.0)
+    >>> counts.matmul_flops_per_step  # forward 2*32*64*64 FLOPs, and w's gradient as many
+    524288.0
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ class StepCounts:
     matmuls_per_step: float
     host_syncs_per_step: float
     aten_ops_all_depths_per_step: float = 0.0
+    matmul_flops_per_step: float = 0.0
     # with profile_steps(memory=True) only (None otherwise); see the module docstring
     cpu_peak_bytes_above_step_start: float | None = None
     cpu_alloc_bytes_per_step: float | None = None
@@ -73,6 +81,7 @@ class StepCounts:
         return {"aten_ops_per_step": self.aten_ops_per_step,
                 "aten_ops_all_depths_per_step": self.aten_ops_all_depths_per_step,
                 "matmuls_per_step": self.matmuls_per_step,
+                "matmul_flops_per_step": self.matmul_flops_per_step,
                 "host_syncs_per_step": self.host_syncs_per_step,
                 "cpu_peak_bytes_above_step_start": self.cpu_peak_bytes_above_step_start,
                 "cpu_alloc_bytes_per_step": self.cpu_alloc_bytes_per_step}
@@ -94,8 +103,9 @@ def count_events(events: Iterable, n_steps: int) -> StepCounts:
     matmuls = [e for e in events if e.name in MATMULS and not under(e, MATMULS)]
     syncs = [e for e in events if (e.name in SYNCS or e.name == SYNC_LEAF)
              and not under(e, SYNCS) and not under(e, SYNC_FREE_ON_DEVICE)]
+    flops = sum(e.flops or 0 for e in matmuls)  # 0 unless profiled with_flops
     return StepCounts(len(top) / n_steps, len(matmuls) / n_steps, len(syncs) / n_steps,
-                      len(events) / n_steps)
+                      len(events) / n_steps, flops / n_steps)
 
 
 def cpu_memory_per_step(records: Iterable) -> tuple[float, float]:
@@ -137,7 +147,8 @@ def profile_steps(step: Callable[[], None], n_steps: int = 5, warmup: int = 3, *
     same)."""
     for _ in range(warmup):
         step()
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=memory) as prof:
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=memory,
+                 with_flops=True) as prof:
         for _ in range(n_steps):
             with record_function(STEP_LABEL):
                 step()

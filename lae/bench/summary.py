@@ -102,17 +102,22 @@ def write_summary(result: dict[str, Any], path: Path, speed_plot: str, quality_p
         "(`memory_measures`).",
         "",
         f"| model | seconds/step (s) | ratio to {baseline} (x) | aten ops/step (top level) | "
-        "aten ops/step (all depths) | matmuls/step | host syncs/step | peak CPU memory above "
+        "aten ops/step (all depths) | matmuls/step | matmul GFLOP/step | matmul FLOPs, ratio "
+        f"to {baseline} (x) | host syncs/step | peak CPU memory above "
         "step start (MiB) | CPU allocations/step (MiB) | peak CUDA allocated (MiB) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    base_flops = result["profile"][baseline].get("matmul_flops_per_step")
     for label, ratio in ratios.items():
         p = result["profile"][label]
+        flops = p.get("matmul_flops_per_step")
+        flop_ratio = flops / base_flops if flops and base_flops else None
         lines.append(
             f"| {label} | {_num(speed['seconds_per_step_median'][label], '.4f')} | "
             f"{ratio:.2f} | {_num(p['aten_ops_per_step'], '.0f')} | "
             f"{_num(p['aten_ops_all_depths_per_step'], '.0f')} | "
-            f"{_num(p['matmuls_per_step'], '.0f')} | {_num(p['host_syncs_per_step'], '.1f')} | "
+            f"{_num(p['matmuls_per_step'], '.0f')} | {_num(flops, '.2f', 1e9)} | "
+            f"{_num(flop_ratio, '.2f')} | {_num(p['host_syncs_per_step'], '.1f')} | "
             f"{_num(p['cpu_peak_bytes_above_step_start'], '.1f', MIB)} | "
             f"{_num(p['cpu_alloc_bytes_per_step'], '.1f', MIB)} | "
             f"{_num(p['cuda_peak_allocated_bytes'], '.1f', MIB)} |")

@@ -15,6 +15,7 @@ from lae.cli import main
 
 MODELS = "vae,lae+model.mala_steps=0"
 PROFILE_KEYS = {"aten_ops_per_step", "aten_ops_all_depths_per_step", "matmuls_per_step",
+                "matmul_flops_per_step",
                 "host_syncs_per_step", "cpu_peak_bytes_above_step_start",
                 "cpu_alloc_bytes_per_step", "cuda_peak_allocated_bytes",
                 "cuda_peak_bytes_above_step_start"}
@@ -74,12 +75,13 @@ def test_json_names_machine_settings_and_units(bench_dir):
         assert set(profile) == PROFILE_KEYS
         assert profile["aten_ops_per_step"] > 0 and profile["matmuls_per_step"] > 0
         assert profile["aten_ops_all_depths_per_step"] >= profile["aten_ops_per_step"]
+        assert profile["matmul_flops_per_step"] > 0
         on_cpu = result["machine"]["device"] == "cpu"
         assert (profile["cuda_peak_allocated_bytes"] is None) == on_cpu
         assert profile["cpu_alloc_bytes_per_step"] > 0
     assert set(result["memory_measures"]) == PROFILE_KEYS - {
         "aten_ops_per_step", "aten_ops_all_depths_per_step", "matmuls_per_step",
-        "host_syncs_per_step"}
+        "matmul_flops_per_step", "host_syncs_per_step"}
 
     budgets = settings["size"]["budgets_seconds"]
     for label in labels:
