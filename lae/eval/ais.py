@@ -48,11 +48,11 @@ spaced on [-delta, delta], delta = 4; "linear": beta_t = t / K.
 
 **Transitions and adaptation.** One HMC transition (``n_leapfrog`` leapfrog steps of size eps,
 methods.md section 0c conventions, MH test on the Hamiltonian) or one MALA transition
-(Langevin step eta, MH test with the reverse proposal built at z') per temperature, all
-B x M chains batched along dim 0, so the decoder sees [B*M, K] latents at once. Each
-energy evaluation caches log p(z), log p(x|z) and their gradients separately, so the weight
-increment needs no extra decoder pass and a temperature costs ``n_leapfrog`` (HMC) or 1 (MALA)
-decoder forward + backward passes.
+(Langevin step eta, MH test with the reverse proposal built at z') per temperature: the
+kernels of lae.samplers (``transition``), all B x M chains batched along dim 0, so the decoder
+sees [B*M, K] latents at once. The chains' state (:class:`TemperedState`) caches log p(z),
+log p(x|z) and their gradients separately, so the weight increment needs no extra decoder pass
+and a temperature costs ``n_leapfrog`` (HMC) or 1 (MALA) decoder forward + backward passes.
 
 Per-chain step sizes (a tensor [B*M]) follow the acceptance probability of each transition
 toward ``target_acceptance`` (0.65 for HMC, 0.574 for MALA) by
@@ -109,17 +109,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from lae.samplers.base import (
-    expand_step_size,
-    hmc_log_acceptance,
-    hmc_proposal,
-    mala_log_acceptance,
-    metropolis_hastings,
-    randn_like,
-    seeded_global_rng,
-)
+from lae.samplers.base import seeded_global_rng
 from lae.samplers.chain import StepSizeAdapter
 from lae.samplers.kernels import KERNELS as SAMPLER_KERNELS
+from lae.samplers.kernels import build_kernel
 
 LogPrior = Callable[[Tensor], Tensor]
 LogLikelihood = Callable[[Tensor, Tensor], Tensor]
@@ -142,24 +135,33 @@ def beta_schedule(n_temps: int, schedule: str = "sigmoid", delta: float = 4.0,
     raise ValueError(f"unknown schedule {schedule!r}; choices: {', '.join(SCHEDULES)}")
 
 
-class _State(NamedTuple):
-    """Chains [N, K] with log p(z), log p(x|z) [N] and their gradients [N, K] cached, so the
-    energy at any beta is -(lp + beta ll) without another decoder pass."""
+class TemperedState(NamedTuple):
+    """Chains [N, K] at inverse temperature ``beta``, with log p(z), log p(x|z) [N] and their
+    gradients [N, K] cached apart, so that the energy at any beta, -(log p(z) + beta log
+    p(x|z)), and the weight increment need no other decoder pass. ``energy`` and ``grad`` make
+    it a state the kernels of lae.samplers move (``transition``)."""
 
     z: Tensor
-    lp: Tensor
-    ll: Tensor
-    g_lp: Tensor
-    g_ll: Tensor
+    log_prior: Tensor
+    log_lik: Tensor
+    grad_log_prior: Tensor
+    grad_log_lik: Tensor
+    beta: float = 1.0
 
-    def energy(self, beta: float) -> Tensor:
-        return -(self.lp + beta * self.ll)
+    @property
+    def energy(self) -> Tensor:
+        """-(log p(z) + beta log p(x|z)), [N]."""
+        return -(self.log_prior + self.beta * self.log_lik)
 
-    def grad(self, beta: float) -> Tensor:
-        return -(self.g_lp + beta * self.g_ll)
+    @property
+    def grad(self) -> Tensor:
+        """The energy's gradient in z, [N, K]."""
+        return -(self.grad_log_prior + self.beta * self.grad_log_lik)
 
 
-def _evaluate(log_prior: LogPrior, log_likelihood: LogLikelihood, x: Tensor, z: Tensor) -> _State:
+def _evaluate(log_prior: LogPrior, log_likelihood: LogLikelihood, x: Tensor, z: Tensor,
+              beta: float = 1.0) -> TemperedState:
+    """The tempered state at z [N, K] (x [N, ...]): one decoder pass forward and back."""
     with torch.enable_grad():
         zg = z.detach().requires_grad_(True)
         ll = log_likelihood(x, zg)
@@ -170,36 +172,12 @@ def _evaluate(log_prior: LogPrior, log_likelihood: LogLikelihood, x: Tensor, z: 
     if ll.shape != z.shape[:1] or lp.shape != z.shape[:1]:
         raise ValueError(f"log_prior and log_likelihood must return shape {tuple(z.shape[:1])}; "
                          f"got {tuple(lp.shape)} and {tuple(ll.shape)}")
-    return _State(z.detach(), lp.detach(), ll.detach(), g_lp, g_ll)
+    return TemperedState(z.detach(), lp.detach(), ll.detach(), g_lp, g_ll, beta)
 
 
-def _hmc_step(state: _State, beta: float, eps: Tensor, n_leapfrog: int, evaluate,
-              generator: torch.Generator | None) -> tuple[_State, Tensor]:
-    """One HMC transition leaving f_beta invariant (same integrator as lae.samplers.HMC)."""
-    new, p0, p = hmc_proposal(state.z, state.grad(beta), expand_step_size(eps, state.z),
-                              n_leapfrog, evaluate, lambda s: s.grad(beta), generator)
-    log_alpha = hmc_log_acceptance(state.energy(beta), p0, new.energy(beta), p)
-    out, acceptance, _ = metropolis_hastings(log_alpha, state, new, generator)
-    return out, acceptance
-
-
-def _mala_step(state: _State, beta: float, eta: Tensor, n_leapfrog: int, evaluate,
-               generator: torch.Generator | None) -> tuple[_State, Tensor]:
-    """One MALA transition leaving f_beta invariant (same test as lae.samplers.MALA);
-    ``n_leapfrog`` is unused (the signature of :func:`_hmc_step`)."""
-    eta_b = expand_step_size(eta, state.z)
-    grad = state.grad(beta)
-    new = evaluate(state.z - eta_b * grad + torch.sqrt(2 * eta_b) * randn_like(state.z, generator))
-    log_alpha = mala_log_acceptance(state.z, state.energy(beta), grad, new.z, new.energy(beta),
-                                    new.grad(beta), eta_b)
-    out, acceptance, _ = metropolis_hastings(log_alpha, state, new, generator)
-    return out, acceptance
-
-
-# The registry's kernels with an MH test, each as a transition over the cached state (the
-# energies at any beta reuse one decoder pass); targets from lae.samplers.KERNELS.
-_STEPS = {"hmc": _hmc_step, "mala": _mala_step}
-KERNELS = tuple(_STEPS)
+# The registry's kernels with an MH test (lae.samplers.KERNELS): AIS needs transitions that
+# leave each f_beta exactly invariant.
+KERNELS = tuple(name for name, spec in SAMPLER_KERNELS.items() if spec.target_acceptance)
 
 
 def _anneal(log_prior: LogPrior, log_likelihood: LogLikelihood, x_rep: Tensor, z0: Tensor,
@@ -218,26 +196,29 @@ def _anneal(log_prior: LogPrior, log_likelihood: LogLikelihood, x_rep: Tensor, z
     bs = betas.tolist()
     if reverse:
         bs = bs[::-1]
-    evaluate = lambda z: _evaluate(log_prior, log_likelihood, x_rep, z)  # noqa: E731
-    state = evaluate(z0)
-    s = torch.zeros_like(state.ll)
+    state = _evaluate(log_prior, log_likelihood, x_rep, z0)
+    s = torch.zeros_like(state.log_lik)
     n_trans = len(bs) - 2
     # on the chains' device: writing a GPU value into a CPU tensor would wait for the GPU at
     # every temperature
-    acc_mean = torch.zeros(max(n_trans, 0), dtype=torch.float64, device=state.ll.device)
-    last_acc = torch.full_like(state.ll, float("nan"))
+    acc_mean = torch.zeros(max(n_trans, 0), dtype=torch.float64, device=state.z.device)
+    last_acc = torch.full_like(state.log_lik, float("nan"))
     recorded = []
     frozen = log_eta is not None and log_eta.ndim == 2
     cur = log_eta
     for t in range(1, len(bs)):
         # weight increment at the current state (distributed ~ f_{t-1} of this direction)
-        s = s + abs(bs[t] - bs[t - 1]) * state.ll
+        s = s + abs(bs[t] - bs[t - 1]) * state.log_lik
         if t == len(bs) - 1:
             break  # the last transition does not enter the weight
         eta_t = (cur[t - 1] if frozen else cur).exp()
         if record:
             recorded.append(eta_t.log())
-        state, acc = _STEPS[kernel](state, bs[t], eta_t, n_leapfrog, evaluate, generator)
+        beta = bs[t]
+        state, info = build_kernel(kernel, eta_t, n_leapfrog=n_leapfrog).transition(
+            state._replace(beta=beta),
+            lambda z, b=beta: _evaluate(log_prior, log_likelihood, x_rep, z, b), generator)
+        acc = info.acceptance
         acc_mean[t - 1] = acc.double().mean()
         last_acc = acc
         if on_transition is not None:

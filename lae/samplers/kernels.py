@@ -2,10 +2,14 @@ r"""Latent-space kernels: unadjusted Langevin, MALA and HMC (blackjax style, cha
 
 Every kernel has ``init(z, energy_fn) -> SamplerState`` and
 ``step(state, energy_fn, generator) -> (SamplerState, Info)``, both named tuples of tensors
-(lae.samplers.base): ``Info`` holds [B] tensors ``acceptance`` (probability min(1, alpha); ones
-for unadjusted Langevin), ``energy`` and ``grad_norm`` of the returned state, and ``nonfinite``
-(True where the proposal had a non-finite energy, gradient or position: MALA and HMC reject it,
-unadjusted Langevin stays where it was). The generator is a required argument: pass ``None``
+(lae.samplers.base). Underneath, ``transition(state, evaluate, generator)`` takes any named
+tuple with ``z``, ``energy`` and ``grad`` (fields or properties) and ``evaluate: z -> state``
+of that type: annealed importance sampling (lae.eval.ais) runs the same kernels on states that
+keep log p(z) and log p(x|z) apart, so that one decoder pass serves every temperature.
+``Info`` holds [B] tensors ``acceptance`` (probability min(1, alpha); ones for unadjusted
+Langevin), ``energy`` and ``grad_norm`` of the returned state, and ``nonfinite`` (True where the
+proposal had a non-finite energy, gradient or position: MALA and HMC reject it, unadjusted
+Langevin stays where it was). The generator is a required argument: pass ``None``
 explicitly to draw from torch's global stream.
 
 A step never reads a tensor on the host: accept/reject is ``torch.where`` per chain, and a step
@@ -29,7 +33,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import torch
 from torch import Tensor
@@ -50,6 +56,9 @@ from lae.samplers.base import (
     per_chain_norm,
     randn_like,
 )
+
+ChainState = TypeVar("ChainState", bound=tuple)  # a named tuple with z, energy and grad
+Evaluate = Callable[[Tensor], ChainState]  # z [B, ...] -> the state at z
 
 
 def check_step_size(step_size: StepSize) -> None:
@@ -80,18 +89,35 @@ class _LatentKernel:
         """The same kernel with another step size (used by step-size adaptation)."""
         return replace(self, step_size=step_size)
 
-    def _langevin_proposal(self, state: SamplerState, energy_fn: EnergyFn,
-                           generator: torch.Generator | None, eta: Tensor) -> SamplerState:
-        """The Langevin move from ``state`` at the expanded step size ``eta``."""
-        z = state.z - eta * state.grad + torch.sqrt(2 * eta) * randn_like(state.z, generator)
-        return SamplerState(z, *energy_and_grad(energy_fn, z, self.differentiable))
+    def evaluator(self, energy_fn: EnergyFn) -> Evaluate:
+        """``z -> SamplerState(z, U(z), dU/dz)``: how :meth:`step` evaluates its proposals."""
+        return lambda z: SamplerState(z, *energy_and_grad(energy_fn, z, self.differentiable))
+
+    def step(self, state: SamplerState, energy_fn: EnergyFn,
+             generator: torch.Generator | None) -> tuple[SamplerState, Info]:
+        """One transition leaving exp(-U) invariant (MALA, HMC; approximately for unadjusted
+        Langevin) from ``state`` (energy and gradient at ``state.z`` cached in it)."""
+        return self.transition(state, self.evaluator(energy_fn), generator)
+
+    def transition(self, state: ChainState, evaluate: Evaluate,
+                   generator: torch.Generator | None) -> tuple[ChainState, Info]:
+        """:meth:`step` on any state type with ``z``, ``energy`` and ``grad``, its proposals
+        evaluated by ``evaluate``."""
+        raise NotImplementedError
 
     @staticmethod
-    def _info(state: SamplerState, acceptance: Tensor, finite: Tensor) -> Info:
+    def _langevin_proposal(state: ChainState, evaluate: Evaluate,
+                           generator: torch.Generator | None, eta: Tensor) -> ChainState:
+        """The Langevin move from ``state`` at the expanded step size ``eta``."""
+        return evaluate(state.z - eta * state.grad
+                        + torch.sqrt(2 * eta) * randn_like(state.z, generator))
+
+    @staticmethod
+    def _info(state: ChainState, acceptance: Tensor, finite: Tensor) -> Info:
         return Info(acceptance, state.energy, per_chain_norm(state.grad.detach()), ~finite)
 
-    def _metropolis(self, log_alpha: Tensor, state: SamplerState, prop: SamplerState,
-                    generator: torch.Generator | None) -> tuple[SamplerState, Info]:
+    def _metropolis(self, log_alpha: Tensor, state: ChainState, prop: ChainState,
+                    generator: torch.Generator | None) -> tuple[ChainState, Info]:
         finite = finite_per_chain(prop, state.energy.shape)
         new, acceptance, _ = metropolis_hastings(log_alpha, state, prop, generator, finite)
         return new, self._info(new, acceptance, finite)
@@ -109,9 +135,9 @@ class Langevin(_LatentKernel):
     Reference: Roberts and Tweedie, Bernoulli 1996.
     """
 
-    def step(self, state: SamplerState, energy_fn: EnergyFn,
-             generator: torch.Generator | None) -> tuple[SamplerState, Info]:
-        prop = self._langevin_proposal(state, energy_fn, generator,
+    def transition(self, state: ChainState, evaluate: Evaluate,
+                   generator: torch.Generator | None) -> tuple[ChainState, Info]:
+        prop = self._langevin_proposal(state, evaluate, generator,
                                        expand_step_size(self.step_size, state.z))
         new, nonfinite = keep_finite(state, prop, state.energy.shape)
         return new, self._info(new, (~nonfinite).to(new.energy.dtype), ~nonfinite)
@@ -131,11 +157,12 @@ class MALA(_LatentKernel):
     Reference: Roberts and Tweedie, Bernoulli 1996; Roberts and Rosenthal, JRSS-B 1998.
     """
 
-    def step(self, state: SamplerState, energy_fn: EnergyFn,
-             generator: torch.Generator | None) -> tuple[SamplerState, Info]:
+    def transition(self, state: ChainState, evaluate: Evaluate,
+                   generator: torch.Generator | None) -> tuple[ChainState, Info]:
         eta = expand_step_size(self.step_size, state.z)
-        prop = self._langevin_proposal(state, energy_fn, generator, eta)
-        log_alpha = mala_log_acceptance(*state, *prop, eta)
+        prop = self._langevin_proposal(state, evaluate, generator, eta)
+        log_alpha = mala_log_acceptance(state.z, state.energy, state.grad, prop.z, prop.energy,
+                                        prop.grad, eta)
         return self._metropolis(log_alpha, state, prop, generator)
 
 
@@ -163,13 +190,11 @@ class HMC(_LatentKernel):
         if self.n_leapfrog < 1:
             raise ValueError(f"n_leapfrog must be >= 1, got {self.n_leapfrog}")
 
-    def step(self, state: SamplerState, energy_fn: EnergyFn,
-             generator: torch.Generator | None) -> tuple[SamplerState, Info]:
+    def transition(self, state: ChainState, evaluate: Evaluate,
+                   generator: torch.Generator | None) -> tuple[ChainState, Info]:
         eps = expand_step_size(self.step_size, state.z)
-        prop, p0, p = hmc_proposal(
-            state.z, state.grad, eps, self.n_leapfrog,
-            lambda z: SamplerState(z, *energy_and_grad(energy_fn, z, self.differentiable)),
-            lambda s: s.grad, generator)
+        prop, p0, p = hmc_proposal(state.z, state.grad, eps, self.n_leapfrog, evaluate,
+                                   lambda s: s.grad, generator)
         log_alpha = hmc_log_acceptance(state.energy, p0, prop.energy, p)
         return self._metropolis(log_alpha, state, prop, generator)
 

@@ -148,3 +148,33 @@ def test_ais_reports_its_progress_one_transition_at_a_time(monkeypatch):
     n_betas = len(ais.beta_schedule(7))
     assert bar.desc == "nll-ais" and bar.disable is None  # shown on a terminal only
     assert bar.total == 3 * 2 * (n_betas - 2) == bar.n and bar.closed == 1  # 3 chunks, pilot
+
+
+@pytest.mark.parametrize("name", ["mala", "hmc"])
+def test_an_ais_transition_is_the_sampler_kernel_at_the_tempered_energy(name,
+                                                                      linear_gaussian_data):
+    """AIS moves its chains with lae.samplers' kernels: a transition of the cached tempered state
+    at beta equals the kernel's ordinary step on U_beta(z) = -(log p(z) + beta log p(x|z)) with
+    the same random numbers (float64; only the summation order of the energy may differ)."""
+    from lae.eval.ais import KERNELS, _evaluate
+    from lae.samplers.kernels import build_kernel
+
+    assert set(KERNELS) == {"mala", "hmc"}  # the registered kernels with an MH test
+    _, x, prior, log_lik = _problem(linear_gaussian_data, n=8)
+    beta = 0.37
+    z = torch.randn(8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    kernel = build_kernel(name, torch.full((8,), 0.2, dtype=torch.float64), n_leapfrog=3)
+
+    def energy(zz):
+        return -(prior.log_prob(zz) + beta * log_lik(x, zz))
+
+    tempered, info = kernel.transition(
+        _evaluate(prior.log_prob, log_lik, x, z, beta),
+        lambda zz: _evaluate(prior.log_prob, log_lik, x, zz, beta),
+        torch.Generator().manual_seed(7))
+    plain, plain_info = kernel.step(kernel.init(z, energy), energy,
+                                    torch.Generator().manual_seed(7))
+    torch.testing.assert_close(tempered.z, plain.z, rtol=0, atol=1e-12)
+    torch.testing.assert_close(tempered.energy, plain.energy, rtol=0, atol=1e-10)
+    torch.testing.assert_close(info.acceptance, plain_info.acceptance, rtol=0, atol=1e-10)
+    assert 0 < float(info.acceptance.mean()) < 1  # some moves accepted, some not: a real test
