@@ -1,5 +1,6 @@
-"""Operators, matrix products and host synchronisations per training step, of the lae source
-tree SRC (a checkout of any commit), counted by this tree's lae/bench/profile.py.
+"""Operators, matrix products (and their FLOPs) and host synchronisations per training step,
+of the lae source tree SRC (a checkout of any commit), counted by this tree's
+lae/bench/profile.py.
 
     python bench/step_counts.py MODELS SRC      # e.g. vae,lae,lae+model.mala_steps=0 /tmp/old
 
@@ -42,5 +43,5 @@ for name in models.split(","):
 
     counts = profile.profile_steps(step).as_dict()
     keys = ("aten_ops_per_step", "aten_ops_all_depths_per_step", "matmuls_per_step",
-            "host_syncs_per_step")
+            "matmul_flops_per_step", "host_syncs_per_step")
     print(name, {k: counts[k] for k in keys}, flush=True)

@@ -136,14 +136,15 @@ class Hoffman(VAE):
 
     def model_step(self, x: Tensor, index: Tensor | None = None,
                    generator: torch.Generator | None = None) -> StepOutput:
-        with torch.no_grad():  # z_0 is detached anyway: no graph through the encoder here
-            z0 = self.proposal(x).sample(generator=generator)
+        q = self.proposal(x)  # one encoder pass serves z_0 and the encoder's bound
+        with torch.no_grad():  # z_0 is detached anyway: no graph through the draw
+            z0 = q.sample(generator=generator)
         state, info = self.run_chain(x, z0, generator)
         acceptance = info.acceptance
         if self.adapter is not None:
             self.log_step_size.copy_(self.adapter.update(self.log_step_size, acceptance, 0))
         decoder_loss = -self.log_joint(x, state.z).mean()  # state.z carries no graph
-        vae = super().model_step(x, index, generator)  # the encoder's bound, a second draw
+        vae = super().model_step(x, index, generator, q)  # the encoder's bound, a second draw
         return StepOutput(
             losses={"decoder": decoder_loss, "encoder": vae.losses["loss"]},
             metrics={**vae.metrics, "log_joint_chain_nats": -decoder_loss.detach(),

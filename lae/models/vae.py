@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.distributions import Distribution
 
 from lae.distributions import Independent, Normal, independent, rsample_and_log_prob
 from lae.distributions.mmd import KERNELS as MMD_KERNELS
@@ -84,12 +85,14 @@ class VAE(LatentModel):
         """Independent draws from q(z|x) (flows included in subclasses): [n_samples, B, K]."""
         return rsample_and_log_prob(self.proposal(x), (n_samples,), generator)[0]
 
-    def draws_and_log_weights(self, x: Tensor, k: int,
-                              generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    def draws_and_log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None,
+                              posterior: Distribution | None = None) -> tuple[Tensor, Tensor]:
         """k reparameterised z_j ~ q(z|x) [k, B, K] and their log weights
         log p(x, z_j) - log q(z_j | x) [k, B]. z and log q(z|x) come in one pass (for IAF
-        flows, log_prob of a given z would invert each flow in K sequential passes)."""
-        z, log_q = rsample_and_log_prob(self.proposal(x), (k,), generator)  # [k, B, K], [k, B]
+        flows, log_prob of a given z would invert each flow in K sequential passes).
+        ``posterior``: q(z|x) = ``self.proposal(x)`` where the caller has already built it."""
+        q = self.proposal(x) if posterior is None else posterior
+        z, log_q = rsample_and_log_prob(q, (k,), generator)  # [k, B, K], [k, B]
         return z, self.log_joint(tile_batch(x, k), z.flatten(0, 1)).view(k, -1) - log_q
 
     def log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None
@@ -101,9 +104,11 @@ class VAE(LatentModel):
                                   "bound_nats": "bound_plus_log_z_nats"}
 
     def model_step(self, x: Tensor, index: Tensor | None = None,
-                   generator: torch.Generator | None = None) -> StepOutput:
+                   generator: torch.Generator | None = None,
+                   posterior: Distribution | None = None) -> StepOutput:
+        """The bound's loss; ``posterior``: q(z|x), where the caller has already built it."""
         k = self.cfg.k
-        z, log_w = self.draws_and_log_weights(x, k, generator)
+        z, log_w = self.draws_and_log_weights(x, k, generator, posterior)
         elbo = log_w.mean(0)
         bound = elbo if self.cfg.objective == "elbo" else torch.logsumexp(log_w, 0) - math.log(k)
         return StepOutput(

@@ -39,6 +39,15 @@ def test_decoder_loss_has_no_path_to_the_encoder():
     assert all(g is not None for g in torch.autograd.grad(losses["encoder"], enc))
 
 
+def test_one_encoder_pass_serves_the_chain_start_and_the_encoders_bound():
+    torch.manual_seed(0)
+    model = hoffman()
+    calls = []
+    model.encoder.features.register_forward_hook(lambda *_: calls.append(1))
+    model.training_step(torch.randn(8, 6))
+    assert len(calls) == 1
+
+
 @pytest.mark.parametrize("sampler", ["mala", "hmc", "langevin"])
 def test_each_sampler_gives_finite_losses_and_metrics(sampler):
     torch.manual_seed(0)
