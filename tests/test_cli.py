@@ -139,11 +139,13 @@ def test_eval_writes_results_for_every_registered_model(tmp_path, fast_overrides
                  "--posterior-ref-warmup", "300"]) == 0
     results = json.loads((run / "results.json").read_text())
     # posterior fidelity for every model; the shared motion only where inference is one chain
-    for key in ("mean_error_sd", "variance_ratio", "mmd"):
+    for key in ("mean_error_sd", "variance_ratio", "mmd", "sd_ratio", "mean_error_median_sd"):
         assert math.isfinite(results["metrics"][f"posterior_{key}"]["value"]), (model, key)
     assert ("posterior_shared_motion" in results["metrics"]) == MODELS[model].inference_is_chain
     left_out = results["metrics"]["posterior_variance_ratio"]["settings"]["points_left_out"]
     assert results["metrics"]["posterior_variance_ratio"]["n"] + left_out == 20
+    # the medians are over point x coordinate pairs (toy latents: 2 coordinates)
+    assert results["metrics"]["posterior_sd_ratio"]["n"] == 2 * (20 - left_out)
     assert results["metrics"]["nll_ais_nats"]["n"] == 20
     if PRIORS[MODELS[model].Config().prior].normalized:
         assert results["metrics"]["bdmc_gap_nats"]["n"] == 4

@@ -143,7 +143,7 @@ def _throughput_lines(tp: dict[str, Any]) -> list[str]:
         f"{ais['ais_images_per_second']:.2f} images/s |",
         f"| posterior reference (MALA, `posterior`) | {ref['n_points']} test points x "
         f"{ref['chains_per_point']} chains from prior draws, {ref['warmup_steps_per_chain']} "
-        f"warm-up + {ref['kept_steps_per_chain']} kept steps; split R-hat max "
+        f"warm-up + {ref['kept_steps_per_chain']} kept steps; rank-normalised R-hat max "
         f"{ref['rhat_max']:.3g}, median {ref['rhat_median']:.3g} | {ref['seconds']:.2f} | "
         f"{ref['points_per_second']:.2f} points/s |",
         "",

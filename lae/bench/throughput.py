@@ -53,8 +53,10 @@ def posterior_reference_throughput(model: LatentModel, x: Tensor, *, chains: int
                                    ) -> dict[str, Any]:
     """Time :func:`lae.eval.posterior.reference_samples` on x [N, *shape] with ``chains``
     chains per point started from prior draws, ``warmup`` adaptive and ``steps`` kept MALA steps
-    per chain; returns the settings, ``seconds``, ``points_per_second`` and the split R-hat
-    (``rhat_max``, ``rhat_median`` over points and coordinates: whether these settings converge)."""
+    per chain (doubled for the points that do not converge: the reference's own rule); returns
+    the settings, ``seconds``, ``points_per_second``, the rank-normalised R-hat (``rhat_max``,
+    ``rhat_median`` over points and coordinates), the least bulk ESS and how many points needed
+    a doubled budget: whether these settings converge."""
     device = next(model.parameters()).device
     x = x.to(device)
     g = torch.Generator(device=device).manual_seed(seed)
@@ -64,9 +66,8 @@ def posterior_reference_throughput(model: LatentModel, x: Tensor, *, chains: int
         z0 = model.prior.sample(chains * x.shape[0], generator=g).reshape(chains, x.shape[0], -1)
         synchronize()
         start = time.perf_counter()
-        _, rhat = reference_samples(model.log_joint, x, z0.to(device), steps, warmup,
-                                    generator=g)
-        rhat = rhat.cpu()  # reads the result back: the clock stops after the device is done
+        ref = reference_samples(model.log_joint, x, z0.to(device), steps, warmup, generator=g)
+        rhat = ref.rhat.cpu()  # reads the result back: the clock stops after the device is done
         seconds = time.perf_counter() - start
     finally:
         model.train(was_training)
@@ -74,4 +75,6 @@ def posterior_reference_throughput(model: LatentModel, x: Tensor, *, chains: int
             "kept_steps_per_chain": steps, "warmup_steps_per_chain": warmup,
             "start": "prior draws", "seconds": seconds,
             "points_per_second": x.shape[0] / seconds,
-            "rhat_max": float(rhat.max()), "rhat_median": float(rhat.median())}
+            "rhat_max": float(rhat.max()), "rhat_median": float(rhat.median()),
+            "bulk_ess_min": float(ref.ess.min()),
+            "points_budget_doubled": int((ref.doublings > 0).sum())}
