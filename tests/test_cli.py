@@ -139,7 +139,8 @@ def test_eval_writes_results_for_every_registered_model(tmp_path, fast_overrides
                  "--posterior-ref-warmup", "300"]) == 0
     results = json.loads((run / "results.json").read_text())
     # posterior fidelity for every model; the shared motion only where inference is one chain
-    for key in ("mean_error_sd", "variance_ratio", "mmd", "sd_ratio", "mean_error_median_sd"):
+    for key in ("mean_error_sd", "variance_ratio", "mmd", "sd_ratio", "mean_error_median_sd",
+                "infer_error_median_sd"):
         assert math.isfinite(results["metrics"][f"posterior_{key}"]["value"]), (model, key)
     assert ("posterior_shared_motion" in results["metrics"]) == MODELS[model].inference_is_chain
     left_out = results["metrics"]["posterior_variance_ratio"]["settings"]["points_left_out"]

@@ -348,6 +348,11 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
         doublings.append(ref.doublings.cpu())
         for key, value in fidelity(draws, ref.samples, is_chain=model.inference_is_chain).items():
             per_point.setdefault(key, []).append(value.detach().cpu())
+        # the one code a user gets (MSE, probe, interpolation use it), in posterior sd
+        with torch.no_grad():
+            code = model.infer(xb, generator=g)
+        per_point.setdefault("infer_error_per_dim", []).append(
+            ((code - ref.samples.mean(0)).abs() / ref.samples.std(0)).detach().cpu())
     stats = {key: torch.cat(v, dim=0) for key, v in per_point.items()}
     rhat, ess, doubled = torch.cat(rhats), torch.cat(esses), torch.cat(doublings)  # [N, K], [N]
     warn_if_unconverged(rhat, ess, s.posterior_ref_chains)
@@ -361,6 +366,7 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
     stats = {key: (v[keep] if key != "shared_motion" else v) for key, v in stats.items()}
     sd_ratio = distribution(stats["sd_ratio_per_dim"], inside=SD_RATIO_OK)
     mean_error = distribution(stats["mean_error_per_dim"], below=MEAN_ERROR_OK)
+    infer_error = distribution(stats["infer_error_per_dim"], below=1.0)
     left_out = torch.nonzero(~keep).flatten().tolist()
     settings = {
         "draws": s.posterior_samples, "reference": f"MALA with a dense mass matrix, "
@@ -394,6 +400,13 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
                                             round(mean_error["p90"], 4)],
                                 f"share_below_{MEAN_ERROR_OK}": round(mean_error["share_below"],
                                                                       4)}}
+    out["posterior_infer_error_median_sd"] = {
+        "value": infer_error["median"], "stderr": float("nan"), "n": n_pairs,
+        "settings": settings | {"over": "point x latent coordinate", "statistic": "median",
+                                "what": "|infer(x) - reference mean| / reference sd",
+                                "p10_p90": [round(infer_error["p10"], 4),
+                                            round(infer_error["p90"], 4)],
+                                "share_below_1": round(infer_error["share_below"], 4)}}
     if "shared_motion" in stats:
         out["posterior_shared_motion"] = summarize(stats["shared_motion"], **settings)
     return out
