@@ -173,6 +173,10 @@ class LatentModel(nn.Module):
     inference_is_chain: ClassVar[bool] = False
     # True when proposal(x) gives a q(z|x) with a density (the IWAE and ELBO metrics need one)
     has_proposal: ClassVar[bool] = False
+    # True when that q(z|x) is the model's own trained inference; False for a hand-set one (the
+    # LAE's evaluation Gaussian), whose bounds say little about the model: training's per-epoch
+    # test record leaves them out (AIS, train.eval_ais_temps, compares every model)
+    proposal_is_inference: ClassVar[bool] = True
     # True when bound(x) gives a stochastic lower bound on log p(x) of the model's own
     # inference chain (the langevin-bound metric)
     has_langevin_bound: ClassVar[bool] = False

@@ -274,6 +274,7 @@ class LAE(LatentModel):
         return self.feature_matrix(x) @ self.phi.T
 
     has_proposal = True
+    proposal_is_inference = False  # hand-set around the chain's latents, not trained
 
     @property
     def proposal_description(self) -> str:

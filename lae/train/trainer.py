@@ -471,6 +471,8 @@ class Trainer:
         tc = self.cfg.train
         self.epoch = epoch
         names = [m for m in EPOCH_METRICS if m in METRICS]
+        if not self.model.proposal_is_inference:  # bounds through a hand-set q: not comparable
+            names = [m for m in names if m not in ("elbo", "iwae")]
         if tc.eval_ais_temps:  # the one number that compares every model
             names.append("nll-ais")
         settings = EvalSettings(k=tc.eval_k, elbo_samples=1, batch_size=tc.eval_batch_size,
