@@ -47,6 +47,14 @@ Unconditional ALD (sampling an energy-based density p(z) ∝ exp(-E(z))): the sa
 features k(u_j) of fixed inputs u_j ~ N(0, I) drawn once and ``energy_fn = E``; the n rows of
 G Phi^T are n parallel chains.
 
+One chain over several processes (data parallel): each process holds a shard of the batch and
+V is the sum over all shards. With ``reduce`` (a function that sums a tensor over the processes,
+e.g. :func:`all_reduce_sum` of torch.distributed), every state's dV/dPhi and summed energy are
+reduced in one collective per evaluation, so the MH test, the drift and (with a generator seeded
+alike on every process) the noise and the uniform draw are the same everywhere: every process
+holds the same Phi, the one chain of the global batch. A non-finite value on any shard makes the
+reduced sums non-finite, so every process rejects alike.
+
 ALD follows the protocol of the latent kernels, with the batch's features given at ``init`` and
 kept in the state: ``state = ald.init(phi, energy_fn, features)``, then
 ``state, info = ald.step(state, energy_fn, generator)``. A new batch needs a new ``init`` (the
@@ -71,6 +79,7 @@ variable models", NeurIPS 2022 (ALD, Theorem 1).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -100,7 +109,7 @@ class ALDState(NamedTuple):
         z: latents G Phi^T, [n, d_z] (what a trace records).
         energy: per-point energies U(x_i, z_i), [n]; V = energy.sum().
         grad_z: dV/dZ, [n, d_z].
-        grad_phi: dV/dPhi = grad_z^T G, [d_z, d].
+        grad_phi: dV/dPhi = grad_z^T G, [d_z, d] (summed over processes with ``reduce``).
         features: G, [n, d] (the batch the cached values belong to).
         basis: V of the thin SVD of G, [d, r] (preconditioned only, else None).
         inv_metric: 1 / (s^2 + lam), [r] (preconditioned only, else None).
@@ -108,6 +117,8 @@ class ALDState(NamedTuple):
             (``init(..., params=...)``); empty by default.
         param_grads: d V / d p for each of ``params`` at this state (the summed energy, without
             the prior on Phi), computed in the same backward pass as grad_z.
+        total_energy: V without the prior on Phi, 0-d: ``energy.sum()``, summed over processes
+            with ``reduce``.
     """
 
     phi: Tensor
@@ -120,6 +131,20 @@ class ALDState(NamedTuple):
     inv_metric: Tensor | None = None
     params: tuple[Tensor, ...] = ()
     param_grads: tuple[Tensor, ...] = ()
+    total_energy: Tensor | None = None
+
+
+Reduce = Callable[[Tensor], Tensor]  # a tensor summed over the processes sharing one chain
+
+
+def all_reduce_sum(t: Tensor) -> Tensor:
+    """``t`` summed over the processes of torch.distributed's default group (a new tensor):
+    the ``reduce`` of an ALD chain shared by every process."""
+    import torch.distributed as dist
+
+    out = t.clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out
 
 
 def _row_space(s: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -183,6 +208,9 @@ class ALD:
         phi_prior_std: sigma of a N(0, sigma^2) prior on every entry of Phi, or None (flat).
         differentiable: keep the autograd graph (Phi' differentiable w.r.t. Phi, the features and
             the energy's parameters). The preconditioner is always computed from detached features.
+        reduce: sums a tensor over the processes that share this chain, each with a shard of the
+            batch (module docstring); None: one process. Not with ``preconditioned`` (its SVD
+            would need every shard's features) or ``differentiable``.
     """
 
     step_size: StepSize
@@ -192,8 +220,13 @@ class ALD:
     damping_ref: str = "max"
     phi_prior_std: float | None = None
     differentiable: bool = field(default=False, kw_only=True)
+    reduce: Reduce | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
+        if self.reduce is not None and (self.preconditioned or self.differentiable):
+            raise ValueError("ALD: a chain shared by several processes (reduce) supports neither "
+                             "preconditioned (its SVD needs every shard's features) nor "
+                             "differentiable")
         if isinstance(self.step_size, Tensor) and self.step_size.numel() != 1:
             raise ValueError(f"ALD step_size must be one number (Phi is one chain); got shape "
                              f"{tuple(self.step_size.shape)}")
@@ -231,8 +264,9 @@ class ALD:
         return self._state(phi, features, energy_fn, basis, inv_metric, tuple(params))
 
     def potential(self, state: ALDState) -> Tensor:
-        """V(Phi) of a state, with the prior on Phi if any: 0-d."""
-        v = state.energy.sum()
+        """V(Phi) of a state (of the global batch, with ``reduce``), with the prior on Phi if any:
+        0-d."""
+        v = state.total_energy
         if self.phi_prior_std is not None:
             v = v + 0.5 * state.phi.pow(2).sum() / self.phi_prior_std ** 2
         return v
@@ -249,10 +283,14 @@ class ALD:
         else:
             energy, grad_z = energy_and_grad(energy_fn, z, self.differentiable)
         grad_phi = grad_z.T @ feats
+        total = energy.sum()
+        if self.reduce is not None:  # one collective for both sums
+            packed = self.reduce(torch.cat([grad_phi.reshape(-1), total.reshape(1)]))
+            grad_phi, total = packed[:-1].view_as(grad_phi), packed[-1]
         if self.phi_prior_std is not None:
             grad_phi = grad_phi + phi / self.phi_prior_std ** 2
         return ALDState(phi, z, energy, grad_z, grad_phi, features, basis, inv_metric, params,
-                        param_grads)
+                        param_grads, total)
 
     def step(self, state: ALDState, energy_fn: EnergyFn,
              generator: torch.Generator | None) -> tuple[ALDState, Info]:
@@ -268,7 +306,8 @@ class ALD:
             phi_new = phi + (-eta * (grad_phi @ basis) * m + torch.sqrt(2 * eta * m) * xi) @ basis.T
         prop = self._state(phi_new, state.features, energy_fn, basis, m, state.params)
         # Phi is one chain: a non-finite value anywhere in the proposal (an exploding step) is
-        # rejected by MH, or, without MH, the chain stays at its last finite state.
+        # rejected by MH, or, without MH, the chain stays at its last finite state. With reduce,
+        # the reduced grad_phi and total_energy carry any shard's non-finite value to all.
         finite = finite_per_chain(prop, torch.Size([]))
         if self.mh:
             if basis is None:
