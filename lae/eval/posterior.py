@@ -177,8 +177,11 @@ def _whitened_mala(log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, z: 
     cov = torch.einsum("nbi,nbj->bij", centred, centred) / max(pooled.shape[0] - 1, 1)
     # a ridge of 1e-6 of the largest variance keeps L invertible where a direction did not move
     ridge = 1e-6 * cov.diagonal(dim1=-2, dim2=-1).amax(-1).clamp_min(1e-30)
-    chol = torch.linalg.cholesky(cov + ridge[:, None, None] * torch.eye(k, dtype=cov.dtype,
-                                                                         device=cov.device))
+    eye = torch.eye(k, dtype=cov.dtype, device=cov.device)
+    chol, info = torch.linalg.cholesky_ex(cov + ridge[:, None, None] * eye)
+    # a point whose covariance is not numerically positive definite falls back to its sds
+    diagonal = torch.diag_embed((cov.diagonal(dim1=-2, dim2=-1) + ridge[:, None]).sqrt())
+    chol = torch.where((info > 0)[:, None, None], diagonal, chol)
     m_rep, chol_rep = m.repeat(c, 1), chol.repeat(c, 1, 1)  # per chain [C * B, ...]
     x_rep = tile_batch(x, c)
 
