@@ -133,13 +133,32 @@ def test_mala_refinement_samples_the_exact_posterior_and_splits_the_losses():
     draws = []
     for _ in range(500):
         with torch.no_grad():
-            z, _, _ = model.refine(x, model.encode(x) if not draws else draws[-1], adapt=True)
+            z, _, _ = model.refine(x, model.chain_latents(x) if not draws else draws[-1],
+                                   adapt=True)
         draws.append(z)
     draws = torch.stack(draws[100:])  # [400, 10, 2]
     post = truth.posterior(x)
     sd = truth.posterior_cov.diagonal().sqrt()
     assert ((draws.mean(0) - post.mean).abs() / sd).mean() < 0.25
     assert ((draws.var(0).mean(0) / sd.pow(2)) - 1).abs().max() < 0.25
+
+
+def test_infer_estimates_the_posterior_mean_from_the_amortized_start():
+    # Linear-Gaussian (posterior sds ~0.3): infer(x) averages the last 100 of 200 MALA steps
+    # from Phi g(x), whose ESS is >~ 20 at step 0.05, so each coordinate's error is ~0.2
+    # posterior sd; the mean over 10 points x 2 coordinates below 0.4 is > 5 standard errors
+    # from failing by chance. The untrained Phi g(x) is several sds off; infer_steps 0 is it.
+    torch.manual_seed(0)
+    model = linear_lae(mala_steps=3, mala_step_size=0.05, infer_steps=200)
+    lin = model.decoder[0]
+    truth = LinearGaussian(lin.weight.detach(), lin.bias.detach(), 0.5)
+    x = truth.sample_x(10, generator=torch.Generator().manual_seed(1))
+    sd = truth.posterior_cov.diagonal().sqrt()
+    error = lambda z: float(((z - truth.posterior(x).mean).abs() / sd).mean())  # noqa: E731
+    assert error(model.chain_latents(x)) > 1.0
+    assert error(model.infer(x, torch.Generator().manual_seed(2))) < 0.4
+    model.cfg.infer_steps = 0
+    assert torch.equal(model.infer(x), model.chain_latents(x))
 
 
 @pytest.mark.parametrize("options", [
