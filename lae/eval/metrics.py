@@ -318,6 +318,7 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
         MEAN_ERROR_OK,
         RHAT_KEEP,
         SD_RATIO_OK,
+        converged,
         distribution,
         fidelity,
         reference_samples,
@@ -377,6 +378,7 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
         "rank_rhat_median": round(float(worst.median()), 4),
         "bulk_ess_min": round(float(ess.min()), 1),
         "points_budget_doubled": int((doubled > 0).sum()),
+        "points_unconverged": int((~converged(rhat, ess, s.posterior_ref_chains)).sum()),
         "points_left_out": len(left_out), "left_out_when": f"rank R-hat > {RHAT_KEEP}",
         "left_out": {str(i): round(float(worst[i]), 4) for i in left_out},  # point: R-hat
         "inference": "chain" if model.inference_is_chain else "independent draws",
