@@ -311,7 +311,8 @@ def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
 
 
 @register_metric("posterior", "posterior fidelity: the model's inference against long-run "
-                 "per-point MALA on its posterior (mean error in posterior sd, variance ratio, "
+                 "per-point MALA on its posterior (sd ratio and mean error in posterior sd over "
+                 "point x coordinate, infer(x)'s distance to the posterior mean, variance ratio, "
                  "MMD, shared motion of chains); any model")
 def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     from lae.eval.posterior import (
