@@ -368,7 +368,7 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
     stats = {key: (v[keep] if key != "shared_motion" else v) for key, v in stats.items()}
     sd_ratio = distribution(stats["sd_ratio_per_dim"], inside=SD_RATIO_OK)
     mean_error = distribution(stats["mean_error_per_dim"], below=MEAN_ERROR_OK)
-    infer_error = distribution(stats["infer_error_per_dim"], below=1.0)
+    infer_error = distribution(stats["infer_error_per_dim"], below=1)
     left_out = torch.nonzero(~keep).flatten().tolist()
     settings = {
         "draws": s.posterior_samples, "reference": f"MALA with a dense mass matrix, "
@@ -390,29 +390,24 @@ def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str
     n_pairs = stats["sd_ratio_per_dim"].numel()
     out = {f"posterior_{key}": summarize(stats[key], **settings)
            for key in ("mean_error_sd", "variance_ratio", "mmd")}
-    out["posterior_sd_ratio"] = {
-        "value": sd_ratio["median"], "stderr": float("nan"), "n": n_pairs,
-        "settings": settings | {"over": "point x latent coordinate", "statistic": "median",
-                                "p10_p90": [round(sd_ratio["p10"], 4), round(sd_ratio["p90"], 4)],
-                                f"share_inside_{SD_RATIO_OK[0]}_{SD_RATIO_OK[1]}":
-                                    round(sd_ratio["share_inside"], 4)}}
-    out["posterior_mean_error_median_sd"] = {
-        "value": mean_error["median"], "stderr": float("nan"), "n": n_pairs,
-        "settings": settings | {"over": "point x latent coordinate", "statistic": "median",
-                                "p10_p90": [round(mean_error["p10"], 4),
-                                            round(mean_error["p90"], 4)],
-                                f"share_below_{MEAN_ERROR_OK}": round(mean_error["share_below"],
-                                                                      4)}}
-    out["posterior_infer_error_median_sd"] = {
-        "value": infer_error["median"], "stderr": float("nan"), "n": n_pairs,
-        "settings": settings | {"over": "point x latent coordinate", "statistic": "median",
-                                "what": "|infer(x) - reference mean| / reference sd",
-                                "p10_p90": [round(infer_error["p10"], 4),
-                                            round(infer_error["p90"], 4)],
-                                "share_below_1": round(infer_error["share_below"], 4)}}
+    out["posterior_sd_ratio"] = _median_result(sd_ratio, n_pairs, settings)
+    out["posterior_mean_error_median_sd"] = _median_result(mean_error, n_pairs, settings)
+    out["posterior_infer_error_median_sd"] = _median_result(
+        infer_error, n_pairs, settings, what="|infer(x) - reference mean| / reference sd")
     if "shared_motion" in stats:
         out["posterior_shared_motion"] = summarize(stats["shared_motion"], **settings)
     return out
+
+
+def _median_result(dist: dict[str, float], n_pairs: int, settings: dict[str, Any],
+                   **extra: Any) -> Result:
+    """A Result whose value is the median of a :func:`lae.eval.posterior.distribution` over
+    point x coordinate pairs, its percentiles and shares in the settings (no standard error)."""
+    shares = {k: round(v, 4) for k, v in dist.items() if k.startswith("share_")}
+    return {"value": dist["median"], "stderr": float("nan"), "n": n_pairs,
+            "settings": settings | {"over": "point x latent coordinate", "statistic": "median",
+                                    **extra, "p10_p90": [round(dist["p10"], 4),
+                                                         round(dist["p90"], 4)], **shares}}
 
 
 @register_metric("fd", "FD-classifier: Frechet distance between features of model samples and "

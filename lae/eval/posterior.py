@@ -240,14 +240,15 @@ def fidelity(model_draws: Tensor, reference: Tensor, is_chain: bool = False) -> 
 def distribution(values: Tensor, inside: tuple[float, float] | None = None,
                  below: float | None = None) -> dict[str, float]:
     """Median, 10th and 90th percentiles of values (any shape, all pooled) and the share of them
-    inside [lo, hi] (``share_inside``) or below ``below`` (``share_below``)."""
+    inside [lo, hi] (key ``share_inside_<lo>_<hi>``) or below ``below`` (``share_below_<b>``)."""
     v = values.detach().flatten().double().cpu()
     q = v.quantile(torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64))
     out = {"median": float(q[1]), "p10": float(q[0]), "p90": float(q[2])}
     if inside is not None:
-        out["share_inside"] = float(((v >= inside[0]) & (v <= inside[1])).double().mean())
+        out[f"share_inside_{inside[0]:g}_{inside[1]:g}"] = float(
+            ((v >= inside[0]) & (v <= inside[1])).double().mean())
     if below is not None:
-        out["share_below"] = float((v < below).double().mean())
+        out[f"share_below_{below:g}"] = float((v < below).double().mean())
     return out
 
 
