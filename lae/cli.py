@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import shutil
@@ -51,6 +52,10 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     from lae.train.config import config_from_dict, merge, parse_overrides, read_yaml
 
     run_dir = Path(args.out)
+    if args.nproc < 1:
+        raise LaeError(f"--nproc {args.nproc}: expected a number of processes >= 1")
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # start the processes here
+        return _train_on_local_processes(args.nproc, args.argv)
     if args.data_dir is not None:
         overrides.append(f"data.data_dir={args.data_dir}")
     if args.download:
@@ -64,8 +69,27 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
         cfg = config_from_dict(merge(raw, parse_overrides(overrides)))
     else:
         cfg = load_config(args.config, overrides)
-    summary = Trainer(cfg, run_dir, resume=args.resume, overwrite=args.overwrite).fit()
-    print(json.dumps({"run_dir": str(run_dir), "last_test": summary}, indent=2))
+    trainer = Trainer(cfg, run_dir, resume=args.resume, overwrite=args.overwrite)
+    summary = trainer.fit()
+    if trainer.procs.is_main:
+        print(json.dumps({"run_dir": str(run_dir), "last_test": summary}, indent=2))
+    return 0
+
+
+def _train_on_local_processes(nproc: int, argv: list[str]) -> int:
+    """``lae train --nproc N``: the same command in N processes on this machine, as torchrun
+    would start them; when one fails the others are stopped and its exit status is returned."""
+    import torch.multiprocessing as mp
+
+    from lae.train.distributed import run_local_processes
+
+    try:
+        run_local_processes(main, nproc, argv)
+    except mp.ProcessExitedException as exc:  # the process printed its own error
+        return exc.exit_code if exc.exit_code and exc.exit_code > 0 else 1
+    except mp.ProcessRaisedException as exc:
+        print(f"error: a training process failed; its traceback:\n{exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -402,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     p.add_argument("--data-dir", default=None, help="where the dataset files are (or go)")
     p.add_argument("--download", action="store_true", help="download the dataset if missing")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="train on this many processes on this machine (gloo on the CPU, one GPU "
+                        "each with CUDA); train.batch_size is per process (docs/distributed.md)")
 
     p = sub.add_parser("sample", help="draw samples from a trained model as a PNG grid")
     p.add_argument("run_dir", help="a run folder written by lae train")
@@ -521,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args, extra = parser.parse_known_args(argv)
+    args.argv = argv
     if extra and args.command not in ("train", "config"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     bad = [e for e in extra if not e.startswith("--") or "=" not in e]

@@ -25,6 +25,7 @@ layers (top first) for a multi-layer generator.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -186,6 +187,10 @@ class LatentModel(nn.Module):
     # training metrics whose value holds log p(z) (nats) -> their name under a prior known only
     # up to log Z, which they then hold too (a bound on log p(x) bounds log p(x) + log Z)
     unnormalized_prior_metrics: ClassVar[dict[str, str]] = {}
+    # buffers with one row per training example (persistent per-example chains): on several
+    # processes each row is moved by the process that drew it and merged at the end of an epoch;
+    # the model's other floating-point buffers are averaged over the processes every step
+    per_example_buffers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: ModelConfig, spec: DataSpec) -> None:
         super().__init__()
@@ -318,6 +323,14 @@ class LatentModel(nn.Module):
             raise ValueError(f"{type(self).__name__}: the model's losses and its prior's share "
                              f"the names {sorted(clash)}")
         return StepOutput(out.losses | prior_losses, metrics | prior_metrics, out.latents)
+
+    def share_chains(self, reduce: Callable[[Tensor], Tensor], generator: torch.Generator,
+                     global_batch: int) -> None:
+        """Train on several processes: chains over a state shared by the whole batch (the LAE's
+        ALD chain on Phi) become one chain over the global batch of ``global_batch`` examples,
+        their sums over examples summed over the processes by ``reduce`` and their noise drawn
+        from ``generator`` (seeded alike on every process). Models without such a chain have
+        nothing to share (their per-example draws use the per-process generator)."""
 
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
         """Loss name -> the parameters its optimiser updates: the model's groups

@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
+from lae.errors import ConfigError
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput, with_gradient
 from lae.nn import build_encoder
@@ -138,6 +140,7 @@ class LAE(LatentModel):
         super().__init__(cfg, spec)
         encoder = build_encoder(cfg.net, spec.shape, cfg.latent_dim)
         self.features = encoder.features  # g(x; psi), trained by gradient descent
+        self.features_width = encoder.feature_dim
         # per-feature standardisation (no affine: Phi already scales each feature)
         self.feature_norm = (nn.BatchNorm1d(encoder.feature_dim, affine=False)
                              if cfg.feature_norm == "batch" else nn.Identity())
@@ -172,12 +175,43 @@ class LAE(LatentModel):
         self.feature_norm.train(feature_norm_mode)
         return feats
 
-    def kernel(self, step_size: Tensor) -> ALD:
-        """The ALD kernel of one layer's chain with step size ``step_size`` (0-d)."""
+    # training on several processes (share_chains): the all-reduce that makes the chain on Phi
+    # one chain over the global batch, and the generator of its noise, seeded alike everywhere
+    chain_reduce: Callable[[Tensor], Tensor] | None = None
+    chain_generator: torch.Generator | None = None
+
+    def share_chains(self, reduce: Callable[[Tensor], Tensor], generator: torch.Generator,
+                     global_batch: int) -> None:
+        """One ALD chain on Phi over the global batch of every process: V(Phi) and dV/dPhi are
+        sums over the global batch (all-reduced by ``reduce``), the chain's noise and MH uniforms
+        come from ``generator``, seeded alike on every process, so every process makes the same
+        move. The per-point MALA refinement stays per process, on its own examples.
+
+        Raises:
+            ConfigError: the features are narrower than the global batch (Theorem 1 needs
+                rank(G) = global batch), or ``model.preconditioned`` (its preconditioner needs
+                the whole G on one process).
+        """
+        width = self.features_width + 1
+        if width < global_batch:
+            raise ConfigError(f"LAE on several processes: the ALD features are {width} wide "
+                              f"(net features + 1) but the global batch is {global_batch} "
+                              f"examples; one chain over the global batch needs width >= global "
+                              f"batch (Theorem 1): lower train.batch_size or the number of "
+                              f"processes, or widen the network")
+        if self.cfg.preconditioned:
+            raise ConfigError("LAE on several processes: model.preconditioned=true needs the "
+                              "whole batch's features on one process; train on one process or "
+                              "set model.preconditioned=false")
+        self.chain_reduce, self.chain_generator = reduce, generator
+
+    def kernel(self, step_size: Tensor, reduce: Callable[[Tensor], Tensor] | None = None) -> ALD:
+        """The ALD kernel of one layer's chain with step size ``step_size`` (0-d); ``reduce``
+        sums over the processes that share the chain (training on several processes)."""
         cfg = self.cfg
         return ALD(step_size=step_size, mh=cfg.mh, preconditioned=cfg.preconditioned,
                    lam_rel=cfg.precond_damping, damping_ref=cfg.precond_damping_ref,
-                   phi_prior_std=cfg.phi_prior_std or None)
+                   phi_prior_std=cfg.phi_prior_std or None, reduce=reduce)
 
     def layer_energy(self, x: Tensor, z: Tensor, rows: slice) -> EnergyFn:
         """U(x, .) as a function of one layer's latents z_l [B, k_l], the other layers held at
@@ -189,7 +223,9 @@ class LAE(LatentModel):
 
     def ald_transition(self, x: Tensor, feats: Tensor, phi: Tensor, log_step_size: Tensor,
                        state: ALDState | None, generator: torch.Generator | None = None,
-                       params: tuple[Tensor, ...] = ()) -> tuple[Tensor, Tensor, Tensor, ALDState]:
+                       params: tuple[Tensor, ...] = (),
+                       reduce: Callable[[Tensor], Tensor] | None = None
+                       ) -> tuple[Tensor, Tensor, Tensor, ALDState]:
         """One ALD transition of each layer's chain in turn (Metropolis-within-Gibbs over the
         heads of Phi [K, d + 1]), on the batch x with detached features ``feats`` [B, d + 1].
 
@@ -197,12 +233,13 @@ class LAE(LatentModel):
         the previous transition on this batch (None at a batch's first): with one layer its
         cached energy and gradient serve this transition; with several, a layer's cached values
         go stale when another layer moves, so each layer's state is rebuilt. ``params`` (one
-        layer only): tensors whose energy gradients the states also carry (ALDState). Returns
+        layer only): tensors whose energy gradients the states also carry (ALDState).
+        ``reduce``: the chain is shared by several processes (:meth:`share_chains`). Returns
         (the new Phi, acceptance [L], non-finite proposals rejected (0-d), the last layer's
         state).
         """
         if len(self.layer_rows) == 1:
-            kernel = self.kernel(log_step_size[0].exp())
+            kernel = self.kernel(log_step_size[0].exp(), reduce)
             energy_fn = lambda z: -self.log_joint(x, z)  # noqa: E731
             if state is None:
                 state = kernel.init(phi, energy_fn, feats, params)
@@ -212,7 +249,7 @@ class LAE(LatentModel):
         acceptance, nonfinite = [], []
         for layer, rows in enumerate(self.layer_rows):
             energy_fn = self.layer_energy(x, feats @ phi.T, rows)
-            kernel = self.kernel(log_step_size[layer].exp())
+            kernel = self.kernel(log_step_size[layer].exp(), reduce)
             state, info = kernel.step(kernel.init(phi[rows], energy_fn, feats), energy_fn,
                                       generator)
             phi[rows] = state.phi
@@ -319,9 +356,10 @@ class LAE(LatentModel):
         theta = tuple(self.decoder_parameters()) if one_layer and not cfg.mala_steps else ()
         state: ALDState | None = None
         phis, states, acceptance, nonfinite = [], [], [], []
+        chain_generator = self.chain_generator or generator  # see share_chains
         for _ in range(cfg.ald_steps):
-            phi, accepted, rejected, state = self.ald_transition(x, g, phi, log_eta, state,
-                                                                 generator, theta)
+            phi, accepted, rejected, state = self.ald_transition(
+                x, g, phi, log_eta, state, chain_generator, theta, self.chain_reduce)
             phis.append(phi)
             states.append(state)
             acceptance.append(accepted)

@@ -68,6 +68,8 @@ from lae.samplers.kernels import KERNELS, build_kernel
 class LD(LatentModel):
     """A decoder trained on persistent per-example MALA chains."""
 
+    per_example_buffers = ("z_chains", "log_step_size")  # one chain per training example
+
     @dataclass
     class Config(ModelConfig):
         n_steps: int = 2  # T, transitions per visit of an example

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 import warnings
@@ -40,8 +41,11 @@ from lae.eval.plots import (
 )
 from lae.models import DataSpec, LatentModel, build_model
 from lae.models.base import StepOutput
+from lae.samplers.ald import all_reduce_sum
+from lae.train import distributed
 from lae.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from lae.train.config import Config, save_config
+from lae.train.distributed import Processes
 from lae.train.rundir import CHECKPOINT_DIR, LAST, prepare_run_dir
 
 # those that do not apply to a model are skipped
@@ -260,15 +264,32 @@ class Trainer:
         if tc.on_stall not in STALL_ACTIONS:
             raise ConfigError(f"train.on_stall: expected one of {list(STALL_ACTIONS)}, got "
                               f"{tc.on_stall!r}")
+        # several processes (torchrun, lae train --nproc): process 0 alone touches the run folder
+        self.procs: Processes = distributed.processes_from_env()
+        main = self.procs.is_main
+        self.lock = None
         checkpoint = None
         if resume:
-            self.lock = prepare_run_dir(self.run_dir, resume=True, overwrite=False)
+            if main:
+                self.lock = prepare_run_dir(self.run_dir, resume=True, overwrite=False)
             checkpoint = load_checkpoint(find_checkpoint(self.run_dir, "last"))
             check_resumable(checkpoint, cfg)
+            saved_world = int(checkpoint.get("world_size", 1))
+            if saved_world != self.procs.world_size:
+                raise ConfigError(f"the run was trained on {saved_world} process(es) and is "
+                                  f"resumed on {self.procs.world_size}: resume it on "
+                                  f"{saved_world} (its per-process random streams and batches "
+                                  f"depend on the number)")
         if tc.num_threads > 0:
             torch.set_num_threads(tc.num_threads)
+        elif self.procs.distributed:  # torch's default on every process would oversubscribe
+            local = int(os.environ.get("LOCAL_WORLD_SIZE", self.procs.world_size))
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
         torch.manual_seed(tc.seed)
         self.device = resolve_device(tc.device)
+        if self.procs.distributed and self.device.type == "cuda":  # one GPU per process
+            self.device = torch.device("cuda", self.procs.local_rank)
+        distributed.init_processes(self.procs, self.device)
         self.splits = load_dataset(cfg.data)
         self.spec = data_spec(self.splits)
         check_model_fits(cfg, self.spec, self.device)
@@ -288,19 +309,31 @@ class Trainer:
         # Device-side flags of non-finite losses and gradients, read on logging steps only (a
         # step whose loss or gradient is not finite is skipped on the device, see _apply).
         self.nonfinite: dict[tuple[str, ...], torch.Tensor] = {}
-        tensorboard_writer = self._tensorboard() if tc.tensorboard else None
-        if not resume:
-            self.lock = prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
-        self.generator = torch.Generator().manual_seed(tc.seed)  # shuffling, binarisation
-        # every random draw of the model's training steps (chain noise, q's samples, MH tests)
-        self.model_generator = torch.Generator(device=self.device).manual_seed(tc.seed + 1)
+        tensorboard_writer = self._tensorboard() if tc.tensorboard and main else None
         n_train = self.splits.train.shape[0]
+        world = self.procs.world_size
+        if self.procs.distributed and n_train < world * tc.batch_size:
+            raise ConfigError(f"{n_train} training examples make no full global batch of "
+                              f"{world} processes x train.batch_size={tc.batch_size}; lower "
+                              "train.batch_size or the number of processes")
+        if not resume and main:
+            self.lock = prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
+        # the same on every process: shuffling, binarisation
+        self.generator = torch.Generator().manual_seed(tc.seed)
+        # every random draw of the model's training steps (chain noise, q's samples, MH tests);
+        # on several processes one stream per process, and the chains shared by the global
+        # batch (the LAE's Phi) draw from chain_generator, seeded alike everywhere
+        self.model_generator = torch.Generator(device=self.device).manual_seed(
+            tc.seed + 1 + (((self.procs.rank + 1) << 32) if self.procs.distributed else 0))
+        self.chain_generator = (torch.Generator(device=self.device).manual_seed(tc.seed + 1)
+                                if self.procs.distributed else None)
         # The loader yields each batch's row indices with it (for per-example model state).
         self.loader = BatchLoader(self.splits.train, torch.arange(n_train), tc.batch_size,
-                                  shuffle=True,
-                                  drop_last=self.splits.train.shape[0] > tc.batch_size,
+                                  shuffle=True, drop_last=n_train > world * tc.batch_size
+                                  or self.procs.distributed,
                                   dynamic_binarize=self.splits.binarize == "dynamic",
-                                  generator=self.generator, device=self.device)
+                                  generator=self.generator, device=self.device,
+                                  shard=(self.procs.rank, world))
         # Evenly spaced test examples: some test splits are sorted by class.
         self.x_eval = evenly_spaced(self.splits.test, tc.eval_size)
         self.x_recon = evenly_spaced(self.splits.test, 32)
@@ -312,16 +345,33 @@ class Trainer:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         if checkpoint is not None:
             self._restore(checkpoint)
-        save_config(cfg, self.run_dir / "config.yaml")
+        # averaged over the processes with the gradients: what the model adapts as it trains
+        # (step sizes, normalisation statistics); per-example rows are merged per epoch instead
+        self.replicated_buffers = [b for name, b in self.model.named_buffers()
+                                   if b.is_floating_point()
+                                   and name not in self.model.per_example_buffers]
+        self.visited = None  # rows of the per-example buffers this process moved this epoch
+        if self.procs.distributed:
+            # DDP's start: every process from process 0's parameters and buffers
+            distributed.broadcast_([*self.model.parameters(), *self.model.buffers()])
+            self.model.share_chains(all_reduce_sum, self.chain_generator, world * tc.batch_size)
+            if self.model.per_example_buffers:
+                self.visited = torch.zeros(n_train, dtype=torch.bool, device=self.device)
+        if main:
+            save_config(cfg, self.run_dir / "config.yaml")
         self.writer = tensorboard_writer(self.run_dir) if tensorboard_writer else None
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
         """Train until ``train.epochs``; returns the last test record."""
         record: dict[str, Any] = {}
-        for epoch in range(self.epoch + 1, self.cfg.train.epochs + 1):
-            self.train_epoch(epoch)
-            record = self.end_of_epoch(epoch)
+        try:
+            for epoch in range(self.epoch + 1, self.cfg.train.epochs + 1):
+                self.train_epoch(epoch)
+                record = self.end_of_epoch(epoch)
+        finally:
+            if self.procs.distributed:
+                distributed.close_processes()
         if self.writer is not None:
             self.writer.close()
         if self.lock is not None:  # other processes may now resume the run
@@ -336,7 +386,8 @@ class Trainer:
         epoch_start = t0
         # disable=None: a bar on a terminal, none in a log file (the epoch lines still print)
         bar = tqdm(self.loader, desc=f"epoch {epoch}/{tc.epochs}",
-                   disable=None if tc.progress else True, leave=False, dynamic_ncols=True)
+                   disable=None if tc.progress and self.procs.is_main else True, leave=False,
+                   dynamic_ncols=True)
         for x, index in bar:
             try:
                 out = self.train_step(x, index)
@@ -360,7 +411,9 @@ class Trainer:
                     sums[key] = torch.maximum(torch.as_tensor(sums[key]), torch.as_tensor(value))
                 else:
                     sums[key] = sums[key] + value
-            n_images += x.shape[0]
+            if self.visited is not None:
+                self.visited[index] = True
+            n_images += x.shape[0] * self.procs.world_size  # the global batch
             n_steps += 1
             last_x = x
             if self.step % tc.log_every == 0:
@@ -369,7 +422,7 @@ class Trainer:
                 rec["images_per_s"] = n_images / max(elapsed, 1e-9)
                 self._log({"split": "train", "epoch": epoch, "step": self.step, **rec})
                 self._watch_chains(rec, n_steps, epoch)
-                for message in self.model.warnings(rec):
+                for message in self.model.warnings(rec) if self.procs.is_main else ():
                     warnings.warn(message, stacklevel=1)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k in out.losses
                                  or k == "images_per_s"})
@@ -388,8 +441,13 @@ class Trainer:
         self._raise_if_nonfinite(epoch, x)
         keys = list(sums)
         # stacked on the device, then one transfer (not one per metric)
-        values = torch.stack([torch.as_tensor(sums[k], dtype=torch.float64, device=self.device)
-                              for k in keys]).cpu().tolist() if keys else []
+        stacked = torch.stack([torch.as_tensor(sums[k], dtype=torch.float64, device=self.device)
+                               for k in keys]) if keys else None
+        if stacked is not None and self.procs.distributed:  # the record of every process's steps
+            per_process = distributed.all_gather_rows(stacked)
+            stacked = torch.where(torch.tensor([_is_max(k) for k in keys], device=self.device),
+                                  per_process.amax(0), per_process.mean(0))
+        values = stacked.cpu().tolist() if keys else []
         rec = {k: v if _is_max(k) else v / n_steps for k, v in zip(keys, values)}
         if diagnostics:
             rec |= {k: float(v) for k, v in self.model.diagnostics(x).items()}
@@ -421,14 +479,20 @@ class Trainer:
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
         names = list(losses)
-        values = []  # per group: its loss and its gradient norm
         for i, name in enumerate(names):
             params = self.param_groups[name]
             grads = torch.autograd.grad(losses[name], params, retain_graph=i < len(names) - 1,
                                         allow_unused=True)
             for p, g in zip(params, grads):
                 p.grad = g
-            present = [g for g in grads if g is not None]
+        if self.procs.distributed:  # the mean gradient of the global batch, one collective
+            grads = [p.grad for name in names for p in self.param_groups[name]
+                     if p.grad is not None]
+            distributed.all_reduce_mean_(grads + self.replicated_buffers)
+        values = []  # per group: its loss and its gradient norm
+        for name in names:
+            params = self.param_groups[name]
+            present = [p.grad for p in params if p.grad is not None]
             if self.cfg.train.grad_clip > 0:
                 norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.train.grad_clip,
                                                       foreach=True)
@@ -468,8 +532,21 @@ class Trainer:
                                  "skipped)", x)
 
     def end_of_epoch(self, epoch: int) -> dict[str, Any]:
+        """Score the test split, draw the pictures and write the checkpoint (process 0; the
+        others first merge their per-example chains and random streams into it, then wait)."""
         tc = self.cfg.train
         self.epoch = epoch
+        if self.procs.distributed:
+            if self.visited is not None:  # each row from the process that moved it this epoch
+                for name in self.model.per_example_buffers:
+                    distributed.merge_rows_(self.model.get_buffer(name), self.visited)
+                self.visited.zero_()
+            state = self._state()  # every process's streams gathered (a collective)
+            if not self.procs.is_main:
+                distributed.barrier()  # until process 0 has written the checkpoint
+                return {}
+        else:
+            state = None
         names = [m for m in EPOCH_METRICS if m in METRICS]
         if not self.model.proposal_is_inference:  # bounds through a hand-set q: not comparable
             names = [m for m in names if m not in ("elbo", "iwae")]
@@ -496,11 +573,22 @@ class Trainer:
                              self.run_dir / "samples" / f"recon_{epoch:04d}.png")
         save_loss_curves(self.metrics_path, self.run_dir / "plots" / "loss.png")
         save_step_size_profile(self.metrics_path, self.run_dir / "plots" / "step_sizes.png")
-        save_checkpoint(self.run_dir, self._state(), epoch, tc.keep_checkpoints)
+        save_checkpoint(self.run_dir, state or self._state(), epoch, tc.keep_checkpoints)
+        if self.procs.distributed:
+            distributed.barrier()
         return record
 
     # -- state -----------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
+        """What a checkpoint holds. On several processes (a collective: every process calls
+        it) the random streams of every process, for a resume on as many."""
+        rng = {"torch": torch.get_rng_state(), "data": self.generator.get_state(),
+               "model": self.model_generator.get_state(),
+               "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+        if self.procs.distributed:
+            rng["model_per_process"] = distributed.gather_objects(
+                self.model_generator.get_state().cpu())
+            rng["chain"] = self.chain_generator.get_state()
         return {
             "config": self.cfg.to_dict(),
             "data_spec": self.spec.__dict__,
@@ -511,9 +599,8 @@ class Trainer:
             "train_seconds": self.train_seconds,
             "chain_watch": {"stalled_steps": dict(self.stalled_steps),
                             "max_step_size": dict(self.max_step_size)},
-            "rng": {"torch": torch.get_rng_state(), "data": self.generator.get_state(),
-                    "model": self.model_generator.get_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+            "world_size": self.procs.world_size,
+            "rng": rng,
         }
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
@@ -526,7 +613,10 @@ class Trainer:
         self.train_seconds = float(ckpt.get("train_seconds", 0.0))  # older checkpoints: 0
         torch.set_rng_state(ckpt["rng"]["torch"])
         self.generator.set_state(ckpt["rng"]["data"])
-        if "model" in ckpt["rng"]:  # checkpoints from before the model had its own generator
+        if self.procs.distributed:
+            self.model_generator.set_state(ckpt["rng"]["model_per_process"][self.procs.rank])
+            self.chain_generator.set_state(ckpt["rng"]["chain"])
+        elif "model" in ckpt["rng"]:  # checkpoints before the model had its own generator
             self.model_generator.set_state(ckpt["rng"]["model"])
         if ckpt["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
@@ -535,12 +625,14 @@ class Trainer:
         self.max_step_size = dict(watch.get("max_step_size", {}))
         # Records written after the checkpoint (by a run that then died) would be repeated; a
         # last line torn by a crash mid-write is dropped (read_metrics warns).
-        if self.metrics_path.is_file():
+        if self.procs.is_main and self.metrics_path.is_file():
             kept = [r for r in read_metrics(self.metrics_path) if r["step"] <= self.step]
             self.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     # -- logging ---------------------------------------------------------------------------
     def _log(self, record: dict[str, Any]) -> None:
+        if not self.procs.is_main:
+            return
         with self.metrics_path.open("a") as f:
             f.write(json.dumps(record) + "\n")
         if self.writer is not None:
@@ -610,7 +702,8 @@ class Trainer:
             "last_good_checkpoint": str(last) if last.is_file() else None,
         }
         path = self.run_dir / DIAGNOSTICS
-        path.write_text(json.dumps(diagnostics, indent=2, default=str) + "\n")
+        if self.procs.is_main:
+            path.write_text(json.dumps(diagnostics, indent=2, default=str) + "\n")
         keep = (f"the last good checkpoint {last} is kept" if last.is_file() else
                 "no checkpoint was written yet")
         return TrainingDiverged(

@@ -1,0 +1,193 @@
+"""Training on several processes with torch.distributed: who this process is, and the few
+collectives the trainer needs.
+
+A run on N processes (``torchrun --nproc_per_node=N -m lae.cli train ...``, or
+``lae train --nproc N``, which starts them here) trains one model:
+
+- **data**: every process holds the whole training set and draws the same permutation each
+  epoch; global batch b is rows ``[b N B, (b + 1) N B)`` of it and process r takes its r-th
+  slice of B rows (``train.batch_size`` is per process; the global batch is N B). A one-process
+  run with batch N B sees the same batches in the same order.
+- **parameters**: each process differentiates the losses of its own B examples; the gradients
+  (and the floating-point buffers a model adapts as it trains, e.g. step sizes and
+  normalisation statistics) are averaged over the processes in one all-reduce per step, so every
+  process takes the same optimiser step (what DDP does, for parameter groups the trainer steps
+  with ``torch.autograd.grad``).
+- **chains**: a chain over one state shared by the batch (the LAE's ALD chain on Phi) is one
+  chain over the global batch: its energy sums and gradients are all-reduced as sums and its
+  noise comes from a generator seeded alike everywhere. Per-example randomness (a VAE's
+  samples, per-point MALA, persistent per-example chains) comes from a generator seeded per
+  process; per-example chain buffers are merged at the end of each epoch (each row was moved by
+  the one process that drew it).
+- **files**: only process 0 logs, evaluates, draws pictures and writes checkpoints.
+
+Launching on several machines: ``torchrun --nnodes=M --nproc_per_node=N
+--rdzv_backend=c10d --rdzv_endpoint=HOST:PORT -m lae.cli train ...`` on each machine
+(docs/distributed.md).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+from lae.errors import ConfigError
+
+# how long a process waits at a collective (e.g. for process 0's end-of-epoch evaluation)
+COLLECTIVE_TIMEOUT = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Processes:
+    """Where this process stands among the run's processes.
+
+    Attributes:
+        rank: this process's index, 0 .. world_size - 1 (0 writes every file).
+        world_size: the number of processes training the model.
+        local_rank: the index among the processes on this machine (picks the GPU).
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+SINGLE = Processes()
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={value!r}: expected an integer (set by "
+                          "torchrun or lae train --nproc)") from None
+
+
+def processes_from_env() -> Processes:
+    """The processes torchrun (or ``lae train --nproc``) describes in RANK, WORLD_SIZE and
+    LOCAL_RANK; one process when WORLD_SIZE is unset or 1."""
+    world = _env_int("WORLD_SIZE", 1)
+    rank, local = _env_int("RANK", 0), _env_int("LOCAL_RANK", 0)
+    if world < 1 or not 0 <= rank < world:
+        raise ConfigError(f"environment: RANK={rank} and WORLD_SIZE={world} do not describe a "
+                          "process of a run (expected 0 <= RANK < WORLD_SIZE)")
+    return Processes(rank, world, local)
+
+
+def init_processes(procs: Processes, device: torch.device) -> None:
+    """Join the process group (gloo on the CPU, nccl on CUDA) when there are several
+    processes and it is not joined yet; its address comes from MASTER_ADDR / MASTER_PORT."""
+    if not procs.distributed or dist.is_initialized():
+        return
+    if not dist.is_available():
+        raise ConfigError("several processes were asked for but this torch has no "
+                          "torch.distributed")
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend, rank=procs.rank, world_size=procs.world_size,
+                            timeout=COLLECTIVE_TIMEOUT)
+
+
+def close_processes() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_mean_(tensors: list[Tensor]) -> None:
+    """Replace each tensor by its mean over the processes, in place: one all-reduce of the
+    concatenation of the floating-point tensors of each dtype and device."""
+    groups: dict[tuple[torch.dtype, torch.device], list[Tensor]] = {}
+    for t in tensors:
+        groups.setdefault((t.dtype, t.device), []).append(t)
+    for group in groups.values():
+        flat = torch.cat([t.reshape(-1) for t in group])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat /= dist.get_world_size()
+        torch._foreach_copy_(group, [part.view_as(t) for part, t in
+                                     zip(flat.split([t.numel() for t in group]), group)])
+
+
+def broadcast_(tensors: list[Tensor], src: int = 0) -> None:
+    """Give every process process ``src``'s values of ``tensors`` (in place)."""
+    with torch.no_grad():
+        for t in tensors:
+            dist.broadcast(t, src)
+
+
+def merge_rows_(buffer: Tensor, mine: Tensor) -> None:
+    """Merge a per-example buffer [N, ...] whose rows each process updated for its own rows:
+    where ``mine`` [N] (bool) marks rows this process updated since the last merge, every process
+    gets that process's values; rows no process updated keep their value. Each row must have been
+    updated by at most one process."""
+    mask = mine.reshape(-1, *([1] * (buffer.dim() - 1))).to(buffer.dtype)
+    packed = torch.cat([(buffer * mask).reshape(-1), mine.to(buffer.dtype)])
+    dist.all_reduce(packed, op=dist.ReduceOp.SUM)
+    values, owners = packed[:buffer.numel()].view_as(buffer), packed[buffer.numel():]
+    updated = (owners > 0).reshape(mask.shape)
+    buffer.copy_(torch.where(updated, values, buffer))
+
+
+def all_gather_rows(values: Tensor) -> Tensor:
+    """The [n] vectors of every process stacked, [world_size, n]."""
+    parts = [torch.empty_like(values) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, values)
+    return torch.stack(parts)
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    """Every process's ``obj`` (picklable), in rank order, on every process."""
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier() -> None:
+    dist.barrier()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a local run's rendezvous)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _local_process(local_rank: int, nproc: int, port: int, fn: Callable[..., int],
+                   args: tuple) -> None:
+    os.environ.update(RANK=str(local_rank), LOCAL_RANK=str(local_rank),
+                      WORLD_SIZE=str(nproc), LOCAL_WORLD_SIZE=str(nproc),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    code = fn(*args)
+    if code:  # the process printed its error; its exit status stops the others
+        raise SystemExit(code)
+
+
+def run_local_processes(fn: Callable[..., int], nproc: int, *args: Any) -> None:
+    """Run ``fn(*args)`` in ``nproc`` new processes on this machine, each with the environment
+    torchrun would give it (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT). When one
+    fails, the others are stopped and its error is raised here
+    (``torch.multiprocessing.ProcessRaisedException`` or ``ProcessExitedException``)."""
+    import torch.multiprocessing as mp
+
+    mp.start_processes(_local_process, args=(nproc, free_port(), fn, args), nprocs=nproc,
+                       join=True, start_method="spawn")
