@@ -365,6 +365,11 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train until ``train.epochs``; returns the last test record."""
         record: dict[str, Any] = {}
+        tc = self.cfg.train
+        if self.procs.distributed and self.procs.is_main:
+            tqdm.write(f"training on {self.procs.world_size} processes: train.batch_size="
+                       f"{tc.batch_size} per process, global batch "
+                       f"{self.procs.world_size * tc.batch_size}")
         try:
             for epoch in range(self.epoch + 1, self.cfg.train.epochs + 1):
                 self.train_epoch(epoch)

@@ -15,6 +15,10 @@ processes costs seconds); the tests then compare what they wrote with one-proces
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -23,6 +27,8 @@ import torch.multiprocessing as mp
 
 from lae.data import BatchLoader
 from lae.errors import ConfigError
+from lae.eval.plots import read_metrics
+from lae.models import MODELS
 from lae.train import Trainer, load_config, load_run
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="no torch.distributed")
@@ -137,3 +143,74 @@ def test_a_run_refuses_a_global_batch_wider_than_the_lae_features():
     model = build_model(cfg.model, data_spec(load_dataset(cfg.data)))
     with pytest.raises(ConfigError, match="65 wide .* global batch is 100"):
         model.share_chains(lambda t: t, torch.Generator(), 100)
+
+
+def test_a_run_resumes_only_on_as_many_processes(two_process_runs):
+    with pytest.raises(ConfigError, match="trained on 2 process.*resumed on 1"):
+        Trainer(_cfg(*LD, "train.epochs=3", batch=25), two_process_runs / "ld-straight",
+                resume=True)
+
+
+FLAGS = ["--data.n_toy=400", "--train.epochs=1", "--train.progress=false",
+         "--train.batch_size=25", "--train.eval_size=50", "--train.eval_k=2",
+         "--train.n_samples=16", "--train.log_every=4", "--train.num_threads=1",
+         "--train.device=cpu"]
+
+
+def _lae_train(out, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--out",
+                           str(out), "--nproc", "2", *FLAGS, *flags],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_lae_train_nproc_starts_the_processes_and_process_0_writes(tmp_path):
+    done = _lae_train(tmp_path / "run", "--model.net.hidden=32")
+    assert done.returncode == 0, done.stderr
+    assert "global batch 50" in done.stdout
+    assert done.stdout.count('"run_dir"') == 1  # the summary, from process 0 only
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+    train = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl")
+             if r["split"] == "train"]
+    assert [r["step"] for r in train] == [4, 8]  # one record per logging step, not one each
+
+
+def test_a_failing_process_stops_the_run_with_its_error(tmp_path):
+    done = _lae_train(tmp_path / "run", "--model.name=lae", "--model.net.hidden=32")
+    assert done.returncode == 2
+    assert "error: LAE on several processes: the ALD features are 33 wide" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_trains_on_two_processes(tmp_path, name):
+    hidden = 64 if name.startswith("lae") else 32  # the LAE's features >= the global batch
+    done = _lae_train(tmp_path / name, f"--model.name={name}", f"--model.net.hidden={hidden}")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / name / "checkpoints" / "last.pt").is_file()
+
+
+@pytest.mark.long
+def test_a_killed_two_process_run_resumes_to_the_uninterrupted_run(tmp_path):
+    flags = ["--model.name=ld", "--model.net.hidden=32", "--train.epochs=3",
+             "--data.n_toy=3000"]
+    straight = _lae_train(tmp_path / "straight", *flags)
+    assert straight.returncode == 0, straight.stderr
+    run = tmp_path / "killed"
+    command = [sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--out", str(run),
+               "--nproc", "2", *FLAGS, *flags]
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (run / "checkpoints" / "epoch_0001.pt").is_file():
+        assert proc.poll() is None and time.monotonic() < deadline, "no epoch 1 checkpoint"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both training processes
+    proc.wait()
+    assert load_run(run).epoch < 3, "the kill came after the run had finished"
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = load_run(tmp_path / "straight").model.state_dict(), load_run(run).model.state_dict()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
