@@ -329,8 +329,8 @@ class Trainer:
                                 if self.procs.distributed else None)
         # The loader yields each batch's row indices with it (for per-example model state).
         self.loader = BatchLoader(self.splits.train, torch.arange(n_train), tc.batch_size,
-                                  shuffle=True, drop_last=n_train > world * tc.batch_size
-                                  or self.procs.distributed,
+                                  shuffle=True,  # several processes: full batches only
+                                  drop_last=self.procs.distributed or n_train > tc.batch_size,
                                   dynamic_binarize=self.splits.binarize == "dynamic",
                                   generator=self.generator, device=self.device,
                                   shard=(self.procs.rank, world))
@@ -345,13 +345,14 @@ class Trainer:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         if checkpoint is not None:
             self._restore(checkpoint)
-        # averaged over the processes with the gradients: what the model adapts as it trains
-        # (step sizes, normalisation statistics); per-example rows are merged per epoch instead
-        self.replicated_buffers = [b for name, b in self.model.named_buffers()
-                                   if b.is_floating_point()
-                                   and name not in self.model.per_example_buffers]
         self.visited = None  # rows of the per-example buffers this process moved this epoch
         if self.procs.distributed:
+            # averaged over the processes with the gradients: what the model adapts as it
+            # trains (step sizes, normalisation statistics); per-example rows are merged per
+            # epoch instead
+            self.replicated_buffers = [b for name, b in self.model.named_buffers()
+                                       if b.is_floating_point()
+                                       and name not in self.model.per_example_buffers]
             # DDP's start: every process from process 0's parameters and buffers
             distributed.broadcast_([*self.model.parameters(), *self.model.buffers()])
             self.model.share_chains(all_reduce_sum, self.chain_generator, world * tc.batch_size)
