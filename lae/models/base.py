@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from lae.distributions import Prior, build_likelihood, build_prior
 from lae.errors import ConfigError
 from lae.nn import NetConfig, build_decoder, output_bias
+from lae.samplers.base import compile_keeping_graphs
 
 
 @dataclass
@@ -376,8 +377,7 @@ class LatentModel(nn.Module):
         loss of every model goes through it; results match eager within float rounding (tested
         at 1e-5 relative on the CPU). One graph per batch shape (the chain's batch, T stacked
         states, evaluation batches): the first steps of each shape compile."""
-        self.log_joint = torch.compile(type(self).log_joint.__get__(self), mode=mode,
-                                       dynamic=False)
+        self.log_joint = compile_keeping_graphs(type(self).log_joint.__get__(self), mode)
 
     def check_record(self, record: dict[str, float]) -> None:
         """A divergence guard on a logged record: raises :class:`lae.errors.ModelDiverged` when

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.samplers import Langevin
-from lae.samplers.base import tile_batch
+from lae.samplers.base import compiled_energy_and_grad, energy_and_grad, tile_batch
 from lae.samplers.langevin_bound import langevin_bound
 
 
@@ -84,6 +84,14 @@ class ShortRun(LatentModel):
         # reverse kernels (drift, variance) per step: auxiliary parameters of the bound only
         self.log_reverse = (nn.Parameter(torch.zeros((2, k, *layers))) if cfg.learn_reverse
                             else None)
+        self.chain_value_and_grad = energy_and_grad  # the bound's (U, dU/dz); compiled below
+
+    def compile_log_joint(self, mode: str = "default") -> None:
+        """``train.compile`` for short-run: the bound differentiates through every step's dU/dz,
+        which under a compiled log p(x, z) would be a double backward of compiled code (not
+        supported by torch.compile), so the chain's energy and gradient are compiled as one graph
+        instead (:func:`lae.samplers.base.compiled_energy_and_grad`); log p(x, z) stays eager."""
+        self.chain_value_and_grad = compiled_energy_and_grad(mode)
 
     def _layer_eta(self, raw: Tensor) -> Tensor:
         """Step sizes from raw parameters, elementwise: log eta = log(step_size) +
@@ -121,7 +129,8 @@ class ShortRun(LatentModel):
         z0 = self.prior.sample(x.shape[0], generator=generator).to(x.device)
         reverse = None if self.log_reverse is None else tuple(self._eta(self.log_reverse))
         return langevin_bound(self.energy(x), self.prior.log_prob, z0, self.step_sizes(),
-                              reverse, generator=generator)
+                              reverse, generator=generator,
+                              value_and_grad=self.chain_value_and_grad)
 
     @torch.no_grad()
     def run(self, x: Tensor, n_steps: int | None = None,

@@ -54,12 +54,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from lae.samplers.base import EnergyFn, energy_and_grad, randn_like, sum_event
+from lae.samplers.base import EnergyAndGrad, EnergyFn, energy_and_grad, randn_like, sum_event
 
 
 def langevin_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: Tensor,
                    step_sizes: Tensor, reverse: tuple[Tensor, Tensor] | None = None,
-                   generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+                   generator: torch.Generator | None = None,
+                   value_and_grad: EnergyAndGrad = energy_and_grad) -> tuple[Tensor, Tensor]:
     """Per-chain draws of the Langevin lower bound on log p(x), and the chains' last states.
 
     Args:
@@ -76,6 +77,8 @@ def langevin_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: 
             learning them tightens it (with tied kernels a slow chain telescopes back to the
             ELBO of q_0: see the module docstring).
         generator: the noise source.
+        value_and_grad: computes ``(U, dU/dz)`` with :func:`energy_and_grad`'s signature
+            (:func:`lae.samplers.base.compiled_energy_and_grad` for one compiled graph).
 
     Returns:
         ``(bound [B], z_K [B, ...])``: each entry of ``bound`` is an unbiased draw of the bound
@@ -94,11 +97,11 @@ def langevin_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: 
     drifts, variances = (etas, etas) if reverse is None else map(per_step, reverse)
     z = z0
     log_w = -log_q0(z0)
-    energy, grad = energy_and_grad(energy_fn, z, create_graph=True)
+    energy, grad = value_and_grad(energy_fn, z, True)
     for eta, drift, var in zip(etas, drifts, variances):
         noise = randn_like(z, generator)
         z_next = z - eta * grad + torch.sqrt(2 * eta) * noise
-        energy_next, grad_next = energy_and_grad(energy_fn, z_next, create_graph=True)
+        energy_next, grad_next = value_and_grad(energy_fn, z_next, True)
         backward = z - z_next + drift * grad_next
         # log B - log F; the Gaussians' normalisers differ only where var != eta
         log_w = (log_w + 0.5 * sum_event(noise.pow(2), 1)
