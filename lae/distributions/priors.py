@@ -36,6 +36,7 @@ from lae.distributions.base import Independent, Normal, independent, rsample_and
 from lae.errors import ConfigError, ModelDiverged
 from lae.nn import mlp, mlp_trunk
 from lae.samplers import ALD, Langevin, StepSizeAdapter, run_chain
+from lae.samplers.base import EnergyAndGrad, energy_and_grad
 
 
 def _positive_float(key: str, value: Any) -> float:
@@ -96,6 +97,12 @@ class Prior(nn.Module):
     def check_record(self, record: dict[str, float]) -> None:
         """Raise :class:`lae.errors.ModelDiverged` when a logged record shows the prior
         diverging. Default: never."""
+
+    def compile_chains(self, value_and_grad: EnergyAndGrad) -> None:
+        """Compute (U, dU/dz) in the prior's own Markov chains with ``value_and_grad``
+        (``train.compile`` passes one compiled graph:
+        :func:`lae.samplers.base.compiled_energy_and_grad`). Default: a prior without chains
+        has nothing to change."""
 
 
 class NormalPrior(Prior):
@@ -307,6 +314,10 @@ class LatentEBMPrior(Prior):
                 self.ald_sampler = ALDPriorSampler(dim, **(ald or {}))
             except TypeError as exc:
                 raise ConfigError(f"model.prior_options.ald: {exc}") from None
+        self.chain_value_and_grad = energy_and_grad  # the Langevin sampler's (E, dE/dz)
+
+    def compile_chains(self, value_and_grad: EnergyAndGrad) -> None:
+        self.chain_value_and_grad = value_and_grad
 
     @property
     def base(self) -> NormalPrior:
@@ -341,7 +352,8 @@ class LatentEBMPrior(Prior):
         if self.ald_sampler is not None:
             return self.ald_sampler.sample(n, self.energy, generator)
         z0 = self._base.sample(n, generator)
-        kernel, energy_fn = Langevin(self.sample_step_size), lambda z: -self.log_prob(z)
+        kernel = Langevin(self.sample_step_size, value_and_grad=self.chain_value_and_grad)
+        energy_fn = lambda z: -self.log_prob(z)  # noqa: E731
         state, _, _ = run_chain(kernel, kernel.init(z0, energy_fn), energy_fn, self.sample_steps,
                                 keep_trace=False, generator=generator)
         return state.z

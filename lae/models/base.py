@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from lae.distributions import Prior, build_likelihood, build_prior
 from lae.errors import ConfigError
 from lae.nn import NetConfig, build_decoder, output_bias
-from lae.samplers.base import compile_keeping_graphs
+from lae.samplers.base import compile_keeping_graphs, compiled_energy_and_grad, energy_and_grad
 
 
 @dataclass
@@ -206,6 +206,8 @@ class LatentModel(nn.Module):
             raise ConfigError(f"model {cfg.name!r} cannot use model.prior: {cfg.prior}: "
                               f"{self.needs_exact_prior}")
         self.decoder = build_decoder(cfg.net, self.latent_layers, spec.shape)
+        # how the model's chains compute (U, dU/dz); compile_log_joint swaps in a compiled graph
+        self.chain_value_and_grad = energy_and_grad
         likelihood = resolve_likelihood_name(cfg.likelihood, spec)
         if likelihood == "bernoulli" and not spec.binary:
             raise ConfigError("model.likelihood: bernoulli needs binarised data; set "
@@ -372,12 +374,19 @@ class LatentModel(nn.Module):
         return {}
 
     def compile_log_joint(self, mode: str = "default") -> None:
-        """Replace :meth:`log_joint` on this instance by its ``torch.compile``d form (decoder,
-        likelihood and prior fused; the backward compiled too). Every sampler step and every
-        loss of every model goes through it; results match eager within float rounding (tested
-        at 1e-5 relative on the CPU). One graph per batch shape (the chain's batch, T stacked
-        states, evaluation batches): the first steps of each shape compile."""
+        """``train.compile``: replace :meth:`log_joint` on this instance by its ``torch.compile``d
+        form (decoder, likelihood and prior fused; the backward compiled too), which every loss
+        goes through, and :attr:`chain_value_and_grad` by one compiled graph computing a chain
+        step's energy and its gradient in z (:func:`lae.samplers.base.compiled_energy_and_grad`):
+        a compiled log p(x, z) differentiated in z would also compute the decoder's weight
+        gradients (a compiled backward computes all of them), and a chain differentiated through
+        (short-run's bound) would need a double backward, which compiled code does not have.
+        Results match eager within float rounding (tests/train/test_compile.py). One graph per
+        shape (the chain's batch, T stacked states, evaluation batches): the first steps of each
+        shape compile."""
         self.log_joint = compile_keeping_graphs(type(self).log_joint.__get__(self), mode)
+        self.chain_value_and_grad = compiled_energy_and_grad(mode)
+        self.prior.compile_chains(self.chain_value_and_grad)
 
     def check_record(self, record: dict[str, float]) -> None:
         """A divergence guard on a logged record: raises :class:`lae.errors.ModelDiverged` when

@@ -109,7 +109,8 @@ class Hoffman(VAE):
     def kernel(self):
         """The configured kernel at the current step size (no gradient through its moves)."""
         return build_kernel(self.cfg.sampler, self.log_step_size.exp(),
-                            n_leapfrog=self.cfg.n_leapfrog)
+                            n_leapfrog=self.cfg.n_leapfrog,
+                            value_and_grad=self.chain_value_and_grad)
 
     def run_chain(self, x: Tensor, z0: Tensor, generator: torch.Generator | None = None
                   ) -> tuple[SamplerState, ChainInfo]:

@@ -211,7 +211,8 @@ class LAE(LatentModel):
         cfg = self.cfg
         return ALD(step_size=step_size, mh=cfg.mh, preconditioned=cfg.preconditioned,
                    lam_rel=cfg.precond_damping, damping_ref=cfg.precond_damping_ref,
-                   phi_prior_std=cfg.phi_prior_std or None, reduce=reduce)
+                   phi_prior_std=cfg.phi_prior_std or None, reduce=reduce,
+                   value_and_grad=self.chain_value_and_grad)
 
     def layer_energy(self, x: Tensor, z: Tensor, rows: slice) -> EnergyFn:
         """U(x, .) as a function of one layer's latents z_l [B, k_l], the other layers held at
@@ -266,7 +267,7 @@ class LAE(LatentModel):
         gradient), where the caller has it (the ALD chain's last state), saving one decoder pass.
         """
         energy_fn = lambda zz: -self.log_joint(x, zz)  # noqa: E731
-        kernel = MALA(self.log_mala_step_size.exp())
+        kernel = MALA(self.log_mala_step_size.exp(), value_and_grad=self.chain_value_and_grad)
         state = start if start is not None else kernel.init(z.detach(), energy_fn)
         accepted, nonfinite = [], []
         for t in range(self.cfg.mala_steps):
@@ -324,7 +325,8 @@ class LAE(LatentModel):
         steps = self.cfg.infer_steps if self.cfg.mala_steps else 0
         if not steps:
             return start
-        kernel, energy_fn = MALA(self.log_mala_step_size.exp()), lambda z: -self.log_joint(x, z)
+        kernel = MALA(self.log_mala_step_size.exp(), value_and_grad=self.chain_value_and_grad)
+        energy_fn = lambda z: -self.log_joint(x, z)  # noqa: E731
         _, trace, _ = run_chain(kernel, kernel.init(start, energy_fn), energy_fn,
                                 steps - steps // 2, warmup=steps // 2, generator=generator)
         return trace.mean(0)

@@ -121,7 +121,7 @@ class LD(LatentModel):
 
     def kernel(self, step_size: Tensor):
         """The chains' transition kernel (``sampler``) at ``step_size`` ([B] or 0-d)."""
-        return build_kernel(self.cfg.sampler, step_size)
+        return build_kernel(self.cfg.sampler, step_size, value_and_grad=self.chain_value_and_grad)
 
     def test_chain(self, x: Tensor, n_samples: int, generator: torch.Generator | None = None
                    ) -> tuple[Tensor, Tensor | None]:

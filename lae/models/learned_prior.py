@@ -86,7 +86,8 @@ class LearnedPriorModel(LatentModel):
                         generator: torch.Generator | None = None) -> Tensor:
         """Short-run Langevin on U(x, .) from the prior's base: z_K [B, K], no graph."""
         z0 = self.prior.base.sample(x.shape[0], generator).to(x.device)
-        kernel, energy_fn = Langevin(self.cfg.posterior_step_size), lambda z: -self.log_joint(x, z)
+        kernel = Langevin(self.cfg.posterior_step_size, value_and_grad=self.chain_value_and_grad)
+        energy_fn = lambda z: -self.log_joint(x, z)  # noqa: E731
         state, _, _ = run_chain(kernel, kernel.init(z0, energy_fn), energy_fn, n_steps,
                                 keep_trace=False, generator=generator)
         return state.z.detach()

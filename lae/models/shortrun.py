@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.samplers import Langevin
-from lae.samplers.base import compiled_energy_and_grad, energy_and_grad, tile_batch
+from lae.samplers.base import tile_batch
 from lae.samplers.langevin_bound import langevin_bound
 
 
@@ -84,14 +84,6 @@ class ShortRun(LatentModel):
         # reverse kernels (drift, variance) per step: auxiliary parameters of the bound only
         self.log_reverse = (nn.Parameter(torch.zeros((2, k, *layers))) if cfg.learn_reverse
                             else None)
-        self.chain_value_and_grad = energy_and_grad  # the bound's (U, dU/dz); compiled below
-
-    def compile_log_joint(self, mode: str = "default") -> None:
-        """``train.compile`` for short-run: the bound differentiates through every step's dU/dz,
-        which under a compiled log p(x, z) would be a double backward of compiled code (not
-        supported by torch.compile), so the chain's energy and gradient are compiled as one graph
-        instead (:func:`lae.samplers.base.compiled_energy_and_grad`); log p(x, z) stays eager."""
-        self.chain_value_and_grad = compiled_energy_and_grad(mode)
 
     def _layer_eta(self, raw: Tensor) -> Tensor:
         """Step sizes from raw parameters, elementwise: log eta = log(step_size) +
@@ -143,7 +135,7 @@ class ShortRun(LatentModel):
         z0 = self.prior.sample(x.shape[0], generator=generator).to(x.device)
         # one eta, or (several layers) one per coordinate: as the kernels' per-coordinate form
         etas = etas if etas.ndim == 1 else etas[:, None].expand(-1, *z0.shape)
-        kernel = Langevin(etas[0])
+        kernel = Langevin(etas[0], value_and_grad=self.chain_value_and_grad)
         state = kernel.init(z0, energy_fn)
         for t in range(n_steps):
             step = kernel.with_step_size(etas[min(t, etas.shape[0] - 1)])

@@ -87,6 +87,7 @@ import torch
 from torch import Tensor
 
 from lae.samplers.base import (
+    EnergyAndGrad,
     EnergyFn,
     Info,
     StepSize,
@@ -211,6 +212,9 @@ class ALD:
         reduce: sums a tensor over the processes that share this chain, each with a shard of the
             batch (module docstring); None: one process. Not with ``preconditioned`` (its SVD
             would need every shard's features) or ``differentiable``.
+        value_and_grad: how (U, dU/dz) are computed where no parameter gradients are asked for
+            (:func:`lae.samplers.base.energy_and_grad`, or one compiled graph for a compiled
+            model: :func:`lae.samplers.base.compiled_energy_and_grad`).
     """
 
     step_size: StepSize
@@ -221,6 +225,7 @@ class ALD:
     phi_prior_std: float | None = None
     differentiable: bool = field(default=False, kw_only=True)
     reduce: Reduce | None = field(default=None, kw_only=True)
+    value_and_grad: EnergyAndGrad = field(default=energy_and_grad, kw_only=True, repr=False)
 
     def __post_init__(self) -> None:
         if self.reduce is not None and (self.preconditioned or self.differentiable):
@@ -281,7 +286,7 @@ class ALD:
         if params:
             energy, grad_z, param_grads = energy_grad_and_param_grads(energy_fn, z, params)
         else:
-            energy, grad_z = energy_and_grad(energy_fn, z, self.differentiable)
+            energy, grad_z = self.value_and_grad(energy_fn, z, self.differentiable)
         grad_phi = grad_z.T @ feats
         total = energy.sum()
         if self.reduce is not None:  # one collective for both sums

@@ -123,10 +123,13 @@ def compile_keeping_graphs(fn: Callable, mode: str = "default") -> Callable:
     ``retain_graph=True``: by default AOTAutograd donates the saved buffers of a compiled graph to
     its backward, which then refuses a retained graph, and the trainer backpropagates the loss
     groups of one graph in turn (each but the last with ``retain_graph=True``). One graph per
-    input shape."""
+    input shape; called while another function is being compiled, ``fn`` is traced into that
+    graph."""
     compiled = torch.compile(fn, mode=mode, dynamic=False)
 
     def call(*args, **kwargs):
+        if torch.compiler.is_compiling():
+            return fn(*args, **kwargs)
         with torch._functorch.config.patch(donated_buffer=False):
             return compiled(*args, **kwargs)
     return call

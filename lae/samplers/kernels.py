@@ -41,6 +41,7 @@ import torch
 from torch import Tensor
 
 from lae.samplers.base import (
+    EnergyAndGrad,
     EnergyFn,
     Info,
     SamplerState,
@@ -74,6 +75,9 @@ class _LatentKernel:
 
     step_size: StepSize
     differentiable: bool = field(default=False, kw_only=True)
+    # how (U, dU/dz) are computed: energy_and_grad, or one compiled graph for a compiled model
+    # (lae.samplers.base.compiled_energy_and_grad)
+    value_and_grad: EnergyAndGrad = field(default=energy_and_grad, kw_only=True, repr=False)
 
     def __post_init__(self) -> None:
         check_step_size(self.step_size)
@@ -82,7 +86,7 @@ class _LatentKernel:
         """Evaluate energy and gradient at the starting point z [B, ...]."""
         if not self.differentiable:
             z = z.detach()
-        energy, grad = energy_and_grad(energy_fn, z, self.differentiable)
+        energy, grad = self.value_and_grad(energy_fn, z, self.differentiable)
         return SamplerState(z, energy, grad)
 
     def with_step_size(self, step_size: StepSize) -> _LatentKernel:
@@ -91,7 +95,7 @@ class _LatentKernel:
 
     def evaluator(self, energy_fn: EnergyFn) -> Evaluate:
         """``z -> SamplerState(z, U(z), dU/dz)``: how :meth:`step` evaluates its proposals."""
-        return lambda z: SamplerState(z, *energy_and_grad(energy_fn, z, self.differentiable))
+        return lambda z: SamplerState(z, *self.value_and_grad(energy_fn, z, self.differentiable))
 
     def step(self, state: SamplerState, energy_fn: EnergyFn,
              generator: torch.Generator | None) -> tuple[SamplerState, Info]:
@@ -218,8 +222,10 @@ KERNELS: dict[str, KernelSpec] = {
 
 
 def build_kernel(name: str, step_size: StepSize, *, n_leapfrog: int = 10,
-                 differentiable: bool = False) -> _LatentKernel:
-    """The registered kernel ``name`` at ``step_size`` (``n_leapfrog`` is used by HMC only).
+                 differentiable: bool = False,
+                 value_and_grad: EnergyAndGrad = energy_and_grad) -> _LatentKernel:
+    """The registered kernel ``name`` at ``step_size`` (``n_leapfrog`` is used by HMC only),
+    its energies and gradients computed by ``value_and_grad``.
 
     Example:
         >>> build_kernel("hmc", 0.1, n_leapfrog=3)
@@ -228,4 +234,5 @@ def build_kernel(name: str, step_size: StepSize, *, n_leapfrog: int = 10,
     if name not in KERNELS:
         raise ValueError(f"unknown kernel {name!r}; choices: {', '.join(KERNELS)}")
     options = {"n_leapfrog": n_leapfrog} if KERNELS[name].cls is HMC else {}
-    return KERNELS[name].cls(step_size, differentiable=differentiable, **options)
+    return KERNELS[name].cls(step_size, differentiable=differentiable,
+                             value_and_grad=value_and_grad, **options)
