@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -179,7 +180,12 @@ def _local_process(local_rank: int, nproc: int, port: int, fn: Callable[..., int
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     code = fn(*args)
     if code:  # the process printed its error; its exit status stops the others
-        raise SystemExit(code)
+        # os._exit, not SystemExit: the interpreter's teardown can run the destructors of the
+        # process group's threads while the other process is being stopped, and they abort
+        # ("terminate called without an active exception", SIGABRT), which hides the status.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def run_local_processes(fn: Callable[..., int], nproc: int, *args: Any) -> None:

@@ -46,7 +46,8 @@ def _kill_and_resume(tmp_path, n_kills: int, epochs: int, seed: int, min_kills: 
     """Up to ``n_kills`` kills, each at a time uniform in ``window`` (fractions of the
     uninterrupted twin's wall time) after a (re)start: past the imports, into training,
     evaluation or a checkpoint write, whatever the machine's speed. A resumed run has less left
-    to do, so a late attempt can find it finished; at least ``min_kills`` must land."""
+    to do, so a late attempt can find it finished, and a kill can land after the last checkpoint,
+    when the run is complete and ``--resume`` rightly refuses; at least ``min_kills`` must land."""
     straight = tmp_path / "straight"
     start = time.perf_counter()
     assert _train(straight, epochs).wait() == 0
@@ -56,6 +57,8 @@ def _kill_and_resume(tmp_path, n_kills: int, epochs: int, seed: int, min_kills: 
     kills = attempts = 0
     while True:
         started = run.exists() and (run / "checkpoints" / "last.pt").is_file()
+        if started and load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == epochs:
+            break  # killed after its last checkpoint (the last thing a run writes): finished
         flags = ["--resume"] if started else ["--overwrite"] if run.exists() else []
         proc = _train(run, epochs, *flags)
         if attempts < n_kills:
