@@ -9,8 +9,9 @@ started afresh every time (non-persistent). Two losses, each with its own optimi
 
 - ``decoder``: -log p(x, z_K) with z_K held fixed, for theta;
 - ``steps``: minus the Langevin lower bound on log p(x) (lae/samplers/langevin_bound.py), for the
-  step sizes eta (one, or one per step with ``per_step``) and the bound's reverse kernels
-  (``learn_reverse``). The bound is a true stochastic lower bound; it is logged every step
+  step sizes eta (one, or one per step with ``per_step``; held at ``step_size`` without
+  ``learn_step``) and the bound's reverse kernels (``learn_reverse``); absent when neither is
+  learned. The bound is a true stochastic lower bound; it is logged every step
   (``langevin_bound_nats``) and is the ``langevin-bound`` evaluation metric.
 
 At test time (``encode``, ``posterior_samples``) the chain runs ``test_steps`` steps without a
@@ -59,6 +60,11 @@ class ShortRun(LatentModel):
         step_size: float = 1e-3  # initial eta (the papers' s = 0.1 is eta = s^2/2 = 0.005)
         # one eta per latent layer, and per step with per_step (else shared by all steps)
         per_step: bool = False
+        # learn eta by the bound; false holds it at step_size. A learned eta follows the
+        # stability limit 2 / lambda_max of the posterior's stiffest direction down as the
+        # decoder sharpens, and the chain then stops moving along the flat ones (the codes lose
+        # what they carry about x); a fixed eta caps that stiffness (docs/models.md)
+        learn_step: bool = True
         learn_reverse: bool = True  # learn the bound's reverse kernels (a tighter bound)
         # log step sizes move this many times faster than the other parameters: Adam moves each
         # parameter by about train.lr per step, and log eta has to travel a few units
@@ -79,8 +85,13 @@ class ShortRun(LatentModel):
         # one value per layer: a trailing [L] axis with several layers (none with one, the
         # shapes of single-layer checkpoints)
         layers = (len(self.latent_layers),) if len(self.latent_layers) > 1 else ()
-        # log eta = log(step_size) + step_lr_multiplier * raw, raw starting at 0
-        self.log_step = nn.Parameter(torch.zeros((k if cfg.per_step else 1, *layers)))
+        # log eta = log(step_size) + step_lr_multiplier * raw, raw starting at 0 (a buffer when
+        # the step is held: same checkpoint key either way)
+        raw_step = torch.zeros((k if cfg.per_step else 1, *layers))
+        if cfg.learn_step:
+            self.log_step = nn.Parameter(raw_step)
+        else:
+            self.register_buffer("log_step", raw_step)
         # reverse kernels (drift, variance) per step: auxiliary parameters of the bound only
         self.log_reverse = (nn.Parameter(torch.zeros((2, k, *layers))) if cfg.learn_reverse
                             else None)
@@ -156,8 +167,11 @@ class ShortRun(LatentModel):
                    generator: torch.Generator | None = None) -> StepOutput:
         bound, z_k = self.bound(x, generator)
         decoder_loss = -self.log_joint(x, z_k.detach()).mean()
+        # the bound trains the step sizes and reverse kernels; with neither learned it is only
+        # logged
+        steps = {"steps": -bound.mean()} if self._step_parameters() else {}
         return StepOutput(
-            losses={"decoder": decoder_loss, "steps": -bound.mean()},
+            losses={"decoder": decoder_loss, **steps},
             metrics={"langevin_bound_nats": bound.mean().detach(),
                      "log_joint_chain_nats": -decoder_loss.detach(),
                      **self.step_size_metrics()},
@@ -181,9 +195,15 @@ class ShortRun(LatentModel):
                 out[key] = eta[t, layer]
         return out
 
+    def _step_parameters(self) -> list[nn.Parameter]:
+        """What the bound trains: the log step sizes (``learn_step``) and the reverse kernels
+        (``learn_reverse``)."""
+        return [p for p in (self.log_step, self.log_reverse) if isinstance(p, nn.Parameter)]
+
     def model_loss_parameters(self) -> dict[str, list[nn.Parameter]]:
-        """"decoder": the decoder and likelihood; "steps": the step sizes (and reverse kernels)."""
-        steps = [self.log_step] + ([self.log_reverse] if self.log_reverse is not None else [])
+        """"decoder": the decoder and likelihood; "steps" (when any is learned): the step sizes
+        and the reverse kernels."""
+        steps = self._step_parameters()
         ids = {id(p) for p in steps}
-        return {"decoder": [p for p in self.parameters() if p.requires_grad and id(p) not in ids],
-                "steps": steps}
+        decoder = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
+        return {"decoder": decoder, **({"steps": steps} if steps else {})}

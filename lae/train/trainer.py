@@ -742,7 +742,7 @@ class Trainer:
             hint = ("the step sizes are learned by the Langevin bound, and a collapse means the "
                     "bound now prefers a chain that stays at its prior start while the decoder "
                     "learns to ignore z (docs/models.md, short-run inference); more steps "
-                    "(model.n_steps) or a fixed step (a tiny model.step_lr_multiplier) avoid it, "
+                    "(model.n_steps) or a fixed step (model.learn_step=false) avoid it, "
                     "and train.on_stall=warn lets the run finish")
         elif step_size is not None:
             hint = (f"model.step_size={step_size:g} is likely far too large (or too small) for "

@@ -47,6 +47,28 @@ def test_learning_the_steps_alone_raises_the_bound():
     assert after > before + 3, (before, after)
 
 
+def test_a_held_step_stays_put_while_the_reverse_kernels_learn():
+    # learn_step=False: eta is a buffer at step_size (same checkpoint key), the "steps" loss
+    # trains only the reverse kernels, and with those held too the bound is only logged
+    model = _model(learn_step=False)
+    groups = model.loss_parameters()
+    assert [p.shape for p in groups["steps"]] == [model.log_reverse.shape]
+    assert "log_step" in model.state_dict() and not model.log_step.requires_grad
+    x = torch.randn(16, 3)
+    opt = torch.optim.Adam(groups["steps"], lr=1e-2)
+    before = model.log_reverse.detach().clone()
+    for _ in range(5):
+        opt.zero_grad()
+        model.training_step(x).losses["steps"].backward()
+        opt.step()
+    assert not torch.equal(model.log_reverse, before)
+    torch.testing.assert_close(model.step_sizes(), torch.full((5,), 1e-3))
+    frozen = _model(learn_step=False, learn_reverse=False)
+    out = frozen.training_step(x)
+    assert sorted(out.losses) == ["decoder"] and "steps" not in frozen.loss_parameters()
+    assert torch.isfinite(out.metrics["langevin_bound_nats"])
+
+
 def _langevin_by_hand(model, x, n_steps, seed):
     """z_0 ~ p(z), then n_steps of z - eta_t grad U + sqrt(2 eta_t) xi with eta_t the learned
     step (the last one repeated past the trained steps), the noise from one generator."""

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Why short-run's learned step size falls (docs/models.md, "Why the learned step falls").
+# MNIST-5k, seed 0, one thread per run, two runs at a time (taskset -c 0 / -c 1); OUT is where the
+# run folders go (about 2 GB of epoch checkpoints); eval/ and the runs' metrics.jsonl are copied here. 2026-12-06, commit after 94d9f07.
+set -euo pipefail
+OUT=${1:-/tmp/sr}
+common="--train.seed=0 --train.keep_checkpoints=0 --train.num_threads=1 --train.eval_size=200 --train.progress=false"
+# (A-D ran before model.learn_step existed, when the step was always learned.)
+# A: the shared-setting preset at K = 5 with the step learned; B: the same with the paper's likelihood (Gaussian, sigma 0.3
+# on [-1, 1]); C: K = 20 with the step learned (the preset until 2026-12-06); D: the paper-setting preset; V, V3: the VAEs beside them.
+lae train shortrun-mnist5k-mlp --out $OUT/A --model.n_steps=5 --model.learn_step=true --train.epochs=40 $common
+lae train shortrun-mnist5k-mlp --out $OUT/B --model.n_steps=5 --model.learn_step=true --data.scale=-11 --model.likelihood=gaussian '--model.likelihood_options={sigma: 0.3}' --train.epochs=40 $common
+lae train shortrun-mnist5k-mlp --out $OUT/C --model.n_steps=20 --model.learn_step=true --train.epochs=40 $common
+lae train shortrun-paper-mnist5k-mlp --out $OUT/D --train.epochs=30 $common
+# E, F: D and C with the step held (the fix); F for 30 epochs
+lae train shortrun-paper-mnist5k-mlp --out $OUT/E --model.learn_step=false --train.epochs=30 $common
+lae train shortrun-mnist5k-mlp --out $OUT/F --model.n_steps=20 --model.learn_step=false --train.epochs=30 $common
+lae train vae-mnist5k-mlp --out $OUT/V --train.epochs=40 $common
+lae train vae-mnist5k-mlp --out $OUT/V3 --data.scale=-11 --model.likelihood=gaussian '--model.likelihood_options={sigma: 0.3}' --train.epochs=30 $common
+# the posterior's curvature at every epoch checkpoint (collapse_<run>.json here)
+for r in A B; do python bench/shortrun_collapse.py $OUT/$r --images 50 --out bench/results/shortrun-collapse/collapse_$r.json; done
+python bench/shortrun_collapse.py $OUT/C --images 50 --epochs 1,2,3,5,8,10,15,20,25,30,35,40 --out bench/results/shortrun-collapse/collapse_C.json
+for r in D E F; do python bench/shortrun_collapse.py $OUT/$r --images 50 --epochs 1,2,3,5,8,10,15,20,25,30 --out bench/results/shortrun-collapse/collapse_$r.json; done
+# MSE and the linear probe on all 500 test images (probe fitted on all 4,500 training codes)
+for r in A B C V; do for e in 1 5 10 20 40; do
+  lae eval $OUT/$r --checkpoint $e --metrics mse,probe --n-examples 0 --probe-train 0 --out $OUT/eval/${r}_$e.json
+done; done
+lae eval $OUT/C --checkpoint 30 --metrics mse,probe --n-examples 0 --probe-train 0 --out $OUT/eval/C_30.json
+for r in D E F V3; do for e in 1 5 10 20 30; do
+  lae eval $OUT/$r --checkpoint $e --metrics mse,probe --n-examples 0 --probe-train 0 --out $OUT/eval/${r}_$e.json
+done; done
+# AIS NLL at epoch 30 on 100 test images
+for r in C F V D E V3; do
+  lae eval $OUT/$r --checkpoint 30 --metrics nll-ais --n-examples 100 --ais-chains 4 --ais-temps 300 --out $OUT/eval/ais_${r}_30.json
+done
