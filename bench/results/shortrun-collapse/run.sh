@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Why short-run's learned step size falls (docs/models.md, "Why the learned step falls").
+# Why short-run's learned step size falls (docs/models.md, "Why the learned step falls"), and the
+# learned priors in their papers' settings (docs/models.md, "Learned priors in their papers' settings").
 # MNIST-5k, seed 0, one thread per run, two runs at a time (taskset -c 0 / -c 1); OUT is where the
 # run folders go (about 2 GB of epoch checkpoints); eval/ and the runs' metrics.jsonl are copied here. 2026-12-06, commit after 94d9f07.
 set -euo pipefail
@@ -33,3 +34,15 @@ done; done
 for r in C F V D E V3; do
   lae eval $OUT/$r --checkpoint 30 --metrics nll-ais --n-examples 100 --ais-chains 4 --ais-temps 300 --out $OUT/eval/ais_${r}_30.json
 done
+# Learned priors in their papers' settings (docs/models.md), beside VAEs of the same decoder,
+# latent dim and likelihood (V3 above: latent dim 8)
+lae train latent-ebm-paper-mnist5k-mlp --out $OUT/L --train.epochs=30 $common
+lae train flow-prior-paper-mnist5k-mlp --out $OUT/P --train.epochs=30 $common || true  # diverges at step 341
+lae train flow-prior-paper-mnist5k-mlp --out $OUT/P2 --train.lr=1e-4 --train.epochs=25 $common
+lae train vae-mnist5k-mlp --out $OUT/V20 --model.latent_dim=20 --data.scale=-11 --model.likelihood=gaussian '--model.likelihood_options={sigma: 0.3}' --train.epochs=30 $common
+for r in L V20; do for e in 1 5 10 20 30; do
+  lae eval $OUT/$r --checkpoint $e --metrics mse,probe --n-examples 0 --probe-train 0 --out $OUT/eval/${r}_$e.json
+done; lae eval $OUT/$r --checkpoint 30 --metrics nll-ais --n-examples 100 --ais-chains 4 --ais-temps 300 --out $OUT/eval/ais_${r}_30.json; done
+for e in 1 5; do lae eval $OUT/P --checkpoint $e --metrics mse,probe --n-examples 0 --probe-train 0 --out $OUT/eval/P_$e.json; done
+for e in 1 5 10 20 25; do lae eval $OUT/P2 --checkpoint $e --metrics mse,probe --n-examples 0 --probe-train 0 --out $OUT/eval/P2_$e.json; done
+lae eval $OUT/P2 --checkpoint 25 --metrics nll-ais --n-examples 100 --ais-chains 4 --ais-temps 300 --out $OUT/eval/ais_P2_25.json
