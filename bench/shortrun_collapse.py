@@ -33,6 +33,7 @@ import torch
 
 from lae.data import evenly_spaced, load_dataset
 from lae.train import load_run
+from lae.train.rundir import CHECKPOINT_DIR
 
 
 def hessian_of_energy(energy_fn, z: torch.Tensor) -> torch.Tensor:
@@ -61,6 +62,7 @@ def measure(run_dir: Path, checkpoint: str, n_images: int) -> dict:
     energy_fn = model.energy(x)
     eta = model.step_sizes().detach()
     k = model.cfg.n_steps
+    # the chain's own start: run() draws z_0 first from a generator seeded alike
     z0 = model.prior.sample(x.shape[0], generator=torch.Generator().manual_seed(0))
     z_k = model.run(x, n_steps=k, generator=torch.Generator().manual_seed(0))
     z_mode = mode(energy_fn, z_k)
@@ -119,12 +121,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     run_dir = Path(args.run_dir)
-    epochs = sorted(int(m.group(1)) for p in (run_dir / "checkpoints").glob("epoch_*.pt")
+    epochs = sorted(int(m.group(1)) for p in (run_dir / CHECKPOINT_DIR).glob("epoch_*.pt")
                     if (m := re.match(r"epoch_(\d+)\.pt$", p.name)))
     if args.epochs:
         epochs = [e for e in epochs if e in {int(v) for v in args.epochs.split(",")}]
     if not epochs:
-        raise SystemExit(f"{run_dir}/checkpoints: no epoch_NNNN.pt checkpoints; train with "
+        raise SystemExit(f"{run_dir / CHECKPOINT_DIR}: no epoch_NNNN.pt checkpoints; train with "
                          f"--train.keep_checkpoints=0")
     records = []
     for epoch in epochs:

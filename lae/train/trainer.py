@@ -739,11 +739,13 @@ class Trainer:
             return
         step_size = getattr(self.cfg.model, "step_size", None)
         if self.model.has_langevin_bound:  # step sizes learned by the bound, not adapted
-            hint = ("the step sizes are learned by the Langevin bound, and a collapse means the "
-                    "bound now prefers a chain that stays at its prior start while the decoder "
-                    "learns to ignore z (docs/models.md, short-run inference); more steps "
-                    "(model.n_steps) or a fixed step (model.learn_step=false) avoid it, "
-                    "and train.on_stall=warn lets the run finish")
+            hint = ("the step sizes are learned by the Langevin bound, which lowers them to the "
+                    "stability limit of the posterior's stiffest direction while the decoder "
+                    "sharpens it, so the chain stops moving along the other directions and the "
+                    "codes lose what they carry about x (docs/models.md, \"Why the learned step "
+                    "falls\"); a fixed step (model.learn_step=false, as the presets) avoids it, "
+                    "more steps (model.n_steps) only delay it, and train.on_stall=warn lets the "
+                    "run finish")
         elif step_size is not None:
             hint = (f"model.step_size={step_size:g} is likely far too large (or too small) for "
                     "this posterior; lower it, or check that model.adapt_step is on")
