@@ -52,6 +52,15 @@ def lae(args: list[str], log: Path, threads: int) -> float:
     return time.perf_counter() - t0
 
 
+def epochs_trained(metrics: Path) -> dict[str, int]:
+    """``epochs_run`` (the last epoch scored) and, with early stopping, ``best_epoch``."""
+    records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    scored = [r for r in records if r.get("split") in ("test", "val")]
+    out = {"epochs_run": max((r["epoch"] for r in scored), default=0)}
+    best = [r["best_epoch"] for r in scored if "best_epoch" in r]
+    return out | ({"best_epoch": best[-1]} if best else {})
+
+
 def compare(runs: list[Path], timings: dict, reference: str,
             included: list[Path] = ()) -> str:
     """Markdown: per model, mean ± std over seeds of the headline numbers, and how far each
@@ -67,7 +76,8 @@ def compare(runs: list[Path], timings: dict, reference: str,
             {k: v["value"] for k, v in res.items()} | timings.get(name, {}))
     unit = "bpd" if any("nll_ais_bpd" in r for rs in by_model.values() for r in rs) else "nats"
     keys = [f"nll_ais_{unit}", "bdmc_gap_nats", f"neg_elbo_{unit}", f"nll_iwae_{unit}",
-            f"nll_langevin_bound_{unit}", "mse_per_pixel_01", "train_s"]
+            f"nll_langevin_bound_{unit}", "mse_per_pixel_01", "probe_accuracy", "train_s",
+            "best_epoch"]
 
     def mean_sd(values: list[float]) -> tuple[float, float]:
         return st.mean(values), (st.stdev(values) if len(values) > 1 else float("nan"))
@@ -118,6 +128,9 @@ def main() -> None:
     ap.add_argument("--metrics", default="nll-ais,bdmc,elbo,iwae,langevin-bound,mse",
                     help="lae eval --metrics (those a model cannot give are skipped)")
     ap.add_argument("--reference", default="lae", help="model the others are compared with")
+    ap.add_argument("--checkpoint", default="last",
+                    help="the checkpoint scored: last, or best with --set train.patience=N "
+                         "--set data.val_size=M (early stopping on the validation split)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     out = Path(args.out)
@@ -141,12 +154,13 @@ def main() -> None:
         if (run / "config.yaml").is_file():
             train.append("--resume")
         train_s = lae(train, log, threads)
-        eval_s = lae(["eval", str(run), "--metrics", args.metrics,
+        eval_s = lae(["eval", str(run), "--checkpoint", args.checkpoint, "--metrics", args.metrics,
                       "--k", str(args.k), "--n-examples", str(args.n_examples),
                       "--ais-chains", str(args.ais_chains), "--ais-temps", str(args.ais_temps),
                       "--bdmc-n-sim", str(args.bdmc_n_sim), *data_dir], log, threads)
         timings[run.name] = {"train_s": round(train_s, 1), "eval_s": round(eval_s, 1),
-                             "threads": threads, "jobs": args.jobs, "epochs": args.epochs}
+                             "threads": threads, "jobs": args.jobs, "epochs": args.epochs,
+                             **epochs_trained(run / "metrics.jsonl")}
         timings_path.write_text(json.dumps(timings, indent=2) + "\n")
         print(f"done {run}: train {train_s:.0f} s, eval {eval_s:.0f} s", flush=True)
         return run

@@ -401,7 +401,8 @@ def _task_arguments(p: argparse.ArgumentParser, n_examples: int, out: str) -> No
     """The options lae anomaly and lae inpaint share."""
     p.add_argument("--n-examples", type=int, default=n_examples,
                    help=f"N evenly spaced images (0: all; default {n_examples})")
-    p.add_argument("--checkpoint", default="last", help="last, an epoch number, or a .pt path")
+    p.add_argument("--checkpoint", default="last",
+                   help="last, best (train.patience), an epoch number, or a .pt path")
     p.add_argument("--seed", type=int, default=0, help="seed of the task's random draws "
                                                        "(default 0)")
     p.add_argument("--out", default=None, help=out)
@@ -434,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a run folder written by lae train")
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--out", required=True, help="the PNG file to write")
-    p.add_argument("--checkpoint", default="last", help="last, an epoch number, or a .pt path")
+    p.add_argument("--checkpoint", default="last",
+                   help="last, best (train.patience), an epoch number, or a .pt path")
     p.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
@@ -451,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="N evenly spaced test examples (0: all)")
     p.add_argument("--split", choices=["test", "val"], default="test",
                    help="the split to score (default test)")
-    p.add_argument("--checkpoint", default="last", help="last, an epoch number, or a .pt path")
+    p.add_argument("--checkpoint", default="last",
+                   help="last, best (train.patience), an epoch number, or a .pt path")
     p.add_argument("--data-dir", default=None, help="where the dataset files are")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the results file instead of adding to it")

@@ -70,7 +70,7 @@ class DataConfig:
     download: bool = False
     binarize: str = "none"
     scale: str = "01"
-    val_size: float = 0.0
+    val_size: int | float = 0.0
     holdout_class: int | None = None
     holdout_split: str = "official"
     mask: str = ""

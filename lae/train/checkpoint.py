@@ -23,7 +23,7 @@ import torch
 
 from lae.errors import RunDirError
 from lae.files import atomic_write
-from lae.train.rundir import CHECKPOINT_DIR, LAST
+from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST
 
 
 def atomic_save(obj: Any, path: Path) -> None:
@@ -60,21 +60,29 @@ def epoch_checkpoint_name(epoch: int) -> str:
     return f"epoch_{epoch:04d}.pt"
 
 
-def save_checkpoint(run_dir: Path, payload: dict[str, Any], epoch: int, keep: int) -> Path:
-    """Write ``epoch_NNNN.pt`` and ``last.pt``; keep the newest ``keep`` epoch files (0: all)."""
+def _link(path: Path, target: Path) -> None:
+    """Make ``target`` the file ``path`` atomically: a hard link (or a copy where links are not
+    supported), so no second save."""
+    tmp = target.parent / f".{target.name}.tmp"
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(path, tmp)
+    except OSError:
+        shutil.copyfile(path, tmp)
+    os.replace(tmp, target)
+
+
+def save_checkpoint(run_dir: Path, payload: dict[str, Any], epoch: int, keep: int, *,
+                    best: bool = False) -> Path:
+    """Write ``epoch_NNNN.pt`` and ``last.pt`` (and ``best.pt`` if ``best``); keep the newest
+    ``keep`` epoch files (0: all)."""
     ckpt_dir = run_dir / CHECKPOINT_DIR
     path = ckpt_dir / epoch_checkpoint_name(epoch)
     with interrupts_deferred():
         atomic_save(payload, path)
-        # A hard link (or a copy where links are not supported) makes last.pt without a
-        # second save.
-        tmp_last = ckpt_dir / f".{LAST}.tmp"
-        tmp_last.unlink(missing_ok=True)
-        try:
-            os.link(path, tmp_last)
-        except OSError:
-            shutil.copyfile(path, tmp_last)
-        os.replace(tmp_last, ckpt_dir / LAST)
+        _link(path, ckpt_dir / LAST)
+        if best:
+            _link(path, ckpt_dir / BEST)
         if keep > 0:
             for old in sorted(ckpt_dir.glob("epoch_*.pt"))[:-keep]:
                 old.unlink()
@@ -82,12 +90,13 @@ def save_checkpoint(run_dir: Path, payload: dict[str, Any], epoch: int, keep: in
 
 
 def find_checkpoint(run_dir: Path, which: str = "last") -> Path:
-    """``which`` is "last", an epoch number, or a path to a .pt file."""
+    """``which`` is "last", "best" (written by ``train.patience``), an epoch number, or a path
+    to a .pt file."""
     candidate = Path(which)
     if candidate.suffix == ".pt" and candidate.is_file():
         return candidate
     ckpt_dir = run_dir / CHECKPOINT_DIR
-    name = {"last": LAST}.get(which, which)
+    name = {"last": LAST, "best": BEST}.get(which, which)
     if which.isdigit():
         name = epoch_checkpoint_name(int(which))
     path = ckpt_dir / name

@@ -84,6 +84,11 @@ class TrainConfig:
     eval_batch_size: int = 250
     n_samples: int = 64  # images in the per-epoch sample grid
     keep_checkpoints: int = 3  # epoch checkpoints kept besides last.pt; 0 keeps all
+    # Early stopping: stop after this many epochs without a better bound on the validation
+    # split (data.val_size > 0; the test split never chooses when to stop) and keep the best
+    # epoch as checkpoints/best.pt. The bound is the per-epoch AIS NLL when
+    # eval_ais_temps > 0, else the model's own IWAE, short-run or ELBO bound. 0: off.
+    patience: int = 0
     tensorboard: bool = False
     progress: bool = True  # tqdm bar with loss and images/s (on a terminal only)
     # torch.compile the model's log p(x, z) (the function every chain step and loss evaluates,
@@ -117,6 +122,7 @@ class TrainConfig:
             "eval_batch_size": (1, "examples per evaluation batch"),
             "n_samples": (1, "images in the per-epoch sample grid"),
             "keep_checkpoints": (0, "epoch checkpoints kept; 0 keeps all"),
+            "patience": (0, "epochs without a better validation bound before stopping; 0 is off"),
             "stall_steps": (0, "low-acceptance steps before a chain counts as stalled; 0 is off"),
         }
         for key, (low, meaning) in minimum.items():
@@ -383,6 +389,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        if type(value) in args:  # int | float keeps 500 a count and 0.1 a fraction
+            return value
         errors = []
         for arg in (a for a in args if a is not type(None)):
             try:

@@ -33,10 +33,12 @@ from lae.errors import RunDirError
 MANIFEST = "lae-run.json"
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.pt"
+BEST = "best.pt"  # the epoch with the best validation bound (train.patience)
 # Glob patterns, relative to the run folder, of every file lae writes there.
 OWNED = (MANIFEST, "config.yaml", "metrics.jsonl", "diagnostics.json", "results.json",
          "interpolations.png", f"{CHECKPOINT_DIR}/epoch_*.pt", f"{CHECKPOINT_DIR}/{LAST}",
-         f"{CHECKPOINT_DIR}/.*.tmp", "samples/samples_*.png", "samples/recon_*.png",
+         f"{CHECKPOINT_DIR}/{BEST}", f"{CHECKPOINT_DIR}/.*.tmp", "samples/samples_*.png",
+         "samples/recon_*.png",
          "plots/loss.png", "plots/step_sizes.png", "tensorboard/events.out.tfevents.*",
          "anomaly.json", "inpaint/*.json", "inpaint/*.png", "latents_pca.png")
 OWNED_DIRS = (CHECKPOINT_DIR, "samples", "plots", "tensorboard", "inpaint")  # removed once empty

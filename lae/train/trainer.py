@@ -46,10 +46,13 @@ from lae.train import distributed
 from lae.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from lae.train.config import Config, save_config
 from lae.train.distributed import Processes
-from lae.train.rundir import CHECKPOINT_DIR, LAST, prepare_run_dir
+from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, prepare_run_dir
 
 # those that do not apply to a model are skipped
 EPOCH_METRICS = ["elbo", "iwae", "langevin-bound", "mse"]
+# what train.patience watches on the validation split, the first a model logs: AIS when asked
+# for (comparable between models), else the model's own bound through its own inference
+STOPPING_KEYS = ("nll_ais_nats", "nll_iwae_nats", "nll_langevin_bound_nats", "neg_elbo_nats")
 
 
 class TrainingDiverged(LaeError):
@@ -170,7 +173,7 @@ RESUMABLE_CHANGES = {
     *(("train", k) for k in ("epochs", "lr", "adam_betas", "grad_clip", "device", "num_threads",
                              "log_every", "eval_size", "eval_k", "eval_batch_size",
                              "eval_ais_temps", "eval_ais_chains", "n_samples",
-                             "keep_checkpoints", "tensorboard", "progress", "compile",
+                             "keep_checkpoints", "patience", "tensorboard", "progress", "compile",
                              "compile_mode", "stall_steps", "stall_acceptance", "on_stall")),
     # evaluation-time inference and divergence guards
     ("model", "test_steps"), ("model", "eval_std"), ("model", "prior_options", "max_energy")}
@@ -291,6 +294,10 @@ class Trainer:
             self.device = torch.device("cuda", self.procs.local_rank)
         distributed.init_processes(self.procs, self.device)
         self.splits = load_dataset(cfg.data)
+        if tc.patience and self.splits.val is None:
+            raise ConfigError(f"train.patience={tc.patience} needs a validation split to "
+                              "choose when to stop: set data.val_size (e.g. 0.1); the test "
+                              "split is never used for that")
         self.spec = data_spec(self.splits)
         check_model_fits(cfg, self.spec, self.device)
         self.model: LatentModel = build_model(cfg.model, self.spec).to(self.device)
@@ -336,6 +343,9 @@ class Trainer:
                                   shard=(self.procs.rank, world))
         # Evenly spaced test examples: some test splits are sorted by class.
         self.x_eval = evenly_spaced(self.splits.test, tc.eval_size)
+        self.x_val = evenly_spaced(self.splits.val, tc.eval_size) if tc.patience else None
+        # early stopping: the best validation bound so far and its epoch
+        self.best_epoch, self.best_value = 0, float("inf")
         self.x_recon = evenly_spaced(self.splits.test, 32)
         self.epoch, self.step = 0, 0
         self.train_seconds = 0.0  # wall-clock spent in training epochs (not in evaluation)
@@ -364,7 +374,8 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
-        """Train until ``train.epochs``; returns the last test record."""
+        """Train until ``train.epochs`` (or until ``train.patience`` epochs pass without a better
+        validation bound); returns the last test record."""
         record: dict[str, Any] = {}
         tc = self.cfg.train
         if self.procs.distributed and self.procs.is_main:
@@ -373,6 +384,8 @@ class Trainer:
                        f"{self.procs.world_size * tc.batch_size}")
         try:
             for epoch in range(self.epoch + 1, self.cfg.train.epochs + 1):
+                if self._patience_ran_out():  # checked first: a resumed run may have stopped
+                    break
                 self.train_epoch(epoch)
                 record = self.end_of_epoch(epoch)
         finally:
@@ -553,20 +566,19 @@ class Trainer:
                 return {}
         else:
             state = None
-        names = [m for m in EPOCH_METRICS if m in METRICS]
-        if not self.model.proposal_is_inference:  # bounds through a hand-set q: not comparable
-            names = [m for m in names if m not in ("elbo", "iwae")]
-        if tc.eval_ais_temps:  # the one number that compares every model
-            names.append("nll-ais")
-        settings = EvalSettings(k=tc.eval_k, elbo_samples=1, batch_size=tc.eval_batch_size,
-                                seed=tc.seed, ais_temps=max(tc.eval_ais_temps, 1),
-                                ais_chains=tc.eval_ais_chains)
-        results = evaluate(self.model, self.x_eval, names, settings)
-        record = {"split": "test", "epoch": epoch, "step": self.step,
-                  "train_seconds": round(self.train_seconds, 3),
-                  **{k: v["value"] for k, v in results["metrics"].items()}}
-        self._check_finite(record, epoch, None)
-        self._log(record)
+        record = self._score(self.x_eval, "test", epoch)
+        improved = False
+        if self.x_val is not None:
+            val = self._score(self.x_val, "val", epoch)
+            key = next((k for k in STOPPING_KEYS if k in val), None)
+            if key is None:
+                raise ConfigError(f"train.patience={tc.patience}: {self.cfg.model.name} logs no "
+                                  f"bound to stop on (one of {', '.join(STOPPING_KEYS)}); set "
+                                  "train.eval_ais_temps (e.g. 100) for a per-epoch AIS NLL")
+            improved = val[key] < self.best_value
+            if improved:
+                self.best_epoch, self.best_value = epoch, float(val[key])
+            self._log({**val, "stopping_key": key, "best_epoch": self.best_epoch})
         shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items()
                           if k not in ("split", "epoch", "step"))
         tqdm.write(f"epoch {epoch}/{tc.epochs} step {self.step}: test {shown}")
@@ -579,10 +591,47 @@ class Trainer:
                              self.run_dir / "samples" / f"recon_{epoch:04d}.png")
         save_loss_curves(self.metrics_path, self.run_dir / "plots" / "loss.png")
         save_step_size_profile(self.metrics_path, self.run_dir / "plots" / "step_sizes.png")
-        save_checkpoint(self.run_dir, state or self._state(), epoch, tc.keep_checkpoints)
+        save_checkpoint(self.run_dir, state or self._state(), epoch, tc.keep_checkpoints,
+                        best=improved)
         if self.procs.distributed:
             distributed.barrier()
         return record
+
+    def _score(self, x: torch.Tensor, split: str, epoch: int) -> dict[str, Any]:
+        """The per-epoch record of split ``split`` (examples x): the bounds each model gives
+        through its own inference (AIS too when ``train.eval_ais_temps``), and the MSE."""
+        tc = self.cfg.train
+        names = [m for m in EPOCH_METRICS if m in METRICS]
+        if not self.model.proposal_is_inference:  # bounds through a hand-set q: not comparable
+            names = [m for m in names if m not in ("elbo", "iwae")]
+        if tc.eval_ais_temps:  # the one number that compares every model
+            names.append("nll-ais")
+        settings = EvalSettings(k=tc.eval_k, elbo_samples=1, batch_size=tc.eval_batch_size,
+                                seed=tc.seed, ais_temps=max(tc.eval_ais_temps, 1),
+                                ais_chains=tc.eval_ais_chains)
+        results = evaluate(self.model, x, names, settings)
+        record = {"split": split, "epoch": epoch, "step": self.step,
+                  "train_seconds": round(self.train_seconds, 3),
+                  **{k: v["value"] for k, v in results["metrics"].items()}}
+        self._check_finite(record, epoch, None)
+        if split != "val":  # the validation record is logged with the stopping state
+            self._log(record)
+        return record
+
+    def _patience_ran_out(self) -> bool:
+        """True (on every process) when ``train.patience`` epochs passed without a better
+        validation bound; the run then ends with checkpoints/best.pt the best epoch."""
+        patience = self.cfg.train.patience
+        stop = bool(patience) and self.epoch - self.best_epoch >= patience
+        if self.procs.distributed:  # process 0 alone scored the validation split
+            flag = torch.tensor([float(stop)], device=self.device)
+            distributed.broadcast_([flag])
+            stop = bool(flag.item())
+        if stop and self.procs.is_main:
+            tqdm.write(f"early stop after epoch {self.epoch}: no better validation bound for "
+                       f"{patience} epochs; the best, epoch {self.best_epoch}, is "
+                       f"{self.run_dir / CHECKPOINT_DIR / BEST}")
+        return stop
 
     # -- state -----------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -603,6 +652,7 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.step,
             "train_seconds": self.train_seconds,
+            "early_stopping": {"best_epoch": self.best_epoch, "best_value": self.best_value},
             "chain_watch": {"stalled_steps": dict(self.stalled_steps),
                             "max_step_size": dict(self.max_step_size)},
             "world_size": self.procs.world_size,
@@ -626,6 +676,9 @@ class Trainer:
             self.model_generator.set_state(ckpt["rng"]["model"])
         if ckpt["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        stopping = ckpt.get("early_stopping", {})  # older checkpoints: none
+        self.best_epoch = int(stopping.get("best_epoch", 0))
+        self.best_value = float(stopping.get("best_value", float("inf")))
         watch = ckpt.get("chain_watch", {})
         self.stalled_steps = dict(watch.get("stalled_steps", {}))
         self.max_step_size = dict(watch.get("max_step_size", {}))
