@@ -46,3 +46,16 @@ done; lae eval $OUT/$r --checkpoint 30 --metrics nll-ais --n-examples 100 --ais-
 for e in 1 5; do lae eval $OUT/P --checkpoint $e --metrics mse,probe --n-examples 0 --probe-train 0 --out $OUT/eval/P_$e.json; done
 for e in 1 5 10 20 25; do lae eval $OUT/P2 --checkpoint $e --metrics mse,probe --n-examples 0 --probe-train 0 --out $OUT/eval/P2_$e.json; done
 lae eval $OUT/P2 --checkpoint 25 --metrics nll-ais --n-examples 100 --ais-chains 4 --ais-temps 300 --out $OUT/eval/ais_P2_25.json
+# Why short-run's probe declines with eta held: the probe on infer(x), on the mean of 16 chains and
+# on the posterior mode (docs/models.md); probe_codes_<run>.json here
+for r in F E C V; do
+  python bench/probe_codes.py $OUT/$r --epochs 5,30 --train-images 1000 --out bench/results/shortrun-collapse/probe_codes_$r.json
+done
+# Why the flow prior degrades: the posterior's curvature against its fixed-step chain (curvature_<run>.json here)
+python bench/posterior_curvature.py $OUT/P --images 50 --out bench/results/shortrun-collapse/curvature_P.json
+python bench/posterior_curvature.py $OUT/P2 --images 50 --epochs 1,3,5,7,10,15,20,25 --out bench/results/shortrun-collapse/curvature_P2.json
+python bench/posterior_curvature.py $OUT/L --images 50 --epochs 1,3,5,7,10,15,20,25,30 --out bench/results/shortrun-collapse/curvature_L.json
+# ... and on the converged table's seed-0 runs (bench/results/converged-mnist5k/run.sh), best and last checkpoints
+for m in flow-prior latent-ebm; do
+  python bench/posterior_curvature.py ${CONV:-/tmp/conv}/mnist5k/$m-seed0 --checkpoints best,last --out bench/results/shortrun-collapse/curvature_conv_$m.json
+done
