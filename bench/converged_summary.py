@@ -3,7 +3,7 @@ stopping: per model, mean ± standard deviation over seeds of each test metric a
 validation epoch, the epochs trained, and the paired difference from ``--reference`` (same
 seed, same test images) with its standard error over seeds.
 
-    python bench/converged_summary.py OUT [--reference vae] [--out FILE.md]
+    python bench/converged_summary.py OUT [--reference vae] [--out-file FILE.md]
 """
 
 from __future__ import annotations
