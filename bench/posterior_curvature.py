@@ -22,17 +22,13 @@ Medians over images; one thread; prints one line per checkpoint and writes JSON.
 
 from __future__ import annotations
 
-import argparse
-import json
-import re
 from pathlib import Path
 
 import torch
-from shortrun_collapse import hessian_of_energy, mode
+from shortrun_collapse import hessian_of_energy, mode, per_checkpoint_main
 
 from lae.data import evenly_spaced, load_dataset
 from lae.train import load_run
-from lae.train.rundir import CHECKPOINT_DIR
 
 
 def measure(run_dir: Path, checkpoint: str, n_images: int) -> dict:
@@ -66,37 +62,7 @@ def measure(run_dir: Path, checkpoint: str, n_images: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("run_dir")
-    parser.add_argument("--images", type=int, default=50)
-    parser.add_argument("--epochs", default="", help="comma-separated epochs (default: all)")
-    parser.add_argument("--checkpoints", default="",
-                        help="comma-separated checkpoint names instead (best, last)")
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    run_dir = Path(args.run_dir)
-    epochs = args.checkpoints.split(",") if args.checkpoints else sorted(
-        int(m.group(1)) for p in (run_dir / CHECKPOINT_DIR).glob("epoch_*.pt")
-                    if (m := re.match(r"epoch_(\d+)\.pt$", p.name)))
-    if args.epochs and not args.checkpoints:
-        epochs = [e for e in epochs if e in {int(v) for v in args.epochs.split(",")}]
-    if not epochs:
-        raise SystemExit(f"{run_dir / CHECKPOINT_DIR}: no epoch_NNNN.pt checkpoints; train with "
-                         f"--train.keep_checkpoints=0")
-    records = []
-    for epoch in epochs:
-        records.append(measure(run_dir, str(epoch), args.images))
-        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v)
-                          for k, v in records[-1].items()}), flush=True)
-    out = Path(args.out) if args.out else run_dir / "curvature.json"
-    out.write_text(json.dumps({"command": f"python bench/posterior_curvature.py {args.run_dir} "
-                                          f"--images {args.images}"
-                                          + (f" --epochs {args.epochs}" if args.epochs else "")
-                                          + (f" --checkpoints {args.checkpoints}"
-                                             if args.checkpoints else ""),
-                               "records": records}, indent=2) + "\n")
-
+    per_checkpoint_main(measure, "posterior_curvature.py", "curvature.json")
 
 if __name__ == "__main__":
     main()

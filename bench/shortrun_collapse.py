@@ -1,6 +1,7 @@
 """Why short-run's learned step size falls: the posterior's curvature at each epoch checkpoint.
 
-    python bench/shortrun_collapse.py RUN_DIR [--images 50] [--epochs 1,5,10] [--out FILE]
+    python bench/shortrun_collapse.py RUN_DIR [--images 50] [--epochs 1,5,10 | --checkpoints
+        best,last] [--out FILE]
 
 For every epoch checkpoint of a ``shortrun`` run (train with ``--train.keep_checkpoints=0``), on
 ``--images`` evenly spaced test images: each image's posterior mode (Adam on U(x, z) from the
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 
 import torch
@@ -112,33 +114,42 @@ def measure(run_dir: Path, checkpoint: str, n_images: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def per_checkpoint_main(measure_fn, script: str, default_out: str) -> None:
+    """The command line both curvature scripts share: RUN_DIR, --images, --epochs (or
+    --checkpoints best,last), --out; ``measure_fn(run_dir, checkpoint, n_images)`` -> a record
+    per checkpoint, printed as a line and written as JSON with the command."""
+    parser = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__.split("\n")[0])
     parser.add_argument("run_dir")
     parser.add_argument("--images", type=int, default=50)
     parser.add_argument("--epochs", default="", help="comma-separated epochs (default: all)")
+    parser.add_argument("--checkpoints", default="",
+                        help="comma-separated checkpoint names instead (best, last)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
     run_dir = Path(args.run_dir)
-    epochs = sorted(int(m.group(1)) for p in (run_dir / CHECKPOINT_DIR).glob("epoch_*.pt")
-                    if (m := re.match(r"epoch_(\d+)\.pt$", p.name)))
-    if args.epochs:
-        epochs = [e for e in epochs if e in {int(v) for v in args.epochs.split(",")}]
-    if not epochs:
+    checkpoints = args.checkpoints.split(",") if args.checkpoints else sorted(
+        int(m.group(1)) for p in (run_dir / CHECKPOINT_DIR).glob("epoch_*.pt")
+        if (m := re.match(r"epoch_(\d+)\.pt$", p.name)))
+    if args.epochs and not args.checkpoints:
+        checkpoints = [e for e in checkpoints if e in {int(v) for v in args.epochs.split(",")}]
+    if not checkpoints:
         raise SystemExit(f"{run_dir / CHECKPOINT_DIR}: no epoch_NNNN.pt checkpoints; train with "
                          f"--train.keep_checkpoints=0")
     records = []
-    for epoch in epochs:
-        records.append(measure(run_dir, str(epoch), args.images))
+    for checkpoint in checkpoints:
+        records.append(measure_fn(run_dir, str(checkpoint), args.images))
         print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v)
                           for k, v in records[-1].items()}), flush=True)
-    out = Path(args.out) if args.out else run_dir / "collapse.json"
-    out.write_text(json.dumps({"command": f"python bench/shortrun_collapse.py {args.run_dir} "
-                                          f"--images {args.images}"
-                                          + (f" --epochs {args.epochs}" if args.epochs else ""),
-                               "records": records}, indent=2) + "\n")
+    command = (f"python bench/{script} {args.run_dir} --images {args.images}"
+               + (f" --epochs {args.epochs}" if args.epochs else "")
+               + (f" --checkpoints {args.checkpoints}" if args.checkpoints else ""))
+    out = Path(args.out) if args.out else run_dir / default_out
+    out.write_text(json.dumps({"command": command, "records": records}, indent=2) + "\n")
 
+
+def main() -> None:
+    per_checkpoint_main(measure, "shortrun_collapse.py", "collapse.json")
 
 if __name__ == "__main__":
     main()
