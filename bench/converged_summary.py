@@ -13,6 +13,8 @@ import json
 import statistics as st
 from pathlib import Path
 
+from paper_table import epochs_trained
+
 KEYS = [("nll_ais_bpd", "AIS NLL, bits/dim", 3), ("bdmc_gap_nats", "BDMC gap, nats/image", 1),
         ("mse_per_pixel_01", "MSE per pixel [0, 1]", 4), ("probe_accuracy", "probe accuracy", 3),
         ("fd_classifier", "FD-classifier", 1)]
@@ -22,13 +24,10 @@ def run_record(run: Path) -> dict[str, float]:
     """A run's test metrics (results.json at its best checkpoint) and its epochs."""
     results = json.loads((run / "results.json").read_text())
     out = {k: v["value"] for k, v in results["metrics"].items()}
+    out |= {"best_epoch": results.get("epoch")} | epochs_trained(run / "metrics.jsonl")
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
                if line.strip()]
-    val = [r for r in records if r.get("split") == "val"]
-    out["best_epoch"] = val[-1]["best_epoch"] if val else results.get("epoch")
-    out["epochs_run"] = max(r["epoch"] for r in records if r.get("split") == "test")
-    test = {r["epoch"]: r for r in records if r.get("split") == "test"}
-    out["train_s"] = test[out["epochs_run"]]["train_seconds"]
+    out["train_s"] = max(r["train_seconds"] for r in records if r.get("split") == "test")
     return out
 
 

@@ -567,6 +567,7 @@ class Trainer:
         else:
             state = None
         record = self._score(self.x_eval, "test", epoch)
+        self._log(record)
         improved = False
         if self.x_val is not None:
             val = self._score(self.x_val, "val", epoch)
@@ -591,6 +592,8 @@ class Trainer:
                              self.run_dir / "samples" / f"recon_{epoch:04d}.png")
         save_loss_curves(self.metrics_path, self.run_dir / "plots" / "loss.png")
         save_step_size_profile(self.metrics_path, self.run_dir / "plots" / "step_sizes.png")
+        if state is not None:  # gathered before the validation split was scored
+            state["early_stopping"] = self._early_stopping_state()
         save_checkpoint(self.run_dir, state or self._state(), epoch, tc.keep_checkpoints,
                         best=improved)
         if self.procs.distributed:
@@ -614,15 +617,15 @@ class Trainer:
                   "train_seconds": round(self.train_seconds, 3),
                   **{k: v["value"] for k, v in results["metrics"].items()}}
         self._check_finite(record, epoch, None)
-        if split != "val":  # the validation record is logged with the stopping state
-            self._log(record)
         return record
 
     def _patience_ran_out(self) -> bool:
         """True (on every process) when ``train.patience`` epochs passed without a better
         validation bound; the run then ends with checkpoints/best.pt the best epoch."""
         patience = self.cfg.train.patience
-        stop = bool(patience) and self.epoch - self.best_epoch >= patience
+        if not patience:  # the same config on every process: no collective needed
+            return False
+        stop = self.epoch - self.best_epoch >= patience
         if self.procs.distributed:  # process 0 alone scored the validation split
             flag = torch.tensor([float(stop)], device=self.device)
             distributed.broadcast_([flag])
@@ -634,6 +637,9 @@ class Trainer:
         return stop
 
     # -- state -----------------------------------------------------------------------------
+    def _early_stopping_state(self) -> dict[str, Any]:
+        return {"best_epoch": self.best_epoch, "best_value": self.best_value}
+
     def _state(self) -> dict[str, Any]:
         """What a checkpoint holds. On several processes (a collective: every process calls
         it) the random streams of every process, for a resume on as many."""
@@ -652,7 +658,7 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.step,
             "train_seconds": self.train_seconds,
-            "early_stopping": {"best_epoch": self.best_epoch, "best_value": self.best_value},
+            "early_stopping": self._early_stopping_state(),
             "chain_watch": {"stalled_steps": dict(self.stalled_steps),
                             "max_step_size": dict(self.max_step_size)},
             "world_size": self.procs.world_size,
