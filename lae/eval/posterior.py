@@ -69,8 +69,7 @@ import torch
 from torch import Tensor
 
 from lae.distributions.mmd import mmd2_unbiased
-from lae.samplers import MALA, StepSizeAdapter, run_chain
-from lae.samplers.base import tile_batch
+from lae.samplers.adaptive import adaptive_mala, estimate_whitening, posterior_energy, whitened_mala
 from lae.samplers.diagnostics import bulk_ess, rank_rhat, shared_motion_share
 
 RHAT_OK = 1.01  # rank-normalised R-hat of a converged reference (Vehtari et al. 2021)
@@ -78,7 +77,6 @@ ESS_PER_CHAIN = 100  # bulk ESS per chain of a converged reference (Vehtari et a
 RHAT_KEEP = 1.1  # points whose worst coordinate is still above this are left out, and named
 SD_RATIO_OK = (0.8, 1.25)  # spread called right (the issue's band, in posterior sd)
 MEAN_ERROR_OK = 0.5  # mean called right below this many posterior sd
-MALA_TARGET = 0.574  # optimal MALA acceptance (Roberts & Rosenthal 1998)
 MMD_DRAWS = 500
 
 
@@ -111,12 +109,10 @@ def reference_samples(log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, 
                       max_doublings: int = 2) -> Reference:
     """Long per-point MALA on log p(x, z) from C starts per point, with a dense mass matrix.
 
-    Posteriors of trained decoders are badly scaled and correlated (sd ~0.01 in used coordinates,
-    ~1 in unused ones, correlations above 0.9), which no per-chain step size can mix. So the first
-    half of the warm-up runs plain MALA and estimates each point's mean m and covariance Sigma
-    = L L^T over its chains; then MALA runs on u = L^-1 (z - m), an affine change of variables
-    with a constant Jacobian (the target is unchanged), adapting its step in the second half of
-    the warm-up and keeping ``n_steps`` steps. Points whose chains have not converged
+    The sampler is :func:`lae.samplers.adaptive.adaptive_mala`: the first half of the warm-up
+    runs plain MALA and estimates each point's mean m and covariance Sigma = L L^T over its
+    chains; then MALA runs on u = L^-1 (z - m), adapting its step in the second half of the
+    warm-up and keeping ``n_steps`` steps. Points whose chains have not converged
     (:func:`converged`: rank-normalised R-hat and bulk ESS) are run again from where they
     stopped, with m and L re-estimated from their draws and twice the steps (thinned to the same
     number of draws), up to ``max_doublings`` times; the caller decides what to do with the
@@ -133,23 +129,22 @@ def reference_samples(log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, 
     c, b, k = z0.shape
     if c < 2:
         raise ValueError(f"reference_samples needs >= 2 chains per point for R-hat, got {c}")
-    first = max(warmup // 2, 2)
-    kernel = MALA(init_step_size)
-    energy_z = lambda z: -log_joint(tile_batch(x, c), z)  # noqa: E731
-    state, pilot, _ = run_chain(kernel, kernel.init(z0.reshape(c * b, k).detach(), energy_z),
-                                energy_z, max(first // 2, 2), warmup=first - first // 2,
-                                adapt=StepSizeAdapter(MALA_TARGET), generator=generator)
-    z_now = state.z.reshape(c, b, k)
-    draws = pilot.reshape(-1, c, b, k)
+    warmup = max(warmup, 4)
+    first = warmup // 2
+    energy_fn = lambda xx: posterior_energy(log_joint, xx, c)  # noqa: E731
     samples, rhat, ess = None, None, None
     doublings = torch.zeros(b, dtype=torch.int64)
     todo = torch.arange(b, device=z0.device)
     for round_ in range(max_doublings + 1):
         scale = 2 ** round_
-        # z_now [C, b', K] and draws [S', C, b', K] hold the points of todo [b'] only
-        trace, z_last = _whitened_mala(log_joint, x[todo], z_now, draws, n_steps * scale,
-                                       warmup - first, thin * scale, kernel,
-                                       generator)  # [S, C, b', K]
+        if round_ == 0:  # the pilot window estimates each point's mass (samplers.adaptive)
+            out = adaptive_mala(energy_fn(x), z0, n_steps, warmup=warmup, thin=thin,
+                                init_step_size=init_step_size, generator=generator)
+            trace, z_last = out.samples, out.last  # [S, C, b', K], [C, b', K]
+        else:  # z_now [C, b', K] and draws [S', C, b', K] hold the points of todo [b'] only
+            trace, z_last, _, _ = whitened_mala(
+                energy_fn(x[todo]), z_now, estimate_whitening(draws), n_steps * scale,
+                warmup - first, thin * scale, init_step_size, generator)
         r, e = rank_rhat(trace), bulk_ess(trace)
         if samples is None:
             samples, rhat, ess = trace, r, e
@@ -162,40 +157,6 @@ def reference_samples(log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, 
         # the slow points again, from where they stopped, m and L from their draws so far
         z_now, draws, todo = z_last[:, ~ok], trace[:, :, ~ok], todo[~ok]
     return Reference(samples.reshape(-1, b, k), rhat, ess, doublings)
-
-
-def _whitened_mala(log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, z: Tensor,
-                   draws: Tensor, n_steps: int, warmup: int, thin: int, kernel: MALA,
-                   generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-    """MALA on u = L^-1 (z - m) per point, m and L L^T the mean and covariance of ``draws``
-    [S, C, B, K] pooled over chains, from z [C, B, K]: (kept draws in z [S', C, B, K], last
-    states [C, B, K])."""
-    c, b, k = z.shape
-    pooled = draws.flatten(0, 1)  # [S * C, B, K]
-    m = pooled.mean(0)  # [B, K]
-    centred = pooled - m
-    cov = torch.einsum("nbi,nbj->bij", centred, centred) / max(pooled.shape[0] - 1, 1)
-    # a ridge of 1e-6 of the largest variance keeps L invertible where a direction did not move
-    ridge = 1e-6 * cov.diagonal(dim1=-2, dim2=-1).amax(-1).clamp_min(1e-30)
-    eye = torch.eye(k, dtype=cov.dtype, device=cov.device)
-    chol, info = torch.linalg.cholesky_ex(cov + ridge[:, None, None] * eye)
-    # a point whose covariance is not numerically positive definite falls back to its sds
-    diagonal = torch.diag_embed((cov.diagonal(dim1=-2, dim2=-1) + ridge[:, None]).sqrt())
-    chol = torch.where((info > 0)[:, None, None], diagonal, chol)
-    m_rep, chol_rep = m.repeat(c, 1), chol.repeat(c, 1, 1)  # per chain [C * B, ...]
-    x_rep = tile_batch(x, c)
-
-    def to_z(u: Tensor) -> Tensor:  # u [..., C * B, K] -> z, same shape
-        return m_rep + torch.einsum("nij,...nj->...ni", chol_rep, u)
-
-    energy_u = lambda u: -log_joint(x_rep, to_z(u))  # noqa: E731
-    u0 = torch.linalg.solve_triangular(chol_rep, (z.reshape(c * b, k) - m_rep)[..., None],
-                                       upper=False)[..., 0]
-    state, trace, _ = run_chain(kernel, kernel.init(u0, energy_u), energy_u, n_steps,
-                                warmup=warmup, adapt=StepSizeAdapter(MALA_TARGET), thin=thin,
-                                generator=generator)
-    trace = to_z(trace).reshape(-1, c, b, k)
-    return trace, to_z(state.z).reshape(c, b, k)
 
 
 def _mmd2_unbiased(a: Tensor, b: Tensor, bandwidth: float) -> Tensor:

@@ -60,7 +60,7 @@ Example::
     >>> model.phi.shape
     torch.Size([2, 33])
     >>> sorted(out.metrics)
-    ['acceptance', 'energy_per_example', 'nonfinite_proposals', 'shared_motion', 'step_size']
+    ['acceptance', 'energy_per_example', 'nonfinite_proposals', 'phi_norm', 'shared_motion', 'step_size']
     >>> sorted(model.diagnostics(torch.randn(16, 2)))  # logged on logging steps only
     ['feature_rank_fraction', 'gram_condition']
 """
@@ -82,6 +82,7 @@ from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput, with_gradient
 from lae.nn import build_encoder
 from lae.samplers import ALD, MALA, SamplerState, StepSizeAdapter, run_chain
+from lae.samplers.adaptive import AdaptiveMALAResult, adaptive_mala, posterior_energy
 from lae.samplers.ald import ALDState, feature_rank
 from lae.samplers.base import EnergyFn, tile_batch
 from lae.samplers.diagnostics import gram_condition, shared_motion_share
@@ -106,12 +107,25 @@ class LAE(LatentModel):
         precond_damping: float = 1e-6  # lam = precond_damping * s_ref^2 (preconditioned only)
         precond_damping_ref: str = "max"  # s_ref: "max" (nearly exact) or "median" (bounded)
         phi_prior_std: float = 0.0  # sigma of a N(0, sigma^2) prior on Phi's entries; 0: flat
+        # the chain's noise projected on the row space of the batch's features: the batch's
+        # chain is unchanged, Phi stops random-walking where the batch does not see it
+        row_space_noise: bool = False
         feature_norm: str = "none"  # "batch": standardise g per feature (decorrelates G's rows)
         mala_steps: int = 0  # per-point MALA steps in latent space after the ALD transitions
         mala_step_size: float = 1e-2  # their initial step size (adapted toward mala_target)
         mala_target: float = 0.574
-        # infer(x): the mean of the last half of infer_steps MALA steps from Phi g(x), an estimate
-        # of the posterior mean (with mala_steps > 0, whose adapted step it uses); 0: Phi g(x)
+        # Evaluation-time inference (posterior_samples, infer), apart from training's chain:
+        # "chain": the training chain continued on the test batch (ALD on Phi, then mala_steps
+        # refinement steps), the paper's amortized inference; "mala": per-image MALA from the
+        # amortized start Phi g(x), its step size and a dense mass adapted per image over
+        # eval_warmup steps (lae.samplers.adaptive), then every eval_thin-th step kept
+        eval_inference: str = "chain"
+        eval_warmup: int = 200
+        eval_thin: int = 2
+        # infer(x), an estimate of the posterior mean: with eval_inference "mala", the mean of
+        # infer_steps kept steps after the warm-up; with "chain", the mean of the last half of
+        # infer_steps MALA steps from Phi g(x) at the refinement's step (mala_steps > 0); 0:
+        # Phi g(x) itself
         infer_steps: int = 20
 
         def __post_init__(self) -> None:
@@ -126,6 +140,16 @@ class LAE(LatentModel):
                 raise ValueError("phi_prior_std and mala_steps must be >= 0 and mala_step_size "
                                  f"> 0; got {self.phi_prior_std}, {self.mala_steps}, "
                                  f"{self.mala_step_size}")
+            if self.row_space_noise and (self.preconditioned or self.phi_prior_std):
+                raise ValueError("row_space_noise excludes preconditioned (its moves already stay "
+                                 "in the row space) and phi_prior_std (its drift leaves it)")
+            if self.eval_inference not in ("chain", "mala"):
+                raise ValueError(f"eval_inference must be 'chain' or 'mala', got "
+                                 f"{self.eval_inference!r}")
+            if self.eval_warmup < 4 or self.eval_thin < 1 or self.infer_steps < 0:
+                raise ValueError(f"eval_warmup must be >= 4, eval_thin >= 1 and infer_steps >= "
+                                 f"0; got {self.eval_warmup}, {self.eval_thin}, "
+                                 f"{self.infer_steps}")
             if self.ald_steps < 1:
                 raise ValueError(f"ald_steps must be >= 1, got {self.ald_steps}")
             if not self.step_size > 0:
@@ -199,6 +223,10 @@ class LAE(LatentModel):
                               f"examples; one chain over the global batch needs width >= global "
                               f"batch (Theorem 1): lower train.batch_size or the number of "
                               f"processes, or widen the network")
+        if self.cfg.row_space_noise:
+            raise ConfigError("LAE on several processes: model.row_space_noise=true projects on "
+                              "the whole batch's features, which no process holds; train on one "
+                              "process or set model.row_space_noise=false")
         if self.cfg.preconditioned:
             raise ConfigError("LAE on several processes: model.preconditioned=true needs the "
                               "whole batch's features on one process; train on one process or "
@@ -212,6 +240,7 @@ class LAE(LatentModel):
         return ALD(step_size=step_size, mh=cfg.mh, preconditioned=cfg.preconditioned,
                    lam_rel=cfg.precond_damping, damping_ref=cfg.precond_damping_ref,
                    phi_prior_std=cfg.phi_prior_std or None, reduce=reduce,
+                   row_space_noise=cfg.row_space_noise,
                    value_and_grad=self.chain_value_and_grad)
 
     def layer_energy(self, x: Tensor, z: Tensor, rows: slice) -> EnergyFn:
@@ -282,13 +311,28 @@ class LAE(LatentModel):
 
     inference_is_chain = True
 
+    def eval_chain(self, x: Tensor, n_steps: int, thin: int,
+                   generator: torch.Generator | None = None) -> AdaptiveMALAResult:
+        """Evaluation-time MALA on U(x, .) per image from the amortized start Phi g(x), with a
+        step size and a dense mass adapted per image over ``eval_warmup`` steps, then
+        ``n_steps`` kept steps, every ``thin``-th recorded (samples [n_steps // thin, 1, B, K]).
+        Costs ``eval_warmup + n_steps`` decoder passes (forward and backward) per image."""
+        return adaptive_mala(posterior_energy(self.log_joint, x, 1), self.chain_latents(x)[None],
+                             n_steps, warmup=self.cfg.eval_warmup, thin=thin,
+                             generator=generator)
+
     @torch.no_grad()
     def posterior_samples(self, x: Tensor, n_samples: int,
                           generator: torch.Generator | None = None) -> Tensor:
-        """The chain continued on the batch x with theta, psi frozen: from the current Phi
-        (left unchanged), n_samples transitions of warm-up that adapt each layer's eta toward
+        """n_samples draws per image of x, [n_samples, B, K]. With ``eval_inference`` "mala":
+        :meth:`eval_chain`, ``n_samples * eval_thin`` kept steps. With "chain": the training
+        chain continued on the batch x with theta, psi frozen: from the current Phi (left
+        unchanged), n_samples transitions of warm-up that adapt each layer's eta toward
         ``target_acceptance`` (with MH), then n_samples kept successive transitions, each refined
-        by ``mala_steps`` MALA steps if set: [n_samples, B, K]."""
+        by ``mala_steps`` MALA steps if set."""
+        if self.cfg.eval_inference == "mala":
+            thin = self.cfg.eval_thin
+            return self.eval_chain(x, n_samples * thin, thin, generator).samples[:, 0]
         feats = self.eval_feature_matrix(x)
         adapt = (StepSizeAdapter(self.cfg.target_acceptance, per_chain=True) if self.cfg.mh
                  else None)
@@ -316,11 +360,14 @@ class LAE(LatentModel):
 
     @torch.no_grad()
     def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """An estimate of each x's posterior mean, [B, K]: with refinement (``mala_steps``), the
-        mean of the last half of ``infer_steps`` MALA steps on U(x, .) from Phi g(x), at the
-        refinement's adapted step size; otherwise (or ``infer_steps`` 0) Phi g(x) itself. The
-        amortized Phi g(x) lies a few posterior sds from the posterior mean (docs/models.md);
-        20 steps bring it within about 0.7 sd, at 20 decoder passes per point."""
+        """An estimate of each x's posterior mean, [B, K]. With ``eval_inference`` "mala": the
+        mean of ``infer_steps`` kept steps of :meth:`eval_chain` (``eval_warmup + infer_steps``
+        decoder passes per image). With "chain" and refinement (``mala_steps``): the mean of the
+        last half of ``infer_steps`` MALA steps on U(x, .) from Phi g(x), at the refinement's
+        adapted step size. Otherwise (or ``infer_steps`` 0) Phi g(x) itself, which lies a few
+        posterior sds from the posterior mean (docs/models.md)."""
+        if self.cfg.eval_inference == "mala" and self.cfg.infer_steps:
+            return self.eval_chain(x, self.cfg.infer_steps, 1, generator).samples[:, 0].mean(0)
         start = self.chain_latents(x)
         steps = self.cfg.infer_steps if self.cfg.mala_steps else 0
         if not steps:
@@ -373,7 +420,8 @@ class LAE(LatentModel):
         z_end = state.z if one_layer else g @ phi.T  # the chain's latents G Phi_T^T
         acceptance = torch.stack(acceptance)  # [T, L]
         nonfinite = torch.stack(nonfinite).sum()
-        metrics = {"acceptance": acceptance.mean(), "step_size": self.log_step_size.exp().mean()}
+        metrics = {"acceptance": acceptance.mean(), "step_size": self.log_step_size.exp().mean(),
+                   "phi_norm": torch.linalg.vector_norm(phi)}
         if x.shape[0] > 1:  # one example's move is all "shared": nothing to measure
             # the share of the batch's latent move common to the batch (warned about at
             # logging steps, see warnings())

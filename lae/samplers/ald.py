@@ -38,6 +38,15 @@ log q(C'|C) = -sum (C' - C + eta m grad_C V)^2 / (4 eta m). In latent space it i
 parallel per-point MALA with step eta: Z' = Z - eta dV/dZ + sqrt(2 eta) noise, whatever the
 conditioning of G G^T.
 
+Row-space noise (``row_space_noise``): the noise Xi projected onto the row space of G,
+Xi Q Q^T with Q [d, n] an orthonormal basis of it (one QR of G^T per ``init``). The batch's
+latents Z = G Phi^T see the same noise Xi G^T either way, and the drift -eta dV/dPhi already lies
+in the row space, so the batch's latent chain and its MH test are unchanged (the null-space parts
+of the forward and reverse proposal densities are equal and cancel). What goes is the motion of
+Phi in the directions no feature of the batch touches: there the plain chain random-walks, by
+sqrt(2 eta) per entry and transition, and that walk moves the latents of every other image, a
+noise that grows with the length of training (docs/models.md, "Why the chain on Phi drifts").
+
 A Gaussian prior on Phi (``phi_prior_std`` = sigma) adds |Phi|^2 / (2 sigma^2) to V, so that
 directions of Phi that no batch constrains stay bounded instead of random-walking; the latents
 then follow the posteriors times a factor N(Z; 0, sigma^2 G G^T) per latent coordinate, which is
@@ -120,6 +129,8 @@ class ALDState(NamedTuple):
             the prior on Phi), computed in the same backward pass as grad_z.
         total_energy: V without the prior on Phi, 0-d: ``energy.sum()``, summed over processes
             with ``reduce``.
+        noise_basis: Q, an orthonormal basis of the row space of G, [d, n] (``row_space_noise``
+            only, else None).
     """
 
     phi: Tensor
@@ -133,6 +144,7 @@ class ALDState(NamedTuple):
     params: tuple[Tensor, ...] = ()
     param_grads: tuple[Tensor, ...] = ()
     total_energy: Tensor | None = None
+    noise_basis: Tensor | None = None
 
 
 Reduce = Callable[[Tensor], Tensor]  # a tensor summed over the processes sharing one chain
@@ -207,6 +219,11 @@ class ALD:
         lam_rel: lam = lam_rel * s_ref^2 (preconditioned only).
         damping_ref: s_ref, ``"max"`` (largest singular value) or ``"median"``.
         phi_prior_std: sigma of a N(0, sigma^2) prior on every entry of Phi, or None (flat).
+        row_space_noise: project the noise onto the row space of the batch's features (module
+            docstring): the batch's chain is unchanged, Phi no longer random-walks in the
+            directions the batch does not see. Not with ``preconditioned`` (whose moves already
+            stay in the row space), ``phi_prior_std`` (whose drift leaves it) or ``reduce``
+            (the projection needs every shard's features).
         differentiable: keep the autograd graph (Phi' differentiable w.r.t. Phi, the features and
             the energy's parameters). The preconditioner is always computed from detached features.
         reduce: sums a tensor over the processes that share this chain, each with a shard of the
@@ -223,6 +240,7 @@ class ALD:
     lam_rel: float = 1e-6
     damping_ref: str = "max"
     phi_prior_std: float | None = None
+    row_space_noise: bool = False
     differentiable: bool = field(default=False, kw_only=True)
     reduce: Reduce | None = field(default=None, kw_only=True)
     value_and_grad: EnergyAndGrad = field(default=energy_and_grad, kw_only=True, repr=False)
@@ -240,6 +258,11 @@ class ALD:
             raise ValueError(f"ALD damping_ref must be 'max' or 'median', got {self.damping_ref!r}")
         if self.phi_prior_std is not None and not self.phi_prior_std > 0:
             raise ValueError(f"ALD phi_prior_std must be > 0 or None, got {self.phi_prior_std}")
+        if self.row_space_noise and (self.preconditioned or self.phi_prior_std is not None
+                                     or self.reduce is not None):
+            raise ValueError("ALD row_space_noise excludes preconditioned (already in the row "
+                             "space), phi_prior_std (its drift leaves the row space) and reduce "
+                             "(the projection needs every shard's features)")
 
     def with_step_size(self, step_size: StepSize) -> ALD:
         """The same kernel with another step size (used by step-size adaptation)."""
@@ -266,7 +289,12 @@ class ALD:
             s_ref = s_all[0] if self.damping_ref == "max" else _masked_median(s_all, keep)
             inv_metric = keep / (s_all.pow(2) + self.lam_rel * s_ref.pow(2))
             basis = vh.T
-        return self._state(phi, features, energy_fn, basis, inv_metric, tuple(params))
+        state = self._state(phi, features, energy_fn, basis, inv_metric, tuple(params))
+        if self.row_space_noise:
+            # reduced QR of G^T: Q [d, min(n, d)] spans the row space (and, where G is rank
+            # deficient, a few directions more, which the batch does not see either)
+            state = state._replace(noise_basis=torch.linalg.qr(features.detach().T)[0])
+        return state
 
     def potential(self, state: ALDState) -> Tensor:
         """V(Phi) of a state (of the global batch, with ``reduce``), with the prior on Phi if any:
@@ -303,13 +331,18 @@ class ALD:
         joint acceptance probability, repeated per point)."""
         eta = torch.as_tensor(self.step_size, dtype=state.phi.dtype, device=state.phi.device)
         phi, grad_phi, basis, m = state.phi, state.grad_phi, state.basis, state.inv_metric
-        if basis is None:
+        if state.noise_basis is not None:
+            q = state.noise_basis
+            xi = randn_like(phi, generator, shape=(phi.shape[0], q.shape[1]))
+            phi_new = phi - eta * grad_phi + torch.sqrt(2 * eta) * (xi @ q.T)
+        elif basis is None:
             phi_new = phi - eta * grad_phi + torch.sqrt(2 * eta) * randn_like(phi, generator)
         else:
             # drift grad_Phi V A and noise Xi L^T, both expressed in the V basis
             xi = randn_like(phi, generator, shape=(phi.shape[0], basis.shape[1]))
             phi_new = phi + (-eta * (grad_phi @ basis) * m + torch.sqrt(2 * eta * m) * xi) @ basis.T
-        prop = self._state(phi_new, state.features, energy_fn, basis, m, state.params)
+        prop = self._state(phi_new, state.features, energy_fn, basis, m, state.params
+                           )._replace(noise_basis=state.noise_basis)
         # Phi is one chain: a non-finite value anywhere in the proposal (an exploding step) is
         # rejected by MH, or, without MH, the chain stays at its last finite state. With reduce,
         # the reduced grad_phi and total_energy carry any shard's non-finite value to all.
