@@ -231,7 +231,7 @@ class ALDPriorSampler(nn.Module):
         for _ in range(self.steps):
             state, info = self.kernel().step(state, energy_fn, generator)
             acceptance = info.acceptance.mean()
-            self.log_step_size.copy_(self.adapter.update(self.log_step_size, acceptance, 0))
+            self.adapter.adapt_(self.log_step_size, acceptance)
             self.last_acceptance = acceptance
             phis.append(state.phi)
         self.phi.copy_(state.phi)

@@ -143,7 +143,7 @@ class Hoffman(VAE):
         state, info = self.run_chain(x, z0, generator)
         acceptance = info.acceptance
         if self.adapter is not None:
-            self.log_step_size.copy_(self.adapter.update(self.log_step_size, acceptance, 0))
+            self.adapter.adapt_(self.log_step_size, acceptance)
         decoder_loss = -self.log_joint(x, state.z).mean()  # state.z carries no graph
         vae = super().model_step(x, index, generator, q)  # the encoder's bound, a second draw
         return StepOutput(

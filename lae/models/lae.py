@@ -86,6 +86,7 @@ from lae.samplers.adaptive import AdaptiveMALAResult, adaptive_mala, posterior_e
 from lae.samplers.ald import ALDState, feature_rank
 from lae.samplers.base import EnergyFn, tile_batch
 from lae.samplers.diagnostics import gram_condition, shared_motion_share
+from lae.samplers.kernels import MALA_TARGET
 
 SHARED_MOTION_WARNING = 0.9  # warn when this share of a minibatch's latent move is common
 
@@ -103,6 +104,9 @@ class LAE(LatentModel):
         adapt_step: bool = True  # follow target_acceptance (with mh only)
         target_acceptance: float = 0.6
         adapt_gain: float = 0.02  # log eta += gain * (acceptance - target) per transition
+        # the gain when the acceptance is below the target (0: adapt_gain): a step that has
+        # become too long as the posterior sharpens falls faster than a short one grows
+        adapt_fall_gain: float = 0.0
         eval_std: float = 0.05  # std of the authors' hand-set q(z|x) for importance sampling
         precond_damping: float = 1e-6  # lam = precond_damping * s_ref^2 (preconditioned only)
         precond_damping_ref: str = "max"  # s_ref: "max" (nearly exact) or "median" (bounded)
@@ -113,7 +117,7 @@ class LAE(LatentModel):
         feature_norm: str = "none"  # "batch": standardise g per feature (decorrelates G's rows)
         mala_steps: int = 0  # per-point MALA steps in latent space after the ALD transitions
         mala_step_size: float = 1e-2  # their initial step size (adapted toward mala_target)
-        mala_target: float = 0.574
+        mala_target: float = MALA_TARGET
         # Evaluation-time inference (posterior_samples, infer), apart from training's chain:
         # "chain": the training chain continued on the test batch (ALD on Phi, then mala_steps
         # refinement steps), the paper's amortized inference; "mala": per-image MALA from the
@@ -136,6 +140,9 @@ class LAE(LatentModel):
             if self.feature_norm not in ("none", "batch"):
                 raise ValueError(f"feature_norm must be 'none' or 'batch', got "
                                  f"{self.feature_norm!r}")
+            if self.adapt_fall_gain < 0 or not self.adapt_gain > 0:
+                raise ValueError(f"adapt_gain must be > 0 and adapt_fall_gain >= 0, got "
+                                 f"{self.adapt_gain}, {self.adapt_fall_gain}")
             if self.phi_prior_std < 0 or self.mala_steps < 0 or not self.mala_step_size > 0:
                 raise ValueError("phi_prior_std and mala_steps must be >= 0 and mala_step_size "
                                  f"> 0; got {self.phi_prior_std}, {self.mala_steps}, "
@@ -179,7 +186,8 @@ class LAE(LatentModel):
         self.register_buffer("log_step_size", log_eta if len(self.layer_rows) > 1 else log_eta[0])
         # per layer, constant gain (decay 0): the posterior moves as theta trains
         self.ald_adapter = StepSizeAdapter(cfg.target_acceptance, per_chain=True,
-                                           gain=cfg.adapt_gain, decay=0.0)
+                                           gain=cfg.adapt_gain, decay=0.0,
+                                           fall_gain=cfg.adapt_fall_gain or None)
         if cfg.mala_steps:
             self.register_buffer("log_mala_step_size", torch.tensor(math.log(cfg.mala_step_size)))
             self.mala_adapter = StepSizeAdapter(cfg.mala_target, per_chain=False,
@@ -304,8 +312,7 @@ class LAE(LatentModel):
             accepted.append(info.acceptance)
             nonfinite.append(info.nonfinite)
             if adapt:
-                self.log_mala_step_size.copy_(self.mala_adapter.update(
-                    self.log_mala_step_size, info.acceptance, t))
+                self.mala_adapter.adapt_(self.log_mala_step_size, info.acceptance, t)
                 kernel = kernel.with_step_size(self.log_mala_step_size.exp())
         return state.z, torch.stack(accepted).mean(), torch.stack(nonfinite).sum()
 

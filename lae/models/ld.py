@@ -61,7 +61,7 @@ from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.samplers import StepSizeAdapter, run_chain
 from lae.samplers.base import EnergyFn, tile_batch
-from lae.samplers.kernels import KERNELS, build_kernel
+from lae.samplers.kernels import KERNELS, MALA_TARGET, build_kernel
 
 
 @register_model("ld")
@@ -75,7 +75,7 @@ class LD(LatentModel):
         n_steps: int = 2  # T, transitions per visit of an example
         sampler: str = "mala"  # a kernel of lae.samplers.KERNELS; "langevin" is unadjusted
         step_size: float = 0.01  # initial eta of every chain
-        target_acceptance: float = 0.574  # MALA's optimal-scaling target
+        target_acceptance: float = MALA_TARGET  # MALA's optimal-scaling target
         adapt_gain: float = 0.2  # per visit; 0 keeps every eta at step_size (so does langevin)
         train_on: str = "average"  # decoder loss on the T states' "average" or the "last" one
         test_steps: int = 100  # transitions from z = 0 for encode() on new data
@@ -163,7 +163,7 @@ class LD(LatentModel):
                    "nonfinite_proposals": info.nonfinite.sum()}
         if self.cfg.adapts:
             acceptance = info.acceptance.mean(0)  # [B]
-            self.log_step_size[index] = self.chain_adapter.update(log_eta, acceptance, 0)
+            self.chain_adapter.adapt_(self.log_step_size, acceptance, index=index)
             metrics["acceptance"] = acceptance.mean()
         if self.cfg.train_on == "last":
             trace = trace[-1:]

@@ -46,9 +46,7 @@ from torch import Tensor
 
 from lae.samplers.base import EnergyFn
 from lae.samplers.chain import StepSizeAdapter, run_chain
-from lae.samplers.kernels import MALA
-
-MALA_TARGET = 0.574  # the optimal MALA acceptance (Roberts & Rosenthal 1998)
+from lae.samplers.kernels import MALA, MALA_TARGET
 
 
 class Whitening(NamedTuple):

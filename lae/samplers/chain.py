@@ -70,16 +70,23 @@ class StepSizeAdapter:
         gain: gamma_0.
         decay: kappa in (1/2, 1] for warm-up that converges; 0 gives a constant gain, for
             adaptation during training, where the target keeps moving (Hoffman, LD, the LAE).
+        fall_gain: the gain (before decay) when the acceptance is below the target, so that a
+            step that has become too long (a posterior that sharpens as the model trains) falls
+            faster than a short one grows; None: ``gain`` both ways. The rule then settles
+            where gain (a - a*) balances fall_gain (a* - a), at an acceptance above a*.
     """
 
     target_acceptance: float
     per_chain: bool = True
     gain: float = 1.0
     decay: float = 0.6
+    fall_gain: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.target_acceptance < 1:
             raise ValueError(f"target_acceptance must be in (0, 1), got {self.target_acceptance}")
+        if not self.gain > 0 or (self.fall_gain is not None and not self.fall_gain > 0):
+            raise ValueError(f"gain and fall_gain must be > 0, got {self.gain}, {self.fall_gain}")
 
     def init(self, step_size: StepSize, n_chains: int, dtype: torch.dtype = torch.float32
              ) -> Tensor:
@@ -95,9 +102,23 @@ class StepSizeAdapter:
         if not self.per_chain:
             a = a.mean()
         gain = self.gain * (t + 1) ** (-self.decay)
+        if self.fall_gain is not None:  # per chain: the faster gain where a < a*
+            fall = self.fall_gain * (t + 1) ** (-self.decay)
+            gain = torch.where(a < self.target_acceptance, fall, gain).to(log_step_size.dtype)
+            return log_step_size + gain * (a.to(log_step_size.dtype) - self.target_acceptance)
         # log eta + gain (a - a*), as one fused op: log eta + gain * a - gain * a*
         return torch.add(log_step_size - gain * self.target_acceptance, a.to(log_step_size.dtype),
                          alpha=gain)
+
+    def adapt_(self, log_step_size: Tensor, acceptance: Tensor, t: int = 0,
+               index: Tensor | None = None) -> None:
+        """:meth:`update` written in place into a model's log-step-size buffer (a chain that
+        adapts while the model trains): the whole buffer, or its rows ``index`` [B] (one step
+        size per training example) from acceptance [B]."""
+        if index is None:
+            log_step_size.copy_(self.update(log_step_size, acceptance, t))
+        else:
+            log_step_size[index] = self.update(log_step_size[index], acceptance, t)
 
 
 def run_chain(kernel: Kernel, state: Any, energy_fn: EnergyFn, n_steps: int, *,

@@ -212,12 +212,15 @@ class KernelSpec:
     target_acceptance: float | None
 
 
+MALA_TARGET = 0.574  # MALA's optimal acceptance (Roberts and Rosenthal 1998)
+HMC_TARGET = 0.65  # HMC's (Beskos et al. 2013; Neal 2011)
+
 #: The latent-space kernels by config name (optimal-scaling targets: Roberts and Rosenthal 1998
 #: for MALA; Beskos et al. 2013 / Neal 2011 for HMC).
 KERNELS: dict[str, KernelSpec] = {
     "langevin": KernelSpec(Langevin, None),
-    "mala": KernelSpec(MALA, 0.574),
-    "hmc": KernelSpec(HMC, 0.65),
+    "mala": KernelSpec(MALA, MALA_TARGET),
+    "hmc": KernelSpec(HMC, HMC_TARGET),
 }
 
 

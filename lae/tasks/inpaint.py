@@ -40,8 +40,7 @@ from lae.data.masks import make_mask  # noqa: F401  (the doctest above uses it)
 from lae.eval.plots import save_image_grid
 from lae.models import LatentModel
 from lae.samplers import MALA, StepSizeAdapter, run_chain
-
-MALA_TARGET = 0.574
+from lae.samplers.kernels import MALA_TARGET
 
 
 class InpaintResult(NamedTuple):
