@@ -46,7 +46,7 @@ def main() -> int:
     ap.add_argument("--temps", type=int, default=30)
     ap.add_argument("--leapfrog", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default="bench/results/ais_throughput.json")
+    ap.add_argument("--out", default="results/ais_throughput.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -4,13 +4,13 @@
 # SEED (default 0), model.adapt_gain in GAINS (default "0.02 0.1 0.3"), training metrics logged
 # every 5 steps; then AIS NLL (100 test images, M = 4, K = 300). One thread on CORE (default 0).
 #   bash bench/ald_adapt_gain.sh [EPOCHS] [SEED] [CORE]
-# Results: bench/results/ald-adapt-gain/gain<g>-s<seed>.json (via the summary script).
+# Results: results/ald-adapt-gain/gain<g>-s<seed>.json (via the summary script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-5}; SEED=${2:-0}; CORE=${3:-0}
 GAINS=${GAINS:-"0.02 0.1 0.3"}
 RUNS=${RUNS:-/tmp/ald-adapt-gain-runs}
-OUT=${OUT:-bench/results/ald-adapt-gain}
+OUT=${OUT:-results/ald-adapt-gain}
 mkdir -p "$RUNS" "$OUT"
 for gain in $GAINS; do
   run="$RUNS/gain$gain-s$SEED"

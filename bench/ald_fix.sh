@@ -6,7 +6,7 @@
 # The lae-* variants other than lae-mala pin mala_steps=0 (the presets now default to 5).
 set -euo pipefail
 VARIANT=$1; ROOT=${2:-runs/ald-fix}; LAST=${LAST:-3}; SEED=${SEED:-0}
-DATA_DIR=${DATA_DIR:-/work/shared/data/mnist}; DATA=${DATA:-mnist}
+DATA_DIR=${DATA_DIR:?set DATA_DIR to the folder with the MNIST IDX files}; DATA=${DATA:-mnist}
 case $VARIANT in
   vae)       PRESET=vae-mnist5k-mlp; ARGS=() ;;
   lae-plain) PRESET=lae-mnist5k-mlp; ARGS=(--model.mala_steps=0) ;;

@@ -5,7 +5,7 @@
 # Usage: bench/ald_table.sh VARIANT SEED [OUT_ROOT]   (variants as in bench/ald_fix.sh)
 set -euo pipefail
 VARIANT=$1; SEED=$2; ROOT=${3:-runs/ald-fix}; EPOCHS=${EPOCHS:-3}
-DATA_DIR=${DATA_DIR:-/work/shared/data/mnist}; DATA=${DATA:-mnist}
+DATA_DIR=${DATA_DIR:?set DATA_DIR to the folder with the MNIST IDX files}; DATA=${DATA:-mnist}
 case $VARIANT in
   vae)       PRESET=vae-mnist5k-mlp; ARGS=() ;;
   hoffman)   PRESET=hoffman-mnist5k-mlp; ARGS=() ;;

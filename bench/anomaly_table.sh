@@ -2,7 +2,7 @@
 # Anomaly detection table (data.holdout_split=zenati: train and test pooled): one model's
 # *-mnist5k-mlp preset, held-out digits 1/4/5/7/9, SEEDS (default "0 1 2"), EPOCHS epochs, one
 # thread, then lae anomaly with the log-joint and refined scores. Further arguments are config
-# overrides (full MNIST: --data.name=mnist --data.data_dir=../shared/data/mnist).
+# overrides (full MNIST: --data.name=mnist --data.data_dir=$MNIST_DIR).
 # Usage: bench/anomaly_table.sh MODEL OUT_DIR [EPOCHS] [SEEDS] [--section.key=value ...]
 set -euo pipefail
 model=$1; out=$2; epochs=${3:-10}; seeds=${4:-0 1 2}

@@ -8,7 +8,7 @@ step: the decoder, the likelihood, the prior and dU/dz; the outer backward throu
 AOTAutograd), then compares one training step with eager (same parameters, batch and noise: the
 loss and the parameter gradients), and profiles both (lae/bench/profile.py: aten operators,
 matrix products and their FLOPs, host reads per step) and times them. One thread.
-Writes bench/results/compiled_chain_probe.json.
+Writes results/compiled_chain_probe.json.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import lae.samplers.langevin_bound as langevin_bound_module
 from lae.bench.entries import entry_config, parse_entries, scratch_trainers
 from lae.bench.profile import profile_steps
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).parent.parent / "results"
 
 
 def compiled_energy_and_grad():

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/convergence.py [--quick]
 
-Writes bench/results/convergence_{linear,linear_fullbatch,neural}.json (settings, command and
+Writes results/convergence_{linear,linear_fullbatch,neural}.json (settings, command and
 curves) and docs/figures/convergence_{...}.png. Each run takes a few minutes on 2 CPU cores.
 """
 

@@ -5,11 +5,11 @@
 # at epochs 1 and 5 (200 draws; reference: 4 chains x 1500 + 1500 steps, dense mass matrix,
 # doubled budgets for slow points). One thread on CORE (default 0).
 #   bash bench/fidelity_check.sh [SEED] [CORE] [N]
-# Results: bench/results/fidelity-check/<label>-e<epoch>.json and summary.md.
+# Results: results/fidelity-check/<label>-e<epoch>.json and summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEED=${1:-0}; CORE=${2:-0}; N=${3:-40}
-OUT=${OUT:-bench/results/fidelity-check}
+OUT=${OUT:-results/fidelity-check}
 RUNS=${RUNS:-/tmp/fidelity-check-runs}
 mkdir -p "$OUT" "$RUNS"
 for spec in "vae:vae:" "lae:lae:" "lae-plain:lae:--model.mala_steps=0"; do

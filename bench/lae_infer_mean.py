@@ -8,7 +8,7 @@ MALA steps with a dense mass matrix), then, per candidate, the median over image
 of |candidate - posterior mean| / posterior sd: Phi g(x), and the mean of D parallel MALA chains
 of S steps from Phi g(x) at the model's adapted refinement step (the mean of the last half of
 each chain's states, and of the final states only). One thread. Used for docs/models.md
-("What infer(x) gives"); writes bench/results/lae_infer_mean.json.
+("What infer(x) gives"); writes results/lae_infer_mean.json.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from lae.samplers import MALA, run_chain
 from lae.samplers.base import tile_batch
 from lae.train import load_run
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).parent.parent / "results"
 
 
 def main() -> None:

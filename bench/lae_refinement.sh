@@ -4,14 +4,14 @@
 # seconds (steps only, from metrics.jsonl), posterior fidelity against long-run MALA, and the
 # AIS NLL in bits/dim on the same test images. One thread, one core.
 #   bash bench/lae_refinement.sh [EPOCHS] [CORE]
-# Results: bench/results/lae-refinement/m<m>/results.json and summary.json.
+# Results: results/lae-refinement/m<m>/results.json and summary.json.
 # VARIANTS="5:30 3:37 2:41" gives each m its own epochs (equal compute: epochs in inverse
 # proportion to the FLOPs per step); OUT, RUNS and SEED (default 0) may be set too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-10}
 CORE=${2:-0}
-OUT=${OUT:-bench/results/lae-refinement}
+OUT=${OUT:-results/lae-refinement}
 RUNS=${RUNS:-/tmp/lae-refinement-runs}
 VARIANTS=${VARIANTS:-"5:$EPOCHS 3:$EPOCHS 2:$EPOCHS 1:$EPOCHS 0:$EPOCHS"}
 SEED=${SEED:-0}

@@ -1,6 +1,6 @@
 """The paper's comparison table on data we have: models x seeds, trained and scored alike.
 
-    python bench/paper_table.py --data mnist --data-dir ../shared/data/mnist --epochs 50 \
+    python bench/paper_table.py --data mnist --data-dir $MNIST_DIR --epochs 50 \
         --models vae,vae-flow,hoffman,lae --seeds 0,1,2 --jobs 2 --out runs/table-mnist
 
 Each (model, seed) is trained from the preset ``<model>-mnist5k-mlp`` (the authors' MLP, latent
@@ -17,7 +17,7 @@ Extra ``--set key=value`` pairs are passed to every ``lae train`` (e.g.
 ``--set data.binarize=dynamic --set model.likelihood=bernoulli`` for binarised MNIST);
 ``--set-for MODEL key=value`` to one model's runs only (e.g. ``--set-for shortrun
 model.n_steps=5``). ``--include FILE.json`` adds a recorded ``results.json`` (named
-``<model>-seed<seed>.json``, as in bench/results/) to ``comparison.md`` only, so that new models can
+``<model>-seed<seed>.json``, as in results/) to ``comparison.md`` only, so that new models can
 be set beside rows scored earlier with the same settings without training those again.
 ``--jobs J`` runs J (model, seed) pairs at once with ``--threads`` torch threads each (default:
 cores // J); on a small CPU, J = cores with one thread each is fastest (several multi-threaded

@@ -6,7 +6,7 @@ lae/bench/profile.py.
 
 Counts ``training_step`` plus the trainer's ``_apply`` (both exist in every commit since the
 trainer was written) on the ``<model>-mnist5k-mlp`` presets, batch 100, one thread: 5 profiled
-steps after 3 warm-up steps. Used for bench/results/step_counts_before_after.json.
+steps after 3 warm-up steps. Used for results/step_counts_before_after.json.
 """
 
 import importlib.util

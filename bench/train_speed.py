@@ -4,12 +4,12 @@
 
 A thin wrapper on lae/bench/speed.py (the same measurement as part 1 of ``lae bench``, which
 also profiles, scores and plots: docs/bench.md), kept for measuring variants quickly and for
-the files in bench/results it wrote. A model entry may carry config overrides after "+", e.g.
+the files in results it wrote. A model entry may carry config overrides after "+", e.g.
 ``lae+model.mala_steps=0`` or ``lae+model.preconditioned=true`` (the entry is its label).
 
 Times ``Trainer.train_step`` (the model's step plus the optimiser update) on the same batch of
 <data> with the authors' MLP (the <model>-<data>-mlp presets), interleaving the models round by
-round so that background load affects them alike. Writes bench/results/train_speed.json.
+round so that background load affects them alike. Writes results/train_speed.json.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from lae.bench.entries import entry_config, parse_entries, scratch_trainers
 from lae.bench.speed import interleaved_seconds_per_step, speed_summary, synchronizer
 from lae.errors import LaeError
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).parent.parent / "results"
 
 
 def main() -> int:

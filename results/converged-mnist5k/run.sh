@@ -40,7 +40,7 @@ echo all done
 S="--data.name=mnist5k --train.epochs=30 --train.seed=0 --train.num_threads=1 --train.progress=false --data.val_size=500 --train.patience=5 --train.eval_size=100 --train.eval_k=20 --train.eval_ais_temps=40 --train.eval_ais_chains=1 --train.keep_checkpoints=1"
 lae train flow-prior-mnist5k-mlp --out $OUT/../flow-prior-halfeta $S --model.posterior_step_size=0.0025 --model.posterior_steps=40
 lae eval $OUT/../flow-prior-halfeta $E
-python bench/posterior_curvature.py $OUT/../flow-prior-halfeta --checkpoints best,last --out bench/results/converged-mnist5k/one-change/curv_flow-prior.json
+python bench/posterior_curvature.py $OUT/../flow-prior-halfeta --checkpoints best,last --out results/converged-mnist5k/one-change/curv_flow-prior.json
 
 # 4. the FD-classifier of every run's best checkpoint (500 samples against the 500 test images),
 # added to its results.json (run after step 2 has scored the run)
@@ -49,9 +49,9 @@ for run in $OUT/*-seed*/; do
 done
 
 # 5. the table (docs/evaluation.md) and the files here
-python bench/converged_summary.py $OUT --out-file bench/results/converged-mnist5k/table.md
+python bench/converged_summary.py $OUT --out-file results/converged-mnist5k/table.md
 for d in $OUT/*-seed*/; do n=$(basename $d)
-  cp $d/results.json bench/results/converged-mnist5k/$n.json
-  [ -f $d/results_p5.json ] && cp $d/results_p5.json bench/results/converged-mnist5k/$n-p5.json
-  cp $d/metrics.jsonl bench/results/converged-mnist5k/$n-metrics.jsonl
+  cp $d/results.json results/converged-mnist5k/$n.json
+  [ -f $d/results_p5.json ] && cp $d/results_p5.json results/converged-mnist5k/$n-p5.json
+  cp $d/metrics.jsonl results/converged-mnist5k/$n-metrics.jsonl
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Before/after reproduction: needs a checkout of the old commit at /tmp/lae-old
 #   git worktree add /tmp/lae-old fc5f098
-# then: bash bench/results/repro-sync-free/commands.sh old 0 & bash ... new 1
+# then: bash results/repro-sync-free/commands.sh old 0 & bash ... new 1
 # $1 = old|new, $2 = core
 side=$1; core=$2
 pp=$([ $side = old ] && echo /tmp/lae-old || echo /work/main)

@@ -19,9 +19,9 @@ lae train shortrun-mnist5k-mlp --out $OUT/F --model.n_steps=20 --model.learn_ste
 lae train vae-mnist5k-mlp --out $OUT/V --train.epochs=40 $common
 lae train vae-mnist5k-mlp --out $OUT/V3 --data.scale=-11 --model.likelihood=gaussian '--model.likelihood_options={sigma: 0.3}' --train.epochs=30 $common
 # the posterior's curvature at every epoch checkpoint (collapse_<run>.json here)
-for r in A B; do python bench/shortrun_collapse.py $OUT/$r --images 50 --out bench/results/shortrun-collapse/collapse_$r.json; done
-python bench/shortrun_collapse.py $OUT/C --images 50 --epochs 1,2,3,5,8,10,15,20,25,30,35,40 --out bench/results/shortrun-collapse/collapse_C.json
-for r in D E F; do python bench/shortrun_collapse.py $OUT/$r --images 50 --epochs 1,2,3,5,8,10,15,20,25,30 --out bench/results/shortrun-collapse/collapse_$r.json; done
+for r in A B; do python bench/shortrun_collapse.py $OUT/$r --images 50 --out results/shortrun-collapse/collapse_$r.json; done
+python bench/shortrun_collapse.py $OUT/C --images 50 --epochs 1,2,3,5,8,10,15,20,25,30,35,40 --out results/shortrun-collapse/collapse_C.json
+for r in D E F; do python bench/shortrun_collapse.py $OUT/$r --images 50 --epochs 1,2,3,5,8,10,15,20,25,30 --out results/shortrun-collapse/collapse_$r.json; done
 # MSE and the linear probe on all 500 test images (probe fitted on all 4,500 training codes)
 for r in A B C V; do for e in 1 5 10 20 40; do
   lae eval $OUT/$r --checkpoint $e --metrics mse,probe --n-examples 0 --probe-train 0 --out $OUT/eval/${r}_$e.json
@@ -49,13 +49,13 @@ lae eval $OUT/P2 --checkpoint 25 --metrics nll-ais --n-examples 100 --ais-chains
 # Why short-run's probe declines with eta held: the probe on infer(x), on the mean of 16 chains and
 # on the posterior mode (docs/models.md); probe_codes_<run>.json here
 for r in F E C V; do
-  python bench/probe_codes.py $OUT/$r --epochs 5,30 --train-images 1000 --out bench/results/shortrun-collapse/probe_codes_$r.json
+  python bench/probe_codes.py $OUT/$r --epochs 5,30 --train-images 1000 --out results/shortrun-collapse/probe_codes_$r.json
 done
 # Why the flow prior degrades: the posterior's curvature against its fixed-step chain (curvature_<run>.json here)
-python bench/posterior_curvature.py $OUT/P --images 50 --out bench/results/shortrun-collapse/curvature_P.json
-python bench/posterior_curvature.py $OUT/P2 --images 50 --epochs 1,3,5,7,10,15,20,25 --out bench/results/shortrun-collapse/curvature_P2.json
-python bench/posterior_curvature.py $OUT/L --images 50 --epochs 1,3,5,7,10,15,20,25,30 --out bench/results/shortrun-collapse/curvature_L.json
-# ... and on the converged table's seed-0 runs (bench/results/converged-mnist5k/run.sh), best and last checkpoints
+python bench/posterior_curvature.py $OUT/P --images 50 --out results/shortrun-collapse/curvature_P.json
+python bench/posterior_curvature.py $OUT/P2 --images 50 --epochs 1,3,5,7,10,15,20,25 --out results/shortrun-collapse/curvature_P2.json
+python bench/posterior_curvature.py $OUT/L --images 50 --epochs 1,3,5,7,10,15,20,25,30 --out results/shortrun-collapse/curvature_L.json
+# ... and on the converged table's seed-0 runs (results/converged-mnist5k/run.sh), best and last checkpoints
 for m in flow-prior latent-ebm; do
-  python bench/posterior_curvature.py ${CONV:-/tmp/conv}/mnist5k/$m-seed0 --checkpoints best,last --out bench/results/shortrun-collapse/curvature_conv_$m.json
+  python bench/posterior_curvature.py ${CONV:-/tmp/conv}/mnist5k/$m-seed0 --checkpoints best,last --out results/shortrun-collapse/curvature_conv_$m.json
 done

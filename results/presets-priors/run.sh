@@ -1,7 +1,7 @@
 #!/bin/bash
 # The learned-prior presets trained and scored with the full metric set, two runs at a time, one
 # thread each, after the comparison table (runs/table-priors) has finished. MNIST-5k: the presets'
-# own data, 3 epochs; Fashion-MNIST: 1 epoch. Same evaluation settings as bench/results/presets.
+# own data, 3 epochs; Fashion-MNIST: 1 epoch. Same evaluation settings as results/presets.
 while pgrep -f "paper_table.py" > /dev/null; do sleep 30; done
 cd /work/tablewt
 source /work/main/.venv/bin/activate

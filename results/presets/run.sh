@@ -17,7 +17,7 @@ one() {  # name preset epochs extra...
   python -m lae.cli eval $OUT/$name $EVAL >> $OUT/$name.log 2>&1
   echo "$(date +%T) done $name" >> $OUT/progress.log
 }
-# reproduction: the same commands as bench/results/table-mnist's seed-0 VAE and LAE (plain ALD)
+# reproduction: the same commands as results/table-mnist's seed-0 VAE and LAE (plain ALD)
 TABLE="--metrics nll-ais,bdmc,elbo,iwae,mse --k 1000 --n-examples 100 --ais-chains 4 --ais-temps 1000 --bdmc-n-sim 20 --data-dir /work/shared/data/mnist"
 for m in vae lae; do
   name=repro-$m-seed0
