@@ -118,6 +118,7 @@ class LAE(LatentModel):
         mala_steps: int = 0  # per-point MALA steps in latent space after the ALD transitions
         mala_step_size: float = 1e-2  # their initial step size (adapted toward mala_target)
         mala_target: float = MALA_TARGET
+        mala_adapt_gain: float = 0.0  # the refinement step's adapter gain (0: adapt_gain)
         # Evaluation-time inference (posterior_samples, infer), apart from training's chain:
         # "chain": the training chain continued on the test batch (ALD on Phi, then mala_steps
         # refinement steps), the paper's amortized inference; "mala": per-image MALA from the
@@ -127,10 +128,12 @@ class LAE(LatentModel):
         eval_warmup: int = 200
         eval_thin: int = 2
         # infer(x), an estimate of the posterior mean: with eval_inference "mala", the mean of
-        # infer_steps kept steps after the warm-up; with "chain", the mean of the last half of
-        # infer_steps MALA steps from Phi g(x) at the refinement's step (mala_steps > 0); 0:
-        # Phi g(x) itself
+        # infer_steps kept steps after infer_warmup steps of the same sampler (shorter than
+        # eval_warmup: infer runs on every image that reconstructions, the probe and the tasks
+        # score); with "chain", the mean of the last half of infer_steps MALA steps from
+        # Phi g(x) at the refinement's step (mala_steps > 0); 0: Phi g(x) itself
         infer_steps: int = 20
+        infer_warmup: int = 100
 
         def __post_init__(self) -> None:
             super().__post_init__()
@@ -140,9 +143,10 @@ class LAE(LatentModel):
             if self.feature_norm not in ("none", "batch"):
                 raise ValueError(f"feature_norm must be 'none' or 'batch', got "
                                  f"{self.feature_norm!r}")
-            if self.adapt_fall_gain < 0 or not self.adapt_gain > 0:
-                raise ValueError(f"adapt_gain must be > 0 and adapt_fall_gain >= 0, got "
-                                 f"{self.adapt_gain}, {self.adapt_fall_gain}")
+            if min(self.adapt_fall_gain, self.mala_adapt_gain) < 0 or not self.adapt_gain > 0:
+                raise ValueError(f"adapt_gain must be > 0, adapt_fall_gain and mala_adapt_gain "
+                                 f">= 0; got {self.adapt_gain}, {self.adapt_fall_gain}, "
+                                 f"{self.mala_adapt_gain}")
             if self.phi_prior_std < 0 or self.mala_steps < 0 or not self.mala_step_size > 0:
                 raise ValueError("phi_prior_std and mala_steps must be >= 0 and mala_step_size "
                                  f"> 0; got {self.phi_prior_std}, {self.mala_steps}, "
@@ -153,10 +157,11 @@ class LAE(LatentModel):
             if self.eval_inference not in ("chain", "mala"):
                 raise ValueError(f"eval_inference must be 'chain' or 'mala', got "
                                  f"{self.eval_inference!r}")
-            if self.eval_warmup < 4 or self.eval_thin < 1 or self.infer_steps < 0:
-                raise ValueError(f"eval_warmup must be >= 4, eval_thin >= 1 and infer_steps >= "
-                                 f"0; got {self.eval_warmup}, {self.eval_thin}, "
-                                 f"{self.infer_steps}")
+            if (min(self.eval_warmup, self.infer_warmup) < 4 or self.eval_thin < 1
+                    or self.infer_steps < 0):
+                raise ValueError(f"eval_warmup and infer_warmup must be >= 4, eval_thin >= 1 and "
+                                 f"infer_steps >= 0; got {self.eval_warmup}, "
+                                 f"{self.infer_warmup}, {self.eval_thin}, {self.infer_steps}")
             if self.ald_steps < 1:
                 raise ValueError(f"ald_steps must be >= 1, got {self.ald_steps}")
             if not self.step_size > 0:
@@ -190,8 +195,8 @@ class LAE(LatentModel):
                                            fall_gain=cfg.adapt_fall_gain or None)
         if cfg.mala_steps:
             self.register_buffer("log_mala_step_size", torch.tensor(math.log(cfg.mala_step_size)))
-            self.mala_adapter = StepSizeAdapter(cfg.mala_target, per_chain=False,
-                                                gain=cfg.adapt_gain, decay=0.0)  # constant gain
+            self.mala_adapter = StepSizeAdapter(cfg.mala_target, per_chain=False, decay=0.0,
+                                                gain=cfg.mala_adapt_gain or cfg.adapt_gain)
 
     def feature_matrix(self, x: Tensor) -> Tensor:
         """G = [g(x), 1]: [B, d + 1]."""
@@ -318,15 +323,14 @@ class LAE(LatentModel):
 
     inference_is_chain = True
 
-    def eval_chain(self, x: Tensor, n_steps: int, thin: int,
+    def eval_chain(self, x: Tensor, n_steps: int, thin: int, warmup: int,
                    generator: torch.Generator | None = None) -> AdaptiveMALAResult:
         """Evaluation-time MALA on U(x, .) per image from the amortized start Phi g(x), with a
-        step size and a dense mass adapted per image over ``eval_warmup`` steps, then
-        ``n_steps`` kept steps, every ``thin``-th recorded (samples [n_steps // thin, 1, B, K]).
-        Costs ``eval_warmup + n_steps`` decoder passes (forward and backward) per image."""
+        step size and a dense mass adapted per image over ``warmup`` steps, then ``n_steps``
+        kept steps, every ``thin``-th recorded (samples [n_steps // thin, 1, B, K]). Costs
+        ``warmup + n_steps`` decoder passes (forward and backward) per image."""
         return adaptive_mala(posterior_energy(self.log_joint, x, 1), self.chain_latents(x)[None],
-                             n_steps, warmup=self.cfg.eval_warmup, thin=thin,
-                             generator=generator)
+                             n_steps, warmup=warmup, thin=thin, generator=generator)
 
     @torch.no_grad()
     def posterior_samples(self, x: Tensor, n_samples: int,
@@ -339,7 +343,8 @@ class LAE(LatentModel):
         by ``mala_steps`` MALA steps if set."""
         if self.cfg.eval_inference == "mala":
             thin = self.cfg.eval_thin
-            return self.eval_chain(x, n_samples * thin, thin, generator).samples[:, 0]
+            return self.eval_chain(x, n_samples * thin, thin, self.cfg.eval_warmup,
+                                   generator).samples[:, 0]
         feats = self.eval_feature_matrix(x)
         adapt = (StepSizeAdapter(self.cfg.target_acceptance, per_chain=True) if self.cfg.mh
                  else None)
@@ -368,13 +373,14 @@ class LAE(LatentModel):
     @torch.no_grad()
     def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """An estimate of each x's posterior mean, [B, K]. With ``eval_inference`` "mala": the
-        mean of ``infer_steps`` kept steps of :meth:`eval_chain` (``eval_warmup + infer_steps``
-        decoder passes per image). With "chain" and refinement (``mala_steps``): the mean of the
+        mean of ``infer_steps`` kept steps of :meth:`eval_chain` after ``infer_warmup`` steps
+        (``infer_warmup + infer_steps`` decoder passes per image). With "chain" and refinement (``mala_steps``): the mean of the
         last half of ``infer_steps`` MALA steps on U(x, .) from Phi g(x), at the refinement's
         adapted step size. Otherwise (or ``infer_steps`` 0) Phi g(x) itself, which lies a few
         posterior sds from the posterior mean (docs/models.md)."""
         if self.cfg.eval_inference == "mala" and self.cfg.infer_steps:
-            return self.eval_chain(x, self.cfg.infer_steps, 1, generator).samples[:, 0].mean(0)
+            return self.eval_chain(x, self.cfg.infer_steps, 1, self.cfg.infer_warmup,
+                                   generator).samples[:, 0].mean(0)
         start = self.chain_latents(x)
         steps = self.cfg.infer_steps if self.cfg.mala_steps else 0
         if not steps:

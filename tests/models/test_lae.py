@@ -189,7 +189,8 @@ def test_evaluation_time_mala_samples_each_exact_posterior_and_infers_its_mean()
     # more than 3 standard errors out. infer(x) averages 200 kept steps: error ~0.15 sd, bound
     # 0.5 on the mean over points and coordinates.
     torch.manual_seed(0)
-    model = linear_lae(eval_inference="mala", eval_warmup=200, eval_thin=2, infer_steps=200)
+    model = linear_lae(eval_inference="mala", eval_warmup=200, eval_thin=2, infer_steps=200,
+                       infer_warmup=200)
     lin = model.decoder[0]
     truth = LinearGaussian(lin.weight.detach(), lin.bias.detach(), 0.5)
     x = truth.sample_x(10, generator=torch.Generator().manual_seed(1))
@@ -205,7 +206,7 @@ def test_evaluation_time_mala_samples_each_exact_posterior_and_infers_its_mean()
 
 
 @pytest.mark.parametrize("options", [
-    {"eval_inference": "mala", "eval_warmup": 10, "infer_steps": 3},
+    {"eval_inference": "mala", "eval_warmup": 10, "infer_warmup": 6, "infer_steps": 3},
     {"feature_norm": "batch"},
     {"preconditioned": True, "precond_damping": 1.0, "precond_damping_ref": "median",
      "phi_prior_std": 1.0},
