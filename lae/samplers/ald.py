@@ -58,7 +58,7 @@ G Phi^T are n parallel chains.
 
 One chain over several processes (data parallel): each process holds a shard of the batch and
 V is the sum over all shards. With ``reduce`` (a function that sums a tensor over the processes,
-e.g. :func:`all_reduce_sum` of torch.distributed), every state's dV/dPhi and summed energy are
+e.g. :func:`lae.train.distributed.all_reduce_sum`), every state's dV/dPhi and summed energy are
 reduced in one collective per evaluation, so the MH test, the drift and (with a generator seeded
 alike on every process) the noise and the uniform draw are the same everywhere: every process
 holds the same Phi, the one chain of the global batch. A non-finite value on any shard makes the
@@ -148,16 +148,6 @@ class ALDState(NamedTuple):
 
 
 Reduce = Callable[[Tensor], Tensor]  # a tensor summed over the processes sharing one chain
-
-
-def all_reduce_sum(t: Tensor) -> Tensor:
-    """``t`` summed over the processes of torch.distributed's default group (a new tensor):
-    the ``reduce`` of an ALD chain shared by every process."""
-    import torch.distributed as dist
-
-    out = t.clone()
-    dist.all_reduce(out, op=dist.ReduceOp.SUM)
-    return out
 
 
 def _row_space(s: Tensor, shape: tuple[int, ...]) -> Tensor:

@@ -197,3 +197,11 @@ def run_local_processes(fn: Callable[..., int], nproc: int, *args: Any) -> None:
 
     mp.start_processes(_local_process, args=(nproc, free_port(), fn, args), nprocs=nproc,
                        join=True, start_method="spawn")
+
+
+def all_reduce_sum(t: Tensor) -> Tensor:
+    """``t`` summed over the processes of torch.distributed's default group (a new tensor):
+    the ``reduce`` of an ALD chain shared by every process."""
+    out = t.clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out

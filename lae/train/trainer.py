@@ -41,7 +41,6 @@ from lae.eval.plots import (
 )
 from lae.models import DataSpec, LatentModel, build_model
 from lae.models.base import StepOutput
-from lae.samplers.ald import all_reduce_sum
 from lae.train import distributed
 from lae.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from lae.train.config import Config, save_config
@@ -365,7 +364,7 @@ class Trainer:
                                        and name not in self.model.per_example_buffers]
             # DDP's start: every process from process 0's parameters and buffers
             distributed.broadcast_([*self.model.parameters(), *self.model.buffers()])
-            self.model.share_chains(all_reduce_sum, self.chain_generator, world * tc.batch_size)
+            self.model.share_chains(distributed.all_reduce_sum, self.chain_generator, world * tc.batch_size)
             if self.model.per_example_buffers:
                 self.visited = torch.zeros(n_train, dtype=torch.bool, device=self.device)
         if main:

@@ -12,7 +12,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from lae.samplers.ald import ALD, all_reduce_sum
+from lae.samplers.ald import ALD
+from lae.train.distributed import all_reduce_sum
 
 N, D, K, STEPS = 8, 16, 2, 25
 
