@@ -57,6 +57,10 @@ class ModelConfig:
     likelihood_options: dict[str, Any] = field(default_factory=dict)
     prior_lr_scale: float = 1.0  # a learned prior's learning rate over train.lr
 
+    #: keys a resumed run may change (evaluation-time settings and guards, not what the
+    #: checkpoint holds); "a.b" names key b inside the dict-valued key a. Subclasses extend it.
+    resumable: ClassVar[tuple[str, ...]] = ("prior_options.max_energy",)
+
     def __post_init__(self) -> None:
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")

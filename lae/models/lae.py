@@ -97,6 +97,8 @@ class LAE(LatentModel):
 
     @dataclass
     class Config(ModelConfig):
+        resumable = (*ModelConfig.resumable, "eval_std", "eval_inference", "eval_warmup",
+                     "eval_thin", "infer_steps", "infer_warmup")
         ald_steps: int = 2  # T, ALD transitions per minibatch (the paper: T >= 2 is enough)
         step_size: float = 1e-6  # eta on the summed potential V (authors: 1e-4 on the mean)
         mh: bool = True  # Metropolis-Hastings test (the paper's ablation: stabilises training)

@@ -72,6 +72,7 @@ class LD(LatentModel):
 
     @dataclass
     class Config(ModelConfig):
+        resumable = (*ModelConfig.resumable, "test_steps")
         n_steps: int = 2  # T, transitions per visit of an example
         sampler: str = "mala"  # a kernel of lae.samplers.KERNELS; "langevin" is unadjusted
         step_size: float = 0.01  # initial eta of every chain

@@ -173,9 +173,14 @@ RESUMABLE_CHANGES = {
                              "log_every", "eval_size", "eval_k", "eval_batch_size",
                              "eval_ais_temps", "eval_ais_chains", "n_samples",
                              "keep_checkpoints", "patience", "tensorboard", "progress", "compile",
-                             "compile_mode", "stall_steps", "stall_acceptance", "on_stall")),
-    # evaluation-time inference and divergence guards
-    ("model", "test_steps"), ("model", "eval_std"), ("model", "prior_options", "max_energy")}
+                             "compile_mode", "stall_steps", "stall_acceptance", "on_stall"))}
+
+
+def resumable_changes(cfg: Config) -> set[tuple[str, ...]]:
+    """The (section, key[, subkey]) settings a resumed run may change: the data's and the
+    trainer's above, and the model's as its config class declares (``ModelConfig.resumable``)."""
+    model = {("model", *key.split(".")) for key in type(cfg.model).resumable}
+    return RESUMABLE_CHANGES | model
 
 
 def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
@@ -184,16 +189,17 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
     ``train.epochs`` epochs."""
     saved = checkpoint.get("config") or {}
     new = cfg.to_dict()
+    free_keys = resumable_changes(cfg)
     changed = []
     for section in ("data", "model", "train"):
         old_s, new_s = saved.get(section, {}), new.get(section, {})
         for key in sorted(old_s, key=str):  # keys lae added since the checkpoint: unknown
             old_v, new_v = old_s.get(key), new_s.get(key)
             if isinstance(old_v, dict) and isinstance(new_v, dict):  # e.g. prior_options
-                free = {k[2] for k in RESUMABLE_CHANGES if len(k) == 3 and k[:2] == (section, key)}
+                free = {k[2] for k in free_keys if len(k) == 3 and k[:2] == (section, key)}
                 old_v = {k: v for k, v in old_v.items() if k not in free}
                 new_v = {k: v for k, v in new_v.items() if k not in free}
-            if (section, key) in RESUMABLE_CHANGES or old_v == new_v:
+            if (section, key) in free_keys or old_v == new_v:
                 continue
             changed.append(f"{section}.{key} ({_show(old_s.get(key))} -> "
                            f"{_show(new_s.get(key))})")
@@ -711,11 +717,14 @@ class Trainer:
 
     # -- faults ----------------------------------------------------------------------------
     def _looks_diverged(self, exc: Exception) -> bool:
+        """Divergence, decided by the error's type and the model's state, never by its text: a
+        factorisation that failed (``LinAlgError``), or any other error raised while a
+        parameter or a floating-point buffer (a chain's state, a step size) is not finite."""
         if isinstance(exc, torch.linalg.LinAlgError):
             return True
-        text = str(exc).lower()
-        return any(w in text for w in ("nan", "inf", "finite")) or not all(
-            bool(torch.isfinite(p).all()) for p in self.model.parameters())
+        state = [*self.model.parameters(),
+                 *(b for b in self.model.buffers() if b.is_floating_point())]
+        return not all(bool(torch.isfinite(t).all()) for t in state)
 
     def _diverged(self, epoch: int, what: str, x: torch.Tensor | None) -> TrainingDiverged:
         """Write ``diagnostics.json`` and build the error: what went wrong, where, the likely

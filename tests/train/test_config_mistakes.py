@@ -78,3 +78,16 @@ def test_resume_with_an_emptied_config_uses_the_checkpoints(trained, capsys):
     assert main(["train", "vae-toy2d", "--out", str(trained), "--resume",
                  "--train.epochs=2"]) == 0
     assert "latent_dim: 2" in (trained / "config.yaml").read_text()
+
+
+def test_a_model_config_declares_which_of_its_keys_a_resume_may_change(tmp_path, capsys):
+    # the LAE's evaluation-time sampler is not in its checkpoint: a resume may change it; its
+    # chain's settings are
+    run = tmp_path / "lae"
+    assert main(["train", "vae-toy2d", "--out", str(run), "--model.name=lae",
+                 "--train.epochs=1", *TINY]) == 0
+    assert main(["train", "vae-toy2d", "--out", str(run), "--model.name=lae", "--resume",
+                 "--train.epochs=2", "--model.eval_warmup=50", *TINY]) == 0
+    assert main(["train", "vae-toy2d", "--out", str(run), "--model.name=lae", "--resume",
+                 "--train.epochs=3", "--model.ald_steps=3", *TINY]) == 2
+    assert "model.ald_steps (2 -> 3)" in _error(capsys)

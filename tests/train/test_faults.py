@@ -234,3 +234,23 @@ def test_resume_before_the_first_checkpoint_says_to_overwrite(tmp_path, fast_ove
     with pytest.raises(RunDirError, match="no checkpoint yet.*--overwrite"):
         Trainer(_cfg(fast_overrides), run, resume=True)
     Trainer(_cfg(fast_overrides, "train.epochs=1"), run, overwrite=True).fit()
+
+
+def test_divergence_is_decided_by_the_state_not_by_the_error_text(tmp_path, fast_overrides,
+                                                                  monkeypatch):
+    # an error that merely mentions "nan" while every parameter and buffer is finite is a bug
+    # and keeps its traceback; the same error with a non-finite parameter is divergence
+    trainer = Trainer(_cfg(fast_overrides, "train.epochs=1"), tmp_path / "run")
+
+    def failing_step(*args, **kwargs):
+        raise ValueError("invalid values: nan (a message, not a state)")
+
+    monkeypatch.setattr(trainer.model, "training_step", failing_step)
+    with pytest.raises(ValueError, match="a message, not a state"):
+        trainer.fit()
+    trainer = Trainer(_cfg(fast_overrides, "train.epochs=1"), tmp_path / "run2")
+    monkeypatch.setattr(trainer.model, "training_step", failing_step)
+    with torch.no_grad():
+        next(trainer.model.parameters()).fill_(float("inf"))
+    with pytest.raises(TrainingDiverged, match="a message, not a state"):
+        trainer.fit()
