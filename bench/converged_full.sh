@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Issue 29 scope 5: the converged comparison on full-size data, full MNIST 8-bit and full
+# Fashion-MNIST: the VAE, the LAE preset, Hoffman (3 seeds) and the paper's plain ALD LAE (the
+# lae-paper-mnist-mlp setting: SGD at lr 1e-4, 3 ALD transitions without MH, no refinement, the
+# paper's chain inference). Early stopping on 5,000 held-out training images (patience 10, AIS
+# 1 x 40 on 200 of them per epoch; IWAE for the VAE), scored at the best epoch: AIS (4 chains x
+# 1000 temperatures) with BDMC, the paper's negative ELBO (the LAE with its hand-set q; lae eval averages
+# 10 single-sample estimates, the paper's estimator with less noise), IWAE, MSE and posterior fidelity on 200 test images.
+#
+#   DATA_DIR=$MNIST_DIR OUT=/somewhere/outside/the/tree bash bench/converged_full.sh [mnist|fashion-mnist]
+#
+# Every run keeps its checkpoints and resumes where it stopped when the script is run again
+# (paper_table.py skips finished runs and resumes started ones), so it can span sessions. Sized:
+# on one CPU thread a full-MNIST LAE epoch is about a minute, the runs take 30-60 epochs: about
+# 15-25 hours for both data sets on 2 cores; minutes per run on a GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${1:-mnist}
+OUT=${OUT:?set OUT to a folder outside the work tree}/$DATA
+DIR=()
+[ "$DATA" = mnist ] && DIR=(--data-dir "${DATA_DIR:?set DATA_DIR to the folder with the MNIST IDX files}")
+COMMON=(--data "$DATA" "${DIR[@]}" --seeds 0,1,2 --epochs 300 --jobs 2 --threads 1
+  --set data.val_size=5000 --set train.patience=10 --set train.eval_size=200 --set train.eval_k=20
+  --set train.eval_ais_temps=40 --set train.eval_ais_chains=1 --set train.keep_checkpoints=1
+  --checkpoint best --metrics nll-ais,bdmc,elbo,iwae,mse,posterior --n-examples 200
+  --ais-chains 4 --ais-temps 1000 --bdmc-n-sim 10 --k 100 --reference vae)
+.venv/bin/python bench/paper_table.py "${COMMON[@]}" --models vae,lae,hoffman \
+  --set-for vae train.eval_ais_temps=0 --out "$OUT/presets"
+.venv/bin/python bench/paper_table.py "${COMMON[@]}" --models lae --out "$OUT/lae-paper" \
+  --set model.ald_steps=3 --set model.mh=false --set model.adapt_step=false \
+  --set model.mala_steps=0 --set model.eval_inference=chain --set train.optimizer=sgd \
+  --set train.lr=0.0001
