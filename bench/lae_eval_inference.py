@@ -13,7 +13,7 @@ out), then for each inference:
 - ``mala-amortized-W``: eval_inference "mala" with eval_warmup W, started from Phi g(x);
 - ``mala-prior-W``: the same sampler started from a prior draw instead (what amortization buys);
 
-200 draws per image (thin 2), and infer(x) (the mean of 20 kept steps after the same warm-up),
+200 draws per image (every ``--thin``-th step, default 2), and infer(x) (the mean of 20 kept steps after the same warm-up),
 scored per image x coordinate against the reference: the sd ratio, the mean error and infer's
 error in posterior sd (median, 10th and 90th percentiles, share inside the bands), and the cost
 in decoder passes (forward and backward) per image. One thread.
@@ -33,7 +33,7 @@ from lae.eval.posterior import RHAT_KEEP, distribution, fidelity, reference_samp
 from lae.samplers.adaptive import adaptive_mala, posterior_energy
 from lae.train import load_run
 
-DRAWS, THIN, INFER_STEPS = 200, 2, 20
+DRAWS, INFER_STEPS = 200, 20
 
 
 def scores(draws: torch.Tensor, code: torch.Tensor, ref: torch.Tensor, keep: torch.Tensor
@@ -48,11 +48,11 @@ def scores(draws: torch.Tensor, code: torch.Tensor, ref: torch.Tensor, keep: tor
             "infer_error_sd": distribution(infer_error[keep], below=1.0)}
 
 
-def mala(model, x: torch.Tensor, start: torch.Tensor, warmup: int, g: torch.Generator
-         ) -> tuple[torch.Tensor, torch.Tensor]:
+def mala(model, x: torch.Tensor, start: torch.Tensor, warmup: int, thin: int,
+         g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(200 draws [S, B, K], infer(x) [B, K]) of the evaluation-time sampler from start."""
     energy = posterior_energy(model.log_joint, x, 1)
-    draws = adaptive_mala(energy, start[None], DRAWS * THIN, warmup=warmup, thin=THIN,
+    draws = adaptive_mala(energy, start[None], DRAWS * thin, warmup=warmup, thin=thin,
                           generator=g).samples[:, 0]
     code = adaptive_mala(energy, start[None], INFER_STEPS, warmup=warmup,
                          generator=g).samples[:, 0].mean(0)
@@ -65,13 +65,15 @@ def main() -> None:
     parser.add_argument("--checkpoints", default="1,5")
     parser.add_argument("--n-examples", type=int, default=20)
     parser.add_argument("--warmups", default="25,50,100,200,400")
+    parser.add_argument("--thin", type=int, default=2)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
     record = {"command": "python bench/lae_eval_inference.py " + " ".join(
         a for a in [args.run_dir, f"--checkpoints {args.checkpoints}",
-                    f"--n-examples {args.n_examples}", f"--warmups {args.warmups}"]),
-              "draws": DRAWS, "thin": THIN, "infer_steps": INFER_STEPS, "checkpoints": {}}
+                    f"--n-examples {args.n_examples}", f"--warmups {args.warmups}",
+                    f"--thin {args.thin}"]),
+              "draws": DRAWS, "thin": args.thin, "infer_steps": INFER_STEPS, "checkpoints": {}}
     for ckpt in args.checkpoints.split(","):
         run = load_run(Path(args.run_dir), checkpoint=ckpt)
         model = run.model.eval()
@@ -97,10 +99,10 @@ def main() -> None:
             "decoder_passes_per_image_infer": model.cfg.infer_steps}
         for warmup in map(int, args.warmups.split(",")):
             for name, z in (("amortized", start), ("prior", prior_start)):
-                draws, code = mala(model, x, z, warmup, g)
+                draws, code = mala(model, x, z, warmup, args.thin, g)
                 out["inference"][f"mala-{name}-{warmup}"] = scores(
                     draws, code, ref.samples, keep) | {
-                    "decoder_passes_per_image_draws": warmup + DRAWS * THIN,
+                    "decoder_passes_per_image_draws": warmup + DRAWS * args.thin,
                     "decoder_passes_per_image_infer": warmup + INFER_STEPS}
         record["checkpoints"][ckpt] = out
         print(ckpt, json.dumps({k: (v["sd_ratio"]["median"], v["mean_error_sd"]["median"],

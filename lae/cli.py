@@ -29,6 +29,7 @@ import signal
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from lae.errors import ConfigError, LaeError
 from lae.eval.json import json_safe
@@ -130,6 +131,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"--metrics: {what}; choices: {', '.join(sorted(METRICS))}")
     settings = settings_from_arguments(args)  # bad settings fail before any work
     run = load_run(args.run_dir, args.checkpoint)
+    model_overrides = _evaluation_overrides(run, args.set)
     out = Path(args.out) if args.out else run.run_dir / "results.json"
     _refuse_existing(out, args.overwrite or args.out is None)
     try:  # a folder the results cannot be written to fails now, not after the metrics
@@ -161,6 +163,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     results = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
                "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,
                "training_warnings": flagged, **results}
+    for res in results["metrics"].values() if model_overrides else ():
+        res["settings"]["model_overrides"] = model_overrides  # each number says how it was made
     if out.exists() and not args.overwrite:  # the default results.json: add to what it holds
         results = merge_results(read_results(out), results, names)
     atomic_write(out, lambda f: f.write(json.dumps(json_safe(results), indent=2).encode()))
@@ -173,6 +177,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"WARNING (training, step {warning.get('step')}): {warning.get('message')}")
     print(f"wrote {out}")
     return 0
+
+
+def _evaluation_overrides(run: Any, items: list[str]) -> dict[str, Any]:
+    """Apply ``--set model.KEY=VALUE`` items to a loaded run's model config: only keys its config
+    class declares resumable (they change what evaluation runs, not what the checkpoint holds),
+    checked by the config's own validation. Returns the applied {"model.KEY": value}."""
+    from lae.train.config import config_from_dict, merge, parse_overrides
+
+    if not items:
+        return {}
+    nested = parse_overrides(items)
+    allowed = sorted(k for k in type(run.config.model).resumable if "." not in k)
+    bad = [f"{section}.{key}" for section, keys in nested.items()
+           for key in (keys if isinstance(keys, dict) else [None])
+           if section != "model" or key not in allowed]
+    if bad:
+        raise ConfigError(f"--set {', '.join(bad)}: lae eval may change only the model's "
+                          f"evaluation-time settings: {', '.join('model.' + k for k in allowed)}")
+    raw = merge(run.config.to_dict(), nested)
+    try:
+        run.model.cfg = config_from_dict(raw).model
+    except ValueError as exc:
+        raise ConfigError(f"--set: {exc}") from None
+    return {f"model.{k}": v for k, v in nested["model"].items()}
 
 
 def _run_and_test_data(args: argparse.Namespace):
@@ -458,6 +486,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="where the dataset files are")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the results file instead of adding to it")
+    p.add_argument("--set", action="append", default=[], metavar="model.KEY=VALUE",
+                   help="an evaluation-time setting of the model, one its config lets a "
+                        "resumed run change (e.g. model.eval_inference=mala for an LAE trained "
+                        "before that setting); recorded in the results (repeatable)")
 
     add_settings_arguments(p)  # --k, --ais-chains, --fd-samples, ...: one per EvalSettings field
 
