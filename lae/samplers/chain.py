@@ -85,8 +85,9 @@ class StepSizeAdapter:
     def __post_init__(self) -> None:
         if not 0 < self.target_acceptance < 1:
             raise ValueError(f"target_acceptance must be in (0, 1), got {self.target_acceptance}")
-        if not self.gain > 0 or (self.fall_gain is not None and not self.fall_gain > 0):
-            raise ValueError(f"gain and fall_gain must be > 0, got {self.gain}, {self.fall_gain}")
+        if not self.gain >= 0 or (self.fall_gain is not None and not self.fall_gain > 0):
+            raise ValueError(f"gain must be >= 0 (0: the step stays) and fall_gain > 0, got "
+                             f"{self.gain}, {self.fall_gain}")
 
     def init(self, step_size: StepSize, n_chains: int, dtype: torch.dtype = torch.float32
              ) -> Tensor:
