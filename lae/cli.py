@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shlex
@@ -53,8 +54,6 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     from lae.train.config import config_from_dict, merge, parse_overrides, read_yaml
 
     run_dir = Path(args.out)
-    if args.nproc < 1:
-        raise LaeError(f"--nproc {args.nproc}: expected a number of processes >= 1")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # start the processes here
         return _train_on_local_processes(args.nproc, args.argv)
     if args.data_dir is not None:
@@ -425,9 +424,36 @@ def cmd_config(args: argparse.Namespace, overrides: list[str]) -> int:
     return 0
 
 
+def count(minimum: int, maximum: int | None = None, what: str = ""):
+    """An argparse type: an integer in [minimum, maximum], else an error naming the range (the
+    flag is named by argparse), before any work."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            top = f" and <= {maximum}{what}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}{top}, got "
+                                             f"{value}")
+        return value
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
 def _task_arguments(p: argparse.ArgumentParser, n_examples: int, out: str) -> None:
     """The options lae anomaly and lae inpaint share."""
-    p.add_argument("--n-examples", type=int, default=n_examples,
+    p.add_argument("--n-examples", type=count(0), default=n_examples,
                    help=f"N evenly spaced images (0: all; default {n_examples})")
     p.add_argument("--checkpoint", default="last",
                    help="last, best (train.patience), an epoch number, or a .pt path")
@@ -455,13 +481,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     p.add_argument("--data-dir", default=None, help="where the dataset files are (or go)")
     p.add_argument("--download", action="store_true", help="download the dataset if missing")
-    p.add_argument("--nproc", type=int, default=1,
+    p.add_argument("--nproc", type=count(1, os.cpu_count() or 1,
+                                         " (this machine's CPU cores)"), default=1,
                    help="train on this many processes on this machine (gloo on the CPU, one GPU "
                         "each with CUDA); train.batch_size is per process (docs/distributed.md)")
 
     p = sub.add_parser("sample", help="draw samples from a trained model as a PNG grid")
     p.add_argument("run_dir", help="a run folder written by lae train")
-    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("-n", type=count(1), default=64, help="number of samples (default 64)")
     p.add_argument("--out", required=True, help="the PNG file to write")
     p.add_argument("--checkpoint", default="last",
                    help="last, best (train.patience), an epoch number, or a .pt path")
@@ -512,9 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="log-joint: -log p(x, z) at the model's inferred z; refined: after "
                         "--refine-steps gradient steps on it; nll-iwae, nll-ais: -log p(x) "
                         "(default log-joint)")
-    p.add_argument("--refine-steps", type=int, default=20,
+    p.add_argument("--refine-steps", type=count(1), default=20,
                    help="noise-free gradient steps of the refined score (default 20)")
-    p.add_argument("--k", type=int, default=100, help="importance samples of nll-iwae "
+    p.add_argument("--k", type=count(1), default=100, help="importance samples of nll-iwae "
                                                       "(default 100)")
     _task_arguments(p, n_examples=0, out="results JSON (default RUN_DIR/anomaly.json)")
 
@@ -534,10 +561,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test images, or the training images with the masks data.mask puts on "
                         "them: the recovery of what a run trained on corrupted data never saw "
                         "(default test)")
-    p.add_argument("--steps", type=int, default=100,
+    p.add_argument("--steps", type=count(0), default=100,
                    help="MALA transitions on the masked posterior (default 100; 0: the model's "
                         "inference alone)")
-    p.add_argument("--step-size", type=float, default=0.01,
+    p.add_argument("--step-size", type=positive_number, default=0.01,
                    help="initial MALA step size, adapted per image (default 0.01)")
     _task_arguments(p, n_examples=100,
                     out="folder for MASK.json and MASK.png (default RUN_DIR/inpaint)")
@@ -570,7 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budgets", metavar="S,S,...",
                    help="training seconds per model at which the quality part scores it "
                         "(default: the size's)")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=count(0), default=1,
                    help="torch CPU threads, train.num_threads (0: torch's default; default 1)")
     p.add_argument("--device", default="auto", help="train.device (default auto)")
     p.add_argument("--overwrite", action="store_true",

@@ -117,3 +117,30 @@ def test_sigterm_stops_training_like_ctrl_c_with_the_resume_hint(tmp_path):
         proc.kill()
     assert proc.returncode == 130, err
     assert "interrupted" in err and "--resume" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["anomaly", "RUN", "--score", "nll-iwae", "--k", "0"], "--k"),
+    (["anomaly", "RUN", "--k", "-5"], "--k"),
+    (["anomaly", "RUN", "--refine-steps", "-5"], "--refine-steps"),
+    (["anomaly", "RUN", "--refine-steps", "0"], "--refine-steps"),
+    (["anomaly", "RUN", "--n-examples", "-3"], "--n-examples"),
+    (["inpaint", "RUN", "--steps", "-5"], "--steps"),
+    (["inpaint", "RUN", "--step-size", "0"], "--step-size"),
+    (["inpaint", "RUN", "--step-size", "-1"], "--step-size"),
+    (["inpaint", "RUN", "--step-size", "nan"], "--step-size"),
+    (["inpaint", "RUN", "--n-examples", "-1"], "--n-examples"),
+    (["sample", "RUN", "-n", "0", "--out", "x.png"], "-n"),
+    (["train", "vae-toy2d", "--out", "r", "--nproc", "100000"], "--nproc"),
+    (["train", "vae-toy2d", "--out", "r", "--nproc", "0"], "--nproc"),
+])
+def test_numeric_options_out_of_range_fail_before_any_work(argv, flag, capsys, tmp_path,
+                                                            monkeypatch):
+    # checked by the parser: nothing is read, trained or written (RUN does not even exist)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err and "expected" in err
+    assert not any(tmp_path.iterdir())
