@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 29 scope 5: the converged comparison on full-size data, full MNIST 8-bit and full
+# The converged comparison on full-size data, full MNIST 8-bit and full
 # Fashion-MNIST: the VAE, the LAE preset, Hoffman (3 seeds) and the paper's plain ALD LAE (the
 # lae-paper-mnist-mlp setting: SGD at lr 1e-4, 3 ALD transitions without MH, no refinement, the
 # paper's chain inference). Early stopping on 5,000 held-out training images (patience 10, AIS

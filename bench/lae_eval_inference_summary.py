@@ -21,7 +21,8 @@ def main() -> None:
     args = parser.parse_args()
     records = {int(re.search(r"s(\d+)\.json$", f)[1]): json.loads(Path(f).read_text())
                for f in args.files}
-    checkpoints = sorted({c for r in records.values() for c in r["checkpoints"]}, key=int)
+    checkpoints = sorted({c for r in records.values() for c in r["checkpoints"]},
+                         key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
     for ckpt in checkpoints:
         print(f"\nepoch {ckpt}\n")
         print("| inference | seed | sd ratio, median (10th-90th) | share in 0.6-1.6 | mean error, "
