@@ -58,7 +58,9 @@ def main() -> None:
               if len(diffs) > 1 else float("nan"))
         out[name] = {"seeds": seeds, "paired_minus_baseline_mean": mean,
                      "paired_minus_baseline_stderr": se}
-        cell = lambda key, fmt: " / ".join(format(seeds[s][key], fmt) for s in ss)  # noqa: E731
+        def cell(key: str, fmt: str, seeds: dict = seeds, ss: list = ss) -> str:
+            return " / ".join(format(seeds[s][key], fmt) for s in ss)
+
         print(f"| {name} | {','.join(map(str, ss))} | {cell('share_none_accepted', '.0%')} | "
               f"{cell('longest_none_accepted_steps', 'd')} | {cell('phi_norm_last', '.2f')} | "
               f"{cell('nll_ais_bpd', '.3f')} | {mean:+.3f} ± {se:.3f} |")

@@ -1,5 +1,6 @@
-"""Why an LAE gets worse late in training (any model's run: the chain's columns are the LAE's): per kept epoch checkpoint of a run, train against
-validation likelihood and the state of the chain on Phi.
+"""Why an LAE gets worse late in training: per kept epoch checkpoint of a run, train against
+validation likelihood and the state of the chain on Phi (any model's run; the chain's columns
+are the LAE's).
 
     python bench/lae_decline.py RUN_DIR [--epochs 1,2,...] [--n 200] [--out FILE.json]
 

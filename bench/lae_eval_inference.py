@@ -13,9 +13,9 @@ out), then for each inference:
 - ``mala-amortized-W``: eval_inference "mala" with eval_warmup W, started from Phi g(x);
 - ``mala-prior-W``: the same sampler started from a prior draw instead (what amortization buys);
 
-200 draws per image (every ``--thin``-th step, default 2), and infer(x) (the mean of 20 kept steps after the same warm-up),
-scored per image x coordinate against the reference: the sd ratio, the mean error and infer's
-error in posterior sd (median, 10th and 90th percentiles, share inside the bands), and the cost
+200 draws per image (every ``--thin``-th step, default 2), and infer(x) (the mean of 20 kept
+steps after the same warm-up), scored per image x coordinate against the reference: the sd
+ratio, the mean error and infer's error in posterior sd (median, 10th and 90th percentiles, share inside the bands), and the cost
 in decoder passes (forward and backward) per image. One thread.
 """
 

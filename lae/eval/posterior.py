@@ -135,13 +135,16 @@ def reference_samples(log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, 
     samples, rhat, ess = None, None, None
     doublings = torch.zeros(b, dtype=torch.int64)
     todo = torch.arange(b, device=z0.device)
+    # after a round, the points of todo [b'] that have not converged: where their chains stopped
+    # [C, b', K] and their draws so far [S', C, b', K]
+    z_now, draws = z0, z0[None]
     for round_ in range(max_doublings + 1):
         scale = 2 ** round_
         if round_ == 0:  # the pilot window estimates each point's mass (samplers.adaptive)
             out = adaptive_mala(energy_fn(x), z0, n_steps, warmup=warmup, thin=thin,
                                 init_step_size=init_step_size, generator=generator)
             trace, z_last = out.samples, out.last  # [S, C, b', K], [C, b', K]
-        else:  # z_now [C, b', K] and draws [S', C, b', K] hold the points of todo [b'] only
+        else:
             trace, z_last, _, _ = whitened_mala(
                 energy_fn(x[todo]), z_now, estimate_whitening(draws), n_steps * scale,
                 warmup - first, thin * scale, init_step_size, generator)

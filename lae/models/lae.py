@@ -59,8 +59,9 @@ Example::
     >>> out = model.training_step(torch.randn(16, 2))
     >>> model.phi.shape
     torch.Size([2, 33])
-    >>> sorted(out.metrics)
-    ['acceptance', 'energy_per_example', 'nonfinite_proposals', 'phi_norm', 'shared_motion', 'step_size']
+    >>> sorted(out.metrics)  # doctest: +NORMALIZE_WHITESPACE
+    ['acceptance', 'energy_per_example', 'nonfinite_proposals', 'phi_norm', 'shared_motion',
+     'step_size']
     >>> sorted(model.diagnostics(torch.randn(16, 2)))  # logged on logging steps only
     ['feature_rank_fraction', 'gram_condition']
 """
@@ -376,10 +377,11 @@ class LAE(LatentModel):
     def infer(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """An estimate of each x's posterior mean, [B, K]. With ``eval_inference`` "mala": the
         mean of ``infer_steps`` kept steps of :meth:`eval_chain` after ``infer_warmup`` steps
-        (``infer_warmup + infer_steps`` decoder passes per image). With "chain" and refinement (``mala_steps``): the mean of the
-        last half of ``infer_steps`` MALA steps on U(x, .) from Phi g(x), at the refinement's
-        adapted step size. Otherwise (or ``infer_steps`` 0) Phi g(x) itself, which lies a few
-        posterior sds from the posterior mean (docs/models.md)."""
+        (``infer_warmup + infer_steps`` decoder passes per image). With "chain" and refinement
+        (``mala_steps``): the mean of the last half of ``infer_steps`` MALA steps on U(x, .)
+        from Phi g(x), at the refinement's adapted step size. Otherwise (or ``infer_steps`` 0)
+        Phi g(x) itself, which lies a few posterior sds from the posterior mean
+        (docs/models.md)."""
         if self.cfg.eval_inference == "mala" and self.cfg.infer_steps:
             return self.eval_chain(x, self.cfg.infer_steps, 1, self.cfg.infer_warmup,
                                    generator).samples[:, 0].mean(0)

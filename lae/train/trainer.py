@@ -370,7 +370,8 @@ class Trainer:
                                        and name not in self.model.per_example_buffers]
             # DDP's start: every process from process 0's parameters and buffers
             distributed.broadcast_([*self.model.parameters(), *self.model.buffers()])
-            self.model.share_chains(distributed.all_reduce_sum, self.chain_generator, world * tc.batch_size)
+            self.model.share_chains(distributed.all_reduce_sum, self.chain_generator,
+                                    world * tc.batch_size)
             if self.model.per_example_buffers:
                 self.visited = torch.zeros(n_train, dtype=torch.bool, device=self.device)
         if main:
