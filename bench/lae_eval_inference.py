@@ -15,8 +15,9 @@ out), then for each inference:
 
 200 draws per image (every ``--thin``-th step, default 2), and infer(x) (the mean of 20 kept
 steps after the same warm-up), scored per image x coordinate against the reference: the sd
-ratio, the mean error and infer's error in posterior sd (median, 10th and 90th percentiles, share inside the bands), and the cost
-in decoder passes (forward and backward) per image. One thread.
+ratio, the mean error and infer's error in posterior sd (median, 10th and 90th percentiles,
+share inside the bands), and the cost in decoder passes (forward and backward) per image. One
+thread.
 """
 
 from __future__ import annotations
