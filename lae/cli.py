@@ -130,6 +130,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"--metrics: {what}; choices: {', '.join(sorted(METRICS))}")
     settings = settings_from_arguments(args)  # bad settings fail before any work
     run = load_run(args.run_dir, args.checkpoint)
+    _refuse_foreign_checkpoint(run, args.out)
     model_overrides = _evaluation_overrides(run, args.set)
     out = Path(args.out) if args.out else run.run_dir / "results.json"
     _refuse_existing(out, args.overwrite or args.out is None)
@@ -178,6 +179,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_foreign_checkpoint(run: Any, out: str | None) -> None:
+    """A checkpoint from outside the run's own folder may be scored only into a file the user
+    names: results written into the run folder would be another run's numbers under its name."""
+    from lae.train.run import is_foreign_checkpoint
+
+    if out is None and is_foreign_checkpoint(run):
+        raise ConfigError(f"--checkpoint {run.checkpoint_path} is not one of {run.run_dir}'s "
+                          "own checkpoints: its results would be filed under that run; pass "
+                          "--out FILE to write them elsewhere")
+
+
 def _evaluation_overrides(run: Any, items: list[str]) -> dict[str, Any]:
     """Apply ``--set model.KEY=VALUE`` items to a loaded run's model config: only keys its config
     class declares resumable (they change what evaluation runs, not what the checkpoint holds),
@@ -209,6 +221,7 @@ def _run_and_test_data(args: argparse.Namespace):
     from lae.train import load_run
 
     run = load_run(args.run_dir, args.checkpoint)
+    _refuse_foreign_checkpoint(run, args.out)
     splits = load_dataset(run.config.data)
     x, y = splits.test, splits.test_labels
     if tuple(x.shape[1:]) != tuple(run.model.spec.shape):
@@ -265,6 +278,7 @@ def _training_images_and_masks(args: argparse.Namespace):
     from lae.train import load_run
 
     run = load_run(args.run_dir, args.checkpoint)
+    _refuse_foreign_checkpoint(run, args.out)
     spec = args.mask or run.config.data.mask
     if not spec:
         raise ConfigError(f"--split train: {run.run_dir} was trained on whole images; give the "

@@ -39,3 +39,31 @@ def test_a_setting_that_would_change_the_model_is_refused(lae_run, tmp_path, cap
     assert main(["eval", str(lae_run), "--metrics", "mse", "--out", str(out), "--set",
                  item]) == 2
     assert message in capsys.readouterr().err and not out.exists()
+
+
+def test_another_runs_checkpoint_is_not_filed_under_this_run(lae_run, tmp_path, capsys):
+    # a checkpoint of another run of the same model, scored into this run's results: refused
+    # before any work; with --out it is scored where the user said
+    other = tmp_path / "lae2"
+    assert main(["train", "vae-toy2d", "--out", str(other), "--model.name=lae", *TINY]) == 0
+    foreign = str(other / "checkpoints" / "last.pt")
+    assert main(["eval", str(lae_run), "--checkpoint", foreign, "--metrics", "mse"]) == 2
+    assert "not one of" in capsys.readouterr().err
+    out = tmp_path / "elsewhere.json"
+    assert main(["eval", str(lae_run), "--checkpoint", foreign, "--metrics", "mse", "--out",
+                 str(out)]) == 0
+    assert out.is_file()
+
+
+def test_a_checkpoint_of_another_model_in_a_run_folder_is_refused_by_name(lae_run, tmp_path,
+                                                                           capsys):
+    vae = tmp_path / "vae"
+    assert main(["train", "vae-toy2d", "--out", str(vae), *TINY]) == 0
+    planted = tmp_path / "planted"
+    (planted / "checkpoints").mkdir(parents=True)
+    (planted / "config.yaml").write_text((lae_run / "config.yaml").read_text())
+    (planted / "checkpoints" / "last.pt").write_bytes(
+        (vae / "checkpoints" / "last.pt").read_bytes())
+    assert main(["eval", str(planted), "--metrics", "mse"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a 'vae' model" in err and "trained 'lae'" in err

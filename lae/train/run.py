@@ -14,6 +14,19 @@ from lae.train.checkpoint import find_checkpoint, load_checkpoint
 from lae.train.config import Config, config_from_dict
 
 
+def _run_model_name(run_dir: Path) -> str | None:
+    """model.name in the run's config.yaml, or None where the file is missing or unreadable
+    (the checkpoint's own config then stands alone)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load((run_dir / "config.yaml").read_text())
+        name = raw["model"]["name"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
 @dataclass
 class LoadedRun:
     run_dir: Path
@@ -22,6 +35,13 @@ class LoadedRun:
     model: LatentModel  # in eval mode
     epoch: int
     step: int
+
+
+def is_foreign_checkpoint(run: LoadedRun) -> bool:
+    """True when the run's checkpoint is a file outside its own checkpoints folder (results
+    written into the run folder would then describe another run)."""
+    own = (run.run_dir / "checkpoints").resolve()
+    return own not in run.checkpoint_path.resolve().parents
 
 
 def load_run(run_dir: Path | str, checkpoint: str = "last",
@@ -39,6 +59,12 @@ def load_run(run_dir: Path | str, checkpoint: str = "last",
     path = find_checkpoint(run_dir, checkpoint)
     payload: dict[str, Any] = load_checkpoint(path)
     cfg = config_from_dict(payload["config"])
+    trained = _run_model_name(run_dir)
+    if trained is not None and trained != cfg.model.name:
+        raise RunDirError(f"checkpoint {path} holds a {cfg.model.name!r} model, but "
+                          f"{run_dir / 'config.yaml'} says the run trained {trained!r}: its "
+                          "numbers would be filed under the wrong model; evaluate the run it "
+                          "came from")
     raw_spec = payload["data_spec"]
     spec = DataSpec(shape=tuple(raw_spec["shape"]), value_range=tuple(raw_spec["value_range"]),
                     n_bits=raw_spec["n_bits"], binary=raw_spec["binary"],
