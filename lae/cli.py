@@ -611,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budgets", metavar="S,S,...",
                    help="training seconds per model at which the quality part scores it "
                         "(default: the size's)")
-    p.add_argument("--threads", type=count(0), default=1,
+    p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads, train.num_threads (0: torch's default; default 1)")
     p.add_argument("--device", default="auto", help="train.device (default auto)")
     p.add_argument("--overwrite", action="store_true",
