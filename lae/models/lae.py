@@ -332,8 +332,9 @@ class LAE(LatentModel):
         step size and a dense mass adapted per image over ``warmup`` steps, then ``n_steps``
         kept steps, every ``thin``-th recorded (samples [n_steps // thin, 1, B, K]). Costs
         ``warmup + n_steps`` decoder passes (forward and backward) per image."""
-        return adaptive_mala(posterior_energy(self.log_joint, x, 1), self.chain_latents(x)[None],
-                             n_steps, warmup=warmup, thin=thin, generator=generator)
+        start = self.eval_feature_matrix(x) @ self.phi.T  # running statistics, in any mode
+        return adaptive_mala(posterior_energy(self.log_joint, x, 1), start[None], n_steps,
+                             warmup=warmup, thin=thin, generator=generator)
 
     @torch.no_grad()
     def posterior_samples(self, x: Tensor, n_samples: int,

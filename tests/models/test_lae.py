@@ -358,3 +358,19 @@ def test_the_shared_motion_warning_speaks_only_where_it_means_something():
     assert "shared_motion" not in plain.training_step(torch.randn(1, 6,
                                                                   dtype=torch.float64)).metrics
     assert "shared_motion" in plain.training_step(torch.randn(4, 6, dtype=torch.float64)).metrics
+
+
+def test_evaluation_time_inference_leaves_the_feature_statistics_alone():
+    # with standardised features, posterior_samples and infer start from Phi g(x) at the
+    # running statistics and never update them, in train mode too
+    torch.manual_seed(0)
+    model = linear_lae(eval_inference="mala", eval_warmup=8, infer_warmup=8, infer_steps=2,
+                       feature_norm="batch")
+    x = torch.randn(12, 6, dtype=torch.float64)
+    model.training_step(x)
+    before = {k: v.clone() for k, v in model.feature_norm.state_dict().items()}
+    model.train()
+    model.posterior_samples(x, 3)
+    model.infer(x)
+    after = model.feature_norm.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
