@@ -146,10 +146,10 @@ class LAE(LatentModel):
             if self.feature_norm not in ("none", "batch"):
                 raise ValueError(f"feature_norm must be 'none' or 'batch', got "
                                  f"{self.feature_norm!r}")
-            if min(self.adapt_fall_gain, self.mala_adapt_gain) < 0 or not self.adapt_gain > 0:
-                raise ValueError(f"adapt_gain must be > 0, adapt_fall_gain and mala_adapt_gain "
-                                 f">= 0; got {self.adapt_gain}, {self.adapt_fall_gain}, "
-                                 f"{self.mala_adapt_gain}")
+            if min(self.adapt_gain, self.adapt_fall_gain, self.mala_adapt_gain) < 0:
+                raise ValueError(f"adapt_gain, adapt_fall_gain and mala_adapt_gain must be >= 0 "
+                                 f"(0: the step stays); got {self.adapt_gain}, "
+                                 f"{self.adapt_fall_gain}, {self.mala_adapt_gain}")
             if self.phi_prior_std < 0 or self.mala_steps < 0 or not self.mala_step_size > 0:
                 raise ValueError("phi_prior_std and mala_steps must be >= 0 and mala_step_size "
                                  f"> 0; got {self.phi_prior_std}, {self.mala_steps}, "

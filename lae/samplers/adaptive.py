@@ -9,7 +9,7 @@ mix. :func:`adaptive_mala` therefore warms up in two windows, as Stan's windowed
    covariance Sigma = L L^T (a ridge of 1e-6 of the largest variance keeps L invertible; a point
    whose covariance is not positive definite falls back to its sds);
 2. MALA on u = L^{-1} (z - m), an affine change of variables with a constant Jacobian (the target
-   is unchanged), its step size adapted again from the first window's;
+   is unchanged), its step size adapted afresh from ``init_step_size``;
 
 then ``n_steps`` kept steps at the frozen step size, so the kept draws come from one fixed,
 valid kernel. Every step costs one evaluation of U and dU/dz per chain (one decoder pass forward
@@ -44,7 +44,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from lae.samplers.base import EnergyFn
+from lae.samplers.base import EnergyFn, tile_batch
 from lae.samplers.chain import StepSizeAdapter, run_chain
 from lae.samplers.kernels import MALA, MALA_TARGET
 
@@ -169,5 +169,5 @@ def posterior_energy(log_joint: Callable[[Tensor, Tensor], Tensor], x: Tensor, c
                      ) -> EnergyFn:
     """U(x_b, z) = -log p(x_b, z) for ``chains`` chains per point of x [B, ...], as
     :func:`adaptive_mala` lays them out: z [chains * B, K] -> [chains * B]."""
-    x_rep = x.expand(chains, *x.shape).reshape(chains * x.shape[0], *x.shape[1:])
+    x_rep = tile_batch(x, chains)
     return lambda z: -log_joint(x_rep, z)

@@ -44,8 +44,9 @@ latents Z = G Phi^T see the same noise Xi G^T either way, and the drift -eta dV/
 in the row space, so the batch's latent chain and its MH test are unchanged (the null-space parts
 of the forward and reverse proposal densities are equal and cancel). What goes is the motion of
 Phi in the directions no feature of the batch touches: there the plain chain random-walks, by
-sqrt(2 eta) per entry and transition, and that walk moves the latents of every other image, a
-noise that grows with the length of training (docs/models.md, "Why the chain on Phi drifts").
+sqrt(2 eta) per entry and accepted transition, and that walk moves the latents of every other
+image (measured in docs/findings/2026-12-06-lae-core.md: removing it does not stop |Phi| from
+growing on full Fashion-MNIST, so most of that growth comes from moves inside the row spaces).
 
 A Gaussian prior on Phi (``phi_prior_std`` = sigma) adds |Phi|^2 / (2 sigma^2) to V, so that
 directions of Phi that no batch constrains stay bounded instead of random-walking; the latents
