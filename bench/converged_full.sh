@@ -9,6 +9,9 @@
 #
 #   DATA_DIR=$MNIST_DIR OUT=/somewhere/outside/the/tree bash bench/converged_full.sh [mnist|fashion-mnist]
 #
+# JOBS (default 2) runs that many (model, seed) pairs at once, one torch thread each; JOBS=1 under
+# `taskset -c 1` leaves the other core free.
+#
 # Every run keeps its checkpoints and resumes where it stopped when the script is run again
 # (paper_table.py skips finished runs and resumes started ones), so it can span sessions. Sized:
 # on one CPU thread a full-MNIST LAE epoch is about a minute, the runs take 30-60 epochs: about
@@ -19,7 +22,7 @@ DATA=${1:-mnist}
 OUT=${OUT:?set OUT to a folder outside the work tree}/$DATA
 DIR=()
 [ "$DATA" = mnist ] && DIR=(--data-dir "${DATA_DIR:?set DATA_DIR to the folder with the MNIST IDX files}")
-COMMON=(--data "$DATA" "${DIR[@]}" --seeds 0,1,2 --epochs 300 --jobs 2 --threads 1
+COMMON=(--data "$DATA" "${DIR[@]}" --seeds 0,1,2 --epochs 300 --jobs "${JOBS:-2}" --threads 1
   --set data.val_size=5000 --set train.patience=10 --set train.eval_size=200 --set train.eval_k=20
   --set train.eval_ais_temps=40 --set train.eval_ais_chains=1 --set train.keep_checkpoints=1
   --checkpoint best --metrics nll-ais,bdmc,elbo,iwae,mse,posterior --n-examples 200
