@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from lae.data import BatchLoader, DataSplits, evenly_spaced, load_dataset
+from lae.data import BatchLoader, evenly_spaced, load_dataset
 from lae.errors import ConfigError, LaeError, ModelDiverged
 from lae.eval.metrics import METRICS, EvalSettings, evaluate
 from lae.eval.plots import (
@@ -39,13 +39,22 @@ from lae.eval.plots import (
     save_reconstructions,
     save_step_size_profile,
 )
-from lae.models import DataSpec, LatentModel, build_model
+from lae.models import LatentModel, build_model
 from lae.models.base import StepOutput
 from lae.train import distributed
 from lae.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from lae.train.config import Config, save_config
 from lae.train.distributed import Processes
+from lae.train.resume import check_resumable
 from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, prepare_run_dir
+from lae.train.setup import (
+    OPTIMIZERS,
+    build_optimizer,
+    check_loss_groups,
+    check_model_fits,
+    data_spec,
+    resolve_device,
+)
 
 # those that do not apply to a model are skipped
 EPOCH_METRICS = ["elbo", "iwae", "langevin-bound", "mse"]
@@ -73,182 +82,6 @@ def _is_max(key: str) -> bool:
     window, the others by their mean."""
     return key.rsplit("/", 1)[-1].startswith("max_")
 
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; anything else is passed to torch.device."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"train.device: {name!r} is not a device; use auto, cpu, cuda, "
-                          "cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device: cuda was asked for but torch sees no CUDA device")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
-                                     and torch.backends.mps.is_available()):
-        raise ConfigError("train.device: mps was asked for but this torch has no MPS device "
-                          "(Apple GPUs only); use auto or cpu")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"train.device: {name!r} is not supported; use auto, cpu, cuda, "
-                          f"cuda:N or mps")
-    return device
-
-
-def _available_memory(device: torch.device) -> int | None:
-    """Bytes free for tensors on ``device`` (MemAvailable on the CPU under Linux), or None when
-    unknown."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def check_model_fits(cfg: Config, spec: DataSpec, device: torch.device) -> None:
-    """Refuse a model whose parameters and buffers, with a gradient and two Adam moments per
-    parameter, could not fit in the memory free on ``device``: the sizes are counted on the
-    meta device (no memory), so an absurd ``model.latent_dim`` or ``net.hidden`` is an error
-    naming them instead of an allocator crash."""
-    try:
-        with torch.device("meta"):
-            meta = build_model(cfg.model, spec)
-    except Exception:  # noqa: BLE001 (a model that cannot be built on meta: no check)
-        return
-    params = sum(p.numel() for p in meta.parameters())
-    buffers = sum(b.numel() for b in meta.buffers())
-    need = (4 * params + buffers) * 4  # float32: weights, gradients, Adam's two moments
-    free = _available_memory(device)
-    if free is not None and need > free:
-        raise ConfigError(
-            f"the model needs about {need / 2**30:.1f} GiB ({params:,} parameters, "
-            f"{buffers:,} buffer values) and {device} has {free / 2**30:.1f} GiB free; "
-            f"reduce model.latent_dim ({cfg.model.latent_dim}) or model.net.hidden "
-            f"({cfg.model.net.hidden})")
-
-
-OPTIMIZERS = {  # train.optimizer -> (parameters, TrainConfig, learning rate, fused) -> optimiser
-    "adam": lambda params, tc, lr, fused: torch.optim.Adam(
-        params, lr=lr, betas=tuple(tc.adam_betas), fused=fused),
-    "sgd": lambda params, tc, lr, fused: torch.optim.SGD(params, lr=lr, fused=fused),
-}
-
-
-def fused_supported(device: torch.device) -> bool:
-    """Whether torch's fused optimisers run on ``device``: one kernel for a whole parameter group,
-    and a step skipped on the device (``found_inf``) without reading the flag on the host."""
-    return device.type in ("cpu", "cuda", "mps")
-
-
-def build_optimizer(name: str, params: list[torch.nn.Parameter], tc: Any, lr: float,
-                    device: torch.device) -> torch.optim.Optimizer:
-    """The optimiser ``train.optimizer`` over ``params``, fused where the device allows (fused
-    and unfused Adam/SGD compute the same update up to float rounding)."""
-    fused = fused_supported(device) and all(p.is_floating_point() for p in params) and bool(params)
-    return OPTIMIZERS[name](params, tc, lr, fused or None)
-
-
-def data_spec(splits: DataSplits) -> DataSpec:
-    return DataSpec(shape=tuple(splits.shape), value_range=tuple(splits.value_range),
-                    n_bits=splits.n_bits, binary=splits.binarize != "none",
-                    n_train=int(splits.train.shape[0]),
-                    missing=bool(torch.isnan(splits.train).any()))
-
-
-
-# what a resumed run may change: how long and how fast it trains, what it logs and where it runs;
-# everything else (the model, the data, the optimiser's kind) is in the checkpoint's tensors or
-# in the meaning of its numbers
-RESUMABLE_CHANGES = {
-    ("data", "data_dir"), ("data", "download"),
-    *(("train", k) for k in ("epochs", "lr", "adam_betas", "grad_clip", "device", "num_threads",
-                             "log_every", "eval_size", "eval_k", "eval_batch_size",
-                             "eval_ais_temps", "eval_ais_chains", "n_samples",
-                             "keep_checkpoints", "patience", "tensorboard", "progress", "compile",
-                             "compile_mode", "stall_steps", "stall_acceptance", "on_stall"))}
-
-
-def resumable_changes(cfg: Config) -> set[tuple[str, ...]]:
-    """The (section, key[, subkey]) settings a resumed run may change: the data's and the
-    trainer's above, and the model's as its config class declares (``ModelConfig.resumable``)."""
-    model = {("model", *key.split(".")) for key in type(cfg.model).resumable}
-    return RESUMABLE_CHANGES | model
-
-
-def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
-    """Refuse to resume a checkpoint under a config that changes what it holds (the model's or
-    the data's settings, the optimiser), naming the keys, or a run that has already trained
-    ``train.epochs`` epochs."""
-    saved = checkpoint.get("config") or {}
-    new = cfg.to_dict()
-    free_keys = resumable_changes(cfg)
-    changed = []
-    for section in ("data", "model", "train"):
-        old_s, new_s = saved.get(section, {}), new.get(section, {})
-        for key in sorted(old_s, key=str):  # keys lae added since the checkpoint: unknown
-            old_v, new_v = old_s.get(key), new_s.get(key)
-            if isinstance(old_v, dict) and isinstance(new_v, dict):  # e.g. prior_options
-                free = {k[2] for k in free_keys if len(k) == 3 and k[:2] == (section, key)}
-                old_v = {k: v for k, v in old_v.items() if k not in free}
-                new_v = {k: v for k, v in new_v.items() if k not in free}
-            if (section, key) in free_keys or old_v == new_v:
-                continue
-            changed.append(f"{section}.{key} ({_show(old_s.get(key))} -> "
-                           f"{_show(new_s.get(key))})")
-    if changed:
-        raise ConfigError(f"cannot resume with changed settings: {', '.join(changed)}. A "
-                          f"resumed run keeps its model, data and optimiser; train a new run "
-                          f"(another --out) to change them")
-    done = int(checkpoint.get("epoch", 0))
-    if done >= cfg.train.epochs:
-        raise ConfigError(f"the run has already trained {done} epoch(s) and train.epochs is "
-                          f"{cfg.train.epochs}: nothing to resume; pass "
-                          f"--train.epochs={done + 10} (or more) to train longer")
-
-
-def _show(value: Any) -> str:
-    return "unset" if value is None else repr(value)
-
-
-def check_loss_groups(model: torch.nn.Module, groups: dict[str, list[torch.nn.Parameter]]) -> None:
-    """Refuse loss groups that do not partition the model's trainable parameters: a parameter in
-    no group would never train (silently), one in two would take two optimisers' steps.
-
-    Raises:
-        ValueError: naming the parameters (as ``named_parameters`` names them) and the groups.
-    """
-    owners: dict[int, list[str]] = {}
-    for name, params in groups.items():
-        for p in params:
-            owners.setdefault(id(p), []).append(name)
-    orphans, shared = [], []
-    for pname, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        found = owners.pop(id(p), [])
-        if not found:
-            orphans.append(pname)
-        elif len(found) > 1:
-            shared.append(f"{pname} (in {', '.join(found)})")
-    problems = []
-    if orphans:
-        problems.append(f"in no loss group, so they would never train: {', '.join(orphans)}")
-    if shared:
-        problems.append(f"in two or more loss groups: {', '.join(shared)}")
-    if owners:
-        problems.append(f"{len(owners)} parameter(s) in loss groups are not the model's")
-    if problems:
-        raise ValueError(f"model {getattr(model.cfg, 'name', type(model).__name__)!r}: "
-                         f"loss_parameters() must put each trainable parameter in exactly one "
-                         f"group; parameters " + "; ".join(problems))
 
 class Trainer:
     """Train ``cfg.model`` on ``cfg.data`` into ``run_dir``.

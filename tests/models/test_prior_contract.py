@@ -11,7 +11,7 @@ from lae.distributions import Prior
 from lae.errors import ConfigError
 from lae.models import MODELS, DataSpec, build_model
 from lae.train import Trainer, load_config
-from lae.train.trainer import check_loss_groups
+from lae.train.setup import check_loss_groups
 
 SMALL_PRIOR = {"latent-ebm": "{hidden: 8, sample_steps: 3}", "flow": "{hidden: 8, transforms: 2}"}
 # models that are one prior's learning rule, by name

@@ -58,7 +58,7 @@ def test_bad_keys_and_values_name_the_key(override, message):
         # Some values are only checked when the parts are built.
         from lae.data import load_dataset
         from lae.models import build_model
-        from lae.train.trainer import data_spec
+        from lae.train.setup import data_spec
         build_model(cfg.model, data_spec(load_dataset(cfg.data)))
 
 

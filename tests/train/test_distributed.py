@@ -137,7 +137,7 @@ def test_per_example_chains_are_merged_every_epoch_and_resume_exactly(two_proces
 def test_a_run_refuses_a_global_batch_wider_than_the_lae_features():
     from lae.data import load_dataset
     from lae.models import build_model
-    from lae.train.trainer import data_spec
+    from lae.train.setup import data_spec
 
     cfg = _cfg(*LAE, batch=25)
     model = build_model(cfg.model, data_spec(load_dataset(cfg.data)))

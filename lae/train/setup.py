@@ -1,0 +1,135 @@
+"""Setting up a run: the device, the memory check, the optimisers and the loss groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lae.data import DataSplits
+from lae.errors import ConfigError
+from lae.models import DataSpec, build_model
+from lae.train.config import Config
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; anything else is passed to torch.device."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device: {name!r} is not a device; use auto, cpu, cuda, "
+                          "cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device: cuda was asked for but torch sees no CUDA device")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                     and torch.backends.mps.is_available()):
+        raise ConfigError("train.device: mps was asked for but this torch has no MPS device "
+                          "(Apple GPUs only); use auto or cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"train.device: {name!r} is not supported; use auto, cpu, cuda, "
+                          f"cuda:N or mps")
+    return device
+
+
+def _available_memory(device: torch.device) -> int | None:
+    """Bytes free for tensors on ``device`` (MemAvailable on the CPU under Linux), or None when
+    unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_model_fits(cfg: Config, spec: DataSpec, device: torch.device) -> None:
+    """Refuse a model whose parameters and buffers, with a gradient and two Adam moments per
+    parameter, could not fit in the memory free on ``device``: the sizes are counted on the
+    meta device (no memory), so an absurd ``model.latent_dim`` or ``net.hidden`` is an error
+    naming them instead of an allocator crash."""
+    try:
+        with torch.device("meta"):
+            meta = build_model(cfg.model, spec)
+    except Exception:  # noqa: BLE001 (a model that cannot be built on meta: no check)
+        return
+    params = sum(p.numel() for p in meta.parameters())
+    buffers = sum(b.numel() for b in meta.buffers())
+    need = (4 * params + buffers) * 4  # float32: weights, gradients, Adam's two moments
+    free = _available_memory(device)
+    if free is not None and need > free:
+        raise ConfigError(
+            f"the model needs about {need / 2**30:.1f} GiB ({params:,} parameters, "
+            f"{buffers:,} buffer values) and {device} has {free / 2**30:.1f} GiB free; "
+            f"reduce model.latent_dim ({cfg.model.latent_dim}) or model.net.hidden "
+            f"({cfg.model.net.hidden})")
+
+
+OPTIMIZERS = {  # train.optimizer -> (parameters, TrainConfig, learning rate, fused) -> optimiser
+    "adam": lambda params, tc, lr, fused: torch.optim.Adam(
+        params, lr=lr, betas=tuple(tc.adam_betas), fused=fused),
+    "sgd": lambda params, tc, lr, fused: torch.optim.SGD(params, lr=lr, fused=fused),
+}
+
+
+def fused_supported(device: torch.device) -> bool:
+    """Whether torch's fused optimisers run on ``device``: one kernel for a whole parameter group,
+    and a step skipped on the device (``found_inf``) without reading the flag on the host."""
+    return device.type in ("cpu", "cuda", "mps")
+
+
+def build_optimizer(name: str, params: list[torch.nn.Parameter], tc: Any, lr: float,
+                    device: torch.device) -> torch.optim.Optimizer:
+    """The optimiser ``train.optimizer`` over ``params``, fused where the device allows (fused
+    and unfused Adam/SGD compute the same update up to float rounding)."""
+    fused = fused_supported(device) and all(p.is_floating_point() for p in params) and bool(params)
+    return OPTIMIZERS[name](params, tc, lr, fused or None)
+
+
+def data_spec(splits: DataSplits) -> DataSpec:
+    return DataSpec(shape=tuple(splits.shape), value_range=tuple(splits.value_range),
+                    n_bits=splits.n_bits, binary=splits.binarize != "none",
+                    n_train=int(splits.train.shape[0]),
+                    missing=bool(torch.isnan(splits.train).any()))
+
+
+def check_loss_groups(model: torch.nn.Module, groups: dict[str, list[torch.nn.Parameter]]) -> None:
+    """Refuse loss groups that do not partition the model's trainable parameters: a parameter in
+    no group would never train (silently), one in two would take two optimisers' steps.
+
+    Raises:
+        ValueError: naming the parameters (as ``named_parameters`` names them) and the groups.
+    """
+    owners: dict[int, list[str]] = {}
+    for name, params in groups.items():
+        for p in params:
+            owners.setdefault(id(p), []).append(name)
+    orphans, shared = [], []
+    for pname, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        found = owners.pop(id(p), [])
+        if not found:
+            orphans.append(pname)
+        elif len(found) > 1:
+            shared.append(f"{pname} (in {', '.join(found)})")
+    problems = []
+    if orphans:
+        problems.append(f"in no loss group, so they would never train: {', '.join(orphans)}")
+    if shared:
+        problems.append(f"in two or more loss groups: {', '.join(shared)}")
+    if owners:
+        problems.append(f"{len(owners)} parameter(s) in loss groups are not the model's")
+    if problems:
+        raise ValueError(f"model {getattr(model.cfg, 'name', type(model).__name__)!r}: "
+                         f"loss_parameters() must put each trainable parameter in exactly one "
+                         f"group; parameters " + "; ".join(problems))
