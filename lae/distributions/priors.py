@@ -14,7 +14,8 @@ on:
 - its training step, ``ml_loss(z_post, generator) -> (losses, metrics)``: named losses for a
   maximum-likelihood step on posterior samples z_post [..., K] ("prior", and "prior_sampler" for
   an amortized prior sampler; none for a fixed prior), with ``loss_parameters()`` mapping those
-  names to its parameters, and ``check_record(record)``, its divergence guard on logged records.
+  names to its parameters, ``chain_reports()``, its own chains after that step (none for most),
+  and ``check_record(record)``, its divergence guard on logged records.
 
 Every model trains its prior the same way, in one place (:meth:`lae.models.LatentModel.
 training_step`): the prior's ``ml_loss`` on the latents the decoder trained on, its parameters in
@@ -35,7 +36,7 @@ from torch import Tensor, nn
 from lae.distributions.base import Independent, Normal, independent, rsample_and_log_prob
 from lae.errors import ConfigError, ModelDiverged
 from lae.nn import mlp, mlp_trunk
-from lae.samplers import ALD, Langevin, StepSizeAdapter, run_chain
+from lae.samplers import ALD, ChainReport, Langevin, StepSizeAdapter, run_chain
 from lae.samplers.base import EnergyAndGrad, energy_and_grad
 
 
@@ -92,6 +93,11 @@ class Prior(nn.Module):
 
     def loss_parameters(self) -> dict[str, list[nn.Parameter]]:
         """Loss name (of :meth:`ml_loss`) -> the parameters it updates. A fixed prior: none."""
+        return {}
+
+    def chain_reports(self) -> dict[str, ChainReport]:
+        """The prior's own Markov chains after the last :meth:`ml_loss`, by log prefix (what
+        a model's step reports, :class:`lae.models.base.StepOutput`). Default: none."""
         return {}
 
     def check_record(self, record: dict[str, float]) -> None:
@@ -377,10 +383,16 @@ class LatentEBMPrior(Prior):
         metrics = {"energy_gap": (f_prior.mean() - f_post.mean()).detach(),
                    "f_posterior": f_post.mean().detach(), "f_prior": f_prior.mean().detach(),
                    "max_abs_f": torch.cat([f_post, f_prior]).detach().abs().max()}
-        if self.ald_sampler is not None:
-            metrics |= {"prior_sampler/acceptance": self.ald_sampler.last_acceptance,
-                        "prior_sampler/step_size": self.ald_sampler.log_step_size.exp()}
         return losses, metrics
+
+    def chain_reports(self) -> dict[str, ChainReport]:
+        """The amortized prior sampler's chain after the last :meth:`ml_loss`, where there is
+        one (logged as ``prior_sampler/acceptance`` and ``prior_sampler/step_size``)."""
+        if self.ald_sampler is None:
+            return {}
+        sampler = self.ald_sampler
+        return {"prior_sampler/": ChainReport(sampler.log_step_size.exp(),
+                                              sampler.last_acceptance, sampler.adapter.rule)}
 
     def check_record(self, record: dict[str, float]) -> None:
         """The divergence guard, on a logged record (``max_abs_f`` is the largest |f| since the

@@ -36,6 +36,7 @@ from lae.distributions import Prior, build_likelihood, build_prior
 from lae.errors import ConfigError
 from lae.nn import NetConfig, build_decoder, output_bias
 from lae.samplers.base import compile_keeping_graphs, compiled_energy_and_grad, energy_and_grad
+from lae.samplers.chain import ChainReport
 
 
 @dataclass
@@ -157,11 +158,22 @@ class StepOutput:
     """One training step: losses to minimise (each a scalar tensor with a graph), detached
     metrics for logging (scalars, tensors are fine; the trainer reads them on logging steps), and
     the latents the decoder trained on ([..., K]: the posterior samples a learned prior takes its
-    maximum-likelihood step on; every model's ``model_step`` sets them)."""
+    maximum-likelihood step on; every model's ``model_step`` sets them), and the model's Markov
+    chains as typed records by log prefix (``""`` for the model's main chain, ``"mala_"``,
+    ``"layer1/"``, ``"prior_sampler/"``): the trainer logs each as ``<prefix>step_size`` and
+    ``<prefix>acceptance`` and watches it for stalls."""
 
     losses: dict[str, Tensor]
     metrics: dict[str, Tensor | float] = field(default_factory=dict)
     latents: Tensor | None = None
+    chains: dict[str, ChainReport] = field(default_factory=dict)
+
+    def logged(self) -> dict[str, Tensor | float]:
+        """Everything the step logs: its losses, its metrics and its chains' values."""
+        out = {**self.losses, **self.metrics}
+        for prefix, chain in self.chains.items():
+            out |= chain.metrics(prefix)
+        return out
 
 
 class LatentModel(nn.Module):
@@ -319,7 +331,7 @@ class LatentModel(nn.Module):
         if not self.prior.normalized:
             metrics = {self.unnormalized_prior_metrics.get(k, k): v for k, v in metrics.items()}
         if not self.prior.learned:
-            return StepOutput(out.losses, metrics, out.latents)
+            return StepOutput(out.losses, metrics, out.latents, out.chains)
         if out.latents is None:
             raise NotImplementedError(f"{type(self).__name__}.model_step returned no latents, so "
                                       f"its learned prior {self.cfg.prior!r} cannot train")
@@ -329,7 +341,8 @@ class LatentModel(nn.Module):
         if clash:
             raise ValueError(f"{type(self).__name__}: the model's losses and its prior's share "
                              f"the names {sorted(clash)}")
-        return StepOutput(out.losses | prior_losses, metrics | prior_metrics, out.latents)
+        return StepOutput(out.losses | prior_losses, metrics | prior_metrics, out.latents,
+                          out.chains | self.prior.chain_reports())
 
     def share_chains(self, reduce: Callable[[Tensor], Tensor], generator: torch.Generator,
                      global_batch: int) -> None:
@@ -397,6 +410,28 @@ class LatentModel(nn.Module):
         the record shows the model diverging. Default: the prior's guard (the latent EBM's
         exploding energies)."""
         self.prior.check_record(record)
+
+    def stall_hint(self) -> str:
+        """What to change when one of the model's chains stalls (the trainer appends it to its
+        error or warning). Default: about the model's ``step_size`` setting, where it has one."""
+        step_size = getattr(self.cfg, "step_size", None)
+        if step_size is None:
+            return "check the sampler's step size"
+        return (f"model.step_size={step_size:g} is likely far too large (or too small) for this "
+                "posterior; lower it, or check that model.adapt_step is on")
+
+    def divergence_causes(self) -> list[tuple[int, str]]:
+        """Likely causes of a divergence that lie in the model's own settings, each with a score
+        (higher: more likely; the trainer's own causes score 0-4), for the trainer's
+        ``diagnostics.json``. Default: a Langevin step size, where the model has one, more
+        likely without a Metropolis-Hastings test."""
+        step_size = getattr(self.cfg, "step_size", None)
+        if step_size is None:
+            return []
+        mh = getattr(self.cfg, "mh", None)
+        return [(int(mh is False), f"the Langevin step size model.step_size={step_size:g}"
+                 + (" without a Metropolis-Hastings test (model.mh=false)" if mh is False else "")
+                 + ": try one 10-100x smaller")]
 
     def warnings(self, record: dict[str, float]) -> list[str]:
         """Warnings for a logged record (train metrics averaged since the last logging step,

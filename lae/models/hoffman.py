@@ -55,7 +55,7 @@ from torch import Tensor, nn
 from lae.models import register_model
 from lae.models.base import DataSpec, StepOutput
 from lae.models.vae import VAE
-from lae.samplers import ChainInfo, StepSizeAdapter, run_chain
+from lae.samplers import ChainInfo, ChainReport, StepSizeAdapter, run_chain
 from lae.samplers.base import SamplerState, tile_batch
 from lae.samplers.kernels import KERNELS, build_kernel
 
@@ -149,9 +149,10 @@ class Hoffman(VAE):
         return StepOutput(
             losses={"decoder": decoder_loss, "encoder": vae.losses["loss"]},
             metrics={**vae.metrics, "log_joint_chain_nats": -decoder_loss.detach(),
-                     "acceptance": acceptance.mean(), "step_size": self.log_step_size.exp(),
                      "nonfinite_proposals": info.nonfinite.sum()},
             latents=state.z,
+            chains={"": ChainReport(self.log_step_size.exp(), acceptance.mean(),
+                                    self.adapter.rule if self.adapter else "fixed")},
         )
 
     def model_loss_parameters(self) -> dict[str, list[nn.Parameter]]:

@@ -59,9 +59,10 @@ Example::
     >>> out = model.training_step(torch.randn(16, 2))
     >>> model.phi.shape
     torch.Size([2, 33])
-    >>> sorted(out.metrics)  # doctest: +NORMALIZE_WHITESPACE
-    ['acceptance', 'energy_per_example', 'nonfinite_proposals', 'phi_norm', 'shared_motion',
-     'step_size']
+    >>> sorted(out.metrics)
+    ['energy_per_example', 'nonfinite_proposals', 'phi_norm', 'shared_motion']
+    >>> list(out.chains), out.chains[""].rule  # the ALD chain's step size and acceptance
+    ([''], 'adapted')
     >>> sorted(model.diagnostics(torch.randn(16, 2)))  # logged on logging steps only
     ['feature_rank_fraction', 'gram_condition']
 """
@@ -82,7 +83,7 @@ from lae.errors import ConfigError
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput, with_gradient
 from lae.nn import build_encoder
-from lae.samplers import ALD, MALA, SamplerState, StepSizeAdapter, run_chain
+from lae.samplers import ALD, MALA, ChainReport, SamplerState, StepSizeAdapter, run_chain
 from lae.samplers.adaptive import AdaptiveMALAResult, adaptive_mala, posterior_energy
 from lae.samplers.ald import ALDState, feature_rank
 from lae.samplers.base import EnergyFn, tile_batch
@@ -438,8 +439,9 @@ class LAE(LatentModel):
         z_end = state.z if one_layer else g @ phi.T  # the chain's latents G Phi_T^T
         acceptance = torch.stack(acceptance)  # [T, L]
         nonfinite = torch.stack(nonfinite).sum()
-        metrics = {"acceptance": acceptance.mean(), "step_size": self.log_step_size.exp().mean(),
-                   "phi_norm": torch.linalg.vector_norm(phi)}
+        rule = self.ald_adapter.rule if cfg.mh and cfg.adapt_step else "fixed"
+        chains = {"": ChainReport(self.log_step_size.exp().mean(), acceptance.mean(), rule)}
+        metrics = {"phi_norm": torch.linalg.vector_norm(phi)}
         if x.shape[0] > 1:  # one example's move is all "shared": nothing to measure
             # the share of the batch's latent move common to the batch (warned about at
             # logging steps, see warnings())
@@ -447,7 +449,7 @@ class LAE(LatentModel):
         if len(self.layer_rows) > 1:  # each layer's chain
             per_layer = zip(acceptance.mean(0), self.log_step_size.exp())
             for layer, (accepted, eta) in enumerate(per_layer, 1):
-                metrics |= {f"layer{layer}/acceptance": accepted, f"layer{layer}/step_size": eta}
+                chains[f"layer{layer}/"] = ChainReport(eta, accepted, rule)
 
         # Step 2: psi (and theta, without refinement) descend (1/T) sum_t V(Phi_t) / n, with
         # each Phi_t fixed.
@@ -482,13 +484,13 @@ class LAE(LatentModel):
             z_decoder, mala_acceptance, mala_nonfinite = self.refine(
                 x, z_end, adapt=True, generator=generator, start=start)
             decoder_loss = -self.log_joint(x, z_decoder).mean()
-            metrics |= {"mala_acceptance": mala_acceptance,
-                        "mala_step_size": self.log_mala_step_size.exp(),
-                        "log_joint_refined_nats": -decoder_loss.detach()}
+            chains["mala_"] = ChainReport(self.log_mala_step_size.exp(), mala_acceptance,
+                                          self.mala_adapter.rule)
+            metrics["log_joint_refined_nats"] = -decoder_loss.detach()
             nonfinite = nonfinite + mala_nonfinite
             losses = {"decoder": decoder_loss, "features": loss}
         metrics |= {"energy_per_example": loss.detach(), "nonfinite_proposals": nonfinite}
-        return StepOutput(losses=losses, metrics=metrics, latents=z_decoder)
+        return StepOutput(losses=losses, metrics=metrics, latents=z_decoder, chains=chains)
 
     @torch.no_grad()
     def diagnostics(self, x: Tensor) -> dict[str, Tensor | float]:

@@ -44,8 +44,8 @@ Example::
     >>> spec = DataSpec.points(2, n_train=10)
     >>> model = LD(LD.Config(latent_dim=2, net=NetConfig(hidden=32, depth=1)), spec)
     >>> out = model.training_step(torch.randn(4, 2), torch.tensor([0, 3, 5, 9]))
-    >>> model.z_chains.shape, sorted(out.metrics)
-    (torch.Size([10, 2]), ['acceptance', 'energy_per_example', 'nonfinite_proposals', 'step_size'])
+    >>> model.z_chains.shape, sorted(out.metrics), out.chains[""].rule
+    (torch.Size([10, 2]), ['energy_per_example', 'nonfinite_proposals'], 'adapted')
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from torch import Tensor
 from lae.errors import ConfigError
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
-from lae.samplers import StepSizeAdapter, run_chain
+from lae.samplers import ChainReport, StepSizeAdapter, run_chain
 from lae.samplers.base import EnergyFn, tile_batch
 from lae.samplers.kernels import KERNELS, MALA_TARGET, build_kernel
 
@@ -160,17 +160,18 @@ class LD(LatentModel):
                                        energy_fn, self.cfg.n_steps,
                                        generator=generator)  # trace [T, B, K]
         self.z_chains[index] = state.z
-        metrics = {"step_size": log_eta.exp().mean(),
-                   "nonfinite_proposals": info.nonfinite.sum()}
+        chain = ChainReport(log_eta.exp().mean())  # without an MH test: no acceptance
         if self.cfg.adapts:
             acceptance = info.acceptance.mean(0)  # [B]
             self.chain_adapter.adapt_(self.log_step_size, acceptance, index=index)
-            metrics["acceptance"] = acceptance.mean()
+            chain = ChainReport(chain.step_size, acceptance.mean(), self.chain_adapter.rule)
         if self.cfg.train_on == "last":
             trace = trace[-1:]
         loss = -self.log_joint(tile_batch(x, trace.shape[0]), trace.flatten(0, 1)).mean()
         return StepOutput(losses={"loss": loss},
-                          metrics={"energy_per_example": loss.detach()} | metrics, latents=trace)
+                          metrics={"energy_per_example": loss.detach(),
+                                   "nonfinite_proposals": info.nonfinite.sum()},
+                          latents=trace, chains={"": chain})
 
 
 @register_model("abp")
@@ -188,8 +189,8 @@ class ABP(LD):
         >>> model = ABP(ABP.Config(name="abp", latent_dim=2, net=NetConfig(hidden=16, depth=1)),
         ...             DataSpec.points(2, n_train=10))
         >>> out = model.training_step(torch.randn(4, 2), torch.tensor([0, 3, 5, 9]))
-        >>> model.cfg.sampler, sorted(out.metrics)
-        ('langevin', ['energy_per_example', 'nonfinite_proposals', 'step_size'])
+        >>> model.cfg.sampler, out.chains[""].acceptance, out.chains[""].rule  # no MH test
+        ('langevin', None, 'fixed')
     """
 
     @dataclass

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
-from lae.samplers import Langevin
+from lae.samplers import ChainReport, Langevin
 from lae.samplers.base import tile_batch
 from lae.samplers.langevin_bound import langevin_bound
 
@@ -173,27 +173,36 @@ class ShortRun(LatentModel):
         return StepOutput(
             losses={"decoder": decoder_loss, **steps},
             metrics={"langevin_bound_nats": bound.mean().detach(),
-                     "log_joint_chain_nats": -decoder_loss.detach(),
-                     **self.step_size_metrics()},
-            latents=z_k)
+                     "log_joint_chain_nats": -decoder_loss.detach()},
+            latents=z_k, chains=self.chain_reports())
 
-    def step_size_metrics(self) -> dict[str, Tensor]:
-        """The learned step sizes for the log: ``step_size`` (their mean), and each one as
-        ``t<step>/layer<l>/step_size`` (``t<step>/`` with ``per_step``, ``layer<l>/`` with
-        several layers); ``plots/step_sizes.png`` draws the per-step ones against the chain
-        step."""
-        eta = self.layer_step_sizes()  # [K, L]
+    def chain_reports(self) -> dict[str, ChainReport]:
+        """The step sizes, as chains without an accept/reject test: ``""`` (their mean), and
+        each one under ``t<step>/layer<l>/`` (``t<step>/`` with ``per_step``, ``layer<l>/`` with
+        several layers), logged as ``<prefix>step_size``; ``plots/step_sizes.png`` draws the
+        per-step ones against the chain step."""
+        eta = self.layer_step_sizes().detach()  # [K, L]
+        rule = "learned" if self.cfg.learn_step else "fixed"
         steps = range(eta.shape[0]) if self.cfg.per_step else range(1)
         layers = range(eta.shape[1])
-        out = {"step_size": eta.mean()}
+        out = {"": ChainReport(eta.mean(), rule=rule)}
         if len(steps) == 1 and len(layers) == 1:
             return out
         for t in steps:
             for layer in layers:
-                key = (f"t{t + 1:02d}/" if self.cfg.per_step else "") + (
-                    f"layer{layer + 1}/" if len(layers) > 1 else "") + "step_size"
-                out[key] = eta[t, layer]
+                prefix = (f"t{t + 1:02d}/" if self.cfg.per_step else "") + (
+                    f"layer{layer + 1}/" if len(layers) > 1 else "")
+                out[prefix] = ChainReport(eta[t, layer], rule=rule)
         return out
+
+    def stall_hint(self) -> str:
+        return ("the step sizes are learned by the Langevin bound, which lowers them to the "
+                "stability limit of the posterior's stiffest direction while the decoder "
+                "sharpens it, so the chain stops moving along the other directions and the "
+                "codes lose what they carry about x (docs/models.md, \"Why the learned step "
+                "falls\"); a fixed step (model.learn_step=false, as the presets) avoids it, "
+                "more steps (model.n_steps) only delay it, and train.on_stall=warn lets the "
+                "run finish")
 
     def _step_parameters(self) -> list[nn.Parameter]:
         """What the bound trains: the log step sizes (``learn_step``) and the reverse kernels

@@ -15,13 +15,14 @@ from lae.samplers.base import (
     metropolis_hastings,
     seeded_global_rng,
 )
-from lae.samplers.chain import ChainInfo, StepSizeAdapter, run_chain
+from lae.samplers.chain import ChainInfo, ChainReport, StepSizeAdapter, run_chain
 from lae.samplers.kernels import HMC, MALA, Langevin
 
 __all__ = [
     "ALD",
     "ALDState",
     "ChainInfo",
+    "ChainReport",
     "HMC",
     "Info",
     "MALA",

@@ -59,6 +59,28 @@ class ChainInfo(NamedTuple):
     step_size: Tensor
 
 
+STEP_RULES = ("fixed", "adapted", "learned")
+
+
+class ChainReport(NamedTuple):
+    """One Markov chain after a training step, as a model reports it to the trainer (which logs
+    it and watches it for stalls): its mean step size, its mean acceptance probability (None
+    for a chain without an accept/reject test), and how its step size moves: ``"fixed"``,
+    ``"adapted"`` toward a target acceptance, or ``"learned"`` by a loss."""
+
+    step_size: Tensor | float
+    acceptance: Tensor | float | None = None
+    rule: str = "fixed"
+
+    def metrics(self, prefix: str = "") -> dict[str, Tensor | float]:
+        """The logged values: ``<prefix>step_size`` and ``<prefix>acceptance`` (where there is
+        one)."""
+        out = {f"{prefix}step_size": self.step_size}
+        if self.acceptance is not None:
+            out[f"{prefix}acceptance"] = self.acceptance
+        return out
+
+
 @dataclass(frozen=True)
 class StepSizeAdapter:
     """Robbins–Monro adaptation of log eta toward a target acceptance (formula in the module doc).
@@ -88,6 +110,12 @@ class StepSizeAdapter:
         if not self.gain >= 0 or (self.fall_gain is not None and not self.fall_gain > 0):
             raise ValueError(f"gain must be >= 0 (0: the step stays) and fall_gain > 0, got "
                              f"{self.gain}, {self.fall_gain}")
+
+    @property
+    def rule(self) -> str:
+        """How a step size under this adapter moves, as :class:`ChainReport` names it:
+        ``"adapted"``, or ``"fixed"`` when both gains are 0."""
+        return "adapted" if self.gain > 0 or self.fall_gain else "fixed"
 
     def init(self, step_size: StepSize, n_chains: int, dtype: torch.dtype = torch.float32
              ) -> Tensor:

@@ -18,7 +18,6 @@ Example (a few seconds on a CPU)::
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -30,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lae.data import BatchLoader, evenly_spaced, load_dataset
-from lae.errors import ConfigError, LaeError, ModelDiverged
+from lae.errors import ConfigError, ModelDiverged
 from lae.eval.metrics import METRICS, EvalSettings, evaluate
 from lae.eval.plots import (
     read_metrics,
@@ -41,10 +40,21 @@ from lae.eval.plots import (
 )
 from lae.models import LatentModel, build_model
 from lae.models.base import StepOutput
+from lae.samplers import ChainReport
 from lae.train import distributed
 from lae.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from lae.train.config import Config, save_config
 from lae.train.distributed import Processes
+from lae.train.guards import (
+    DIAGNOSTICS,
+    STALL_ACTIONS,
+    ChainStalled,
+    ChainWatch,
+    TrainingDiverged,
+    divergence_report,
+    looks_diverged,
+    non_finite_keys,
+)
 from lae.train.resume import check_resumable
 from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, prepare_run_dir
 from lae.train.setup import (
@@ -63,18 +73,6 @@ EPOCH_METRICS = ["elbo", "iwae", "langevin-bound", "mse"]
 STOPPING_KEYS = ("nll_ais_nats", "nll_iwae_nats", "nll_langevin_bound_nats", "neg_elbo_nats")
 
 
-class TrainingDiverged(LaeError):
-    """A loss, energy, gradient or metric became NaN or infinite (or a step failed on such
-    values); ``diagnostics.json`` in the run folder says where and what was likely the cause."""
-
-
-class ChainStalled(LaeError):
-    """A Markov chain stopped moving: its acceptance stayed near 0, or its step size collapsed."""
-
-
-DIAGNOSTICS = "diagnostics.json"
-STEP_COLLAPSE = 1e-4  # a step size below this fraction of its largest value so far has collapsed
-STALL_ACTIONS = ("error", "warn")
 
 
 def _is_max(key: str) -> bool:
@@ -187,9 +185,7 @@ class Trainer:
         self.x_recon = evenly_spaced(self.splits.test, 32)
         self.epoch, self.step = 0, 0
         self.train_seconds = 0.0  # wall-clock spent in training epochs (not in evaluation)
-        # consecutive steps each chain diagnostic has looked stalled; largest step sizes seen
-        self.stalled_steps: dict[str, int] = {}
-        self.max_step_size: dict[str, float] = {}
+        self.chain_watch = ChainWatch(tc)
         self.metrics_path = self.run_dir / "metrics.jsonl"
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -255,13 +251,13 @@ class Trainer:
                 # A factorisation or a distribution fails on non-finite values first (the SVD
                 # of ALD's features, a Normal's argument check): that is divergence, reported
                 # as such; any other error is a bug and keeps its traceback.
-                if not self._looks_diverged(exc):
+                if not looks_diverged(self.model, exc):
                     raise
                 raise self._diverged(epoch, f"{type(exc).__name__}: {exc}", x) from None
             self.step += 1
             # Sums (maxima for max_* metrics) stay on the device: nothing here waits for the
             # step to finish.
-            for key, value in {**out.losses, **out.metrics}.items():
+            for key, value in out.logged().items():
                 value = value.detach() if isinstance(value, torch.Tensor) else value
                 if key not in sums:
                     sums[key] = value
@@ -279,7 +275,7 @@ class Trainer:
                 rec = self._checked_record(sums, n_steps, epoch, x)
                 rec["images_per_s"] = n_images / max(elapsed, 1e-9)
                 self._log({"split": "train", "epoch": epoch, "step": self.step, **rec})
-                self._watch_chains(rec, n_steps, epoch)
+                self._watch_chains(rec, out.chains, n_steps, epoch)
                 for message in self.model.warnings(rec) if self.procs.is_main else ():
                     warnings.warn(message, stacklevel=1)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k in out.losses
@@ -498,8 +494,7 @@ class Trainer:
             "step": self.step,
             "train_seconds": self.train_seconds,
             "early_stopping": self._early_stopping_state(),
-            "chain_watch": {"stalled_steps": dict(self.stalled_steps),
-                            "max_step_size": dict(self.max_step_size)},
+            "chain_watch": self.chain_watch.state_dict(),
             "world_size": self.procs.world_size,
             "rng": rng,
         }
@@ -524,9 +519,7 @@ class Trainer:
         stopping = ckpt.get("early_stopping", {})  # older checkpoints: none
         self.best_epoch = int(stopping.get("best_epoch", 0))
         self.best_value = float(stopping.get("best_value", float("inf")))
-        watch = ckpt.get("chain_watch", {})
-        self.stalled_steps = dict(watch.get("stalled_steps", {}))
-        self.max_step_size = dict(watch.get("max_step_size", {}))
+        self.chain_watch.load_state_dict(ckpt.get("chain_watch", {}))
         # Records written after the checkpoint (by a run that then died) would be repeated; a
         # last line torn by a crash mid-write is dropped (read_metrics warns).
         if self.procs.is_main and self.metrics_path.is_file():
@@ -545,116 +538,32 @@ class Trainer:
                     self.writer.add_scalar(f"{record['split']}/{key}", value, record["step"])
 
     def _check_finite(self, record: dict[str, Any], epoch: int, x: torch.Tensor | None) -> None:
-        bad = [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]
+        bad = non_finite_keys(record)
         if bad:
             raise self._diverged(epoch, f"{', '.join(bad)} became non-finite", x)
 
     # -- faults ----------------------------------------------------------------------------
-    def _looks_diverged(self, exc: Exception) -> bool:
-        """Divergence, decided by the error's type and the model's state, never by its text: a
-        factorisation that failed (``LinAlgError``), or any other error raised while a
-        parameter or a floating-point buffer (a chain's state, a step size) is not finite."""
-        if isinstance(exc, torch.linalg.LinAlgError):
-            return True
-        state = [*self.model.parameters(),
-                 *(b for b in self.model.buffers() if b.is_floating_point())]
-        return not all(bool(torch.isfinite(t).all()) for t in state)
-
     def _diverged(self, epoch: int, what: str, x: torch.Tensor | None) -> TrainingDiverged:
-        """Write ``diagnostics.json`` and build the error: what went wrong, where, the likely
-        causes with the settings behind them, and the last good checkpoint."""
-        cfg, tc = self.cfg, self.cfg.train
-        last = self.run_dir / CHECKPOINT_DIR / LAST
-        step_size = getattr(cfg.model, "step_size", None)
-        norms = {n: float(p.detach().norm()) for n, p in self.model.named_parameters()}
-        bad_params = sorted(n for n, v in norms.items() if not math.isfinite(v))
-        # (score, cause): the evidence for each decides the order; ties keep lr, step, data.
-        causes: list[tuple[int, str]] = []
-        big_lr = tc.lr > (1e-2 if tc.optimizer == "adam" else 1.0)
-        causes.append((2 * bool(bad_params) + big_lr,
-                       f"the learning rate train.lr={tc.lr:g} ({tc.optimizer}"
-                       + (f", grad_clip {tc.grad_clip:g}" if tc.grad_clip > 0 else
-                          ", no gradient clipping") + "): try a smaller train.lr or "
-                       "train.grad_clip=1"))
-        if step_size is not None:
-            mh = getattr(cfg.model, "mh", None)
-            causes.append((int(mh is False), f"the Langevin step size model.step_size="
-                           f"{step_size:g}" + (" without a Metropolis-Hastings test "
-                                               "(model.mh=false)" if mh is False else "")
-                           + ": try one 10-100x smaller"))
-        seen = None
-        if x is not None and x.numel():
-            finite_x = x[torch.isfinite(x)]
-            seen = [float(finite_x.min()), float(finite_x.max())] if finite_x.numel() else None
-        lo, hi = self.spec.value_range
-        likelihood = type(self.model.likelihood).__name__
-        outside = seen is not None and (seen[0] < lo or seen[1] > hi)
-        causes.append((4 * outside, f"the data against the likelihood: {likelihood} on data "
-                       f"declared in [{lo:g}, {hi:g}]"
-                       + (f", this batch spans [{seen[0]:g}, {seen[1]:g}]" if seen else "")
-                       + (" (outside the declared range: check data.scale)" if outside else "")))
-        causes = [c for _, c in sorted(causes, key=lambda sc: -sc[0])]
-        diagnostics = {
-            "problem": what, "epoch": epoch, "step": self.step + 1,
-            "likely_causes": causes,
-            "non_finite_parameters": bad_params,
-            "largest_parameter_norms": dict(sorted(norms.items(), key=lambda kv: -kv[1]
-                                                   if math.isfinite(kv[1]) else -math.inf)[:5]),
-            "settings": {"train.lr": tc.lr, "train.optimizer": tc.optimizer,
-                         "train.grad_clip": tc.grad_clip, "model.name": cfg.model.name,
-                         "model.step_size": step_size, "likelihood": likelihood,
-                         "data.value_range": [lo, hi], "batch_range": seen},
-            "last_train_record": next((r for r in reversed(read_metrics(self.metrics_path))
-                                       if r.get("split") == "train"), None),
-            "last_good_checkpoint": str(last) if last.is_file() else None,
-        }
-        path = self.run_dir / DIAGNOSTICS
-        if self.procs.is_main:
-            path.write_text(json.dumps(diagnostics, indent=2, default=str) + "\n")
-        keep = (f"the last good checkpoint {last} is kept" if last.is_file() else
-                "no checkpoint was written yet")
-        return TrainingDiverged(
-            f"training diverged at step {self.step + 1} (epoch {epoch}): {what}. Likely causes, "
-            f"most likely first: {'; '.join(causes)}. Details in {path}; {keep}.")
+        """The divergence error (and, on process 0, ``diagnostics.json``): see
+        :func:`lae.train.guards.divergence_report`."""
+        last_train = next((r for r in reversed(read_metrics(self.metrics_path))
+                           if r.get("split") == "train"), None)
+        return divergence_report(
+            self.model, self.cfg.train, what=what, epoch=epoch, step=self.step + 1, x=x,
+            last_checkpoint=self.run_dir / CHECKPOINT_DIR / LAST, last_train_record=last_train,
+            diagnostics_path=self.run_dir / DIAGNOSTICS if self.procs.is_main else None)
 
-    def _watch_chains(self, record: dict[str, Any], n_steps: int, epoch: int) -> None:
-        """Count the steps each chain's acceptance has stayed below ``train.stall_acceptance``
-        (and catch a collapsed step size); past ``train.stall_steps`` the chain has stalled."""
+    def _watch_chains(self, record: dict[str, Any], chains: dict[str, ChainReport],
+                      n_steps: int, epoch: int) -> None:
+        """Stop the run (``train.on_stall=error``) or warn once when a chain the model reports
+        has stalled (:class:`lae.train.guards.ChainWatch`)."""
         tc = self.cfg.train
-        if tc.stall_steps == 0:
-            return
-        problems = []
-        for key, value in record.items():
-            if key.endswith("acceptance"):
-                low = value < tc.stall_acceptance
-                self.stalled_steps[key] = self.stalled_steps.get(key, 0) + n_steps if low else 0
-                if self.stalled_steps[key] >= tc.stall_steps:
-                    problems.append(f"{key} stayed below {tc.stall_acceptance:g} for "
-                                    f"{self.stalled_steps[key]} steps (now {value:.3g})")
-            elif key.endswith("step_size") and value > 0:
-                top = self.max_step_size[key] = max(self.max_step_size.get(key, 0.0), value)
-                if value < STEP_COLLAPSE * top:
-                    problems.append(f"{key} collapsed to {value:.3g}, below {STEP_COLLAPSE:g} of "
-                                    f"its largest value {top:.3g}")
+        problems = self.chain_watch.problems(record, chains, n_steps)
         if not problems:
             return
-        step_size = getattr(self.cfg.model, "step_size", None)
-        if self.model.has_langevin_bound:  # step sizes learned by the bound, not adapted
-            hint = ("the step sizes are learned by the Langevin bound, which lowers them to the "
-                    "stability limit of the posterior's stiffest direction while the decoder "
-                    "sharpens it, so the chain stops moving along the other directions and the "
-                    "codes lose what they carry about x (docs/models.md, \"Why the learned step "
-                    "falls\"); a fixed step (model.learn_step=false, as the presets) avoids it, "
-                    "more steps (model.n_steps) only delay it, and train.on_stall=warn lets the "
-                    "run finish")
-        elif step_size is not None:
-            hint = (f"model.step_size={step_size:g} is likely far too large (or too small) for "
-                    "this posterior; lower it, or check that model.adapt_step is on")
-        else:
-            hint = "check the sampler's step size"
         message = (f"a chain has stopped moving at step {self.step} (epoch {epoch}): "
-                   f"{'; '.join(problems)}. {hint}. (train.stall_steps={tc.stall_steps}, "
-                   f"train.on_stall={tc.on_stall})")
+                   f"{'; '.join(problems)}. {self.model.stall_hint()}. (train.stall_steps="
+                   f"{tc.stall_steps}, train.on_stall={tc.on_stall})")
         if tc.on_stall == "error":
             last = self.run_dir / CHECKPOINT_DIR / LAST
             raise ChainStalled(message + (f"; the last checkpoint {last} is kept"
@@ -662,8 +571,7 @@ class Trainer:
         tqdm.write(f"WARNING: {message}")
         self._log({"split": "warning", "epoch": epoch, "step": self.step,
                    "kind": "stalled_chain", "message": message})
-        for key in list(self.stalled_steps):  # count afresh: one warning per stall_steps
-            self.stalled_steps[key] = 0
+        self.chain_watch.restart_counts()
 
     def _tensorboard(self):
         """A factory for the tensorboard writer (checked before the run folder is made)."""

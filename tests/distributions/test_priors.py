@@ -119,7 +119,8 @@ def test_the_amortized_ald_prior_sampler_samples_its_target():
     # its feature network has its own loss and parameter group
     losses, metrics = prior.ml_loss(torch.randn(8, 2, dtype=torch.float64), g)
     assert set(losses) == {"prior", "prior_sampler"} == set(prior.loss_parameters())
-    assert "prior_sampler/acceptance" in metrics
+    chain = prior.chain_reports()["prior_sampler/"]
+    assert chain.acceptance is prior.ald_sampler.last_acceptance and chain.rule == "adapted"
     assert prior.sample(120, generator=g).shape == (120, 2)  # more than n_chains: rounds
     with pytest.raises(ConfigError, match="width"):
         LatentEBMPrior(2, sampler="ald", ald={"n_chains": 100, "width": 16})

@@ -54,17 +54,20 @@ def test_each_sampler_gives_finite_losses_and_metrics(sampler):
     model = hoffman(sampler=sampler, n_leapfrog=2)
     out = model.training_step(torch.randn(8, 6))
     assert all(torch.isfinite(v) and v.shape == () for v in out.losses.values())
-    assert 0 <= out.metrics["acceptance"] <= 1 and out.metrics["step_size"] > 0
+    chain = out.chains[""]
+    assert 0 <= chain.acceptance <= 1 and chain.step_size > 0
     assert model.encode(torch.randn(3, 6)).shape == (3, 2)
     if sampler == "langevin":  # no MH test, nothing to adapt to
-        assert out.metrics["acceptance"] == 1 and out.metrics["step_size"] == 0.01
+        assert chain.acceptance == 1 and chain.step_size == 0.01 and chain.rule == "fixed"
+    else:
+        assert chain.rule == "adapted"
 
 
 def test_step_size_adapts_toward_the_target_and_is_checkpointed():
     torch.manual_seed(0)
     model = hoffman(step_size=10.0, adapt_gain=0.5)  # far too large: MALA rejects nearly all
     x = torch.randn(32, 6)
-    sizes = [model.training_step(x).metrics["step_size"].item() for _ in range(10)]
+    sizes = [model.training_step(x).chains[""].step_size.item() for _ in range(10)]
     assert sizes[-1] < sizes[0] / 5
     assert "log_step_size" in model.state_dict()
     fresh = hoffman()

@@ -149,7 +149,8 @@ def test_mala_refinement_samples_the_exact_posterior_and_splits_the_losses():
     assert set(out.losses) == {"decoder", "features"}
     groups = model.loss_parameters()
     assert {id(p) for p in groups["decoder"]}.isdisjoint({id(p) for p in groups["features"]})
-    assert {"mala_acceptance", "mala_step_size", "shared_motion"} <= set(out.metrics)
+    assert {"mala_acceptance", "mala_step_size", "shared_motion"} <= set(out.logged())
+    assert out.chains["mala_"].rule == "adapted" and out.chains[""].rule == "adapted"
     draws = []
     for _ in range(500):
         with torch.no_grad():
@@ -256,7 +257,7 @@ def test_one_chain_per_layer_samples_the_exact_joint_posterior_of_two_layers():
         out = model.training_step(x)
         if i >= warmup:
             samples.append(model.infer(x).detach())
-    assert {"layer1/acceptance", "layer2/step_size"} <= set(out.metrics)
+    assert {"layer1/acceptance", "layer2/step_size"} <= set(out.logged())
     s = torch.stack(samples)  # [S, n, 3]
     post = truth.posterior(x)
     sd = post.variance.sqrt()

@@ -12,7 +12,7 @@ from lae.models import MODELS, DataSpec, build_model
 from lae.nn import NetConfig
 from lae.toy.ebm_logz import QuadraticEnergy, random_quadratic
 from lae.train import Trainer, load_config
-from lae.train.trainer import TrainingDiverged
+from lae.train.guards import TrainingDiverged
 
 
 def test_nll_under_an_ebm_prior_matches_the_closed_form():

@@ -111,7 +111,7 @@ def test_two_layers_have_one_learned_step_size_each():
     assert eta.shape == (4, 5)
     torch.testing.assert_close(eta[:, 2:] / eta[:, :1], torch.full((4, 3), torch.e.__float__()))
     out = model.training_step(torch.randn(6, 3))
-    assert {"t01/layer1/step_size", "t04/layer2/step_size"} <= set(out.metrics)
+    assert {"t01/layer1/step_size", "t04/layer2/step_size"} <= set(out.logged())
     assert model.infer(torch.randn(6, 3)).shape == (6, 5)
 
 

@@ -11,10 +11,11 @@ import torch
 
 from lae.cli import main
 from lae.errors import RunDirError
+from lae.samplers import ChainReport
 from lae.train import Trainer, load_config, load_run
 from lae.train.checkpoint import load_checkpoint, save_checkpoint
+from lae.train.guards import ChainStalled, TrainingDiverged
 from lae.train.rundir import MANIFEST, prepare_run_dir
-from lae.train.trainer import ChainStalled, TrainingDiverged
 
 
 def _cfg(overrides, *extra, model="vae"):
@@ -128,9 +129,15 @@ def test_a_collapsed_learned_step_size_is_reported_as_such(tmp_path, fast_overri
     # shortrun's step sizes are learned by its bound; when one collapses (as measured at K = 5 on
     # MNIST, docs/models.md) the hint must say so, not blame model.step_size
     trainer = Trainer(_cfg(fast_overrides, model="shortrun"), tmp_path / "run")
-    trainer._watch_chains({"step_size": 1e-2}, 1, 1)
+    chains = {"": ChainReport(1e-2, rule="learned")}
+    trainer._watch_chains({"step_size": 1e-2}, chains, 1, 1)
     with pytest.raises(ChainStalled, match="learned by the Langevin bound"):
-        trainer._watch_chains({"step_size": 1e-7}, 1, 1)
+        trainer._watch_chains({"step_size": 1e-7}, chains, 1, 1)
+    # a fixed step cannot collapse: the same fall of a fixed step is not a stall
+    fixed = {"": ChainReport(1e-2)}
+    trainer.chain_watch.max_step_size.clear()
+    trainer._watch_chains({"step_size": 1e-2}, fixed, 1, 1)
+    trainer._watch_chains({"step_size": 1e-7}, fixed, 1, 1)
 
 
 # -- 4. divergence ---------------------------------------------------------------------------
