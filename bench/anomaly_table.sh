@@ -16,8 +16,8 @@ for digit in 1 4 5 7 9; do
       --train.num_threads=1 --train.progress=false --train.eval_size=100 --train.eval_k=5 \
       "$@" > "$run.train.log" 2>&1
     for score in log-joint refined; do
-      OMP_NUM_THREADS=1 $lae anomaly "$run" --score $score --out "$run/anomaly-$score.json" \
-        --overwrite > /dev/null 2>&1
+      # -> $run/anomaly/$score/anomaly.json and anomaly_scores.npz
+      OMP_NUM_THREADS=1 $lae anomaly "$run" --score $score --overwrite > /dev/null 2>&1
     done
     echo "$model digit $digit seed $seed done"
   done

@@ -12,9 +12,11 @@ from pathlib import Path
 
 runs, out = Path(sys.argv[1]), Path(sys.argv[2])
 records = []
-for path in sorted(runs.glob("*/anomaly-*.json")):
+# RUN/anomaly/SCORE/anomaly.json (RUN/anomaly-SCORE.json before lae anomaly wrote a folder)
+for path in sorted([*runs.glob("*/anomaly/*/anomaly.json"), *runs.glob("*/anomaly-*.json")]):
     res = json.loads(path.read_text())
-    model, digit, seed = path.parent.name.split("-")
+    run = path.parent if path.name != "anomaly.json" else path.parents[2]
+    model, digit, seed = run.name.split("-")
     records.append({"model": model, "digit": int(digit[1:]), "seed": int(seed[1:]),
                     "score": res["score"], "epoch": res["epoch"], **res["metrics"]})
 out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,7 @@ from pathlib import Path
 import lae
 
 LAYERS = ["data", "nn", "samplers", "distributions", "models", "eval", "tasks", "toy", "train",
-          "bench",
-          "cli"]
+          "bench", "commands", "cli"]
 ROOT = Path(lae.__file__).parent
 
 

@@ -4,6 +4,7 @@ model and end to end from the command line."""
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -126,12 +127,23 @@ def test_anomaly_and_inpaint_from_the_command_line(tmp_path, capsys):
                  "--train.progress=false", "--model.net.hidden=16", "--train.eval_size=50",
                  "--train.eval_k=2", "--train.n_samples=16"]) == 0
     assert main(["anomaly", str(run), "--score", "refined", "--refine-steps", "2"]) == 0
-    res = json.loads((run / "anomaly.json").read_text())
+    res = json.loads((run / "anomaly" / "refined" / "anomaly.json").read_text())
     assert res["holdout_class"] == 3 and res["holdout_split"] == "zenati"
     # the zenati split of the 1797 digits (183 threes): test = the 1614 normals less the 1291
     # (80 %) trained on, and every three
     assert res["metrics"]["n_anomalies"] == 183 and res["metrics"]["n"] == 1614 - 1291 + 183
     assert 0 <= res["metrics"]["auprc"] <= 1
+    # each image's score and label, from which the metrics can be recomputed
+    per_image = np.load(run / "anomaly" / "refined" / "anomaly_scores.npz")
+    assert per_image["score"].shape == per_image["is_anomaly"].shape == (res["metrics"]["n"],)
+    assert per_image["is_anomaly"].sum() == 183
+    recomputed = detection_metrics(torch.from_numpy(per_image["is_anomaly"]),
+                                   torch.from_numpy(per_image["score"]))
+    assert recomputed == res["metrics"]
+    # a second score goes beside the first, which stays
+    assert main(["anomaly", str(run), "--n-examples", "200"]) == 0
+    assert (run / "anomaly" / "log-joint" / "anomaly.json").is_file()
+    assert json.loads((run / "anomaly" / "refined" / "anomaly.json").read_text()) == res
     assert main(["inpaint", str(run), "--mask", "bottom", "--steps", "4",
                  "--n-examples", "10"]) == 0
     res = json.loads((run / "inpaint" / "bottom.json").read_text())
@@ -144,3 +156,39 @@ def test_anomaly_and_inpaint_from_the_command_line(tmp_path, capsys):
                  "--train.eval_k=2", "--train.n_samples=16"]) == 0
     assert main(["anomaly", str(other)]) == 2
     assert "holdout_class" in capsys.readouterr().err
+
+
+def test_task_commands_run_twice_refuse_before_any_work_and_keep_their_outputs_whole(
+        tmp_path, capsys, monkeypatch):
+    # Before: a second lae inpaint replaced MASK.png, then refused MASK.json (a picture and
+    # numbers from two runs); lae anomaly refused its output only after all the work.
+    import lae.tasks
+
+    run = tmp_path / "run"
+    assert main(["train", "vae-mnist5k-mlp", "--data.name=digits", "--data.holdout_class=3",
+                 "--out", str(run), "--train.epochs=1", "--train.progress=false",
+                 "--model.net.hidden=16", "--train.eval_size=50", "--train.eval_k=2",
+                 "--train.n_samples=16"]) == 0
+    assert main(["inpaint", str(run), "--steps", "2", "--n-examples", "6"]) == 0
+    assert main(["anomaly", str(run), "--n-examples", "100"]) == 0
+    files = [run / "inpaint" / "centre.png", run / "inpaint" / "centre.json",
+             run / "anomaly" / "log-joint" / "anomaly.json",
+             run / "anomaly" / "log-joint" / "anomaly_scores.npz"]
+    before = {f: f.read_bytes() for f in files}
+    capsys.readouterr()
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the task ran although its outputs exist")
+
+    monkeypatch.setattr(lae.tasks, "inpaint", no_work)
+    monkeypatch.setattr(lae.tasks, "anomaly_scores", no_work)
+    assert main(["inpaint", str(run), "--steps", "3", "--n-examples", "6"]) == 2
+    assert "centre.json" in capsys.readouterr().err
+    assert main(["anomaly", str(run), "--n-examples", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "anomaly.json" in err and "anomaly_scores.npz" in err and "--overwrite" in err
+    assert {f: f.read_bytes() for f in files} == before
+    # one output of the pair missing: still refused, the other kept
+    (run / "inpaint" / "centre.json").unlink()
+    assert main(["inpaint", str(run), "--steps", "3", "--n-examples", "6"]) == 2
+    assert (run / "inpaint" / "centre.png").read_bytes() == before[files[0]]

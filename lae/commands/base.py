@@ -1,0 +1,143 @@
+"""What the ``lae`` subcommands share: the :class:`Command` record the CLI builds its parser
+from, argument types with checked ranges, and the checks every command makes on its outputs
+before any work."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lae.errors import ConfigError, LaeError
+from lae.eval.json import json_safe
+from lae.files import atomic_write, check_writable
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its name, one-line help (``lae --help``), longer description (``lae NAME
+    --help``), the function that adds its arguments to its parser, and the one that runs it on
+    the parsed arguments (``args.overrides`` holds ``--section.key=value`` items where
+    ``overrides`` is True; ``args.argv`` the command line) and returns the exit status."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    description: str | None = None
+    overrides: bool = False
+
+
+def count(minimum: int, maximum: int | None = None, what: str = ""):
+    """An argparse type: an integer in [minimum, maximum], else an error naming the range (the
+    flag is named by argparse), before any work."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            top = f" and <= {maximum}{what}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}{top}, got "
+                                             f"{value}")
+        return value
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def add_checkpoint_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", default="last",
+                   help="last, best (train.patience), an epoch number, or a .pt path")
+
+
+def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
+    """Refuse, before any work, outputs that exist when ``--overwrite`` was not given: all of a
+    command's outputs are checked together, so a second run never replaces some and keeps
+    others."""
+    paths = [paths] if isinstance(paths, Path) else paths
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not overwrite:
+        raise LaeError(f"{', '.join(existing)} exist{'s' if len(existing) == 1 else ''}; pass "
+                       "--overwrite to replace "
+                       f"{'it' if len(existing) == 1 else 'them'} (or choose another --out)")
+
+
+def check_output_folder(folder: Path) -> None:
+    """A folder the command will write into: not a file, and writable (made if missing)."""
+    if folder.exists() and not folder.is_dir():
+        raise LaeError(f"--out {folder} is a file; this command writes a folder")
+    try:
+        check_writable(folder)
+    except OSError as exc:
+        raise LaeError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+
+
+def write_json(path: Path, results: dict[str, Any], echo: bool = True) -> None:
+    """``results`` as JSON at ``path``, written whole or not at all (and printed)."""
+    text = json.dumps(json_safe(results), indent=2)
+    atomic_write(path, lambda f: f.write(text.encode()))
+    if echo:
+        print(text)
+    print(f"wrote {path}")
+
+
+def refuse_foreign_checkpoint(run: Any, out: str | None) -> None:
+    """A checkpoint from outside the run's own folder may be scored only into a place the user
+    names: results written into the run folder would be another run's numbers under its name."""
+    from lae.train.run import is_foreign_checkpoint
+
+    if out is None and is_foreign_checkpoint(run):
+        raise ConfigError(f"--checkpoint {run.checkpoint_path} is not one of {run.run_dir}'s "
+                          "own checkpoints: its results would be filed under that run; pass "
+                          "--out to write them elsewhere")
+
+
+def add_task_arguments(p: argparse.ArgumentParser, n_examples: int, out: str) -> None:
+    """The options lae anomaly and lae inpaint share."""
+    p.add_argument("--n-examples", type=count(0), default=n_examples,
+                   help=f"N evenly spaced images (0: all; default {n_examples})")
+    add_checkpoint_argument(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the task's random draws "
+                                                       "(default 0)")
+    p.add_argument("--out", default=None, help=out)
+    p.add_argument("--overwrite", action="store_true", help="replace existing results")
+
+
+def load_task_run(args: argparse.Namespace) -> Any:
+    """The run a task command works on (``args.run_dir`` at ``args.checkpoint``), refusing a
+    foreign checkpoint whose results would land in the run's folder."""
+    from lae.train import load_run
+
+    run = load_run(args.run_dir, args.checkpoint)
+    refuse_foreign_checkpoint(run, args.out)
+    return run
+
+
+def test_images(run: Any, n_examples: int) -> tuple[Any, Any, Any]:
+    """The run's test images (evenly spaced ``n_examples``; 0: all) on the model's device,
+    their labels (or None) and the training split, for the task commands."""
+    from lae.data import evenly_spaced, load_dataset
+
+    splits = load_dataset(run.config.data)
+    x, y = splits.test, splits.test_labels
+    if tuple(x.shape[1:]) != tuple(run.model.spec.shape):
+        raise ConfigError(f"the data of {run.run_dir} now have shape {tuple(x.shape[1:])} per "
+                          f"example, but the model was trained on {tuple(run.model.spec.shape)}")
+    x = evenly_spaced(x, n_examples)
+    y = None if y is None else evenly_spaced(y, n_examples)
+    device = next(run.model.parameters()).device
+    return x.to(device), y, splits.train

@@ -1,0 +1,56 @@
+"""``lae bench``: the benchmark suite (docs/bench.md)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from lae.commands.base import Command
+from lae.errors import ConfigError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from lae.bench.sizes import BENCH_DATASETS, DEFAULT_MODELS, SIZES
+
+    p.add_argument("--out", required=True, help="folder for the results; must be new or empty")
+    p.add_argument("--models", default=DEFAULT_MODELS,
+                   help="comma-separated models, each optionally with config overrides after "
+                        "'+', e.g. lae+model.mala_steps=0; the VAE (the speed baseline) is "
+                        f"added when missing (default {DEFAULT_MODELS})")
+    p.add_argument("--size", choices=list(SIZES), default="default",
+                   help="tiny: seconds (tests); small: minutes; default: under 20 minutes on "
+                        "one core (default)")
+    p.add_argument("--data", choices=BENCH_DATASETS, default=BENCH_DATASETS[0],
+                   help="the presets' data: each model runs <model>-<data>-mlp (default "
+                        "mnist5k)")
+    p.add_argument("--budgets", metavar="S,S,...",
+                   help="training seconds per model at which the quality part scores it "
+                        "(default: the size's)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads, train.num_threads (0: torch's default; default 1)")
+    p.add_argument("--device", default="auto", help="train.device (default auto)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace lae bench's own files in a non-empty --out (others are kept)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lae.bench.suite import run_bench
+
+    budgets = None
+    if args.budgets is not None:
+        try:
+            budgets = [float(b) for b in args.budgets.split(",") if b.strip()]
+        except ValueError:
+            raise ConfigError(f"--budgets: comma-separated seconds, e.g. 60,120; got "
+                              f"{args.budgets!r}") from None
+    run_bench(args.out, args.models, size=args.size, threads=args.threads, device=args.device,
+              overwrite=args.overwrite, command=shlex.join(["lae", *args.argv]), data=args.data,
+              budgets=budgets)
+    return 0
+
+
+COMMAND = Command(
+    "bench", "benchmark suite: step time, operator counts, memory, evaluation throughput, "
+             "quality against training time", add_arguments, run,
+    description="Run the benchmark suite on the MLP presets (MNIST-5k unless --data) and write "
+                "DIR/bench.json, DIR/summary.md and plots (docs/bench.md).")

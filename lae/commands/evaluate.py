@@ -1,0 +1,132 @@
+"""``lae eval``: score a trained model on its test (or validation) split."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from lae.commands.base import (
+    Command,
+    add_checkpoint_argument,
+    refuse_existing,
+    refuse_foreign_checkpoint,
+    write_json,
+)
+from lae.errors import ConfigError, LaeError
+from lae.files import check_writable
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from lae.eval.metrics import METRICS, add_settings_arguments
+
+    p.add_argument("run_dir", help="a run folder written by lae train")
+    p.add_argument("--out", default=None,
+                   help="results JSON (default RUN_DIR/results.json, to which metrics are added)")
+    p.add_argument("--metrics", default="elbo,iwae,mse",
+                   help=f"comma-separated: {', '.join(sorted(METRICS))} (lae list describes "
+                        f"them; default elbo,iwae,mse)")
+    p.add_argument("--n-examples", type=int, default=0,
+                   help="N evenly spaced test examples (0: all)")
+    p.add_argument("--split", choices=["test", "val"], default="test",
+                   help="the split to score (default test)")
+    add_checkpoint_argument(p)
+    p.add_argument("--data-dir", default=None, help="where the dataset files are")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results file instead of adding to it")
+    p.add_argument("--set", action="append", default=[], metavar="model.KEY=VALUE",
+                   help="an evaluation-time setting of the model, one its config lets a "
+                        "resumed run change (e.g. model.eval_inference=mala for an LAE trained "
+                        "before that setting); recorded in the results (repeatable)")
+    add_settings_arguments(p)  # --k, --ais-chains, --fd-samples, ...: one per EvalSettings field
+
+
+def run(args: argparse.Namespace) -> int:
+    from lae.data import evenly_spaced, load_dataset
+    from lae.eval.metrics import METRICS, evaluate, settings_from_arguments
+    from lae.eval.plots import read_metrics
+    from lae.eval.results import merge_results, read_results
+    from lae.train import load_run
+
+    if args.n_examples < 0:
+        raise ConfigError(f"--n-examples must be >= 0 (0: all), got {args.n_examples}")
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    unknown = [n for n in names if n not in METRICS]
+    if not names or unknown:
+        what = f"unknown metric(s) {unknown}" if unknown else "no metric named"
+        raise ConfigError(f"--metrics: {what}; choices: {', '.join(sorted(METRICS))}")
+    settings = settings_from_arguments(args)  # bad settings fail before any work
+    run = load_run(args.run_dir, args.checkpoint)
+    refuse_foreign_checkpoint(run, args.out)
+    model_overrides = evaluation_overrides(run, args.set)
+    out = Path(args.out) if args.out else run.run_dir / "results.json"
+    refuse_existing(out, args.overwrite or args.out is None)
+    try:  # a folder the results cannot be written to fails now, not after the metrics
+        check_writable(out.parent)
+    except OSError as exc:
+        raise LaeError(f"cannot write the results to {out}: {exc.strerror or exc}") from None
+    data_cfg = run.config.data
+    if args.data_dir is not None:
+        data_cfg.data_dir = args.data_dir
+    splits = load_dataset(data_cfg)
+    x = splits.test if args.split == "test" else splits.val
+    if x is None:
+        raise ConfigError("--split val: this run has no validation split (data.val_size is 0)")
+    labels = splits.test_labels if args.split == "test" else splits.val_labels
+    if tuple(x.shape[1:]) != tuple(run.model.spec.shape):
+        raise ConfigError(f"the data of {run.run_dir} ({data_cfg.name}) now have shape "
+                          f"{tuple(x.shape[1:])} per example, but the model was trained on "
+                          f"{tuple(run.model.spec.shape)}: the dataset changed since training")
+    x = evenly_spaced(x, args.n_examples)
+    y = None if labels is None else evenly_spaced(labels, args.n_examples)
+    # Training data and labels for the metrics that need them (fd, probe); pictures (interp)
+    # go next to the results file.
+    results = evaluate(run.model, x, names, settings, train=(splits.train, splits.train_labels),
+                       test_labels=y, out_dir=out.parent)
+    # What the trainer flagged (a chain that stalled, with train.on_stall=warn) travels with
+    # the numbers it may have spoiled.
+    flagged = [{k: r[k] for k in ("epoch", "step", "kind", "message") if k in r}
+               for r in read_metrics(run.run_dir / "metrics.jsonl") if r.get("split") == "warning"]
+    results = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
+               "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,
+               "training_warnings": flagged, **results}
+    for res in results["metrics"].values() if model_overrides else ():
+        res["settings"]["model_overrides"] = model_overrides  # each number says how it was made
+    if out.exists() and not args.overwrite:  # the default results.json: add to what it holds
+        results = merge_results(read_results(out), results, names)
+    for key, res in results["metrics"].items():
+        print(f"{key:>22}: {res['value']:.4f} ± {res['stderr']:.4f}  (n={res['n']}, "
+              f"{res['settings']})")
+    for name, why in results["skipped"].items():
+        print(f"{name:>22}: skipped: {why}")
+    for warning in flagged:
+        print(f"WARNING (training, step {warning.get('step')}): {warning.get('message')}")
+    write_json(out, results, echo=False)
+    return 0
+
+
+def evaluation_overrides(run: Any, items: list[str]) -> dict[str, Any]:
+    """Apply ``--set model.KEY=VALUE`` items to a loaded run's model config: only keys its config
+    class declares resumable (they change what evaluation runs, not what the checkpoint holds),
+    checked by the config's own validation. Returns the applied {"model.KEY": value}."""
+    from lae.train.config import config_from_dict, merge, parse_overrides
+
+    if not items:
+        return {}
+    nested = parse_overrides(items)
+    allowed = sorted(k for k in type(run.config.model).resumable if "." not in k)
+    bad = [f"{section}.{key}" for section, keys in nested.items()
+           for key in (keys if isinstance(keys, dict) else [None])
+           if section != "model" or key not in allowed]
+    if bad:
+        raise ConfigError(f"--set {', '.join(bad)}: lae eval may change only the model's "
+                          f"evaluation-time settings: {', '.join('model.' + k for k in allowed)}")
+    raw = merge(run.config.to_dict(), nested)
+    try:
+        run.model.cfg = config_from_dict(raw).model
+    except ValueError as exc:
+        raise ConfigError(f"--set: {exc}") from None
+    return {f"model.{k}": v for k, v in nested["model"].items()}
+
+
+COMMAND = Command("eval", "score a trained model on its test split", add_arguments, run)

@@ -1,0 +1,130 @@
+"""``lae inpaint``: fill masked images from a trained model, scored on the missing values
+(docs/tasks.md); with ``--split train``, the recovery of what ``data.mask`` hid from training."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from lae.commands.base import (
+    Command,
+    add_task_arguments,
+    check_output_folder,
+    count,
+    load_task_run,
+    positive_number,
+    refuse_existing,
+    test_images,
+    write_json,
+)
+from lae.errors import ConfigError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from lae.tasks import MASKS
+
+    p.add_argument("run_dir", help="a run folder written by lae train")
+    p.add_argument("--mask", default=None,
+                   help=f"which values are missing: {', '.join(MASKS)} (default centre; with "
+                        f"--split train, the run's data.mask)")
+    p.add_argument("--split", choices=["test", "train"], default="test",
+                   help="test images, or the training images with the masks data.mask puts on "
+                        "them: the recovery of what a run trained on corrupted data never saw "
+                        "(default test)")
+    p.add_argument("--steps", type=count(0), default=100,
+                   help="MALA transitions on the masked posterior (default 100; 0: the model's "
+                        "inference alone)")
+    p.add_argument("--step-size", type=positive_number, default=0.01,
+                   help="initial MALA step size, adapted per image (default 0.01)")
+    add_task_arguments(p, n_examples=100,
+                       out="folder for MASK.json and MASK.png (default RUN_DIR/inpaint)")
+
+
+def _training_images_and_masks(run: Any, args: argparse.Namespace):
+    """For ``--split train`` (recovery): the run's training images without hidden values, and
+    the masks ``data.mask`` puts on them (the run's own, or ``--mask`` for a run trained on clean
+    images: the same masks for the same data.seed), evenly spaced ``--n-examples``, with the
+    clean training split and the mask's spec."""
+    import copy
+
+    from lae.data import evenly_spaced, load_dataset
+    from lae.data.masks import training_masks
+
+    spec = args.mask or run.config.data.mask
+    if not spec:
+        raise ConfigError(f"--split train: {run.run_dir} was trained on whole images; give the "
+                          f"--mask whose recovery to score (e.g. the data.mask of the run to "
+                          f"compare with)")
+    clean_cfg = copy.deepcopy(run.config.data)
+    clean_cfg.mask = ""
+    train = load_dataset(clean_cfg).train
+    masks = training_masks(spec, tuple(train.shape[1:]), len(train), clean_cfg.seed)
+    device = next(run.model.parameters()).device
+    x, mask = evenly_spaced(train, args.n_examples), evenly_spaced(masks, args.n_examples)
+    return x.to(device), mask.to(device), train, spec
+
+
+def _mean_and_stderr(values: Any) -> dict[str, Any]:
+    n = len(values)
+    return {"value": float(values.mean()),
+            "stderr": float(values.std() / n ** 0.5) if n > 1 else None, "n": n}
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from lae.tasks import inpaint, make_mask, save_inpainting_grid
+
+    run = load_task_run(args)
+    out = Path(args.out) if args.out else run.run_dir / "inpaint"
+    spec = args.mask or (run.config.data.mask if args.split == "train" else "centre")
+    stem = ("train-" if args.split == "train" else "") + (spec or "").replace(":", "_")
+    # the picture and the numbers describe one run: both are refused or replaced together
+    refuse_existing([out / f"{stem}.json", out / f"{stem}.png"], args.overwrite)
+    if args.split == "train":  # recovery of the values data.mask hides from training
+        x, mask, train, spec = _training_images_and_masks(run, args)
+    else:
+        x, _, train = test_images(run, args.n_examples)
+        mask = make_mask(spec, tuple(x.shape[1:]), x.shape[0],
+                         torch.Generator().manual_seed(args.seed)).to(x.device)
+    check_output_folder(out)
+    generator = torch.Generator(device=x.device).manual_seed(args.seed)
+    result = inpaint(run.model, x, mask, steps=args.steps, step_size=args.step_size,
+                     generator=generator)
+    picture = save_inpainting_grid(run.model, x, mask, result.filled, out / f"{stem}.png")
+    mse, psnr = result.mse_missing.double().cpu(), result.psnr_missing.double().cpu()
+    # the baseline: every missing value filled with the training set's mean at that position
+    to_unit = run.model.spec.to_unit
+    mean_fill = to_unit(train.float().mean(0)).expand_as(x.cpu())
+    missing = (~mask.cpu()).flatten(1).double()
+    err = (mean_fill - to_unit(x.cpu())).pow(2).flatten(1).double()
+    baseline = (err * missing).sum(1) / missing.sum(1).clamp_min(1)
+    all_err = (to_unit(result.filled.cpu()) - to_unit(x.cpu())).pow(2).flatten(1).double()
+    n = x.shape[0]
+    write_json(out / f"{stem}.json", {
+        "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
+        "dataset": run.config.data.name, "mask": spec, "split": args.split,
+        "trained_on_mask": run.config.data.mask or None,
+        "missing_fraction": float((~mask).float().mean()),
+        "settings": {"steps": args.steps, "step_size": args.step_size, "seed": args.seed,
+                     "n_examples": n},
+        "metrics": {
+            "mse_missing_01": _mean_and_stderr(mse),
+            "psnr_missing_db": _mean_and_stderr(psnr),
+            "mse_all_01": {"value": float(all_err.mean()), "n": n},
+            "mse_observed_decoder_01": {
+                "value": float(result.mse_observed.double().mean()), "n": n},
+            "mean_fill_mse_missing_01": _mean_and_stderr(baseline),
+            "mala_acceptance": float(result.acceptance.double().nanmean())
+            if args.steps else None},
+        "picture": str(picture) if picture else None})
+    return 0
+
+
+COMMAND = Command(
+    "inpaint", "fill masked test images from a trained model (MSE and PSNR on the missing "
+               "pixels, PNG grid)", add_arguments, run,
+    description="Mask the test images, infer the latents from the observed pixels only (the "
+                "model's inference, then MALA on the masked posterior) and fill the missing "
+                "pixels from the decoder (docs/tasks.md).")

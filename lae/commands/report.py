@@ -1,0 +1,31 @@
+"""``lae report``: one Markdown table, with pictures, for one or more runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lae.commands.base import Command, refuse_existing
+from lae.errors import LaeError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dirs", nargs="+", help="run folders written by lae train")
+    p.add_argument("--out", required=True, help="folder for report.md and its pictures")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report.md")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lae.eval.report import write_report
+
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise LaeError(f"--out {args.out} is a file; lae report writes a folder (report.md and "
+                       f"its pictures): choose another --out")
+    refuse_existing(Path(args.out) / "report.md", args.overwrite)
+    path = write_report([Path(r) for r in args.run_dirs], Path(args.out))
+    print(f"wrote {path}")
+    return 0
+
+
+COMMAND = Command("report", "Markdown table and pictures for one or more runs", add_arguments,
+                  run)

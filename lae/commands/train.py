@@ -1,0 +1,77 @@
+"""``lae train``: train a model from a preset or YAML file, on one process or several."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from lae.commands.base import Command, count
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="preset name (see `lae list`) or path to a YAML file; "
+                                  "ignored with --resume")
+    p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    p.add_argument("--data-dir", default=None, help="where the dataset files are (or go)")
+    p.add_argument("--download", action="store_true", help="download the dataset if missing")
+    p.add_argument("--nproc", type=count(1, os.cpu_count() or 1,
+                                         " (this machine's CPU cores)"), default=1,
+                   help="train on this many processes on this machine (gloo on the CPU, one GPU "
+                        "each with CUDA); train.batch_size is per process (docs/distributed.md)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lae.train import Trainer, load_config
+    from lae.train.checkpoint import find_checkpoint, load_checkpoint
+    from lae.train.config import config_from_dict, merge, parse_overrides, read_yaml
+
+    run_dir, overrides = Path(args.out), list(args.overrides)
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # start the processes here
+        return _train_on_local_processes(args)
+    if args.data_dir is not None:
+        overrides.append(f"data.data_dir={args.data_dir}")
+    if args.download:
+        overrides.append("data.download=true")
+    if args.resume:
+        # The run's own config, with any overrides (for example more train.epochs).
+        path = run_dir / "config.yaml"
+        raw = read_yaml(path, allow_empty=True) if path.is_file() else {}
+        if not raw:  # missing or emptied: the checkpoint holds the run's config
+            raw = load_checkpoint(find_checkpoint(run_dir, "last")).get("config", {})
+        cfg = config_from_dict(merge(raw, parse_overrides(overrides)))
+    else:
+        cfg = load_config(args.config, overrides)
+    trainer = Trainer(cfg, run_dir, resume=args.resume, overwrite=args.overwrite)
+    summary = trainer.fit()
+    if trainer.procs.is_main:
+        print(json.dumps({"run_dir": str(run_dir), "last_test": summary}, indent=2))
+    return 0
+
+
+def _train_on_local_processes(args: argparse.Namespace) -> int:
+    """``lae train --nproc N``: the same command line (``args.argv``) run by the CLI's entry
+    point (``args.main``) in N processes on this machine, as torchrun would start them; when one
+    fails the others are stopped and its exit status is returned."""
+    import torch.multiprocessing as mp
+
+    from lae.train.distributed import run_local_processes
+
+    try:
+        run_local_processes(args.main, args.nproc, args.argv)
+    except mp.ProcessExitedException as exc:  # the process printed its own error
+        return exc.exit_code if exc.exit_code and exc.exit_code > 0 else 1
+    except mp.ProcessRaisedException as exc:
+        print(f"error: a training process failed; its traceback:\n{exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+COMMAND = Command(
+    "train", "train a model from a preset or YAML file", add_arguments, run,
+    description="Train. Any config key can be overridden as --section.key=value, e.g. "
+                "--train.epochs=5 --model.latent_dim=8.", overrides=True)
