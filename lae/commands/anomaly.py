@@ -1,10 +1,13 @@
-"""``lae anomaly``: score the test images of a run trained with one class held out, and report
-how well the scores rank the held-out class above the others (docs/tasks.md)."""
+"""``lae anomaly``: score test images by how anomalous a trained model finds them, and report how
+well the scores rank the anomalies above the normal images (docs/tasks.md). The anomalies are
+the class the run was trained without (``data.holdout_class``), or, with ``--against DATASET``,
+the test images of another dataset (out-of-distribution detection)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from lae.commands.base import (
     Command,
@@ -23,53 +26,131 @@ RESULTS, PER_IMAGE = "anomaly.json", "anomaly_scores.npz"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from lae.tasks import SCORES
+    from lae.tasks import LIKELIHOODS, SCORES
 
     p.add_argument("run_dir", help="a run folder written by lae train")
     p.add_argument("--score", choices=SCORES, default="log-joint",
                    help="log-joint: -log p(x, z) at the model's inferred z; refined: after "
-                        "--refine-steps gradient steps on it; nll-iwae, nll-ais: -log p(x) "
-                        "(default log-joint)")
+                        "--refine-steps gradient steps on it; nll-iwae, nll-ais: -log p(x); "
+                        "complexity: -log2 p(x) - L(x), L the PNG length of x in bits (Serra et "
+                        "al. 2020); likelihood-ratio: -log p(x) + log p_background(x) (Ren et al. "
+                        "2019, --background). Nats per image, complexity bits per image; "
+                        "higher = more anomalous (default log-joint)")
+    p.add_argument("--likelihood", choices=LIKELIHOODS, default="auto",
+                   help="the estimate of -log p(x) complexity and likelihood-ratio correct (auto: "
+                        "nll-iwae through a trained q(z|x), else nll-ais, else refined)")
+    p.add_argument("--background", default=None, metavar="RUN",
+                   help="likelihood-ratio: the background model, a run of the same model "
+                        "trained with --data.noise_fraction=MU (its last checkpoint)")
+    p.add_argument("--against", default=None, metavar="DATASET",
+                   help="out-of-distribution detection: the anomalies are the test images of "
+                        "this dataset (same shape), the normals the run's own test images")
+    p.add_argument("--against-data-dir", default=None, help="where --against's files are")
     p.add_argument("--refine-steps", type=count(1), default=20,
                    help="noise-free gradient steps of the refined score (default 20)")
     p.add_argument("--k", type=count(1), default=100, help="importance samples of nll-iwae "
                                                       "(default 100)")
+    p.add_argument("--last-checkpoints", type=count(1), default=1, metavar="N",
+                   help="average each image's score over the run's last N epoch checkpoints "
+                        "(the published protocol of LEBM; needs train.keep_checkpoints >= N; "
+                        "default 1: --checkpoint alone)")
     add_task_arguments(p, n_examples=0,
                        out=f"folder for {RESULTS} (the metrics) and {PER_IMAGE} (each image's "
-                           f"score and label; default RUN_DIR/anomaly/SCORE)")
+                           f"score and label; default RUN_DIR/anomaly/SCORE, or "
+                           f"RUN_DIR/anomaly/SCORE-vs-DATASET with --against)")
+
+
+def _images_and_labels(run: Any, args: argparse.Namespace):
+    """The test images [N, ...] on the model's device and whether each is an anomaly [N]."""
+    import copy
+
+    import torch
+
+    from lae.data import evenly_spaced, load_dataset
+
+    x, y, _ = test_images(run, args.n_examples)
+    if args.against is None:
+        if y is None:
+            raise ConfigError(f"the test split of {run.config.data.name} has no labels")
+        return x, (y == run.config.data.holdout_class).to(x.device)
+    other_cfg = copy.deepcopy(run.config.data)
+    other_cfg.name, other_cfg.path, other_cfg.mask = args.against, None, ""
+    other_cfg.holdout_class, other_cfg.holdout_split = None, "official"
+    other_cfg.data_dir = args.against_data_dir
+    other = load_dataset(other_cfg).test
+    if tuple(other.shape[1:]) != tuple(x.shape[1:]):
+        raise ConfigError(f"--against {args.against}: its images have shape "
+                          f"{tuple(other.shape[1:])}, the run's {tuple(x.shape[1:])}")
+    other = evenly_spaced(other, args.n_examples).to(x.device)
+    is_anomaly = torch.cat([torch.zeros(len(x), dtype=torch.bool),
+                            torch.ones(len(other), dtype=torch.bool)]).to(x.device)
+    return torch.cat([x, other]), is_anomaly
+
+
+def _checkpoints(args: argparse.Namespace) -> list[str]:
+    """The checkpoints whose scores are averaged: ``--checkpoint``, or the last
+    ``--last-checkpoints`` epoch checkpoints of the run."""
+    if args.last_checkpoints == 1:
+        return [args.checkpoint]
+    folder = Path(args.run_dir) / "checkpoints"
+    epochs = sorted(int(p.stem.split("_")[1]) for p in folder.glob("epoch_*.pt"))
+    if len(epochs) < args.last_checkpoints:
+        raise ConfigError(f"--last-checkpoints {args.last_checkpoints}: {folder} keeps "
+                          f"{len(epochs)} epoch checkpoint(s); train with "
+                          f"train.keep_checkpoints={args.last_checkpoints} or more")
+    return [str(e) for e in epochs[-args.last_checkpoints:]]
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from lae.tasks import anomaly_scores, detection_metrics
+    from lae.tasks import anomaly_scores, best_likelihood, detection_metrics
+    from lae.train import load_run
 
+    if args.score == "likelihood-ratio" and args.background is None:
+        raise ConfigError("--score likelihood-ratio needs --background RUN (the same model "
+                          "trained with --data.noise_fraction=MU, e.g. 0.2)")
+    checkpoints = _checkpoints(args)
     run = load_task_run(args)
     digit = run.config.data.holdout_class
-    if digit is None:
+    if digit is None and args.against is None:
         raise ConfigError(f"{run.run_dir} was not trained with a class held out: train with "
                           f"--data.holdout_class=D (and --data.holdout_split=zenati for the "
-                          f"published MNIST split) on a labelled dataset")
-    out = Path(args.out) if args.out else run.run_dir / "anomaly" / args.score
+                          f"published MNIST split) on a labelled dataset, or give --against "
+                          f"DATASET")
+    background = load_run(args.background).model if args.background else None
+    name = args.score + (f"-vs-{args.against}" if args.against else "")
+    out = Path(args.out) if args.out else run.run_dir / "anomaly" / name
     paths = [out / RESULTS, out / PER_IMAGE]
     refuse_existing(paths, args.overwrite)  # both, before any work
-    x, y, _ = test_images(run, args.n_examples)
-    if y is None:
-        raise ConfigError(f"the test split of {run.config.data.name} has no labels")
+    x, is_anomaly = _images_and_labels(run, args)
     check_output_folder(out)
-    generator = torch.Generator(device=x.device).manual_seed(args.seed)
-    scores = anomaly_scores(run.model, x, args.score, refine_steps=args.refine_steps,
-                            k=args.k, generator=generator)
-    is_anomaly = y == digit
+    total = None
+    for checkpoint in checkpoints:
+        model = run.model if checkpoint == args.checkpoint else load_run(
+            args.run_dir, checkpoint).model
+        generator = torch.Generator(device=x.device).manual_seed(args.seed)
+        scores = anomaly_scores(model, x, args.score, refine_steps=args.refine_steps,
+                                k=args.k, likelihood=args.likelihood, background=background,
+                                generator=generator).double().cpu()
+        total = scores if total is None else total + scores
+    scores = total / len(checkpoints)
     metrics = detection_metrics(is_anomaly, scores)
-    atomic_write(paths[1], lambda f: np.savez(f, score=scores.double().cpu().numpy(),
+    atomic_write(paths[1], lambda f: np.savez(f, score=scores.numpy(),
                                               is_anomaly=is_anomaly.cpu().numpy()))
+    corrected = args.score in ("complexity", "likelihood-ratio")
     write_json(paths[0], {
         "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
         "dataset": run.config.data.name, "holdout_class": digit,
-        "holdout_split": run.config.data.holdout_split, "score": args.score,
-        "score_unit": "nats per image, higher = more anomalous",
+        "holdout_split": run.config.data.holdout_split, "against": args.against,
+        "score": args.score,
+        "likelihood": (best_likelihood(run.model) if args.likelihood == "auto"
+                       else args.likelihood) if corrected else None,
+        "background": str(args.background) if args.background else None,
+        "score_unit": ("bits" if args.score == "complexity" else "nats")
+                      + " per image, higher = more anomalous",
+        "checkpoints_averaged": checkpoints,
         "settings": {"refine_steps": args.refine_steps, "k": args.k, "seed": args.seed,
                      "n_examples": int(x.shape[0])},
         "metrics": metrics, "per_image": str(paths[1])})
@@ -78,8 +159,10 @@ def run(args: argparse.Namespace) -> int:
 
 COMMAND = Command(
     "anomaly", "anomaly detection: score the test images of a run trained with "
-               "data.holdout_class (AUPRC, AUROC)", add_arguments, run,
+               "data.holdout_class, or against another dataset (AUPRC, AUROC)",
+    add_arguments, run,
     description="Score the test split of a run trained without one class (data.holdout_class; "
-                "data.holdout_split=zenati for the published MNIST split) and report AUPRC "
-                "(auc(recall, precision) and average precision), AUROC and the chance AUPRC; "
-                "each image's score and label go to anomaly_scores.npz (docs/tasks.md).")
+                "data.holdout_split=zenati for the published MNIST split), or its test split "
+                "against another dataset's (--against), and report AUPRC (auc(recall, "
+                "precision) and average precision), AUROC and the chance AUPRC; each image's "
+                "score and label go to anomaly_scores.npz (docs/tasks.md).")

@@ -60,6 +60,10 @@ class DataConfig:
             ``pixels:0.7``, ``centre``, ...) hiding values of every training example (NaN in
             the training tensor, left out of the likelihood, filled for encoders); the
             validation and test splits stay whole. ``""``: none.
+        noise_fraction: the background model of the likelihood-ratio anomaly score (Ren et al.
+            2019): each training batch, this fraction of every image's values (exactly, at
+            positions drawn afresh) replaced by uniform noise over the data's levels
+            (:func:`lae.data.processing.perturb_values`); validation and test stay clean. 0: none.
         n_toy: number of training points of a toy2d dataset; its test split has n_toy // 5.
         seed: seed of the validation split, of static binarisation and of toy sampling.
         path: the file of the ``npz`` dataset (your own data); unused by the others.
@@ -74,6 +78,7 @@ class DataConfig:
     holdout_class: int | None = None
     holdout_split: str = "official"
     mask: str = ""
+    noise_fraction: float = 0.0
     n_toy: int = 20000
     seed: int = 0
     path: str | None = None
@@ -126,6 +131,14 @@ class DataConfig:
         if self.holdout_split == "zenati" and self.holdout_class is None:
             raise ConfigError("data.holdout_split=zenati needs data.holdout_class (the class "
                               "held out as the anomaly)")
+        frac = self.noise_fraction
+        if (isinstance(frac, bool) or not isinstance(frac, (int, float))
+                or not 0 <= frac < 1):
+            raise ConfigError(f"data.noise_fraction={_show(frac)} must be a number in [0, 1) "
+                              "(the share of each training image's values replaced by noise)")
+        if frac and self.binarize != "none":
+            raise ConfigError("data.noise_fraction cannot be combined with data.binarize: "
+                              "perturb the grey levels (data.binarize=none)")
         if not _is_int(self.n_toy) or self.n_toy < 5:
             raise ConfigError(f"data.n_toy={_show(self.n_toy)} must be an int >= 5")
         if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:

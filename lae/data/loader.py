@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -24,6 +24,8 @@ class BatchLoader:
         shuffle: draw a new permutation every epoch.
         drop_last: skip the final incomplete batch.
         dynamic_binarize: yield ``bernoulli(x)`` instead of ``x``, freshly drawn every batch.
+        perturb: ``perturb(xb, generator=...)`` applied to every (global) batch, e.g. the noise of
+            :func:`lae.data.processing.perturb_values`; its draws come from ``generator``.
         generator: torch.Generator on the same device as ``x`` (CPU by default).
         device: where the yielded batches live.
         shard: ``(rank, world_size)`` of a run on several processes: global batch b is
@@ -52,6 +54,7 @@ class BatchLoader:
         shuffle: bool,
         drop_last: bool = False,
         dynamic_binarize: bool = False,
+        perturb: Callable[[Tensor, torch.Generator | None], Tensor] | None = None,
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
         shard: tuple[int, int] = (0, 1),
@@ -79,6 +82,7 @@ class BatchLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.dynamic_binarize = dynamic_binarize
+        self.perturb = perturb
         self.generator = generator
         self.device = torch.device(device)
 
@@ -104,6 +108,8 @@ class BatchLoader:
             xb = self.x[rows]
             if self.dynamic_binarize:  # drawn for the global batch: the same stream everywhere
                 xb = torch.bernoulli(xb, generator=self.generator)
+            if self.perturb is not None:  # also for the global batch
+                xb = self.perturb(xb, generator=self.generator)
             if self.world > 1:
                 xb = xb[mine]
                 rows = (rows[mine] if order is not None else

@@ -191,3 +191,32 @@ def heldout_split(images: torch.Tensor, labels: torch.Tensor, digit: int, seed: 
     train_idx = torch.from_numpy(order[:n_train])
     test_idx = torch.from_numpy(np.concatenate([order[n_train:], anomalous]))
     return images[train_idx], labels[train_idx], images[test_idx], labels[test_idx]
+
+
+def perturb_values(x: torch.Tensor, fraction: float, value_range: tuple[float, float],
+                   n_bits: int | None, generator: torch.Generator | None) -> torch.Tensor:
+    """The background model's training data of Ren et al. (NeurIPS 2019, "Likelihood ratios for
+    out-of-distribution detection"): in each example of x [N, ...], exactly
+    ``round(fraction * D)`` of its D values, at positions drawn afresh, replaced by uniform
+    noise over the data's values (the 2**n_bits levels of ``value_range``; uniform on the range
+    for continuous data). A new tensor; every draw comes from ``generator``.
+
+    Example:
+        >>> x = torch.zeros(2, 10)
+        >>> y = perturb_values(x, 0.3, (0.0, 1.0), 8, torch.Generator().manual_seed(0))
+        >>> (y != x).sum(1).tolist()  # 3 of 10 values each (a level may be 0 again: <= 3)
+        [3, 3]
+    """
+    n, d = x.shape[0], x[0].numel()
+    k = round(fraction * d)
+    if k == 0 or n == 0:
+        return x
+    lo, hi = value_range
+    # k distinct positions per example: the k largest of d uniform keys
+    where = torch.rand(n, d, generator=generator, device=x.device).topk(k, dim=1).indices
+    u = torch.rand(n, k, generator=generator, device=x.device, dtype=torch.float64)
+    if n_bits is not None:  # a uniform level 0 .. 2**n_bits - 1
+        levels = 2 ** n_bits
+        u = (u * levels).floor().clamp_max(levels - 1) / (levels - 1)
+    noise = (lo + (hi - lo) * u).to(x.dtype)
+    return x.reshape(n, d).scatter(1, where, noise).reshape(x.shape)

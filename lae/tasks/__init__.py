@@ -7,8 +7,17 @@ docs/tasks.md).
 """
 
 from lae.data.masks import MASKS, make_mask
-from lae.tasks.anomaly import SCORES, anomaly_scores, detection_metrics, heldout_split
+from lae.tasks.anomaly import (
+    LIKELIHOODS,
+    SCORES,
+    anomaly_scores,
+    best_likelihood,
+    detection_metrics,
+    heldout_split,
+    png_bits,
+)
 from lae.tasks.inpaint import InpaintResult, inpaint, save_inpainting_grid
 
-__all__ = ["MASKS", "SCORES", "InpaintResult", "anomaly_scores", "detection_metrics",
-           "heldout_split", "inpaint", "make_mask", "save_inpainting_grid"]
+__all__ = ["LIKELIHOODS", "MASKS", "SCORES", "InpaintResult", "anomaly_scores",
+           "best_likelihood", "detection_metrics", "heldout_split", "inpaint", "make_mask",
+           "png_bits", "save_inpainting_grid"]

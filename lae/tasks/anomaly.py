@@ -30,6 +30,7 @@ normal than normals.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -42,8 +43,53 @@ from lae.eval.ais import ais_log_px
 from lae.eval.importance import iwae_log_px
 from lae.models import LatentModel
 
-SCORES = ("log-joint", "refined", "nll-iwae", "nll-ais")
-__all__ = ["SCORES", "anomaly_scores", "detection_metrics", "heldout_split"]
+SCORES = ("log-joint", "refined", "nll-iwae", "nll-ais", "complexity", "likelihood-ratio")
+# the estimates of -log p(x) the corrected scores (complexity, likelihood-ratio) can build on
+LIKELIHOODS = ("auto", "nll-ais", "nll-iwae", "refined", "log-joint")
+__all__ = ["LIKELIHOODS", "SCORES", "anomaly_scores", "best_likelihood", "detection_metrics",
+           "heldout_split", "png_bits"]
+
+
+def best_likelihood(model: LatentModel) -> str:
+    """The best estimate of -log p(x) the model has, what ``likelihood="auto"`` uses:
+    ``nll-iwae`` through its own trained q(z|x) (close to AIS for such a model, at k forward
+    passes), else ``nll-ais`` under a normalised prior (the LAE, whose q is hand-set), else
+    ``refined`` (the log-joint at refined latents, up to log Z under an energy-based prior)."""
+    if model.has_proposal and model.proposal_is_inference:
+        return "nll-iwae"
+    if model.prior.normalized:
+        return "nll-ais"
+    return "refined"
+
+
+def png_bits(x: Tensor, spec: Any) -> Tensor:
+    """L(x): the length in bits of each image x [N, C, H, W] (data scale of ``spec``, a
+    :class:`~lae.models.DataSpec`) losslessly compressed as PNG by Pillow at compression level 9,
+    at 8 bits per value (grey for C = 1, RGB for C = 3): the complexity estimate of Serrà et al.
+    (ICLR 2020), a bound on the image's information content by a general-purpose compressor.
+
+    Example:
+        >>> from lae.models import DataSpec
+        >>> spec = DataSpec(shape=(1, 28, 28), value_range=(0.0, 1.0), n_bits=8, binary=False)
+        >>> blank, noise = torch.zeros(1, 1, 28, 28), torch.rand(1, 1, 28, 28)
+        >>> bool(png_bits(blank, spec) < png_bits(noise, spec))
+        True
+    """
+    import io
+
+    from PIL import Image
+
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ConfigError(f"png_bits: expected images [N, 1 or 3, H, W], got shape "
+                          f"{tuple(x.shape)}; the complexity score needs grey or RGB images")
+    values = (spec.to_unit(x.detach().cpu().double()).clamp(0, 1) * 255).round().to(torch.uint8)
+    bits = []
+    for image in values.permute(0, 2, 3, 1).numpy():
+        buffer = io.BytesIO()
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+            buffer, format="PNG", compress_level=9)
+        bits.append(8 * buffer.getbuffer().nbytes)
+    return torch.tensor(bits, dtype=torch.float64)
 
 
 def _refine(model: LatentModel, x: Tensor, z: Tensor, steps: int, step_size: float) -> Tensor:
@@ -69,11 +115,36 @@ def _refine(model: LatentModel, x: Tensor, z: Tensor, steps: int, step_size: flo
 def anomaly_scores(model: LatentModel, x: Tensor, score: str = "log-joint", *,
                    refine_steps: int = 20, refine_step_size: float = 1e-3, k: int = 100,
                    ais_temps: int = 200, ais_chains: int = 4, batch_size: int = 250,
+                   likelihood: str = "auto", background: LatentModel | None = None,
                    generator: torch.Generator | None = None) -> Tensor:
     """Anomaly scores [N] (higher = more anomalous) of x [N, *shape] on the model's device by
-    ``score`` (one of :data:`SCORES`, the module doc says what each is). Nats per image."""
+    ``score`` (one of :data:`SCORES`, the module doc says what each is): nats per image, except
+    ``complexity``, in bits per image.
+
+    ``complexity`` and ``likelihood-ratio`` correct an estimate of -log p(x), ``likelihood``
+    (one of :data:`LIKELIHOODS`; ``auto``: :func:`best_likelihood`). ``likelihood-ratio`` needs
+    the ``background`` model, scored with the same estimate and the same random draws (the
+    generator's state is replayed), so that a model against itself scores exactly 0."""
     if score not in SCORES:
         raise ConfigError(f"unknown score {score!r}; choices: {', '.join(SCORES)}")
+    if score in ("complexity", "likelihood-ratio"):
+        if likelihood not in LIKELIHOODS:
+            raise ConfigError(f"unknown likelihood {likelihood!r}; choices: "
+                              f"{', '.join(LIKELIHOODS)}")
+        base = best_likelihood(model) if likelihood == "auto" else likelihood
+        options = dict(refine_steps=refine_steps, refine_step_size=refine_step_size, k=k,
+                       ais_temps=ais_temps, ais_chains=ais_chains, batch_size=batch_size)
+        if score == "complexity":  # -log2 p(x) - L(x), both in bits per image
+            nll = anomaly_scores(model, x, base, generator=generator, **options)
+            return nll.double().cpu() / math.log(2) - png_bits(x, model.spec)
+        if background is None:
+            raise ConfigError("score likelihood-ratio needs a background model (lae anomaly "
+                              "--background RUN: a run trained with data.noise_fraction > 0)")
+        state = generator.get_state() if generator is not None else None
+        nll = anomaly_scores(model, x, base, generator=generator, **options)
+        if generator is not None:
+            generator.set_state(state)
+        return nll - anomaly_scores(background, x, base, generator=generator, **options)
     if score == "nll-iwae" and not model.has_proposal:
         raise ConfigError(f"score nll-iwae: model {model.cfg.name!r} has no proposal q(z|x); "
                           f"use log-joint, refined or nll-ais")

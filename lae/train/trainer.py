@@ -17,7 +17,9 @@ Example (a few seconds on a CPU)::
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import sys
 import time
@@ -29,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lae.data import BatchLoader, evenly_spaced, load_dataset
+from lae.data.processing import perturb_values
 from lae.errors import ConfigError, ModelDiverged
 from lae.eval.metrics import METRICS, EvalSettings, evaluate
 from lae.eval.plots import (
@@ -135,6 +138,7 @@ class Trainer:
                               "choose when to stop: set data.val_size (e.g. 0.1); the test "
                               "split is never used for that")
         self.spec = data_spec(self.splits)
+        training_noise = self._training_noise()
         check_model_fits(cfg, self.spec, self.device)
         self.model: LatentModel = build_model(cfg.model, self.spec).to(self.device)
         if checkpoint is None:  # e.g. a Bernoulli decoder's output bias at the data's mean logit
@@ -175,6 +179,7 @@ class Trainer:
                                   shuffle=True,  # several processes: full batches only
                                   drop_last=self.procs.distributed or n_train > tc.batch_size,
                                   dynamic_binarize=self.splits.binarize == "dynamic",
+                                  perturb=training_noise,
                                   generator=self.generator, device=self.device,
                                   shard=(self.procs.rank, world))
         # Evenly spaced test examples: some test splits are sorted by class.
@@ -206,6 +211,19 @@ class Trainer:
         if main:
             save_config(cfg, self.run_dir / "config.yaml")
         self.writer = tensorboard_writer(self.run_dir) if tensorboard_writer else None
+
+    def _training_noise(self):
+        """``data.noise_fraction``: the perturbation of every training batch (the background
+        model of the likelihood-ratio anomaly score), or None."""
+        fraction = self.cfg.data.noise_fraction
+        if not fraction:
+            return None
+        if not all(math.isfinite(v) for v in self.splits.value_range):
+            raise ConfigError(f"data.noise_fraction needs data with a bounded range to draw the "
+                              f"noise from; {self.cfg.data.name} is unbounded")
+        return functools.partial(perturb_values, fraction=fraction,
+                                 value_range=tuple(self.splits.value_range),
+                                 n_bits=self.splits.n_bits)
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
