@@ -42,6 +42,19 @@ def looks_diverged(model: torch.nn.Module, exc: Exception) -> bool:
     return not all(bool(torch.isfinite(t).all()) for t in state)
 
 
+def non_finite_losses(flags: dict[tuple[str, ...], list[bool]]) -> list[str]:
+    """What the trainer's device-side flags caught: for each step's loss names, flags
+    [loss_1, gradient_1, loss_2, ...] (True: not finite) -> ["loss 'x'", "gradient of loss 'y'"]."""
+    problems = []
+    for names, bad in flags.items():
+        for i, name in enumerate(names):
+            if bad[2 * i]:
+                problems.append(f"loss {name!r}")
+            elif bad[2 * i + 1]:
+                problems.append(f"gradient of loss {name!r}")
+    return problems
+
+
 def non_finite_keys(record: dict[str, Any]) -> list[str]:
     """The keys of a logged record whose float value is NaN or infinite."""
     return [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]

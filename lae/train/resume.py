@@ -1,11 +1,22 @@
-"""What a resumed run may change, and the check that refuses the rest."""
+"""Resuming a run: what a checkpoint holds of the trainer, putting it back, what a resumed run
+may change, and the check that refuses the rest."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
 
 from lae.errors import ConfigError
+from lae.eval.plots import read_metrics
+from lae.train import distributed
+from lae.train.checkpoint import find_checkpoint, load_checkpoint
 from lae.train.config import Config
+
+if TYPE_CHECKING:
+    from lae.train.trainer import Trainer
 
 # what a resumed run may change: how long and how fast it trains, what it logs and where it runs;
 # everything else (the model, the data, the optimiser's kind) is in the checkpoint's tensors or
@@ -24,6 +35,19 @@ def resumable_changes(cfg: Config) -> set[tuple[str, ...]]:
     trainer's above, and the model's as its config class declares (``ModelConfig.resumable``)."""
     model = {("model", *key.split(".")) for key in type(cfg.model).resumable}
     return RESUMABLE_CHANGES | model
+
+
+def load_resumable(run_dir: Path, cfg: Config, world_size: int) -> dict[str, Any]:
+    """The run's ``last.pt``, checked against the config it is resumed with
+    (:func:`check_resumable`) and the number of processes it was trained on."""
+    checkpoint = load_checkpoint(find_checkpoint(run_dir, "last"))
+    check_resumable(checkpoint, cfg)
+    saved_world = int(checkpoint.get("world_size", 1))
+    if saved_world != world_size:
+        raise ConfigError(f"the run was trained on {saved_world} process(es) and is resumed on "
+                          f"{world_size}: resume it on {saved_world} (its per-process random "
+                          f"streams and batches depend on the number)")
+    return checkpoint
 
 
 def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
@@ -59,3 +83,64 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
 
 def _show(value: Any) -> str:
     return "unset" if value is None else repr(value)
+
+
+def checkpoint_state(trainer: Trainer) -> dict[str, Any]:
+    """What a checkpoint holds. On several processes (a collective: every process calls
+    it) the random streams of every process, for a resume on as many."""
+    rng = {"torch": torch.get_rng_state(), "data": trainer.generator.get_state(),
+           "model": trainer.model_generator.get_state(),
+           "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    if trainer.procs.distributed:
+        rng["model_per_process"] = distributed.gather_objects(
+            trainer.model_generator.get_state().cpu())
+        rng["chain"] = trainer.chain_generator.get_state()
+    return {
+        "config": trainer.cfg.to_dict(),
+        "data_spec": trainer.spec.__dict__,
+        "model": trainer.model.state_dict(),
+        "optimizers": {k: opt.state_dict() for k, opt in trainer.optimizers.items()},
+        "epoch": trainer.epoch,
+        "step": trainer.step,
+        "train_seconds": trainer.train_seconds,
+        "early_stopping": early_stopping_state(trainer),
+        "chain_watch": trainer.chain_watch.state_dict(),
+        "world_size": trainer.procs.world_size,
+        "rng": rng,
+    }
+
+
+def early_stopping_state(trainer: Trainer) -> dict[str, Any]:
+    """The best validation bound so far and its epoch."""
+    return {"best_epoch": trainer.best_epoch, "best_value": trainer.best_value}
+
+
+def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
+    """Put a checkpoint's state back into a trainer built from the same config (model,
+    optimisers at the trainer's learning rates, counters, random streams, early stopping, the
+    chain watch), and drop the log records written after it."""
+    trainer.model.load_state_dict(ckpt["model"])
+    for name, opt in trainer.optimizers.items():
+        opt.load_state_dict(ckpt["optimizers"][name])
+        for group in opt.param_groups:  # a resumed run may change train.lr
+            group["lr"] = trainer.lrs[name]
+    trainer.epoch, trainer.step = ckpt["epoch"], ckpt["step"]
+    trainer.train_seconds = float(ckpt.get("train_seconds", 0.0))  # older checkpoints: 0
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    trainer.generator.set_state(ckpt["rng"]["data"])
+    if trainer.procs.distributed:
+        trainer.model_generator.set_state(ckpt["rng"]["model_per_process"][trainer.procs.rank])
+        trainer.chain_generator.set_state(ckpt["rng"]["chain"])
+    elif "model" in ckpt["rng"]:  # checkpoints before the model had its own generator
+        trainer.model_generator.set_state(ckpt["rng"]["model"])
+    if ckpt["rng"]["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+    stopping = ckpt.get("early_stopping", {})  # older checkpoints: none
+    trainer.best_epoch = int(stopping.get("best_epoch", 0))
+    trainer.best_value = float(stopping.get("best_value", float("inf")))
+    trainer.chain_watch.load_state_dict(ckpt.get("chain_watch", {}))
+    # Records written after the checkpoint (by a run that then died) would be repeated; a
+    # last line torn by a crash mid-write is dropped (read_metrics warns).
+    if trainer.procs.is_main and trainer.metrics_path.is_file():
+        kept = [r for r in read_metrics(trainer.metrics_path) if r["step"] <= trainer.step]
+        trainer.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))

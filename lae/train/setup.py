@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import math
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from lae.data import DataSplits
+from lae.data.processing import perturb_values
 from lae.errors import ConfigError
 from lae.models import DataSpec, build_model
 from lae.train.config import Config
@@ -133,3 +137,54 @@ def check_loss_groups(model: torch.nn.Module, groups: dict[str, list[torch.nn.Pa
         raise ValueError(f"model {getattr(model.cfg, 'name', type(model).__name__)!r}: "
                          f"loss_parameters() must put each trainable parameter in exactly one "
                          f"group; parameters " + "; ".join(problems))
+
+
+def batch_noise(data_cfg: Any, splits: DataSplits):
+    """``data.noise_fraction``: the perturbation of every training batch (the background model
+    of the likelihood-ratio anomaly score) for the loader, or None."""
+    fraction = data_cfg.noise_fraction
+    if not fraction:
+        return None
+    if not all(math.isfinite(v) for v in splits.value_range):
+        raise ConfigError(f"data.noise_fraction needs data with a bounded range to draw the "
+                          f"noise from; {data_cfg.name} is unbounded")
+    return functools.partial(perturb_values, fraction=fraction,
+                             value_range=tuple(splits.value_range), n_bits=splits.n_bits)
+
+
+def tensorboard_writer():
+    """A factory for the tensorboard writer, run_dir -> SummaryWriter (checked before the run
+    folder is made)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("train.tensorboard=true needs the tensorboard package: "
+                          "pip install 'lae[tensorboard]'") from None
+    return lambda run_dir: SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
+def check_train_choices(tc: Any) -> None:
+    """Refuse an unknown ``train.optimizer`` or ``train.on_stall``, naming the choices."""
+    from lae.train.guards import STALL_ACTIONS
+
+    if tc.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"train.optimizer: expected one of {sorted(OPTIMIZERS)}, got "
+                          f"{tc.optimizer!r}")
+    if tc.on_stall not in STALL_ACTIONS:
+        raise ConfigError(f"train.on_stall: expected one of {list(STALL_ACTIONS)}, got "
+                          f"{tc.on_stall!r}")
+
+
+def threads_and_device(tc: Any, procs: Any) -> torch.device:
+    """Set torch's CPU threads (``train.num_threads``; on several processes without it, the
+    cores shared among this machine's processes, as torch's default on each would
+    oversubscribe them) and return the device (one GPU per process on several)."""
+    if tc.num_threads > 0:
+        torch.set_num_threads(tc.num_threads)
+    elif procs.distributed:
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", procs.world_size))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+    device = resolve_device(tc.device)
+    if procs.distributed and device.type == "cuda":
+        device = torch.device("cuda", procs.local_rank)
+    return device

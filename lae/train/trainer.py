@@ -17,10 +17,7 @@ Example (a few seconds on a CPU)::
 
 from __future__ import annotations
 
-import functools
 import json
-import math
-import os
 import sys
 import time
 import warnings
@@ -31,7 +28,6 @@ import torch
 from tqdm.auto import tqdm
 
 from lae.data import BatchLoader, evenly_spaced, load_dataset
-from lae.data.processing import perturb_values
 from lae.errors import ConfigError, ModelDiverged
 from lae.eval.metrics import METRICS, EvalSettings, evaluate
 from lae.eval.plots import (
@@ -45,28 +41,30 @@ from lae.models import LatentModel, build_model
 from lae.models.base import StepOutput
 from lae.samplers import ChainReport
 from lae.train import distributed
-from lae.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from lae.train.checkpoint import save_checkpoint
 from lae.train.config import Config, save_config
 from lae.train.distributed import Processes
 from lae.train.guards import (
     DIAGNOSTICS,
-    STALL_ACTIONS,
     ChainStalled,
     ChainWatch,
     TrainingDiverged,
     divergence_report,
     looks_diverged,
     non_finite_keys,
+    non_finite_losses,
 )
-from lae.train.resume import check_resumable
+from lae.train.resume import checkpoint_state, early_stopping_state, load_resumable, restore_state
 from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, prepare_run_dir
 from lae.train.setup import (
-    OPTIMIZERS,
+    batch_noise,
     build_optimizer,
     check_loss_groups,
     check_model_fits,
+    check_train_choices,
     data_spec,
-    resolve_device,
+    tensorboard_writer,
+    threads_and_device,
 )
 
 # those that do not apply to a model are skipped
@@ -100,12 +98,7 @@ class Trainer:
         tc = cfg.train
         # Everything that can be wrong with the config or the data fails before the run folder
         # is touched: options, then data, then the model and its optimisers.
-        if tc.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"train.optimizer: expected one of {sorted(OPTIMIZERS)}, got "
-                              f"{tc.optimizer!r}")
-        if tc.on_stall not in STALL_ACTIONS:
-            raise ConfigError(f"train.on_stall: expected one of {list(STALL_ACTIONS)}, got "
-                              f"{tc.on_stall!r}")
+        check_train_choices(tc)
         # several processes (torchrun, lae train --nproc): process 0 alone touches the run folder
         self.procs: Processes = distributed.processes_from_env()
         main = self.procs.is_main
@@ -114,23 +107,9 @@ class Trainer:
         if resume:
             if main:
                 self.lock = prepare_run_dir(self.run_dir, resume=True, overwrite=False)
-            checkpoint = load_checkpoint(find_checkpoint(self.run_dir, "last"))
-            check_resumable(checkpoint, cfg)
-            saved_world = int(checkpoint.get("world_size", 1))
-            if saved_world != self.procs.world_size:
-                raise ConfigError(f"the run was trained on {saved_world} process(es) and is "
-                                  f"resumed on {self.procs.world_size}: resume it on "
-                                  f"{saved_world} (its per-process random streams and batches "
-                                  f"depend on the number)")
-        if tc.num_threads > 0:
-            torch.set_num_threads(tc.num_threads)
-        elif self.procs.distributed:  # torch's default on every process would oversubscribe
-            local = int(os.environ.get("LOCAL_WORLD_SIZE", self.procs.world_size))
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+            checkpoint = load_resumable(self.run_dir, cfg, self.procs.world_size)
+        self.device = threads_and_device(tc, self.procs)
         torch.manual_seed(tc.seed)
-        self.device = resolve_device(tc.device)
-        if self.procs.distributed and self.device.type == "cuda":  # one GPU per process
-            self.device = torch.device("cuda", self.procs.local_rank)
         distributed.init_processes(self.procs, self.device)
         self.splits = load_dataset(cfg.data)
         if tc.patience and self.splits.val is None:
@@ -138,7 +117,7 @@ class Trainer:
                               "choose when to stop: set data.val_size (e.g. 0.1); the test "
                               "split is never used for that")
         self.spec = data_spec(self.splits)
-        training_noise = self._training_noise()
+        training_noise = batch_noise(cfg.data, self.splits)
         check_model_fits(cfg, self.spec, self.device)
         self.model: LatentModel = build_model(cfg.model, self.spec).to(self.device)
         if checkpoint is None:  # e.g. a Bernoulli decoder's output bias at the data's mean logit
@@ -156,7 +135,7 @@ class Trainer:
         # Device-side flags of non-finite losses and gradients, read on logging steps only (a
         # step whose loss or gradient is not finite is skipped on the device, see _apply).
         self.nonfinite: dict[tuple[str, ...], torch.Tensor] = {}
-        tensorboard_writer = self._tensorboard() if tc.tensorboard and main else None
+        make_writer = tensorboard_writer() if tc.tensorboard and main else None
         n_train = self.splits.train.shape[0]
         world = self.procs.world_size
         if self.procs.distributed and n_train < world * tc.batch_size:
@@ -193,7 +172,7 @@ class Trainer:
         self.chain_watch = ChainWatch(tc)
         self.metrics_path = self.run_dir / "metrics.jsonl"
         if checkpoint is not None:
-            self._restore(checkpoint)
+            restore_state(self, checkpoint)
         self.visited = None  # rows of the per-example buffers this process moved this epoch
         if self.procs.distributed:
             # averaged over the processes with the gradients: what the model adapts as it
@@ -210,20 +189,7 @@ class Trainer:
                 self.visited = torch.zeros(n_train, dtype=torch.bool, device=self.device)
         if main:
             save_config(cfg, self.run_dir / "config.yaml")
-        self.writer = tensorboard_writer(self.run_dir) if tensorboard_writer else None
-
-    def _training_noise(self):
-        """``data.noise_fraction``: the perturbation of every training batch (the background
-        model of the likelihood-ratio anomaly score), or None."""
-        fraction = self.cfg.data.noise_fraction
-        if not fraction:
-            return None
-        if not all(math.isfinite(v) for v in self.splits.value_range):
-            raise ConfigError(f"data.noise_fraction needs data with a bounded range to draw the "
-                              f"noise from; {self.cfg.data.name} is unbounded")
-        return functools.partial(perturb_values, fraction=fraction,
-                                 value_range=tuple(self.splits.value_range),
-                                 n_bits=self.splits.n_bits)
+        self.writer = make_writer(self.run_dir) if make_writer else None
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -389,15 +355,9 @@ class Trainer:
         (those steps were skipped, so the parameters are still finite)."""
         if not self.nonfinite:
             return
-        flags = {names: bad.cpu().tolist() for names, bad in self.nonfinite.items()}
+        problems = non_finite_losses({names: bad.cpu().tolist()
+                                      for names, bad in self.nonfinite.items()})
         self.nonfinite.clear()
-        problems = []
-        for names, bad in flags.items():
-            for i, name in enumerate(names):
-                if bad[2 * i]:
-                    problems.append(f"loss {name!r}")
-                elif bad[2 * i + 1]:
-                    problems.append(f"gradient of loss {name!r}")
         if problems:
             raise self._diverged(epoch, f"{', '.join(problems)} became non-finite (within the "
                                  f"last {self.cfg.train.log_every} steps; those steps were "
@@ -413,7 +373,7 @@ class Trainer:
                 for name in self.model.per_example_buffers:
                     distributed.merge_rows_(self.model.get_buffer(name), self.visited)
                 self.visited.zero_()
-            state = self._state()  # every process's streams gathered (a collective)
+            state = checkpoint_state(self)  # every process's streams gathered (a collective)
             if not self.procs.is_main:
                 distributed.barrier()  # until process 0 has written the checkpoint
                 return {}
@@ -446,8 +406,8 @@ class Trainer:
         save_loss_curves(self.metrics_path, self.run_dir / "plots" / "loss.png")
         save_step_size_profile(self.metrics_path, self.run_dir / "plots" / "step_sizes.png")
         if state is not None:  # gathered before the validation split was scored
-            state["early_stopping"] = self._early_stopping_state()
-        save_checkpoint(self.run_dir, state or self._state(), epoch, tc.keep_checkpoints,
+            state["early_stopping"] = early_stopping_state(self)
+        save_checkpoint(self.run_dir, state or checkpoint_state(self), epoch, tc.keep_checkpoints,
                         best=improved)
         if self.procs.distributed:
             distributed.barrier()
@@ -490,60 +450,6 @@ class Trainer:
         return stop
 
     # -- state -----------------------------------------------------------------------------
-    def _early_stopping_state(self) -> dict[str, Any]:
-        return {"best_epoch": self.best_epoch, "best_value": self.best_value}
-
-    def _state(self) -> dict[str, Any]:
-        """What a checkpoint holds. On several processes (a collective: every process calls
-        it) the random streams of every process, for a resume on as many."""
-        rng = {"torch": torch.get_rng_state(), "data": self.generator.get_state(),
-               "model": self.model_generator.get_state(),
-               "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-        if self.procs.distributed:
-            rng["model_per_process"] = distributed.gather_objects(
-                self.model_generator.get_state().cpu())
-            rng["chain"] = self.chain_generator.get_state()
-        return {
-            "config": self.cfg.to_dict(),
-            "data_spec": self.spec.__dict__,
-            "model": self.model.state_dict(),
-            "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
-            "epoch": self.epoch,
-            "step": self.step,
-            "train_seconds": self.train_seconds,
-            "early_stopping": self._early_stopping_state(),
-            "chain_watch": self.chain_watch.state_dict(),
-            "world_size": self.procs.world_size,
-            "rng": rng,
-        }
-
-    def _restore(self, ckpt: dict[str, Any]) -> None:
-        self.model.load_state_dict(ckpt["model"])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(ckpt["optimizers"][name])
-            for group in opt.param_groups:  # a resumed run may change train.lr
-                group["lr"] = self.lrs[name]
-        self.epoch, self.step = ckpt["epoch"], ckpt["step"]
-        self.train_seconds = float(ckpt.get("train_seconds", 0.0))  # older checkpoints: 0
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        self.generator.set_state(ckpt["rng"]["data"])
-        if self.procs.distributed:
-            self.model_generator.set_state(ckpt["rng"]["model_per_process"][self.procs.rank])
-            self.chain_generator.set_state(ckpt["rng"]["chain"])
-        elif "model" in ckpt["rng"]:  # checkpoints before the model had its own generator
-            self.model_generator.set_state(ckpt["rng"]["model"])
-        if ckpt["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
-        stopping = ckpt.get("early_stopping", {})  # older checkpoints: none
-        self.best_epoch = int(stopping.get("best_epoch", 0))
-        self.best_value = float(stopping.get("best_value", float("inf")))
-        self.chain_watch.load_state_dict(ckpt.get("chain_watch", {}))
-        # Records written after the checkpoint (by a run that then died) would be repeated; a
-        # last line torn by a crash mid-write is dropped (read_metrics warns).
-        if self.procs.is_main and self.metrics_path.is_file():
-            kept = [r for r in read_metrics(self.metrics_path) if r["step"] <= self.step]
-            self.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-
     # -- logging ---------------------------------------------------------------------------
     def _log(self, record: dict[str, Any]) -> None:
         if not self.procs.is_main:
@@ -590,12 +496,3 @@ class Trainer:
         self._log({"split": "warning", "epoch": epoch, "step": self.step,
                    "kind": "stalled_chain", "message": message})
         self.chain_watch.restart_counts()
-
-    def _tensorboard(self):
-        """A factory for the tensorboard writer (checked before the run folder is made)."""
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise ConfigError("train.tensorboard=true needs the tensorboard package: "
-                              "pip install 'lae[tensorboard]'") from None
-        return lambda run_dir: SummaryWriter(log_dir=str(run_dir / "tensorboard"))
