@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from lae.errors import DataError
+from lae.eval.registry import NotApplicable
 from lae.samplers import seeded_global_rng
 
 
@@ -227,7 +228,6 @@ def fd_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
     """The ``fd`` metric (registered in lae/eval/metrics.py): ``fd_classifier`` between
     ``n`` model samples and ``n`` test images (``n = s.fd_samples`` or all of x)."""
     from lae.data import evenly_spaced
-    from lae.eval.metrics import NotApplicable
 
     spec = model.spec
     if not spec.is_image:

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from lae.eval.plots import save_image_grid
+from lae.eval.registry import NotApplicable
 
 
 @torch.no_grad()
@@ -57,7 +58,6 @@ def pairs_from(x: Tensor, n_pairs: int) -> Tensor:
 def interp_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
     """The ``interp`` metric (registered in lae/eval/metrics.py): writes
     ``out_dir/interpolations.png``; its value is the number of rows."""
-    from lae.eval.metrics import NotApplicable
 
     if not model.spec.is_image:
         raise NotApplicable(f"interp needs image data; this model's data has shape "

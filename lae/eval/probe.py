@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lae.eval.registry import NotApplicable, summarize
+
 
 @torch.no_grad()
 def encode_all(model: Any, x: Tensor, batch_size: int = 100, seed: int = 0) -> np.ndarray:
@@ -69,7 +71,6 @@ def save_code_projection(codes: np.ndarray, labels: np.ndarray, path: Any) -> An
 
 def probe_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
     """The ``probe`` metric (registered in lae/eval/metrics.py)."""
-    from lae.eval.metrics import NotApplicable, summarize
 
     if ctx.train_x is None:
         raise NotApplicable("probe needs the training split: evaluate(..., train=(x, labels))")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -15,8 +15,8 @@ from lae.train import distributed
 from lae.train.checkpoint import find_checkpoint, load_checkpoint
 from lae.train.config import Config
 
-if TYPE_CHECKING:
-    from lae.train.trainer import Trainer
+# The functions on a trainer take a lae.train.Trainer (typed Any: this module sits below it).
+Trainer = Any
 
 # what a resumed run may change: how long and how fast it trains, what it logs and where it runs;
 # everything else (the model, the data, the optimiser's kind) is in the checkpoint's tensors or

@@ -1,0 +1,153 @@
+"""The evaluation registry: the settings every metric shares (:class:`EvalSettings`, one
+``lae eval`` flag per field), what some metrics need besides the data (:class:`EvalContext`),
+the registry of metrics by name (:func:`register_metric`, :data:`METRICS`) and the helpers
+metric modules share (:func:`summarize`, :func:`batches`, :class:`NotApplicable`). Metric
+modules import from here, never from :mod:`lae.eval.metrics`, which registers them: no cycle.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from lae.errors import ConfigError
+from lae.eval.ais import KERNELS, SCHEDULES
+from lae.models import LatentModel
+
+
+def _setting(default: Any, help: str, **metadata: Any) -> Any:
+    """A field of :class:`EvalSettings`; ``help`` becomes the ``lae eval --flag`` help text."""
+    return field(default=default, metadata={"help": help, **metadata})
+
+
+@dataclass
+class EvalSettings:
+    """Settings shared by all metrics; recorded next to every number.
+
+    Each field is also a ``lae eval`` flag (``ais_chains`` -> ``--ais-chains``), built from the
+    field's type, default and help by :func:`add_settings_arguments`.
+    """
+
+    k: int = _setting(1000, "importance samples for the IWAE bound", minimum=1)
+    elbo_samples: int = _setting(10, "samples per example for the ELBO estimate", minimum=1)
+    batch_size: int = _setting(100, "examples per batch", minimum=1)
+    seed: int = _setting(0, "seed of the evaluation's random numbers")
+    # AIS (nll-ais, bdmc; lae/eval/ais.py): cost K * ais_leapfrog decoder passes per chain
+    ais_chains: int = _setting(16, "AIS chains per example (M)", minimum=1)
+    ais_temps: int = _setting(1000, "AIS temperatures (K)", minimum=1)
+    ais_schedule: str = _setting("sigmoid", "AIS temperature schedule",
+                                 choices=SCHEDULES)
+    ais_kernel: str = _setting("hmc", "AIS transition kernel", choices=KERNELS)
+    ais_leapfrog: int = _setting(1, "leapfrog steps per HMC move", minimum=1)
+    ais_step_size: float = _setting(0.3, "initial leapfrog eps (HMC) or eta (MALA); adapted "
+                                    "per chain in a pilot run, then frozen", positive=True)
+    bdmc_n_sim: int = _setting(10, "examples simulated from the model for the BDMC gap",
+                               minimum=1)
+    # posterior (lae/eval/posterior.py): cost ~ chains * (steps + warmup) decoder passes per point
+    posterior_samples: int = _setting(200, "draws per example from the model's own inference",
+                                      minimum=2)
+    posterior_ref_chains: int = _setting(4, "reference MALA chains per example (for R-hat)",
+                                         minimum=2)
+    posterior_ref_steps: int = _setting(1500, "kept reference MALA steps per chain", minimum=4)
+    posterior_ref_warmup: int = _setting(1500, "warm-up steps per reference chain (adaptive; "
+                                         "coordinates rescaled after the first half)", minimum=0)
+    posterior_ref_start: str = _setting("mixed", "reference chains start from the model's draws "
+                                        "(model) or half of them from the prior (mixed)",
+                                        choices=("mixed", "model"))
+    # fd (lae/eval/fd.py)
+    fd_samples: int = _setting(0, "model samples and test images compared by fd (0: as many "
+                               "as test examples)", minimum=0)
+    fd_bootstrap: int = _setting(50, "bootstrap resamples for the fd standard error", minimum=1)
+    # probe (lae/eval/probe.py)
+    probe_train: int = _setting(10000, "training codes the linear probe is fitted on (evenly "
+                                "spaced; 0: all)", minimum=0)
+    probe_C: float = _setting(1.0, "inverse L2 regularisation C of the linear probe",
+                              positive=True)
+    probe_max_iter: int = _setting(1000, "max iterations of the linear probe's solver", minimum=1)
+    # interp (lae/eval/interpolate.py)
+    interp_pairs: int = _setting(8, "pairs of test images interpolated (grid rows)", minimum=1)
+    interp_steps: int = _setting(8, "steps between the two ends of an interpolation", minimum=1)
+
+    def __post_init__(self) -> None:
+        """Each count has a minimum and each scale must be > 0; the error names the flag."""
+        for f in fields(self):
+            value, flag = getattr(self, f.name), "--" + f.name.replace("_", "-")
+            if "minimum" in f.metadata and not value >= f.metadata["minimum"]:
+                raise ConfigError(f"{flag} must be >= {f.metadata['minimum']}, got {value}")
+            if f.metadata.get("positive") and not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"{flag} must be a finite number > 0, got {value}")
+            if "choices" in f.metadata and value not in f.metadata["choices"]:
+                raise ConfigError(f"{flag} must be one of {list(f.metadata['choices'])}, got "
+                                  f"{value!r}")
+
+
+def add_settings_arguments(parser: Any) -> None:
+    """Add one ``--flag`` per :class:`EvalSettings` field to an argparse parser."""
+    for f in fields(EvalSettings):
+        kwargs = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
+        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),
+                            default=f.default, help=f"{f.metadata['help']} (default "
+                            f"{f.default})", **kwargs)
+
+
+def settings_from_arguments(args: Any) -> EvalSettings:
+    """The :class:`EvalSettings` given by parsed :func:`add_settings_arguments` flags."""
+    return EvalSettings(**{f.name: getattr(args, f.name) for f in fields(EvalSettings)})
+
+
+@dataclass
+class EvalContext:
+    """What some metrics need besides the test data: labels, the training split, a folder."""
+
+    train_x: Tensor | None = None  # training split [N, *shape] (fd, probe)
+    train_labels: Tensor | None = None  # [N] int (fd, probe)
+    test_labels: Tensor | None = None  # [n] int, rows matching the x given to evaluate (probe)
+    out_dir: Path | None = None  # where pictures go (interp)
+
+
+Result = dict[str, Any]
+MetricFn = Callable[[LatentModel, Tensor, EvalSettings], dict[str, Result]]
+METRICS: dict[str, tuple[MetricFn, str]] = {}
+NEEDS_CONTEXT: set[str] = set()  # metrics called as fn(model, x, settings, context)
+
+
+class NotApplicable(Exception):
+    """A metric does not apply to this model (the message says why)."""
+
+
+def register_metric(name: str, description: str,
+                    needs_context: bool = False) -> Callable[[MetricFn], MetricFn]:
+    def add(fn: MetricFn) -> MetricFn:
+        METRICS[name] = (fn, description)
+        if needs_context:
+            NEEDS_CONTEXT.add(name)
+        return fn
+
+    return add
+
+
+def batches(x: Tensor, batch_size: int, device: torch.device, progress: str | None = None
+            ) -> Iterator[Tensor]:
+    """x [N, ...] in batches of ``batch_size`` rows on ``device``; with a ``progress`` label, a
+    progress bar over the examples with time left (on a terminal only)."""
+    bar = tqdm(total=x.shape[0], desc=progress, unit="ex", leave=False, dynamic_ncols=True,
+               disable=None if progress else True)
+    for start in range(0, x.shape[0], batch_size):
+        yield x[start:start + batch_size].to(device)
+        bar.update(min(batch_size, x.shape[0] - start))
+    bar.close()
+
+
+def summarize(per_example: Tensor, **settings: Any) -> Result:
+    """Mean, standard error of the mean and count of a per-example tensor [N]."""
+    n = per_example.numel()
+    std = per_example.std().item() if n > 1 else float("nan")
+    return {"value": per_example.mean().item(), "stderr": std / math.sqrt(n), "n": n,
+            "settings": settings}
