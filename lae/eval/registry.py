@@ -74,6 +74,18 @@ class EvalSettings:
     # interp (lae/eval/interpolate.py)
     interp_pairs: int = _setting(8, "pairs of test images interpolated (grid rows)", minimum=1)
     interp_steps: int = _setting(8, "steps between the two ends of an interpolation", minimum=1)
+    mse_inference: str = _setting(
+        "infer", "the latents mse reconstructs from: infer (the model's own inference), mode "
+        "(the posterior mode: --mse-steps backtracking gradient steps on U(x, z) from infer(x)) "
+        "or noise-free (the papers' protocol: --mse-steps Langevin steps with the noise off, "
+        "step --mse-step-size, from --mse-start)", choices=("infer", "mode", "noise-free"))
+    mse_steps: int = _setting(500, "gradient steps of mse's mode and noise-free protocols",
+                              minimum=1)
+    mse_step_size: float = _setting(1e-3, "mse's noise-free step size (the mode's first step)",
+                                    positive=True)
+    mse_start: str = _setting("infer", "where mse's noise-free protocol starts: infer (the "
+                              "model's inference or amortiser) or prior (a draw from p(z))",
+                              choices=("infer", "prior"))
 
     def __post_init__(self) -> None:
         """Each count has a minimum and each scale must be > 0; the error names the flag."""

@@ -42,6 +42,7 @@ from lae.errors import ConfigError
 from lae.eval.ais import ais_log_px
 from lae.eval.importance import iwae_log_px
 from lae.models import LatentModel
+from lae.samplers.descent import descend
 
 SCORES = ("log-joint", "refined", "nll-iwae", "nll-ais", "complexity", "likelihood-ratio")
 # the estimates of -log p(x) the corrected scores (complexity, likelihood-ratio) can build on
@@ -90,26 +91,6 @@ def png_bits(x: Tensor, spec: Any) -> Tensor:
             buffer, format="PNG", compress_level=9)
         bits.append(8 * buffer.getbuffer().nbytes)
     return torch.tensor(bits, dtype=torch.float64)
-
-
-def _refine(model: LatentModel, x: Tensor, z: Tensor, steps: int, step_size: float) -> Tensor:
-    """``steps`` noise-free gradient steps on U(z) = -log p(x, z), each image's step halved
-    (and the step undone) when its energy rises."""
-    eta = torch.full((z.shape[0], 1), step_size, dtype=z.dtype, device=z.device)
-    z = z.detach().requires_grad_(True)
-    energy = -model.log_joint(x, z)
-    grad = torch.autograd.grad(energy.sum(), z)[0]
-    for _ in range(steps):
-        cand = (z - eta * grad).detach().requires_grad_(True)
-        cand_energy = -model.log_joint(x, cand)
-        cand_grad = torch.autograd.grad(cand_energy.sum(), cand)[0]
-        better = (cand_energy <= energy) & torch.isfinite(cand_energy)
-        keep = better[:, None]
-        z = torch.where(keep, cand, z).detach().requires_grad_(True)
-        grad = torch.where(keep, cand_grad, grad)
-        energy = torch.where(better, cand_energy, energy).detach()
-        eta = torch.where(keep, eta * 1.2, eta / 2)
-    return z.detach()
 
 
 def anomaly_scores(model: LatentModel, x: Tensor, score: str = "log-joint", *,
@@ -168,7 +149,8 @@ def anomaly_scores(model: LatentModel, x: Tensor, score: str = "log-joint", *,
                 with torch.no_grad():
                     z = model.infer(xb, generator)
                 if score == "refined":
-                    z = _refine(model, xb, z, refine_steps, refine_step_size)
+                    z = descend(lambda z: -model.log_joint(xb, z), z, refine_steps,  # noqa: B023
+                                refine_step_size)
                 with torch.no_grad():
                     s = -model.log_joint(xb, z)
             out.append(s.detach())
