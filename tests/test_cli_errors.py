@@ -144,3 +144,29 @@ def test_numeric_options_out_of_range_fail_before_any_work(argv, flag, capsys, t
     err = capsys.readouterr().err
     assert f"argument {flag}" in err and "expected" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_messages_that_misled_now_say_what_is_wrong_and_where(tmp_path, capsys):
+    """Three messages the probes found misleading, each checked for what it names."""
+    import yaml
+
+    run = tmp_path / "run"
+    assert main(["train", "vae-toy2d", "--out", str(run), "--train.epochs=1", *TINY]) == 0
+    capsys.readouterr()
+    # --checkpoint best on a run trained without train.patience: said only "no checkpoint"
+    assert main(["eval", str(run), "--checkpoint", "best", "--metrics", "mse"]) == 2
+    err = _error(capsys)
+    assert "train.patience" in err and "--checkpoint last" in err
+    # a last.pt that is a folder: said "no checkpoint ...; available: ..., last.pt"
+    other = tmp_path / "other"
+    (other / "checkpoints" / "last.pt").mkdir(parents=True)
+    (other / "config.yaml").write_text((run / "config.yaml").read_text())
+    assert main(["eval", str(other), "--metrics", "mse"]) == 2
+    assert "is a folder, not a file" in _error(capsys)
+    # an unknown key in the run's config.yaml on --resume: reported as if it were an override
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["model"]["bogus_key"] = 1
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", "vae-toy2d", "--out", str(run), "--resume", "--train.epochs=2"]) == 2
+    err = _error(capsys)
+    assert str(run / "config.yaml") in err and "model.bogus_key" in err

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from lae.commands.base import Command, count
+from lae.errors import ConfigError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,8 +42,14 @@ def run(args: argparse.Namespace) -> int:
         # The run's own config, with any overrides (for example more train.epochs).
         path = run_dir / "config.yaml"
         raw = read_yaml(path, allow_empty=True) if path.is_file() else {}
+        source = path
         if not raw:  # missing or emptied: the checkpoint holds the run's config
-            raw = load_checkpoint(find_checkpoint(run_dir, "last")).get("config", {})
+            source = find_checkpoint(run_dir, "last")
+            raw = load_checkpoint(source).get("config", {})
+        try:  # the run's own config first: an error in it names the file, not an override
+            config_from_dict(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
         cfg = config_from_dict(merge(raw, parse_overrides(overrides)))
     else:
         cfg = load_config(args.config, overrides)

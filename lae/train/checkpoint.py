@@ -100,8 +100,17 @@ def find_checkpoint(run_dir: Path, which: str = "last") -> Path:
     if which.isdigit():
         name = epoch_checkpoint_name(int(which))
     path = ckpt_dir / name
+    if path.exists() and not path.is_file():
+        kind = "folder" if path.is_dir() else "special file"
+        raise RunDirError(f"checkpoint {path} is a {kind}, not a file; a checkpoint is a file "
+                          f"written by lae train")
+    have = (sorted(p.name for p in ckpt_dir.glob("*.pt") if p.is_file())
+            if ckpt_dir.is_dir() else [])
+    if which == "best" and not path.is_file():
+        raise RunDirError(f"no checkpoint {path}: best.pt is written only by a run trained with "
+                          f"train.patience (early stopping on a validation split); available: "
+                          f"{', '.join(have) or 'none'}: pass --checkpoint last or an epoch")
     if not path.is_file():
-        have = sorted(p.name for p in ckpt_dir.glob("*.pt")) if ckpt_dir.is_dir() else []
         raise RunDirError(f"no checkpoint {path}; available: {', '.join(have) or 'none'} "
                           f"(is {run_dir} a finished or resumable lae run directory?)")
     return path

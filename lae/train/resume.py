@@ -68,6 +68,11 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
                 new_v = {k: v for k, v in new_v.items() if k not in free}
             if (section, key) in free_keys or old_v == new_v:
                 continue
+            if isinstance(old_v, dict) and isinstance(new_v, dict):  # name the sub-keys only
+                changed += [f"{section}.{key}.{k} ({_show(old_v.get(k))} -> "
+                            f"{_show(new_v.get(k))})" for k in sorted({*old_v, *new_v}, key=str)
+                            if old_v.get(k) != new_v.get(k)]
+                continue
             changed.append(f"{section}.{key} ({_show(old_s.get(key))} -> "
                            f"{_show(new_s.get(key))})")
     if changed:

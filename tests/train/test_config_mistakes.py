@@ -56,7 +56,8 @@ def trained(tmp_path):
 
 @pytest.mark.parametrize("override,key", [
     ("--model.latent_dim=3", "model.latent_dim (2 -> 3)"),
-    ("--model.net.layernorm=false", "model.net"),
+    # the one sub-key that changed, not the whole model.net dict (as before)
+    ("--model.net.layernorm=false", "model.net.layernorm (True -> False)"),
     ("--data.name=toy2d:rings", "data.name ('toy2d:8gaussians' -> 'toy2d:rings')"),
     ("--train.optimizer=sgd", "train.optimizer ('adam' -> 'sgd')"),
 ])
@@ -66,6 +67,7 @@ def test_resume_with_a_changed_model_data_or_optimiser_names_the_keys(trained, c
                  override]) == 2
     err = _error(capsys)
     assert "cannot resume with changed settings" in err and key in err
+    assert "'hidden'" not in err  # no unchanged sub-key is printed
 
 
 def test_resume_of_a_finished_run_says_so(trained, capsys):
