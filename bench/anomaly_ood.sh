@@ -30,7 +30,8 @@ for model in $models; do
     --out "$run-bg" --data.noise_fraction="$mu" "${common[@]}" > "$run-bg.train.log" 2>&1
   raw=nll-iwae; [ "$model" = lae ] && raw=nll-ais
   for score in $raw complexity likelihood-ratio; do
-    $lae anomaly "$run" --score $score --background "$run-bg" "${against[@]}" \
+    bg=(); [ "$score" = likelihood-ratio ] && bg=(--background "$run-bg")
+    $lae anomaly "$run" --score $score "${bg[@]}" "${against[@]}" \
       --n-examples "$n" --overwrite > "$run.anomaly-$score.log" 2>&1
     echo "$model $data $score: $(grep -o '"auroc": [0-9.]*' "$run/anomaly/$score-vs-"*/anomaly.json)"
   done

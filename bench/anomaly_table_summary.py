@@ -35,7 +35,7 @@ print("|---|---|" + "---|" * len(digits))
 chance = {d: next(r["chance_auprc"] for r in records if r["digit"] == d) for d in digits}
 print("| chance | AUPRC | " + " | ".join(f"{chance[d]:.3f}" for d in digits) + " |")
 for model in sorted({r["model"] for r in records}):
-    for score in ("log-joint", "refined"):
+    for score in sorted({r["score"] for r in records}):
         rows = [r for r in records if r["model"] == model and r["score"] == score]
         if not rows:
             continue

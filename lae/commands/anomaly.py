@@ -108,9 +108,10 @@ def run(args: argparse.Namespace) -> int:
     from lae.tasks import anomaly_scores, best_likelihood, detection_metrics
     from lae.train import load_run
 
-    if args.score == "likelihood-ratio" and args.background is None:
+    if (args.score == "likelihood-ratio") != (args.background is not None):
         raise ConfigError("--score likelihood-ratio needs --background RUN (the same model "
-                          "trained with --data.noise_fraction=MU, e.g. 0.2)")
+                          "trained with --data.noise_fraction=MU, e.g. 0.2), and --background "
+                          "belongs to that score alone")
     checkpoints = _checkpoints(args)
     run = load_task_run(args)
     digit = run.config.data.holdout_class
