@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 
 from lae.commands import COMMANDS
 from lae.errors import LaeError
@@ -66,8 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:  # a full disk, a read-only folder: the system's words, no traceback
         where = f"{exc.filename}: " if exc.filename else ""
-        hint = ("; the last checkpoint is kept: continue with --resume once this is fixed"
-                if args.command == "train" else "")
+        hint = ""
+        if args.command == "train":
+            kept = (Path(args.out) / "checkpoints" / "last.pt").is_file()
+            hint = ("; the last checkpoint is kept: continue with --resume once this is fixed"
+                    if kept else "; no checkpoint was written yet: once this is fixed, train "
+                    "again with --overwrite")
         print(f"error: {where}{exc.strerror or exc}{hint}", file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as exc:

@@ -10,6 +10,7 @@ that holds anything but tensors and plain containers is refused, never executed.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import pickle
 import shutil
@@ -27,8 +28,13 @@ from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, then rename over ``path``."""
-    atomic_write(path, lambda f: torch.save(obj, f))
+    """torch.save to memory, then the bytes to a temporary file in the same folder, renamed over
+    ``path``. Serialising first keeps a full disk an ``OSError`` (ENOSPC) from Python's own
+    write: met inside torch's zip writer, it became that writer's ``RuntimeError`` ("enforce fail
+    at inline_container.cc") on cleanup. A checkpoint is held in memory twice for a moment."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(path, lambda f: f.write(buffer.getbuffer()))
 
 
 @contextlib.contextmanager
