@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from lae.cli import main
 
@@ -215,3 +216,24 @@ def test_a_disk_that_fills_inside_the_checkpoint_writer_is_one_error_line(
                  *TINY]) == 2
     err = _error(capsys)
     assert "No space left on device" in err and "no checkpoint was written yet" in err
+
+
+def test_the_memory_check_respects_the_cgroup_limit(tmp_path, capsys, monkeypatch):
+    """In a 3 GB cgroup (docker --memory, SLURM --mem) a model needing far more passed the check
+    against the host's free memory and was killed by the kernel without a word."""
+    import lae.train.setup as setup
+
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    limit.write_text(f"{3 * 2**30}\n")
+    usage.write_text(f"{2**28}\n")
+    monkeypatch.setattr(setup, "CGROUP_MEMORY_FILES", ((limit, usage),))
+    host = setup._available_memory(torch.device("cpu"))
+    assert host == 3 * 2**30 - 2**28  # the cgroup's room, below this machine's free memory
+    # about 4 GiB for weights, gradients and Adam's moments: fits the host, not the cgroup
+    assert main(["train", "vae-toy2d", "--out", str(tmp_path / "run"),
+                 "--model.net.hidden=16000", "--model.net.depth=2", *TINY[:-2]]) == 2
+    err = _error(capsys)
+    assert "memory limit (its cgroup" in err and "model.net.hidden" in err
+    assert not (tmp_path / "run").exists()
+    limit.write_text("max\n")  # no limit: the host's free memory alone
+    assert setup._cgroup_room() is None

@@ -42,18 +42,46 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+# (limit, usage) files of this process's memory cgroup: v2, then v1 (docker --memory, SLURM
+# --mem); a limit there binds before the host's free memory does
+CGROUP_MEMORY_FILES = (
+    (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory.current")),
+    (Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+     Path("/sys/fs/cgroup/memory/memory.usage_in_bytes")),
+)
+
+
+def _cgroup_room() -> int | None:
+    """Bytes left under this process's cgroup memory limit, or None without one ("max", or
+    v1's huge sentinel)."""
+    for limit_file, usage_file in CGROUP_MEMORY_FILES:
+        try:
+            limit = limit_file.read_text().strip()
+            usage = int(usage_file.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 2**60:
+            return None
+        return max(0, int(limit) - usage)
+    return None
+
+
 def _available_memory(device: torch.device) -> int | None:
-    """Bytes free for tensors on ``device`` (MemAvailable on the CPU under Linux), or None when
-    unknown."""
+    """Bytes free for tensors on ``device``: on the CPU under Linux the smaller of MemAvailable
+    and the room under the memory cgroup's limit; None when unknown."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
+    free = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                free = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return None
+    room = _cgroup_room()
+    if room is not None:
+        free = room if free is None else min(free, room)
+    return free
 
 
 def check_model_fits(cfg: Config, spec: DataSpec, device: torch.device) -> None:
@@ -71,9 +99,11 @@ def check_model_fits(cfg: Config, spec: DataSpec, device: torch.device) -> None:
     need = (4 * params + buffers) * 4  # float32: weights, gradients, Adam's two moments
     free = _available_memory(device)
     if free is not None and need > free:
+        where = (" under this process's memory limit (its cgroup: docker --memory, SLURM --mem)"
+                 if device.type == "cpu" and _cgroup_room() == free else "")
         raise ConfigError(
             f"the model needs about {need / 2**30:.1f} GiB ({params:,} parameters, "
-            f"{buffers:,} buffer values) and {device} has {free / 2**30:.1f} GiB free; "
+            f"{buffers:,} buffer values) and {device} has {free / 2**30:.1f} GiB free{where}; "
             f"reduce model.latent_dim ({cfg.model.latent_dim}) or model.net.hidden "
             f"({cfg.model.net.hidden})")
 
