@@ -93,6 +93,132 @@ from lae.samplers.kernels import MALA_TARGET
 SHARED_MOTION_WARNING = 0.9  # warn when this share of a minibatch's latent move is common
 
 
+class PlainChain:
+    """How the LAE of the paper trains its decoder: on the ALD chain's own states. One loss,
+    "loss", the time-averaged energy of the states, trains the features and the decoder alike;
+    with one latent layer the chain's own energy evaluations carry the decoder's gradient too
+    (its parameters ride along the chain), so no further decoder pass is needed."""
+
+    watches_shared_motion = True  # the decoder trains on the chain: a shared move hurts it
+
+    def register(self, model: LAE) -> None:
+        """Add what this scheme keeps to the model (buffers): nothing."""
+
+    def chain_parameters(self, model: LAE) -> tuple[Tensor, ...]:
+        """The parameters whose energy gradients the chain's states carry."""
+        return tuple(model.decoder_parameters()) if len(model.layer_rows) == 1 else ()
+
+    def losses(self, model: LAE, x: Tensor, chain_loss: Tensor, z_end: Tensor,
+               end: SamplerState | None, generator: torch.Generator | None,
+               metrics: dict[str, Any], chains: dict[str, ChainReport]
+               ) -> tuple[dict[str, Tensor], Tensor]:
+        """(the named losses, the latents the decoder trained on [B, K]); may add to metrics
+        and chains."""
+        return {"loss": chain_loss}, z_end
+
+    def refine(self, model: LAE, x: Tensor, z: Tensor, adapt: bool = False,
+               generator: torch.Generator | None = None, start: SamplerState | None = None
+               ) -> tuple[Tensor, Tensor, Tensor]:
+        """No refinement: (z, acceptance 1, no rejected proposals)."""
+        return z, z.new_ones(()), z.new_zeros((), dtype=torch.long)
+
+    def refine_draws(self, model: LAE, x: Tensor, trace: Tensor,
+                     generator: torch.Generator | None) -> Tensor:
+        """Draws [S, B, K] of the chain continued on x, refined as in training: as they are."""
+        return trace
+
+    def infer(self, model: LAE, x: Tensor, start: Tensor,
+              generator: torch.Generator | None) -> Tensor:
+        """The training chain's estimate of the posterior mean from Phi g(x): Phi g(x)."""
+        return start
+
+    def loss_parameters(self, model: LAE) -> dict[str, list[nn.Parameter]]:
+        return {"loss": [p for p in model.parameters() if p.requires_grad]}
+
+
+class MALARefinement(PlainChain):
+    """The per-point correction (``model.mala_steps`` = m): after the ALD transitions, m MALA
+    steps per example on U(x, .) from the chain's latents Z_T = G Phi_T^T, at a step size
+    (the model's buffer ``log_mala_step_size``) adapted toward ``mala_target``. The decoder
+    trains on the refined latents (loss "decoder"), the feature network on the chain's
+    energies (loss "features")."""
+
+    watches_shared_motion = False  # the decoder trains on the refined latents
+
+    def __init__(self, cfg: LAE.Config) -> None:
+        self.steps = cfg.mala_steps
+        self.adapter = StepSizeAdapter(cfg.mala_target, per_chain=False, decay=0.0,
+                                       gain=cfg.mala_adapt_gain or cfg.adapt_gain)
+
+    def register(self, model: LAE) -> None:
+        model.register_buffer("log_mala_step_size",
+                              torch.tensor(math.log(model.cfg.mala_step_size)))
+
+    def chain_parameters(self, model: LAE) -> tuple[Tensor, ...]:
+        return ()
+
+    def losses(self, model: LAE, x: Tensor, chain_loss: Tensor, z_end: Tensor,
+               end: SamplerState | None, generator: torch.Generator | None,
+               metrics: dict[str, Any], chains: dict[str, ChainReport]
+               ) -> tuple[dict[str, Tensor], Tensor]:
+        # The refinement starts from the chain's last state, whose energy and gradient at z_end
+        # the chain has already computed (one layer).
+        z, acceptance, nonfinite = self.refine(model, x, z_end, adapt=True,
+                                               generator=generator, start=end)
+        decoder_loss = -model.log_joint(x, z).mean()
+        chains["mala_"] = ChainReport(model.log_mala_step_size.exp(), acceptance,
+                                      self.adapter.rule)
+        metrics["log_joint_refined_nats"] = -decoder_loss.detach()
+        metrics["nonfinite_proposals"] = metrics["nonfinite_proposals"] + nonfinite
+        return {"decoder": decoder_loss, "features": chain_loss}, z
+
+    def refine(self, model: LAE, x: Tensor, z: Tensor, adapt: bool = False,
+               generator: torch.Generator | None = None, start: SamplerState | None = None
+               ) -> tuple[Tensor, Tensor, Tensor]:
+        """``mala_steps`` per-point MALA steps on U(x, .) from z [B, K] (the amortized start):
+        (refined z [B, K], mean acceptance, number of non-finite proposals rejected).
+        ``adapt`` follows ``mala_target`` (training). ``start``: the MALA state at z (energy and
+        gradient), where the caller has it (the ALD chain's last state), saving one decoder
+        pass."""
+        energy_fn = lambda zz: -model.log_joint(x, zz)  # noqa: E731
+        kernel = MALA(model.log_mala_step_size.exp(), value_and_grad=model.chain_value_and_grad)
+        state = start if start is not None else kernel.init(z.detach(), energy_fn)
+        accepted, nonfinite = [], []
+        for t in range(self.steps):
+            state, info = kernel.step(state, energy_fn, generator)
+            accepted.append(info.acceptance)
+            nonfinite.append(info.nonfinite)
+            if adapt:
+                self.adapter.adapt_(model.log_mala_step_size, info.acceptance, t)
+                kernel = kernel.with_step_size(model.log_mala_step_size.exp())
+        return state.z, torch.stack(accepted).mean(), torch.stack(nonfinite).sum()
+
+    def refine_draws(self, model: LAE, x: Tensor, trace: Tensor,
+                     generator: torch.Generator | None) -> Tensor:
+        s, b, k = trace.shape
+        z, _, _ = self.refine(model, tile_batch(x, s), trace.reshape(s * b, k),
+                              generator=generator)
+        return z.reshape(s, b, k)
+
+    def infer(self, model: LAE, x: Tensor, start: Tensor,
+              generator: torch.Generator | None) -> Tensor:
+        """The mean of the last half of ``infer_steps`` MALA steps on U(x, .) from Phi g(x), at
+        the refinement's adapted step size (Phi g(x) itself with ``infer_steps`` 0)."""
+        steps = model.cfg.infer_steps
+        if not steps:
+            return start
+        kernel = MALA(model.log_mala_step_size.exp(), value_and_grad=model.chain_value_and_grad)
+        energy_fn = lambda z: -model.log_joint(x, z)  # noqa: E731
+        _, trace, _ = run_chain(kernel, kernel.init(start, energy_fn), energy_fn,
+                                steps - steps // 2, warmup=steps // 2, generator=generator)
+        return trace.mean(0)
+
+    def loss_parameters(self, model: LAE) -> dict[str, list[nn.Parameter]]:
+        return {"decoder": model.decoder_parameters(),
+                "features": [p for p in model.features.parameters() if p.requires_grad]}
+
+
+
 @register_model("lae")
 class LAE(LatentModel):
     """Langevin autoencoder: ALD on the encoder's last layer, decoder on the chain's samples."""
@@ -197,10 +323,9 @@ class LAE(LatentModel):
         self.ald_adapter = StepSizeAdapter(cfg.target_acceptance, per_chain=True,
                                            gain=cfg.adapt_gain, decay=0.0,
                                            fall_gain=cfg.adapt_fall_gain or None)
-        if cfg.mala_steps:
-            self.register_buffer("log_mala_step_size", torch.tensor(math.log(cfg.mala_step_size)))
-            self.mala_adapter = StepSizeAdapter(cfg.mala_target, per_chain=False, decay=0.0,
-                                                gain=cfg.mala_adapt_gain or cfg.adapt_gain)
+        # what the decoder trains on: the chain's states, or their per-point refinement
+        self.scheme = MALARefinement(cfg) if cfg.mala_steps else PlainChain()
+        self.scheme.register(self)
 
     def feature_matrix(self, x: Tensor) -> Tensor:
         """G = [g(x), 1]: [B, d + 1]."""
@@ -307,23 +432,9 @@ class LAE(LatentModel):
     def refine(self, x: Tensor, z: Tensor, adapt: bool = False,
                generator: torch.Generator | None = None, start: SamplerState | None = None
                ) -> tuple[Tensor, Tensor, Tensor]:
-        """``mala_steps`` per-point MALA steps on U(x, .) from z [B, K] (the amortized start):
-        (refined z [B, K], mean acceptance, number of non-finite proposals rejected).
-        ``adapt`` follows ``mala_target`` (training). ``start``: the MALA state at z (energy and
-        gradient), where the caller has it (the ALD chain's last state), saving one decoder pass.
-        """
-        energy_fn = lambda zz: -self.log_joint(x, zz)  # noqa: E731
-        kernel = MALA(self.log_mala_step_size.exp(), value_and_grad=self.chain_value_and_grad)
-        state = start if start is not None else kernel.init(z.detach(), energy_fn)
-        accepted, nonfinite = [], []
-        for t in range(self.cfg.mala_steps):
-            state, info = kernel.step(state, energy_fn, generator)
-            accepted.append(info.acceptance)
-            nonfinite.append(info.nonfinite)
-            if adapt:
-                self.mala_adapter.adapt_(self.log_mala_step_size, info.acceptance, t)
-                kernel = kernel.with_step_size(self.log_mala_step_size.exp())
-        return state.z, torch.stack(accepted).mean(), torch.stack(nonfinite).sum()
+        """The refinement of latents z [B, K] of x (:meth:`MALARefinement.refine`; none
+        without ``mala_steps``)."""
+        return self.scheme.refine(self, x, z, adapt, generator, start)
 
     inference_is_chain = True
 
@@ -364,12 +475,7 @@ class LAE(LatentModel):
                 log_eta = adapt.update(log_eta, acceptance, t)
             else:
                 trace.append(feats @ phi.T)
-        trace = torch.stack(trace)
-        if not self.cfg.mala_steps:
-            return trace
-        s, b, k = trace.shape
-        z, _, _ = self.refine(tile_batch(x, s), trace.reshape(s * b, k), generator=generator)
-        return z.reshape(s, b, k)
+        return self.scheme.refine_draws(self, x, torch.stack(trace), generator)
 
     def chain_latents(self, x: Tensor) -> Tensor:
         """The chain's current latents Phi g(x), [B, K] (deterministic given the chain)."""
@@ -387,15 +493,7 @@ class LAE(LatentModel):
         if self.cfg.eval_inference == "mala" and self.cfg.infer_steps:
             return self.eval_chain(x, self.cfg.infer_steps, 1, self.cfg.infer_warmup,
                                    generator).samples[:, 0].mean(0)
-        start = self.chain_latents(x)
-        steps = self.cfg.infer_steps if self.cfg.mala_steps else 0
-        if not steps:
-            return start
-        kernel = MALA(self.log_mala_step_size.exp(), value_and_grad=self.chain_value_and_grad)
-        energy_fn = lambda z: -self.log_joint(x, z)  # noqa: E731
-        _, trace, _ = run_chain(kernel, kernel.init(start, energy_fn), energy_fn,
-                                steps - steps // 2, warmup=steps // 2, generator=generator)
-        return trace.mean(0)
+        return self.scheme.infer(self, x, self.chain_latents(x), generator)
 
     has_proposal = True
     proposal_is_inference = False  # hand-set around the chain's latents, not trained
@@ -411,17 +509,44 @@ class LAE(LatentModel):
 
     def model_step(self, x: Tensor, index: Tensor | None = None,
                    generator: torch.Generator | None = None) -> StepOutput:
-        cfg = self.cfg
         feats = self.feature_matrix(x)  # graph to psi, for step 2
         g = feats.detach()  # the chain sees fixed features within the minibatch
-
+        theta = self.scheme.chain_parameters(self)
         z_start = g @ self.phi.T
-        phi, log_eta = self.phi, self.log_step_size.reshape(-1)
+        # Step 1: T ALD transitions of the chain on Phi, theta and psi fixed
+        phis, states, acceptance, nonfinite = self.advance_chain(x, g, theta, generator)
         one_layer = len(self.layer_rows) == 1
-        # Without refinement theta descends the mean energy of the chain's states: with one
-        # layer, the chain's own energy evaluations also give its gradient (one backward pass
-        # for z and theta), so no decoder pass over the states is needed afterwards.
-        theta = tuple(self.decoder_parameters()) if one_layer and not cfg.mala_steps else ()
+        z_end = states[-1].z if one_layer else g @ phis[-1].T  # the chain's latents G Phi_T^T
+        rule = self.ald_adapter.rule if self.cfg.mh and self.cfg.adapt_step else "fixed"
+        chains = {"": ChainReport(self.log_step_size.exp().mean(), acceptance.mean(), rule)}
+        if not one_layer:  # each layer's chain
+            per_layer = zip(acceptance.mean(0), self.log_step_size.exp())
+            for layer, (accepted, eta) in enumerate(per_layer, 1):
+                chains[f"layer{layer}/"] = ChainReport(eta, accepted, rule)
+        metrics = {"phi_norm": torch.linalg.vector_norm(phis[-1])}
+        if x.shape[0] > 1:  # one example's move is all "shared": nothing to measure
+            # the share of the batch's latent move common to the batch (warned about at
+            # logging steps, see warnings())
+            metrics["shared_motion"] = shared_motion_share(z_end - z_start)
+        # Step 2: psi (and theta, without refinement) descend (1/T) sum_t V(Phi_t) / n, with
+        # each Phi_t fixed; the scheme decides what the decoder trains on
+        loss = self.chain_loss(x, feats, phis, states, theta)
+        metrics["nonfinite_proposals"] = nonfinite
+        end = SamplerState(z_end, states[-1].energy, states[-1].grad_z) if one_layer else None
+        losses, z_decoder = self.scheme.losses(self, x, loss, z_end, end, generator, metrics,
+                                               chains)
+        metrics["energy_per_example"] = loss.detach()
+        return StepOutput(losses=losses, metrics=metrics, latents=z_decoder, chains=chains)
+
+    def advance_chain(self, x: Tensor, g: Tensor, theta: tuple[Tensor, ...],
+                      generator: torch.Generator | None
+                      ) -> tuple[list[Tensor], list[ALDState], Tensor, Tensor]:
+        """``ald_steps`` transitions of the chain on Phi on the batch x with features g
+        [B, d + 1] (detached), each layer's step size adapted after each (with MH); Phi and the
+        step sizes are written back. Returns (Phi after each transition, the states, acceptance
+        [T, L], non-finite proposals rejected)."""
+        cfg = self.cfg
+        phi, log_eta = self.phi, self.log_step_size.reshape(-1)
         state: ALDState | None = None
         phis, states, acceptance, nonfinite = [], [], [], []
         chain_generator = self.chain_generator or generator  # see share_chains
@@ -436,61 +561,33 @@ class LAE(LatentModel):
                 log_eta = self.ald_adapter.update(log_eta, accepted, 0)
         self.log_step_size.copy_(log_eta.reshape(self.log_step_size.shape))
         self.phi.copy_(phi)
-        z_end = state.z if one_layer else g @ phi.T  # the chain's latents G Phi_T^T
-        acceptance = torch.stack(acceptance)  # [T, L]
-        nonfinite = torch.stack(nonfinite).sum()
-        rule = self.ald_adapter.rule if cfg.mh and cfg.adapt_step else "fixed"
-        chains = {"": ChainReport(self.log_step_size.exp().mean(), acceptance.mean(), rule)}
-        metrics = {"phi_norm": torch.linalg.vector_norm(phi)}
-        if x.shape[0] > 1:  # one example's move is all "shared": nothing to measure
-            # the share of the batch's latent move common to the batch (warned about at
-            # logging steps, see warnings())
-            metrics["shared_motion"] = shared_motion_share(z_end - z_start)
-        if len(self.layer_rows) > 1:  # each layer's chain
-            per_layer = zip(acceptance.mean(0), self.log_step_size.exp())
-            for layer, (accepted, eta) in enumerate(per_layer, 1):
-                chains[f"layer{layer}/"] = ChainReport(eta, accepted, rule)
+        return phis, states, torch.stack(acceptance), torch.stack(nonfinite).sum()
 
-        # Step 2: psi (and theta, without refinement) descend (1/T) sum_t V(Phi_t) / n, with
-        # each Phi_t fixed.
+    def chain_loss(self, x: Tensor, feats: Tensor, phis: list[Tensor], states: list[ALDState],
+                   theta: tuple[Tensor, ...]) -> Tensor:
+        """The time-averaged energy (1/(T n)) sum_t V(Phi_t) of the chain's states
+        G(psi) Phi_t^T, each Phi_t fixed, with a graph to psi (feats [B, d + 1]) and, where the
+        states carry their gradients (``theta``), to the decoder."""
         t, n = len(phis), x.shape[0]
         z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis))  # [T, n, K], graph to psi
-        if one_layer:
-            # The mean energy of the chain's states, (1/(T n)) sum_t V(Phi_t), with the chain's
-            # cached gradients: psi's is sum_t dU/dz_t dz_t/dpsi (the chain holds dU/dz_t and U
-            # at every Phi_t), theta's (without refinement) the states' dV/dtheta. Value: the
-            # mean energy; gradient: that of the linear surrogate. No decoder pass.
-            grad_z = torch.stack([st.grad_z for st in states])  # [T, n, K], detached
-            surrogate = (grad_z * z).sum() / (t * n)
-            energy = torch.stack([st.energy for st in states]).mean()
-            loss = energy + (surrogate - surrogate.detach())
-            if theta:
-                # summed in place into the first state's gradients (nothing reads them again):
-                # these tensors are the decoder's size, and each pass over them counts
-                grads = [states[0].param_grads[i] for i in range(len(theta))]
-                for st in states[1:]:
-                    torch._foreach_add_(grads, list(st.param_grads))
-                loss = loss + with_gradient(torch.zeros_like(energy), theta, grads,
-                                            scale=1.0 / (t * n))
-        else:  # the last layer's cached gradient covers only its own rows
-            loss = -self.log_joint(tile_batch(x, t), z.reshape(t * n, -1)).mean()
-        if not cfg.mala_steps:
-            losses, z_decoder = {"loss": loss}, z_end
-        else:
-            # Per-point correction: the decoder trains on the refined latents, psi on the ALD
-            # energy. The refinement starts from the chain's last state, whose energy and
-            # gradient at z_end the chain has already computed.
-            start = SamplerState(z_end, state.energy, state.grad_z) if one_layer else None
-            z_decoder, mala_acceptance, mala_nonfinite = self.refine(
-                x, z_end, adapt=True, generator=generator, start=start)
-            decoder_loss = -self.log_joint(x, z_decoder).mean()
-            chains["mala_"] = ChainReport(self.log_mala_step_size.exp(), mala_acceptance,
-                                          self.mala_adapter.rule)
-            metrics["log_joint_refined_nats"] = -decoder_loss.detach()
-            nonfinite = nonfinite + mala_nonfinite
-            losses = {"decoder": decoder_loss, "features": loss}
-        metrics |= {"energy_per_example": loss.detach(), "nonfinite_proposals": nonfinite}
-        return StepOutput(losses=losses, metrics=metrics, latents=z_decoder, chains=chains)
+        if len(self.layer_rows) > 1:  # the last layer's cached gradient covers only its rows
+            return -self.log_joint(tile_batch(x, t), z.reshape(t * n, -1)).mean()
+        # With the chain's cached gradients: psi's is sum_t dU/dz_t dz_t/dpsi (the chain holds
+        # dU/dz_t and U at every Phi_t), theta's the states' dV/dtheta. Value: the mean energy;
+        # gradient: that of the linear surrogate. No decoder pass.
+        grad_z = torch.stack([st.grad_z for st in states])  # [T, n, K], detached
+        surrogate = (grad_z * z).sum() / (t * n)
+        energy = torch.stack([st.energy for st in states]).mean()
+        loss = energy + (surrogate - surrogate.detach())
+        if theta:
+            # summed in place into the first state's gradients (nothing reads them again):
+            # these tensors are the decoder's size, and each pass over them counts
+            grads = [states[0].param_grads[i] for i in range(len(theta))]
+            for st in states[1:]:
+                torch._foreach_add_(grads, list(st.param_grads))
+            loss = loss + with_gradient(torch.zeros_like(energy), theta, grads,
+                                        scale=1.0 / (t * n))
+        return loss
 
     @torch.no_grad()
     def diagnostics(self, x: Tensor) -> dict[str, Tensor | float]:
@@ -511,7 +608,8 @@ class LAE(LatentModel):
             out.append("LAE: the ALD features of a minibatch have rank < batch size, so its "
                        "latents cannot follow the product of the posteriors (Theorem 1 needs "
                        "rank(G) = n; see feature_rank_fraction in metrics.jsonl)")
-        if not self.cfg.mala_steps and record.get("shared_motion", 0.0) > SHARED_MOTION_WARNING:
+        if (self.scheme.watches_shared_motion
+                and record.get("shared_motion", 0.0) > SHARED_MOTION_WARNING):
             out.append(f"LAE: over {SHARED_MOTION_WARNING:.0%} of a minibatch's latent move is "
                        "one shift shared by the batch, so the chain does not sample each "
                        "posterior (G is badly conditioned; see docs/models.md for the fixes: "
@@ -528,10 +626,7 @@ class LAE(LatentModel):
         """One loss for the decoder, likelihood and features; with ``mala_steps``, "decoder"
         (decoder, likelihood) and "features" (the feature network g) separately (a learned
         prior's groups are added by :meth:`LatentModel.loss_parameters`)."""
-        if not self.cfg.mala_steps:
-            return super().model_loss_parameters()
-        return {"decoder": self.decoder_parameters(),
-                "features": [p for p in self.features.parameters() if p.requires_grad]}
+        return self.scheme.loss_parameters(self)
 
 
 @register_model("lae-flow")
