@@ -37,6 +37,7 @@ from lae.distributions.base import Independent, Normal, independent, rsample_and
 from lae.errors import ConfigError, ModelDiverged
 from lae.nn import mlp, mlp_trunk
 from lae.samplers import ALD, ChainReport, Langevin, StepSizeAdapter, run_chain
+from lae.samplers.amortized import AmortizedALD, time_averaged_energy
 from lae.samplers.base import EnergyAndGrad, energy_and_grad
 
 
@@ -221,9 +222,14 @@ class ALDPriorSampler(nn.Module):
         g = self.features(self.inputs)
         return torch.cat([g, torch.ones_like(g[:, :1])], 1)
 
+    def chain(self) -> AmortizedALD:
+        """The unconditional ALD chain on Phi: one head, preconditioned, with MH."""
+        return AmortizedALD([slice(0, self.phi.shape[0])], self.adapter, mh=True,
+                            preconditioned=True)
+
     def kernel(self) -> ALD:
         """The chain's kernel at its current (adapted) step size."""
-        return ALD(self.log_step_size.exp(), mh=True, preconditioned=True)
+        return self.chain().kernel(self.log_step_size.exp())
 
     @torch.no_grad()
     def advance(self, energy_fn: Any, generator: torch.Generator | None = None
@@ -231,23 +237,16 @@ class ALDPriorSampler(nn.Module):
         """``steps`` transitions of the persistent chain, one at a time so the step size adapts
         (the features, and so the preconditioner, are fixed within a call: one ``init``):
         (the new samples [n_chains, K], the chain states visited)."""
-        feats = self.feature_matrix()
-        state = self.kernel().init(self.phi, energy_fn, feats)
-        phis = []
-        for _ in range(self.steps):
-            state, info = self.kernel().step(state, energy_fn, generator)
-            acceptance = info.acceptance.mean()
-            self.adapter.adapt_(self.log_step_size, acceptance)
-            self.last_acceptance = acceptance
-            phis.append(state.phi)
-        self.phi.copy_(state.phi)
-        return state.z, phis
+        run = self.chain().advance(energy_fn, self.feature_matrix(), self.phi,
+                                   self.log_step_size.reshape(1), self.steps, generator)
+        self.log_step_size.copy_(run.log_step_size.reshape(()))
+        self.last_acceptance = run.acceptance[-1].mean()
+        self.phi.copy_(run.phis[-1])
+        return run.states[-1].z, run.phis
 
     def loss(self, phis: list[Tensor], energy_fn: Any) -> Tensor:
         """The feature network's loss: mean energy of the states G(psi) Phi_t^T, Phi_t held."""
-        feats = self.feature_matrix()
-        z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis)).flatten(0, 1)
-        return energy_fn(z).mean()
+        return time_averaged_energy(energy_fn, self.feature_matrix(), phis)
 
     @torch.no_grad()
     def sample(self, n: int, energy_fn: Any, generator: torch.Generator | None = None

@@ -83,10 +83,11 @@ from lae.errors import ConfigError
 from lae.models import register_model
 from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput, with_gradient
 from lae.nn import build_encoder
-from lae.samplers import ALD, MALA, ChainReport, SamplerState, StepSizeAdapter, run_chain
+from lae.samplers import MALA, ChainReport, SamplerState, StepSizeAdapter, run_chain
 from lae.samplers.adaptive import AdaptiveMALAResult, adaptive_mala, posterior_energy
 from lae.samplers.ald import ALDState, feature_rank
-from lae.samplers.base import EnergyFn, tile_batch
+from lae.samplers.amortized import AmortizedALD, time_averaged_energy
+from lae.samplers.base import tile_batch
 from lae.samplers.diagnostics import gram_condition, shared_motion_share
 from lae.samplers.kernels import MALA_TARGET
 
@@ -375,59 +376,26 @@ class LAE(LatentModel):
                               "set model.preconditioned=false")
         self.chain_reduce, self.chain_generator = reduce, generator
 
-    def kernel(self, step_size: Tensor, reduce: Callable[[Tensor], Tensor] | None = None) -> ALD:
-        """The ALD kernel of one layer's chain with step size ``step_size`` (0-d); ``reduce``
-        sums over the processes that share the chain (training on several processes)."""
+    def ald_chain(self) -> AmortizedALD:
+        """The ALD chain on Phi's heads (one per latent layer) with the model's kernel settings
+        and adapter (built afresh: ``compile_log_joint`` may change how it computes U)."""
         cfg = self.cfg
-        return ALD(step_size=step_size, mh=cfg.mh, preconditioned=cfg.preconditioned,
-                   lam_rel=cfg.precond_damping, damping_ref=cfg.precond_damping_ref,
-                   phi_prior_std=cfg.phi_prior_std or None, reduce=reduce,
-                   row_space_noise=cfg.row_space_noise,
-                   value_and_grad=self.chain_value_and_grad)
-
-    def layer_energy(self, x: Tensor, z: Tensor, rows: slice) -> EnergyFn:
-        """U(x, .) as a function of one layer's latents z_l [B, k_l], the other layers held at
-        their values in z [B, K] (the whole z with one layer)."""
-        if rows.stop - rows.start == z.shape[1]:
-            return lambda z_l: -self.log_joint(x, z_l)
-        before, after = z[:, :rows.start].detach(), z[:, rows.stop:].detach()
-        return lambda z_l: -self.log_joint(x, torch.cat([before, z_l, after], dim=1))
+        return AmortizedALD(self.layer_rows, self.ald_adapter, cfg.mh and cfg.adapt_step,
+                            mh=cfg.mh, preconditioned=cfg.preconditioned,
+                            lam_rel=cfg.precond_damping, damping_ref=cfg.precond_damping_ref,
+                            phi_prior_std=cfg.phi_prior_std or None,
+                            row_space_noise=cfg.row_space_noise,
+                            value_and_grad=self.chain_value_and_grad)
 
     def ald_transition(self, x: Tensor, feats: Tensor, phi: Tensor, log_step_size: Tensor,
                        state: ALDState | None, generator: torch.Generator | None = None,
                        params: tuple[Tensor, ...] = (),
                        reduce: Callable[[Tensor], Tensor] | None = None
                        ) -> tuple[Tensor, Tensor, Tensor, ALDState]:
-        """One ALD transition of each layer's chain in turn (Metropolis-within-Gibbs over the
-        heads of Phi [K, d + 1]), on the batch x with detached features ``feats`` [B, d + 1].
-
-        ``log_step_size`` holds one log eta per layer, [L]. ``state`` is the state returned by
-        the previous transition on this batch (None at a batch's first): with one layer its
-        cached energy and gradient serve this transition; with several, a layer's cached values
-        go stale when another layer moves, so each layer's state is rebuilt. ``params`` (one
-        layer only): tensors whose energy gradients the states also carry (ALDState).
-        ``reduce``: the chain is shared by several processes (:meth:`share_chains`). Returns
-        (the new Phi, acceptance [L], non-finite proposals rejected (0-d), the last layer's
-        state).
-        """
-        if len(self.layer_rows) == 1:
-            kernel = self.kernel(log_step_size[0].exp(), reduce)
-            energy_fn = lambda z: -self.log_joint(x, z)  # noqa: E731
-            if state is None:
-                state = kernel.init(phi, energy_fn, feats, params)
-            state, info = kernel.step(state, energy_fn, generator)
-            return state.phi, info.acceptance[:1], info.nonfinite[0], state
-        phi = phi.clone()
-        acceptance, nonfinite = [], []
-        for layer, rows in enumerate(self.layer_rows):
-            energy_fn = self.layer_energy(x, feats @ phi.T, rows)
-            kernel = self.kernel(log_step_size[layer].exp(), reduce)
-            state, info = kernel.step(kernel.init(phi[rows], energy_fn, feats), energy_fn,
-                                      generator)
-            phi[rows] = state.phi
-            acceptance.append(info.acceptance[0])
-            nonfinite.append(info.nonfinite[0])
-        return phi, torch.stack(acceptance), torch.stack(nonfinite).sum(), state
+        """One ALD transition of each layer's chain in turn on the batch x
+        (:meth:`lae.samplers.amortized.AmortizedALD.transition` on U(x, .))."""
+        return self.ald_chain().transition(lambda z: -self.log_joint(x, z), feats, phi,
+                                           log_step_size, state, generator, params, reduce)
 
     def refine(self, x: Tensor, z: Tensor, adapt: bool = False,
                generator: torch.Generator | None = None, start: SamplerState | None = None
@@ -545,23 +513,12 @@ class LAE(LatentModel):
         [B, d + 1] (detached), each layer's step size adapted after each (with MH); Phi and the
         step sizes are written back. Returns (Phi after each transition, the states, acceptance
         [T, L], non-finite proposals rejected)."""
-        cfg = self.cfg
-        phi, log_eta = self.phi, self.log_step_size.reshape(-1)
-        state: ALDState | None = None
-        phis, states, acceptance, nonfinite = [], [], [], []
-        chain_generator = self.chain_generator or generator  # see share_chains
-        for _ in range(cfg.ald_steps):
-            phi, accepted, rejected, state = self.ald_transition(
-                x, g, phi, log_eta, state, chain_generator, theta, self.chain_reduce)
-            phis.append(phi)
-            states.append(state)
-            acceptance.append(accepted)
-            nonfinite.append(rejected)
-            if cfg.mh and cfg.adapt_step:
-                log_eta = self.ald_adapter.update(log_eta, accepted, 0)
-        self.log_step_size.copy_(log_eta.reshape(self.log_step_size.shape))
-        self.phi.copy_(phi)
-        return phis, states, torch.stack(acceptance), torch.stack(nonfinite).sum()
+        run = self.ald_chain().advance(
+            lambda z: -self.log_joint(x, z), g, self.phi, self.log_step_size.reshape(-1),
+            self.cfg.ald_steps, self.chain_generator or generator, theta, self.chain_reduce)
+        self.log_step_size.copy_(run.log_step_size.reshape(self.log_step_size.shape))
+        self.phi.copy_(run.phis[-1])
+        return run.phis, run.states, run.acceptance, run.nonfinite
 
     def chain_loss(self, x: Tensor, feats: Tensor, phis: list[Tensor], states: list[ALDState],
                    theta: tuple[Tensor, ...]) -> Tensor:
@@ -569,9 +526,10 @@ class LAE(LatentModel):
         G(psi) Phi_t^T, each Phi_t fixed, with a graph to psi (feats [B, d + 1]) and, where the
         states carry their gradients (``theta``), to the decoder."""
         t, n = len(phis), x.shape[0]
-        z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis))  # [T, n, K], graph to psi
         if len(self.layer_rows) > 1:  # the last layer's cached gradient covers only its rows
-            return -self.log_joint(tile_batch(x, t), z.reshape(t * n, -1)).mean()
+            return time_averaged_energy(lambda z: -self.log_joint(tile_batch(x, t), z), feats,
+                                        phis)
+        z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis))  # [T, n, K], graph to psi
         # With the chain's cached gradients: psi's is sum_t dU/dz_t dz_t/dpsi (the chain holds
         # dU/dz_t and U at every Phi_t), theta's the states' dV/dtheta. Value: the mean energy;
         # gradient: that of the linear surrogate. No decoder pass.

@@ -88,6 +88,8 @@ variable models", NeurIPS 2022 (ALD, Theorem 1).
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -189,6 +191,17 @@ def check_rank(features: Tensor, stacklevel: int = 2,
     return rank == features.shape[0]
 
 
+def stacklevel_outside_samplers() -> int:
+    """The ``stacklevel``, as seen from the function that calls this one, of the first frame
+    outside ``lae/samplers``: a sampler's warning names the code that used the sampler (the
+    model), however many sampler functions lie between."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def check_width(features: Tensor, stacklevel: int = 2) -> bool:
     """The part of :func:`check_rank` that the shapes decide, without reading any tensor: warns
     when the batch size n exceeds the feature width d (then rank(G) <= d < n); True otherwise."""
@@ -269,7 +282,7 @@ class ALD:
         if params and self.differentiable:
             raise ValueError("ALD: params (cached parameter gradients) and differentiable "
                              "exclude each other")
-        check_width(features, stacklevel=2)  # points at init's caller
+        check_width(features, stacklevel=stacklevel_outside_samplers())  # at the model
         basis = inv_metric = None
         if self.preconditioned:
             _, s_all, vh = torch.linalg.svd(features.detach(), full_matrices=False)

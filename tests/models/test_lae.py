@@ -9,6 +9,7 @@ import torch
 from lae.distributions import LinearGaussian
 from lae.models import MODELS, DataSpec, build_model
 from lae.nn import NetConfig
+from lae.samplers.amortized import AmortizedALD
 from lae.train import Trainer, load_config, load_run
 
 POINTS = DataSpec.points(6)
@@ -315,7 +316,7 @@ def test_bounds_that_would_lack_log_z_are_refused_under_an_ebm_prior():
 @pytest.mark.parametrize("mala_steps", [0, 2])
 @pytest.mark.parametrize("latent_layers", [[], [1, 1]])
 def test_the_chain_loss_is_the_mean_state_energy_with_its_exact_gradient(latent_layers,
-                                                                         mala_steps):
+                                                                         mala_steps, monkeypatch):
     """The loss on the chain's states reuses the chain's cached dU/dz, U and (without
     refinement) dV/dtheta instead of a decoder pass over the states: its value and its gradient
     in every parameter it trains (psi; theta too without refinement) must equal those of the
@@ -326,14 +327,14 @@ def test_the_chain_loss_is_the_mean_state_energy_with_its_exact_gradient(latent_
                        latent_layers=latent_layers)
     x = torch.randn(12, 6, dtype=torch.float64)
     phis = []
-    original = model.ald_transition
+    original = AmortizedALD.transition
 
-    def recording(*args, **kwargs):
-        out = original(*args, **kwargs)
+    def recording(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
         phis.append(out[0].detach().clone())
         return out
 
-    model.ald_transition = recording
+    monkeypatch.setattr(AmortizedALD, "transition", recording)
     out = model.training_step(x, generator=torch.Generator().manual_seed(3))
     feats = model.feature_matrix(x)
     z = torch.einsum("nd,tkd->tnk", feats, torch.stack(phis)).flatten(0, 1)
