@@ -114,6 +114,28 @@ class DataSpec:
         return (x - lo) / (hi - lo)
 
 
+def check_settings(cfg: Any, *, at_least: dict[str, int] | None = None,
+                   positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = (),
+                   probability: tuple[str, ...] = ()) -> None:
+    """Range checks a model config's ``__post_init__`` shares, in order: each ``at_least`` field
+    >= its bound, each ``positive`` > 0, each ``non_negative`` >= 0, each ``probability`` in
+    (0, 1) (a ``None`` there: unset, allowed). Raises ValueError naming the first field out of
+    range (the config loader adds the ``model.`` prefix)."""
+    for key, low in (at_least or {}).items():
+        if getattr(cfg, key) < low:
+            raise ValueError(f"{key} must be >= {low}, got {getattr(cfg, key)}")
+    for key in positive:
+        if not getattr(cfg, key) > 0:
+            raise ValueError(f"{key} must be > 0, got {getattr(cfg, key)}")
+    for key in non_negative:
+        if getattr(cfg, key) < 0:
+            raise ValueError(f"{key} must be >= 0, got {getattr(cfg, key)}")
+    for key in probability:
+        value = getattr(cfg, key)
+        if value is not None and not 0 < value < 1:
+            raise ValueError(f"{key} must be in (0, 1), got {value}")
+
+
 def resolve_likelihood_name(name: str, spec: DataSpec) -> str:
     if name != "auto":
         return name

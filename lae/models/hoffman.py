@@ -53,7 +53,7 @@ import torch
 from torch import Tensor, nn
 
 from lae.models import register_model
-from lae.models.base import DataSpec, StepOutput
+from lae.models.base import DataSpec, StepOutput, check_settings
 from lae.models.vae import VAE
 from lae.samplers import ChainInfo, ChainReport, StepSizeAdapter, run_chain
 from lae.samplers.base import SamplerState, tile_batch
@@ -79,15 +79,8 @@ class Hoffman(VAE):
             if self.sampler not in KERNELS:
                 raise ValueError(f"sampler must be one of {', '.join(KERNELS)}, got "
                                  f"{self.sampler!r}")
-            if self.n_steps < 1:
-                raise ValueError(f"n_steps must be >= 1, got {self.n_steps}")
-            if not self.step_size > 0:
-                raise ValueError(f"step_size must be > 0, got {self.step_size}")
-            if self.n_leapfrog < 1:
-                raise ValueError(f"n_leapfrog must be >= 1, got {self.n_leapfrog}")
-            if self.target_acceptance is not None and not 0 < self.target_acceptance < 1:
-                raise ValueError(f"target_acceptance must be in (0, 1), got "
-                                 f"{self.target_acceptance}")
+            check_settings(self, at_least={"n_steps": 1, "n_leapfrog": 1},
+                           positive=("step_size",), probability=("target_acceptance",))
 
     def __init__(self, cfg: Hoffman.Config, spec: DataSpec) -> None:
         super().__init__(cfg, spec)

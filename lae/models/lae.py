@@ -81,7 +81,14 @@ from torch.distributions import Independent, Normal
 
 from lae.errors import ConfigError
 from lae.models import register_model
-from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput, with_gradient
+from lae.models.base import (
+    DataSpec,
+    LatentModel,
+    ModelConfig,
+    StepOutput,
+    check_settings,
+    with_gradient,
+)
 from lae.nn import build_encoder
 from lae.samplers import MALA, ChainReport, SamplerState, StepSizeAdapter, run_chain
 from lae.samplers.adaptive import AdaptiveMALAResult, adaptive_mala, posterior_energy
@@ -293,15 +300,8 @@ class LAE(LatentModel):
                 raise ValueError(f"eval_warmup and infer_warmup must be >= 4, eval_thin >= 1 and "
                                  f"infer_steps >= 0; got {self.eval_warmup}, "
                                  f"{self.infer_warmup}, {self.eval_thin}, {self.infer_steps}")
-            if self.ald_steps < 1:
-                raise ValueError(f"ald_steps must be >= 1, got {self.ald_steps}")
-            if not self.step_size > 0:
-                raise ValueError(f"step_size must be > 0, got {self.step_size}")
-            if not 0 < self.target_acceptance < 1:
-                raise ValueError(f"target_acceptance must be in (0, 1), got "
-                                 f"{self.target_acceptance}")
-            if not self.eval_std > 0:
-                raise ValueError(f"eval_std must be > 0, got {self.eval_std}")
+            check_settings(self, at_least={"ald_steps": 1}, positive=("step_size", "eval_std"),
+                           probability=("target_acceptance",))
 
     def __init__(self, cfg: LAE.Config, spec: DataSpec) -> None:
         super().__init__(cfg, spec)

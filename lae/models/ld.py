@@ -58,7 +58,7 @@ from torch import Tensor
 
 from lae.errors import ConfigError
 from lae.models import register_model
-from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
+from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput, check_settings
 from lae.samplers import ChainReport, StepSizeAdapter, run_chain
 from lae.samplers.base import EnergyFn, tile_batch
 from lae.samplers.kernels import KERNELS, MALA_TARGET, build_kernel
@@ -83,17 +83,9 @@ class LD(LatentModel):
 
         def __post_init__(self) -> None:
             super().__post_init__()
-            if self.n_steps < 1:
-                raise ValueError(f"n_steps must be >= 1, got {self.n_steps}")
-            if self.test_steps < 1:
-                raise ValueError(f"test_steps must be >= 1, got {self.test_steps}")
-            if not self.step_size > 0:
-                raise ValueError(f"step_size must be > 0, got {self.step_size}")
-            if not 0 < self.target_acceptance < 1:
-                raise ValueError(f"target_acceptance must be in (0, 1), got "
-                                 f"{self.target_acceptance}")
-            if self.adapt_gain < 0:
-                raise ValueError(f"adapt_gain must be >= 0, got {self.adapt_gain}")
+            check_settings(self, at_least={"n_steps": 1, "test_steps": 1},
+                           positive=("step_size",), non_negative=("adapt_gain",),
+                           probability=("target_acceptance",))
             if self.sampler not in KERNELS:
                 raise ValueError(f"sampler must be one of {', '.join(KERNELS)}, got "
                                  f"{self.sampler!r}")
