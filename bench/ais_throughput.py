@@ -71,7 +71,7 @@ def main() -> int:
                          **kw)
     seconds = time.perf_counter() - t
     mm_after = matmul_flops()
-    evals = diag["grad_evals_per_chain"] * b * args.m
+    evals = diag.grad_evals_per_chain * b * args.m
     achieved = evals * flops_per_eval / seconds
     mm = max(mm_before, mm_after)
     result = {

@@ -99,10 +99,12 @@ bidirectional Monte Carlo", arXiv:1511.02543, 2015.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -247,12 +249,50 @@ def _prior_sampler(log_prior: Any, sample_prior: PriorSampler | None, needed: bo
     return log_prior, sample_prior
 
 
+@dataclass(frozen=True)
+class AISSettings:
+    """How an AIS run was made (recorded beside its numbers: :meth:`as_dict`)."""
+
+    n_chains: int  # M, estimating chains per data point
+    n_temps: int  # K, temperatures
+    schedule: str
+    kernel: str
+    n_leapfrog: int | None  # HMC only
+    init_step_size: float
+    target_acceptance: float | None
+    adapt: str
+    adapt_gain: float
+    pilot_chains: int | None  # adapt="pilot" only
+    chunk_size: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class AISDiagnostics:
+    """What an AIS run reports besides its estimate."""
+
+    direction: str  # "forward" (lower bound) or "reverse" (upper bound)
+    log_weights: Tensor  # [N, M]: log w (forward) or log w_rev (reverse)
+    ess_fraction: Tensor  # [N], in (1/M, 1]
+    acceptance_per_temp: Tensor  # [K - 1], mean over chains and data points
+    acceptance_final: float
+    acceptance_mean: float
+    step_size_final: float
+    betas: Tensor  # [K]
+    grad_evals_per_chain: int  # per estimating chain
+    pilot_grad_evals_per_chain: float
+    seconds: float
+    settings: AISSettings
+
+
 def _run(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, z_post: Tensor | None,
          n_chains: int, n_temps: int, schedule: str, kernel: str, n_leapfrog: int,
          init_step_size: float, target_acceptance: float | None, adapt: str, adapt_gain: float,
          pilot_chains: int | None, chunk_size: int | None, generator: torch.Generator | None,
          sample_prior: PriorSampler | None, progress: str | None
-         ) -> tuple[Tensor, dict[str, Any]]:
+         ) -> tuple[Tensor, AISDiagnostics]:
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; choices: {', '.join(KERNELS)}")
     if adapt not in ADAPT:
@@ -318,28 +358,26 @@ def _run(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, z_post: Te
     acceptance = (acc_sum / n) if acc_sum is not None else torch.zeros(0)
     n_trans = max(n_temps - 1, 0)
     grad_evals = 1 + n_trans * (n_leapfrog if kernel == "hmc" else 1)
-    diagnostics = {
-        "direction": "reverse" if reverse else "forward",
-        "log_weights": log_w,  # [N, M]: log w (forward) or log w_rev (reverse)
-        "ess_fraction": 1.0 / (w.pow(2).sum(1) * m),  # [N], in (1/M, 1]
-        "acceptance_per_temp": acceptance,  # [K - 1], mean over chains and data points
-        "acceptance_final": float(torch.cat(last_acc).double().nanmean()) if n_trans else
+    diagnostics = AISDiagnostics(
+        direction="reverse" if reverse else "forward",
+        log_weights=log_w,
+        ess_fraction=1.0 / (w.pow(2).sum(1) * m),
+        acceptance_per_temp=acceptance,
+        acceptance_final=float(torch.cat(last_acc).double().nanmean()) if n_trans else
         float("nan"),
-        "acceptance_mean": float(acceptance.mean()) if n_trans else float("nan"),
-        "step_size_final": float(torch.cat(final_eta).mean()) if final_eta else float(
+        acceptance_mean=float(acceptance.mean()) if n_trans else float("nan"),
+        step_size_final=float(torch.cat(final_eta).mean()) if final_eta else float(
             init_step_size),
-        "betas": betas,
-        "grad_evals_per_chain": grad_evals,  # per estimating chain
-        "pilot_grad_evals_per_chain": grad_evals * pilot_chains / m
+        betas=betas,
+        grad_evals_per_chain=grad_evals,
+        pilot_grad_evals_per_chain=grad_evals * pilot_chains / m
         if adapt == "pilot" and n_trans else 0.0,
-        "seconds": time.perf_counter() - start_time,
-        "settings": {"n_chains": m, "n_temps": n_temps, "schedule": schedule, "kernel": kernel,
-                     "n_leapfrog": n_leapfrog if kernel == "hmc" else None,
-                     "init_step_size": init_step_size, "target_acceptance": target,
-                     "adapt": adapt, "adapt_gain": adapt_gain,
-                     "pilot_chains": pilot_chains if adapt == "pilot" else None,
-                     "chunk_size": chunk},
-    }
+        seconds=time.perf_counter() - start_time,
+        settings=AISSettings(
+            n_chains=m, n_temps=n_temps, schedule=schedule, kernel=kernel,
+            n_leapfrog=n_leapfrog if kernel == "hmc" else None, init_step_size=init_step_size,
+            target_acceptance=target, adapt=adapt, adapt_gain=adapt_gain,
+            pilot_chains=pilot_chains if adapt == "pilot" else None, chunk_size=chunk))
     return log_est, diagnostics
 
 
@@ -352,7 +390,7 @@ def ais_log_px(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, n_ch
                chunk_size: int | None = None,
                generator: torch.Generator | None = None,
                sample_prior: PriorSampler | None = None,
-               progress: str | None = None) -> tuple[Tensor, dict[str, Any]]:
+               progress: str | None = None) -> tuple[Tensor, AISDiagnostics]:
     """Forward AIS: a stochastic lower bound on log p(x), nats per data point: ([B], diagnostics).
 
     Args:
@@ -396,7 +434,7 @@ def ais_log_px(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, *, n_ch
 
 @torch.no_grad()
 def ais_reverse_log_px(log_prior: Any, log_likelihood: LogLikelihood, x: Tensor, z_post: Tensor,
-                       **kwargs: Any) -> tuple[Tensor, dict[str, Any]]:
+                       **kwargs: Any) -> tuple[Tensor, AISDiagnostics]:
     """Reverse AIS from exact posterior samples ``z_post`` [B, K] (one per data point): a
     stochastic **upper** bound on log p(x), -logmeanexp_m(-S_m), nats: ([B], diagnostics).
 

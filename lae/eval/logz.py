@@ -55,7 +55,7 @@ def _estimate(prior: Any, n_replicas: int, n_chains: int, n_temps: int,
     x = torch.zeros(n_replicas, 1, dtype=dtype, device=device)
     per_replica, diag = ais_log_px(base, log_ratio, x, n_chains=n_chains, n_temps=n_temps,
                                    generator=generator, **ais_kwargs)
-    log_w = diag["log_weights"].reshape(-1)  # every chain of every replica
+    log_w = diag.log_weights.reshape(-1)  # every chain of every replica
     pooled = torch.logsumexp(log_w, 0) - math.log(log_w.numel())
     stderr = per_replica.std().item() / math.sqrt(n_replicas) if n_replicas > 1 else math.nan
     return pooled.item(), stderr, diag
@@ -91,7 +91,7 @@ def ais_log_normalizer(prior: Any, *, n_replicas: int = 8, n_chains: int = 256,
                                     **ais_kwargs)
     out: dict[str, Any] = {"log_z": log_z, "log_z_stderr": stderr, "settings": {
         "n_replicas": n_replicas, "n_chains": n_chains, "n_temps": n_temps,
-        **{k: v for k, v in diag["settings"].items() if k not in ("n_chains", "n_temps")}}}
+        **{k: v for k, v in diag.settings.as_dict().items() if k not in ("n_chains", "n_temps")}}}
     if check:
         half, half_stderr, _ = _estimate(prior, n_replicas, n_chains, n_temps // 2, generator,
                                          **ais_kwargs)

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from lae.errors import ConfigError
-from lae.eval.ais import ais_log_px, bdmc
+from lae.eval.ais import AISDiagnostics, ais_log_px, bdmc
 from lae.eval.importance import iwae_log_px, log_importance_weights
 from lae.eval.logz import ais_log_normalizer
 from lae.eval.registry import (  # noqa: F401 (re-exported: lae.eval.metrics is the front)
@@ -155,12 +155,12 @@ def _ais_kwargs(s: EvalSettings) -> dict[str, Any]:
             "init_step_size": s.ais_step_size, "chunk_size": s.batch_size}
 
 
-def _ais_settings(diag: dict[str, Any]) -> dict[str, Any]:
-    st = diag["settings"]
-    return {"M": st["n_chains"], "K": st["n_temps"], "schedule": st["schedule"],
-            "kernel": st["kernel"], "leapfrog": st["n_leapfrog"], "adapt": st["adapt"],
-            "target_acceptance": st["target_acceptance"],
-            "final_mean_acceptance": round(diag["acceptance_final"], 4)}
+def _ais_settings(diag: AISDiagnostics) -> dict[str, Any]:
+    st = diag.settings
+    return {"M": st.n_chains, "K": st.n_temps, "schedule": st.schedule, "kernel": st.kernel,
+            "leapfrog": st.n_leapfrog, "adapt": st.adapt,
+            "target_acceptance": st.target_acceptance,
+            "final_mean_acceptance": round(diag.acceptance_final, 4)}
 
 
 def _require_normalized_prior(model: LatentModel) -> None:
@@ -213,7 +213,7 @@ def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
     out = bdmc(model, s.bdmc_n_sim, generator=g, progress="bdmc", **_ais_kwargs(s))
     settings = _ais_settings(out["forward"]) | {
         "n_sim": s.bdmc_n_sim, "data": "simulated from the model",
-        "final_mean_acceptance_reverse": round(out["reverse"]["acceptance_final"], 4)}
+        "final_mean_acceptance_reverse": round(out["reverse"].acceptance_final, 4)}
     return {"bdmc_gap_nats": summarize(out["gap"].cpu(), **settings),
             "bdmc_lower_log_px_nats": summarize(out["lower"].cpu(), **settings),
             "bdmc_upper_log_px_nats": summarize(out["upper"].cpu(), **settings)}

@@ -77,8 +77,8 @@ def estimate(model: LinearGaussian, x: Tensor, estimator: str = "ais", *, n_chai
         kw = dict(n_chains=n_chains, n_temps=n_temps, n_leapfrog=n_leapfrog, kernel=kernel,
                   generator=g)
         est, diag = ais_log_px(prior, ll, x, **kw)
-        out["settings"] = diag["settings"] | {"acceptance_final": diag["acceptance_final"],
-                                              "step_size_final": diag["step_size_final"]}
+        out["settings"] = diag.settings.as_dict() | {"acceptance_final": diag.acceptance_final,
+                                                     "step_size_final": diag.step_size_final}
         out["seconds"] = time.perf_counter() - start
         if bdmc:
             z_post = model.posterior(x).sample()  # exact posterior draws

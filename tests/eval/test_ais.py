@@ -46,7 +46,7 @@ def test_one_temperature_is_prior_importance_sampling(linear_gaussian_data):
     z = prior.sample(x.shape[0] * 32, generator=torch.Generator().manual_seed(5))
     log_w = ll(x.repeat_interleave(32, 0), z).view(-1, 32)
     torch.testing.assert_close(est, torch.logsumexp(log_w, 1) - math.log(32))
-    assert diag["grad_evals_per_chain"] == 1
+    assert diag.grad_evals_per_chain == 1
 
 
 @pytest.mark.parametrize("kernel", ["hmc", "mala"])
@@ -59,8 +59,8 @@ def test_lower_and_upper_bounds_sandwich_exact(kernel, linear_gaussian_data):
     upper, d_up = ais_reverse_log_px(prior, ll, x, lg.posterior(x).sample(), **kw)
     assert lower.shape == upper.shape == (24,)
     # tolerance from the chain-to-chain spread: 4 standard errors per point + 0.02 nats
-    tol_lo = 4 * _spread(d_lo["log_weights"]) + 0.02
-    tol_up = 4 * _spread(d_up["log_weights"]) + 0.02
+    tol_lo = 4 * _spread(d_lo.log_weights) + 0.02
+    tol_up = 4 * _spread(d_up.log_weights) + 0.02
     assert ((lower - exact).abs() < tol_lo).all()
     assert ((upper - exact).abs() < tol_up).all()
     # on average: lower below exact, upper above (slack: 3 standard errors of the mean)
@@ -68,7 +68,7 @@ def test_lower_and_upper_bounds_sandwich_exact(kernel, linear_gaussian_data):
     slack_up = 3 * tol_up.div(4).pow(2).sum().sqrt() / 24
     assert (lower - exact).mean() < slack_lo
     assert (upper - exact).mean() > -slack_up
-    assert 0.4 < d_lo["acceptance_final"] < 0.9
+    assert 0.4 < d_lo.acceptance_final < 0.9
 
 
 def test_pilot_adaptation_runs_with_a_frozen_schedule(linear_gaussian_data):
@@ -76,7 +76,7 @@ def test_pilot_adaptation_runs_with_a_frozen_schedule(linear_gaussian_data):
     est, diag = ais_log_px(prior, ll, x, n_chains=8, n_temps=100, adapt="pilot",
                            generator=torch.Generator().manual_seed(2))
     assert (est - lg.log_marginal(x)).abs().max() < 0.5
-    assert diag["grad_evals_per_chain"] == 100 and diag["pilot_grad_evals_per_chain"] == 25
+    assert diag.grad_evals_per_chain == 100 and diag.pilot_grad_evals_per_chain == 25
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

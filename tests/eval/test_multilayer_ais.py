@@ -60,7 +60,7 @@ def test_ais_over_both_layers_matches_the_exact_marginal():
     exact = marginal.log_prob(x)
     est, diag = ais_log_px(model.prior, model.log_likelihood, x, n_chains=16, n_temps=300,
                            generator=g)
-    w = torch.softmax(diag["log_weights"], 1) * 16
+    w = torch.softmax(diag.log_weights, 1) * 16
     stderr = w.std(1) / math.sqrt(16)  # delta-method standard error per point
     # 4 standard errors per point + 0.02 nats (as the single-layer AIS test)
     assert ((est - exact).abs() < 4 * stderr + 0.02).all(), (est - exact)
