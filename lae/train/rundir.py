@@ -10,7 +10,8 @@ Layout written by ``lae train`` (and ``lae eval``)::
     lae-run.json  config.yaml  metrics.jsonl  diagnostics.json  results.json  interpolations.png
     checkpoints/epoch_NNNN.pt  checkpoints/last.pt
     samples/samples_NNNN.png  samples/recon_NNNN.png  plots/loss.png  plots/step_sizes.png
-    tensorboard/events.*  anomaly.json  inpaint/MASK.json  inpaint/MASK.png  .lae.lock
+    tensorboard/events.*  anomaly/SCORE/anomaly.json  anomaly/SCORE/anomaly_scores.npz
+    inpaint/MASK.json  inpaint/MASK.png  .lae.lock
 
 A process that trains into a run folder holds an exclusive lock on its ``.lae.lock`` (a POSIX
 record lock, released by the system when the process ends, however it ends), so a second
@@ -40,8 +41,11 @@ OWNED = (MANIFEST, "config.yaml", "metrics.jsonl", "diagnostics.json", "results.
          f"{CHECKPOINT_DIR}/{BEST}", f"{CHECKPOINT_DIR}/.*.tmp", "samples/samples_*.png",
          "samples/recon_*.png",
          "plots/loss.png", "plots/step_sizes.png", "tensorboard/events.out.tfevents.*",
-         "anomaly.json", "inpaint/*.json", "inpaint/*.png", "latents_pca.png")
-OWNED_DIRS = (CHECKPOINT_DIR, "samples", "plots", "tensorboard", "inpaint")  # removed once empty
+         "anomaly.json", "anomaly/*/anomaly.json", "anomaly/*/anomaly_scores.npz",
+         "inpaint/*.json", "inpaint/*.png", "latents_pca.png")
+# folders lae makes there, removed once empty (glob patterns, the deepest first)
+OWNED_DIRS = ("anomaly/*", CHECKPOINT_DIR, "samples", "plots", "tensorboard", "inpaint",
+              "anomaly")
 
 
 def write_manifest(run_dir: Path) -> None:
@@ -87,10 +91,10 @@ def remove_owned(run_dir: Path) -> list[Path]:
     removed = owned_files(run_dir)
     for path in removed:
         path.unlink()
-    for name in OWNED_DIRS:
-        folder = run_dir / name
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+    for pattern in OWNED_DIRS:
+        for folder in sorted(run_dir.glob(pattern)):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
     return removed
 
 

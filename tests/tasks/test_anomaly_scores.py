@@ -124,3 +124,6 @@ def test_likelihood_ratio_and_complexity_from_the_command_line(tmp_path, capsys)
     per_image = np.load(run / "anomaly" / "complexity" / "anomaly_scores.npz")
     assert detection_metrics(torch.from_numpy(per_image["is_anomaly"]),
                              torch.from_numpy(per_image["score"])) == res["metrics"]
+    # the outputs are lae's: --overwrite of the run removes them with the rest
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--overwrite", *common]) == 0
+    assert not (run / "anomaly").exists()
