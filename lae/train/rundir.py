@@ -101,31 +101,69 @@ def remove_owned(run_dir: Path) -> list[Path]:
 LOCK = ".lae.lock"
 
 
-def lock_run_dir(run_dir: Path) -> IO[str] | None:
-    """Take the run folder's exclusive lock (the folder must exist), or raise
-    :class:`RunDirError` naming the process that holds it. The lock lasts while the returned
-    file stays open (None where the system has no POSIX locks)."""
+class RunLock:
+    """The locks a training process holds on its run folder: a POSIX record lock on
+    ``.lae.lock`` (which names the process) and a ``flock`` on the folder itself, which deleting
+    ``.lae.lock`` does not release (with the file alone, a second process could then train into
+    the same folder). Both end with :meth:`close` or with the process, however it ends."""
+
+    def __init__(self, file: IO[str], folder_fd: int | None) -> None:
+        self.file, self.folder_fd = file, folder_fd
+
+    def close(self) -> None:
+        self.file.close()
+        if self.folder_fd is not None:
+            os.close(self.folder_fd)
+            self.folder_fd = None
+
+    __del__ = close  # a trainer that failed after taking the locks lets them go with it
+
+
+def lock_run_dir(run_dir: Path) -> RunLock | None:
+    """Take the run folder's exclusive locks (the folder must exist), or raise
+    :class:`RunDirError` naming the process that holds them. They last until the returned
+    :class:`RunLock` is closed (None where the system has no POSIX locks)."""
     try:
         import fcntl
     except ImportError:  # not a POSIX system: no lock
         return None
+    folder_fd = None
+    try:  # the folder's own lock (where the file system has flock on folders)
+        folder_fd = os.open(run_dir, os.O_RDONLY)
+        fcntl.flock(folder_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(folder_fd)
+        raise RunDirError(f"{run_dir} is in use: {_holder(run_dir)} is training into it; wait "
+                          f"for it to end or choose another --out") from None
+    except OSError:  # no flock here: the file's lock alone
+        if folder_fd is not None:
+            os.close(folder_fd)
+        folder_fd = None
     f = open(run_dir / LOCK, "a+")  # noqa: SIM115 (held open for the life of the run)
     try:
         fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        f.seek(0)
-        holder = f.read().strip() or "another process"
         f.close()
-        raise RunDirError(f"{run_dir} is in use: {holder} is training into it; wait for it to "
-                          f"end or choose another --out") from None
+        if folder_fd is not None:
+            os.close(folder_fd)
+        raise RunDirError(f"{run_dir} is in use: {_holder(run_dir)} is training into it; wait "
+                          f"for it to end or choose another --out") from None
     f.seek(0)
     f.truncate()
     f.write(f"lae process {os.getpid()} on {socket.gethostname()}\n")
     f.flush()
-    return f
+    return RunLock(f, folder_fd)
 
 
-def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> IO[str] | None:
+def _holder(run_dir: Path) -> str:
+    """Who holds the run's lock, as its ``.lae.lock`` says (if it is still there)."""
+    try:
+        return (run_dir / LOCK).read_text().strip() or "another process"
+    except OSError:
+        return "another process (its .lae.lock was deleted)"
+
+
+def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunLock | None:
     """Make sure we may write into ``run_dir``, and lock it (:func:`lock_run_dir`; the lock
     lasts while the returned file stays open); never delete what lae did not write.
 

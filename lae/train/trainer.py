@@ -210,10 +210,10 @@ class Trainer:
         finally:
             if self.procs.distributed:
                 distributed.close_processes()
+            if self.lock is not None:  # other processes may now resume the run
+                self.lock.close()
         if self.writer is not None:
             self.writer.close()
-        if self.lock is not None:  # other processes may now resume the run
-            self.lock.close()
         return record
 
     def train_epoch(self, epoch: int) -> None:

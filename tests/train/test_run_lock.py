@@ -57,3 +57,24 @@ def test_a_folder_another_process_trains_into_is_refused(trained, capsys, flag):
     # once the other process has ended, the lock is free again
     assert main(["train", "vae-toy2d", "--out", str(trained), "--resume", "--train.epochs=2",
                  *TINY]) == 0
+
+
+def test_deleting_the_lock_file_does_not_let_a_second_process_in(trained, capsys):
+    """Deleting .lae.lock while a run trained let a second process train into the same folder
+    (metrics.jsonl then read test epochs 11, 12, 10, 12): the folder itself is locked too."""
+    holder = _holder(trained)
+    try:
+        (trained / ".lae.lock").unlink()
+        assert main(["train", "vae-toy2d", "--out", str(trained), "--resume",
+                     "--train.epochs=2", *TINY]) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert "is in use" in err and ".lae.lock was deleted" in err
+    # the same process may train into the folder again once a run there has ended (the
+    # folder's lock is per open file, not per process: each run lets it go)
+    assert main(["train", "vae-toy2d", "--out", str(trained), "--resume", "--train.epochs=2",
+                 *TINY]) == 0
+    assert main(["train", "vae-toy2d", "--out", str(trained), "--resume", "--train.epochs=3",
+                 *TINY]) == 0
