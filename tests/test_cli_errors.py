@@ -127,6 +127,7 @@ def test_sigterm_stops_training_like_ctrl_c_with_the_resume_hint(tmp_path):
     (["anomaly", "RUN", "--refine-steps", "0"], "--refine-steps"),
     (["anomaly", "RUN", "--n-examples", "-3"], "--n-examples"),
     (["inpaint", "RUN", "--steps", "-5"], "--steps"),
+    (["inpaint", "RUN", "--steps", "100000000"], "--steps"),  # ran with no bar, memory growing
     (["inpaint", "RUN", "--step-size", "0"], "--step-size"),
     (["inpaint", "RUN", "--step-size", "-1"], "--step-size"),
     (["inpaint", "RUN", "--step-size", "nan"], "--step-size"),

@@ -20,6 +20,8 @@ from lae.commands.base import (
 )
 from lae.errors import ConfigError
 
+MAX_STEPS = 1_000_000  # each kept step's diagnostics stay in memory: more is a mistyped --steps
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from lae.tasks import MASKS
@@ -32,9 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="test images, or the training images with the masks data.mask puts on "
                         "them: the recovery of what a run trained on corrupted data never saw "
                         "(default test)")
-    p.add_argument("--steps", type=count(0), default=100,
+    p.add_argument("--steps", type=count(0, MAX_STEPS), default=100,
                    help="MALA transitions on the masked posterior (default 100; 0: the model's "
-                        "inference alone)")
+                        f"inference alone; at most {MAX_STEPS:,}, a progress bar on a terminal)")
     p.add_argument("--step-size", type=positive_number, default=0.01,
                    help="initial MALA step size, adapted per image (default 0.01)")
     add_task_arguments(p, n_examples=100,

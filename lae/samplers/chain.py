@@ -32,6 +32,7 @@ from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from lae.samplers.base import EnergyFn, Info, StepSize
 
@@ -152,8 +153,8 @@ class StepSizeAdapter:
 
 def run_chain(kernel: Kernel, state: Any, energy_fn: EnergyFn, n_steps: int, *,
               generator: torch.Generator | None, warmup: int = 0,
-              adapt: StepSizeAdapter | None = None, thin: int = 1, keep_trace: bool = True
-              ) -> tuple[Any, Tensor | None, ChainInfo]:
+              adapt: StepSizeAdapter | None = None, thin: int = 1, keep_trace: bool = True,
+              progress: str | None = None) -> tuple[Any, Tensor | None, ChainInfo]:
     """Run ``warmup`` steps (adapting the step size if ``adapt`` is given), then ``n_steps`` kept
     steps with the step size frozen. Nothing is read on the host.
 
@@ -167,6 +168,7 @@ def run_chain(kernel: Kernel, state: Any, energy_fn: EnergyFn, n_steps: int, *,
         adapt: step-size adapter, or None for a fixed step size.
         thin: keep every ``thin``-th post-warm-up state.
         keep_trace: record ``state.z``; False returns None (memory).
+        progress: a label for a progress bar over the steps (shown on a terminal only).
 
     Returns:
         ``(final_state, trace [n_steps // thin, B, ...] or None, info)``, info a
@@ -176,11 +178,14 @@ def run_chain(kernel: Kernel, state: Any, energy_fn: EnergyFn, n_steps: int, *,
         raise ValueError(f"thin must be >= 1, got {thin}")
     if adapt is not None:
         log_eta = adapt.init(kernel.step_size, state.z.shape[0], dtype=state.z.dtype)
+    bar = tqdm(total=warmup + n_steps, desc=progress, unit="step", leave=False,
+               dynamic_ncols=True, disable=None if progress else True)
     for t in range(warmup):
         k = kernel if adapt is None else kernel.with_step_size(log_eta.exp())
         state, info = k.step(state, energy_fn, generator)
         if adapt is not None:
             log_eta = adapt.update(log_eta, info.acceptance, t)
+        bar.update()
     if adapt is not None:
         kernel = kernel.with_step_size(log_eta.exp())
     trace: list[Tensor] = []
@@ -190,6 +195,8 @@ def run_chain(kernel: Kernel, state: Any, energy_fn: EnergyFn, n_steps: int, *,
         infos.append(info)
         if keep_trace and (t + 1) % thin == 0:
             trace.append(state.z)
+        bar.update()
+    bar.close()
     step_size = torch.as_tensor(kernel.step_size, dtype=state.z.dtype, device=state.z.device)
     if infos:
         stacked = ChainInfo(*(torch.stack(field) for field in zip(*infos)), step_size)

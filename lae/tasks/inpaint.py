@@ -81,7 +81,8 @@ def inpaint(model: LatentModel, x: Tensor, mask: Tensor, *, steps: int = 100,
         with torch.enable_grad():
             state, _, info = run_chain(kernel, kernel.init(z, energy_fn), energy_fn, frozen,
                                        warmup=steps - frozen, adapt=StepSizeAdapter(MALA_TARGET),
-                                       keep_trace=False, generator=generator)
+                                       keep_trace=False, generator=generator,
+                                       progress="inpaint")
         z, acceptance = state.z.detach(), info.acceptance.mean(0)
     mean = model.decode(z).mean
     filled = torch.where(mask, x, mean)

@@ -81,3 +81,29 @@ def test_adapt_writes_a_models_buffer_in_place_whole_or_by_rows():
     StepSizeAdapter(0.5, per_chain=False, gain=0.1, decay=0.0).adapt_(
         scalar, torch.tensor([1.0, 1.0]))
     assert torch.allclose(scalar, torch.tensor(0.05))
+
+
+def test_run_chain_shows_a_progress_bar_only_when_asked(capsys):
+    """A long chain (lae inpaint --steps 1e8 showed nothing) gets a bar with a label; tqdm draws
+    it on terminals only (disable=None), so here it is checked through tqdm's own switch."""
+    import lae.samplers.chain as chain
+    from lae.samplers import MALA
+
+    seen = []
+    real = chain.tqdm
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs.get("desc"), kwargs.get("disable"), kwargs.get("total")))
+        return real(*args, **kwargs)
+
+    energy_fn = lambda z: 0.5 * z.pow(2).sum(-1)  # noqa: E731
+    kernel = MALA(0.5)
+    for label in (None, "inpaint"):
+        chain.tqdm = spy
+        try:
+            chain.run_chain(kernel, kernel.init(torch.zeros(2, 1), energy_fn), energy_fn, 3,
+                            warmup=2, generator=torch.Generator().manual_seed(0),
+                            progress=label)
+        finally:
+            chain.tqdm = real
+    assert seen == [(None, True, 5), ("inpaint", None, 5)]
