@@ -22,12 +22,13 @@ an interrupt); no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
 
 from lae.commands import COMMANDS
-from lae.errors import LaeError
+from lae.errors import ERROR_FILE_ENV, LaeError
 from lae.toy.cli import add_toy_commands
 
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return command.run(args) if command else args.toy_func(args)
     except LaeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _report(f"error: {exc}")
         return 2
     except OSError as exc:  # a full disk, a read-only folder: the system's words, no traceback
         where = f"{exc.filename}: " if exc.filename else ""
@@ -73,21 +74,32 @@ def main(argv: list[str] | None = None) -> int:
             hint = ("; the last checkpoint is kept: continue with --resume once this is fixed"
                     if kept else "; no checkpoint was written yet: once this is fixed, train "
                     "again with --overwrite")
-        print(f"error: {where}{exc.strerror or exc}{hint}", file=sys.stderr)
+        _report(f"error: {where}{exc.strerror or exc}{hint}")
         return 2
     except (MemoryError, RuntimeError) as exc:
         if not isinstance(exc, MemoryError) and not _is_out_of_memory(exc):
             raise
-        print(f"error: out of memory ({str(exc).splitlines()[0][:200] if str(exc) else exc!r}); "
-              f"ask for smaller sizes (batch size, -n, --n-examples, model.latent_dim, "
-              f"model.net.hidden)", file=sys.stderr)
+        _report(f"error: out of memory ({str(exc).splitlines()[0][:200] if str(exc) else exc!r}); "
+                f"ask for smaller sizes (batch size, -n, --n-examples, model.latent_dim, "
+                f"model.net.hidden)")
         return 2
     except KeyboardInterrupt:
         nproc = f" --nproc {args.nproc}" if getattr(args, "nproc", 1) > 1 else ""
         hint = (f"; continue from the last finished epoch with: lae train {args.config} --out "
                 f"{args.out} --resume{nproc}" if args.command == "train" else "")
-        print(f"interrupted{hint}", file=sys.stderr)
+        _report(f"interrupted{hint}")
         return 130
+
+
+def _report(line: str) -> None:
+    """The command's one-line outcome on stderr; in a process that ``lae train --nproc`` started,
+    into the file its launcher reads instead, so that the launcher prints one message for all."""
+    path = os.environ.get(ERROR_FILE_ENV)
+    if path:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+    else:
+        print(line, file=sys.stderr)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

@@ -23,3 +23,8 @@ class ModelDiverged(LaeError):
     """A model found its own state diverging (e.g. a latent EBM's energies exploding); the
     trainer reports it like a non-finite loss, with the last good checkpoint kept. The message
     names the quantity, its value and the settings most likely behind it."""
+
+
+# A process started by ``lae train --nproc`` writes its one-line error to the file this names
+# instead of printing it, so that its launcher prints one message for all of them.
+ERROR_FILE_ENV = "LAE_ERROR_FILE"

@@ -62,19 +62,50 @@ def run(args: argparse.Namespace) -> int:
 
 def _train_on_local_processes(args: argparse.Namespace) -> int:
     """``lae train --nproc N``: the same command line (``args.argv``) run by the CLI's entry
-    point (``args.main``) in N processes on this machine, as torchrun would start them; when one
-    fails the others are stopped and its exit status is returned."""
+    point (``args.main``) in N processes on this machine, as torchrun would start them. When one
+    fails the others are stopped, and one message says what failed: the failed process's error
+    line (they leave theirs in files, :func:`lae.train.distributed.error_file`, not on the
+    terminal), naming it where the processes disagree, or the signal that killed it with the
+    command that resumes the run; its exit status is returned."""
+    import tempfile
+
     import torch.multiprocessing as mp
 
-    from lae.train.distributed import run_local_processes
+    from lae.train.distributed import LOST_CONTACT, error_file, run_local_processes
 
-    try:
-        run_local_processes(args.main, args.nproc, args.argv)
-    except mp.ProcessExitedException as exc:  # the process printed its own error
-        return exc.exit_code if exc.exit_code and exc.exit_code > 0 else 1
-    except mp.ProcessRaisedException as exc:
-        print(f"error: a training process failed; its traceback:\n{exc}", file=sys.stderr)
-        return 1
+    with tempfile.TemporaryDirectory(prefix="lae-train-") as reports:
+        try:
+            run_local_processes(args.main, args.nproc, args.argv, report_dir=reports)
+        except mp.ProcessExitedException as exc:
+            lines = {rank: error_file(reports, rank).read_text().strip()
+                     for rank in range(args.nproc) if error_file(reports, rank).is_file()}
+            failed = lines.get(exc.error_index)
+            resume = (f"continue from the last finished epoch with: lae train {args.config} "
+                      f"--out {args.out} --resume --nproc {args.nproc}")
+            if failed is None:  # killed before it could say anything
+                why = (f"signal {exc.signal_name}" if exc.signal_name
+                       else f"exit status {exc.exit_code}")
+                failed = (f"error: training process {exc.error_index} of {args.nproc} (pid "
+                          f"{exc.error_pid}) was stopped by {why}; {resume}")
+            elif failed == LOST_CONTACT:  # the process that died said nothing: name it
+                silent = [r for r in range(args.nproc) if r not in lines]
+                who = (f"training process {silent[0]} of {args.nproc}" if silent
+                       else "another training process")
+                failed = (f"error: {who} died without a word (killed by a signal, or by the "
+                          f"system for memory), and process {exc.error_index} lost contact "
+                          f"with it; {resume}")
+            lines = {r: line for r, line in lines.items() if line != LOST_CONTACT}
+            others = {line for rank, line in lines.items() if rank != exc.error_index
+                      and line != failed and not line.startswith("interrupted")}
+            # the others were stopped because this one failed: their "interrupted" is not news
+            print(failed if not others else f"{failed} (process {exc.error_index})",
+                  file=sys.stderr)
+            for line in sorted(others):
+                print(line, file=sys.stderr)
+            return exc.exit_code if exc.exit_code and exc.exit_code > 0 else 1
+        except mp.ProcessRaisedException as exc:
+            print(f"error: a training process failed; its traceback:\n{exc}", file=sys.stderr)
+            return 1
     return 0
 
 

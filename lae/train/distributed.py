@@ -29,18 +29,20 @@ Launching on several machines: ``torchrun --nnodes=M --nproc_per_node=N
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from lae.errors import ConfigError
+from lae.errors import ERROR_FILE_ENV, ConfigError
 
 # how long a process waits at a collective (e.g. for process 0's end-of-epoch evaluation)
 COLLECTIVE_TIMEOUT = timedelta(hours=6)
@@ -173,12 +175,54 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+
+
+# what a process reports when a collective failed because another process died
+LOST_CONTACT = "lost contact with the other processes"
+
+
+def error_file(report_dir: str | Path, rank: int) -> Path:
+    """Where process ``rank`` of :func:`run_local_processes` leaves its error line."""
+    return Path(report_dir) / f"rank{rank}.txt"
+
+
+def _stop_with_launcher(launcher: int) -> None:
+    """Linux: have the kernel send this process SIGTERM when its launcher dies. A launcher killed
+    by SIGKILL (nothing can catch it) left its processes training to the last epoch, holding the
+    run's lock; SIGTERM makes each stop as a Ctrl-C does. Elsewhere: nothing."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != launcher:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _local_process(local_rank: int, nproc: int, port: int, fn: Callable[..., int],
-                   args: tuple) -> None:
+                   args: tuple, report_dir: str | None = None,
+                   launcher: int | None = None) -> None:
+    if launcher is not None:
+        _stop_with_launcher(launcher)
     os.environ.update(RANK=str(local_rank), LOCAL_RANK=str(local_rank),
                       WORLD_SIZE=str(nproc), LOCAL_WORLD_SIZE=str(nproc),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    code = fn(*args)
+    if report_dir is not None:
+        os.environ[ERROR_FILE_ENV] = str(error_file(report_dir, local_rank))
+    try:
+        code = fn(*args)
+    except RuntimeError as exc:
+        # A collective failed on a process that did nothing wrong: another process died (a
+        # signal, the kernel's OOM killer) and the connection broke (gloo raises a plain
+        # RuntimeError from its transport, NCCL a DistError). Said once, by the launcher, which
+        # names the process that died (error_file stays empty for it).
+        broken = isinstance(exc, dist.DistError) or "gloo/transport" in str(exc)
+        if report_dir is None or not broken:
+            raise
+        error_file(report_dir, local_rank).write_text(f"{LOST_CONTACT}\n")
+        code = 3
     if code:  # the process printed its error; its exit status stops the others
         # os._exit, not SystemExit: the interpreter's teardown can run the destructors of the
         # process group's threads while the other process is being stopped, and they abort
@@ -188,15 +232,24 @@ def _local_process(local_rank: int, nproc: int, port: int, fn: Callable[..., int
         os._exit(code)
 
 
-def run_local_processes(fn: Callable[..., int], nproc: int, *args: Any) -> None:
+def run_local_processes(fn: Callable[..., int], nproc: int, *args: Any,
+                        report_dir: str | None = None) -> None:
     """Run ``fn(*args)`` in ``nproc`` new processes on this machine, each with the environment
     torchrun would give it (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT). When one
     fails, the others are stopped and its error is raised here
-    (``torch.multiprocessing.ProcessRaisedException`` or ``ProcessExitedException``)."""
+    (``torch.multiprocessing.ProcessRaisedException`` or ``ProcessExitedException``). With
+    ``report_dir``, each process finds in ``$LAE_ERROR_FILE`` where to leave its error line
+    (:func:`error_file`)."""
+    import logging
+
     import torch.multiprocessing as mp
 
-    mp.start_processes(_local_process, args=(nproc, free_port(), fn, args), nprocs=nproc,
-                       join=True, start_method="spawn")
+    # torch's own "Terminating process N via signal SIGTERM" for the processes it stops once one
+    # has failed: the launcher says what failed
+    logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
+    mp.start_processes(_local_process,
+                       args=(nproc, free_port(), fn, args, report_dir, os.getpid()),
+                       nprocs=nproc, join=True, start_method="spawn")
 
 
 def all_reduce_sum(t: Tensor) -> Tensor:

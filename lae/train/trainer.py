@@ -142,8 +142,6 @@ class Trainer:
             raise ConfigError(f"{n_train} training examples make no full global batch of "
                               f"{world} processes x train.batch_size={tc.batch_size}; lower "
                               "train.batch_size or the number of processes")
-        if not resume and main:
-            self.lock = prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
         # the same on every process: shuffling, binarisation
         self.generator = torch.Generator().manual_seed(tc.seed)
         # every random draw of the model's training steps (chain noise, q's samples, MH tests);
@@ -187,6 +185,8 @@ class Trainer:
                                     world * tc.batch_size)
             if self.model.per_example_buffers:
                 self.visited = torch.zeros(n_train, dtype=torch.bool, device=self.device)
+        if not resume and main:  # last: a setting only the processes can check fails first
+            self.lock = prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
         if main:
             save_config(cfg, self.run_dir / "config.yaml")
         self.writer = make_writer(self.run_dir) if make_writer else None

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -214,3 +215,54 @@ def test_a_killed_two_process_run_resumes_to_the_uninterrupted_run(tmp_path):
     a, b = load_run(tmp_path / "straight").model.state_dict(), load_run(run).model.state_dict()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.is_file() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has finished
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux /proc")
+def test_a_killed_launcher_takes_its_processes_with_it_and_a_killed_process_is_named(
+        tmp_path):
+    """A SIGKILLed launcher left its processes training to the last epoch, holding the run's
+    lock (107 orphans in one probe); a process killed by a signal was reported only as
+    "interrupted", without its rank, the signal or --nproc in the resume command."""
+    flags = ["--data.n_toy=20000", "--train.epochs=50", "--model.net.hidden=32"]
+    command = [sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--nproc", "2", *FLAGS,
+               *flags]
+    for victim in ("launcher", "process"):
+        run = tmp_path / victim
+        proc = subprocess.Popen([*command, "--out", str(run)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not (run / "metrics.jsonl").is_file():  # both processes are training
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        workers = [c for c in _children(proc.pid) if "spawn_main" in
+                   Path(f"/proc/{c}/cmdline").read_text()]
+        assert len(workers) >= 2, workers
+        if victim == "launcher":
+            proc.kill()
+            proc.wait()
+            deadline = time.monotonic() + 60
+            while any(_alive(w) for w in workers):
+                assert time.monotonic() < deadline, "the training processes outlived it"
+                time.sleep(0.2)
+        else:
+            os.kill(workers[-1], signal.SIGKILL)
+            err = proc.communicate(timeout=120)[1]
+            assert proc.returncode != 0
+            # which the launcher sees first, the killed process or the other one losing contact
+            # with it, is a race: both name the killed process
+            assert ("was stopped by signal SIGKILL" in err or "died without a word" in err), err
+            assert "training process 1 of 2" in err and "--resume --nproc 2" in err
+            assert err.count("error:") == 1 and "Traceback" not in err
