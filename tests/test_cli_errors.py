@@ -238,3 +238,18 @@ def test_the_memory_check_respects_the_cgroup_limit(tmp_path, capsys, monkeypatc
     assert not (tmp_path / "run").exists()
     limit.write_text("max\n")  # no limit: the host's free memory alone
     assert setup._cgroup_room() is None
+
+
+def test_compile_without_a_compiler_is_refused_before_the_run_folder(tmp_path, capsys,
+                                                                     monkeypatch):
+    """train.compile=true without a C++ compiler was torch's InductorError at the first step,
+    after the run folder was made."""
+    import shutil
+
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    assert main(["train", "vae-toy2d", "--out", str(tmp_path / "run"), "--train.compile=true",
+                 "--train.device=cpu", *TINY]) == 2
+    err = _error(capsys)
+    assert "train.compile=true needs a C++ compiler" in err and "train.compile=false" in err
+    assert not (tmp_path / "run").exists()

@@ -107,16 +107,58 @@ class RunLock:
     ``.lae.lock`` does not release (with the file alone, a second process could then train into
     the same folder). Both end with :meth:`close` or with the process, however it ends."""
 
-    def __init__(self, file: IO[str], folder_fd: int | None) -> None:
-        self.file, self.folder_fd = file, folder_fd
+    def __init__(self, file: IO[str], folder: str | None) -> None:
+        self.file, self.folder = file, folder
 
     def close(self) -> None:
         self.file.close()
-        if self.folder_fd is not None:
-            os.close(self.folder_fd)
-            self.folder_fd = None
+        if self.folder is not None:
+            _release_folder(self.folder)
+            self.folder = None
 
     __del__ = close  # a trainer that failed after taking the locks lets them go with it
+
+
+# folders this process holds a flock on -> [fd, count]: like the POSIX record lock on
+# .lae.lock, the folder's lock belongs to the process, which may take it again (a flock belongs
+# to one open file, so a second open in the same process would be refused)
+_HELD_FOLDERS: dict[str, list[int]] = {}
+
+
+def _lock_folder(run_dir: Path) -> str | None:
+    """flock the folder for this process (again, if it holds it already); its key, or None
+    where the file system has no flock on folders. Raises BlockingIOError when another process
+    holds it."""
+    import fcntl
+
+    key = os.path.realpath(run_dir)
+    if key in _HELD_FOLDERS:
+        _HELD_FOLDERS[key][1] += 1
+        return key
+    try:
+        fd = os.open(run_dir, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise
+    except OSError:
+        os.close(fd)
+        return None
+    _HELD_FOLDERS[key] = [fd, 1]
+    return key
+
+
+def _release_folder(key: str) -> None:
+    held = _HELD_FOLDERS.get(key)
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] == 0:
+        del _HELD_FOLDERS[key]
+        os.close(held[0])
 
 
 def lock_run_dir(run_dir: Path) -> RunLock | None:
@@ -127,32 +169,25 @@ def lock_run_dir(run_dir: Path) -> RunLock | None:
         import fcntl
     except ImportError:  # not a POSIX system: no lock
         return None
-    folder_fd = None
     try:  # the folder's own lock (where the file system has flock on folders)
-        folder_fd = os.open(run_dir, os.O_RDONLY)
-        fcntl.flock(folder_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        folder = _lock_folder(run_dir)
     except BlockingIOError:
-        os.close(folder_fd)
         raise RunDirError(f"{run_dir} is in use: {_holder(run_dir)} is training into it; wait "
                           f"for it to end or choose another --out") from None
-    except OSError:  # no flock here: the file's lock alone
-        if folder_fd is not None:
-            os.close(folder_fd)
-        folder_fd = None
     f = open(run_dir / LOCK, "a+")  # noqa: SIM115 (held open for the life of the run)
     try:
         fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         f.close()
-        if folder_fd is not None:
-            os.close(folder_fd)
+        if folder is not None:
+            _release_folder(folder)
         raise RunDirError(f"{run_dir} is in use: {_holder(run_dir)} is training into it; wait "
                           f"for it to end or choose another --out") from None
     f.seek(0)
     f.truncate()
     f.write(f"lae process {os.getpid()} on {socket.gethostname()}\n")
     f.flush()
-    return RunLock(f, folder_fd)
+    return RunLock(f, folder)
 
 
 def _holder(run_dir: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,17 @@ def threads_and_device(tc: Any, procs: Any) -> torch.device:
     if procs.distributed and device.type == "cuda":
         device = torch.device("cuda", procs.local_rank)
     return device
+
+
+def check_compiler(device: torch.device) -> None:
+    """``train.compile=true`` on the CPU needs a C++ compiler (torch.compile's inductor builds C++
+    kernels there); without one, torch failed with its InductorError at the first step, after
+    the run folder was made. Refused before, naming the fix."""
+    if device.type != "cpu":
+        return
+    candidates = [os.environ.get("CXX"), "c++", "g++", "clang++"]
+    if not any(c and shutil.which(c) for c in candidates):
+        raise ConfigError("train.compile=true needs a C++ compiler on the CPU (torch.compile "
+                          "builds C++ kernels there) and none was found ($CXX, c++, g++, "
+                          "clang++): install one (e.g. apt install g++) or set "
+                          "train.compile=false")

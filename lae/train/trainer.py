@@ -59,6 +59,7 @@ from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, prepare_run_dir
 from lae.train.setup import (
     batch_noise,
     build_optimizer,
+    check_compiler,
     check_loss_groups,
     check_model_fits,
     check_train_choices,
@@ -123,6 +124,7 @@ class Trainer:
         if checkpoint is None:  # e.g. a Bernoulli decoder's output bias at the data's mean logit
             self.model.init_from_data(self.splits.train)
         if tc.compile:
+            check_compiler(self.device)
             self.model.compile_log_joint(tc.compile_mode)
         self.param_groups = self.model.loss_parameters()
         check_loss_groups(self.model, self.param_groups)
