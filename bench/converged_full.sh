@@ -3,11 +3,16 @@
 # Fashion-MNIST: the VAE, the LAE preset, Hoffman (3 seeds) and the paper's plain ALD LAE (the
 # lae-paper-mnist-mlp setting: SGD at lr 1e-4, 3 ALD transitions without MH, no refinement, the
 # paper's chain inference). Early stopping on 5,000 held-out training images (patience 10, AIS
-# 1 x 40 on 200 of them per epoch; IWAE for the VAE), scored at the best epoch: AIS (4 chains x
+# 1 x 500 on 200 of them per epoch; IWAE for the VAE), scored at the best epoch: AIS (4 chains x
 # 1000 temperatures) with BDMC, the paper's negative ELBO (the LAE with its hand-set q; lae eval averages
 # 10 single-sample estimates, the paper's estimator with less noise), IWAE, MSE and posterior fidelity on 200 test images.
 #
 #   DATA_DIR=$MNIST_DIR OUT=/somewhere/outside/the/tree bash bench/converged_full.sh [mnist|fashion-mnist]
+#
+# The per-epoch AIS has 500 temperatures, not 40: with 40 its bias grew as the LAE trained (0.26
+# bits/dim at epoch 5, 0.39 at epoch 15 against AIS 4 x 1000 on full MNIST), so the curve rose
+# while the model improved and early stopping kept epoch 5 of a model still improving at 15
+# (docs/findings/2026-12-06-lae-core.md, section 4).
 #
 # JOBS (default 2) runs that many (model, seed) pairs at once, one torch thread each; JOBS=1 under
 # `taskset -c 1` leaves the other core free.
@@ -24,7 +29,7 @@ DIR=()
 [ "$DATA" = mnist ] && DIR=(--data-dir "${DATA_DIR:?set DATA_DIR to the folder with the MNIST IDX files}")
 COMMON=(--data "$DATA" "${DIR[@]}" --seeds 0,1,2 --epochs 300 --jobs "${JOBS:-2}" --threads 1
   --set data.val_size=5000 --set train.patience=10 --set train.eval_size=200 --set train.eval_k=20
-  --set train.eval_ais_temps=40 --set train.eval_ais_chains=1 --set train.keep_checkpoints=1
+  --set train.eval_ais_temps=500 --set train.eval_ais_chains=1 --set train.keep_checkpoints=1
   --checkpoint best --metrics nll-ais,bdmc,elbo,iwae,mse,posterior --n-examples 200
   --ais-chains 4 --ais-temps 1000 --bdmc-n-sim 10 --k 100 --reference vae)
 .venv/bin/python bench/paper_table.py "${COMMON[@]}" --models vae,lae,hoffman \
