@@ -76,14 +76,17 @@ def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
                        f"{'it' if len(existing) == 1 else 'them'} (or choose another --out)")
 
 
-def check_output_folder(folder: Path) -> None:
-    """A folder the command will write into: not a file, and writable (made if missing)."""
+def check_output_folder(folder: Path, what: str = "") -> None:
+    """A folder the command will write into (``what``, for the message: "the results"): not a
+    file, and writable (made if missing)."""
     if folder.exists() and not folder.is_dir():
-        raise LaeError(f"--out {folder} is a file; this command writes a folder")
+        raise LaeError(f"cannot write {what} to {folder}: it is a file" if what else
+                       f"--out {folder} is a file; this command writes a folder")
     try:
         check_writable(folder)
     except OSError as exc:
-        raise LaeError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+        raise LaeError(f"cannot write {what or 'anything'} to {folder}: "
+                       f"{exc.strerror or exc}") from None
 
 
 def write_json(path: Path, results: dict[str, Any], echo: bool = True) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 from lae.commands.base import (
     Command,
     add_checkpoint_argument,
+    check_output_folder,
     refuse_existing,
     refuse_foreign_checkpoint,
     write_json,
 )
-from lae.errors import ConfigError, LaeError
-from lae.files import check_writable
+from lae.errors import ConfigError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,10 +61,7 @@ def run(args: argparse.Namespace) -> int:
     model_overrides = evaluation_overrides(run, args.set)
     out = Path(args.out) if args.out else run.run_dir / "results.json"
     refuse_existing(out, args.overwrite or args.out is None)
-    try:  # a folder the results cannot be written to fails now, not after the metrics
-        check_writable(out.parent)
-    except OSError as exc:
-        raise LaeError(f"cannot write the results to {out}: {exc.strerror or exc}") from None
+    check_output_folder(out.parent, "the results")  # fails now, not after the metrics
     data_cfg = run.config.data
     if args.data_dir is not None:
         data_cfg.data_dir = args.data_dir
