@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from lae.tasks import anomaly_scores, best_likelihood, detection_metrics
-    from lae.train import load_run
+    from lae.train import find_checkpoint, load_run
 
     if (args.score == "likelihood-ratio") != (args.background is not None):
         raise ConfigError("--score likelihood-ratio needs --background RUN (the same model "
@@ -129,8 +129,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(out)
     total = None
     for checkpoint in checkpoints:
-        model = run.model if checkpoint == args.checkpoint else load_run(
-            args.run_dir, checkpoint).model
+        # the loaded run's own checkpoint (last.pt is the last epoch's file) is not read again
+        same = find_checkpoint(run.run_dir, checkpoint).samefile(run.checkpoint_path)
+        model = run.model if same else load_run(run.run_dir, checkpoint).model
         generator = torch.Generator(device=x.device).manual_seed(args.seed)
         scores = anomaly_scores(model, x, args.score, refine_steps=args.refine_steps,
                                 k=args.k, likelihood=args.likelihood, background=background,

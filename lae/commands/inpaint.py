@@ -43,28 +43,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        out="folder for MASK.json and MASK.png (default RUN_DIR/inpaint)")
 
 
-def _training_images_and_masks(run: Any, args: argparse.Namespace):
+def _training_images_and_masks(run: Any, spec: str, n_examples: int):
     """For ``--split train`` (recovery): the run's training images without hidden values, and
-    the masks ``data.mask`` puts on them (the run's own, or ``--mask`` for a run trained on clean
-    images: the same masks for the same data.seed), evenly spaced ``--n-examples``, with the
-    clean training split and the mask's spec."""
+    the masks ``spec`` puts on them (the run's own ``data.mask``, or ``--mask`` for a run trained
+    on clean images: the same masks for the same data.seed), evenly spaced ``n_examples``, with
+    the clean training split."""
     import copy
 
     from lae.data import evenly_spaced, load_dataset
     from lae.data.masks import training_masks
 
-    spec = args.mask or run.config.data.mask
-    if not spec:
-        raise ConfigError(f"--split train: {run.run_dir} was trained on whole images; give the "
-                          f"--mask whose recovery to score (e.g. the data.mask of the run to "
-                          f"compare with)")
     clean_cfg = copy.deepcopy(run.config.data)
     clean_cfg.mask = ""
     train = load_dataset(clean_cfg).train
     masks = training_masks(spec, tuple(train.shape[1:]), len(train), clean_cfg.seed)
     device = next(run.model.parameters()).device
-    x, mask = evenly_spaced(train, args.n_examples), evenly_spaced(masks, args.n_examples)
-    return x.to(device), mask.to(device), train, spec
+    x, mask = evenly_spaced(train, n_examples), evenly_spaced(masks, n_examples)
+    return x.to(device), mask.to(device), train
 
 
 def _mean_and_stderr(values: Any) -> dict[str, Any]:
@@ -81,11 +76,15 @@ def run(args: argparse.Namespace) -> int:
     run = load_task_run(args)
     out = Path(args.out) if args.out else run.run_dir / "inpaint"
     spec = args.mask or (run.config.data.mask if args.split == "train" else "centre")
-    stem = ("train-" if args.split == "train" else "") + (spec or "").replace(":", "_")
+    if not spec:  # --split train on a run trained on whole images
+        raise ConfigError(f"--split train: {run.run_dir} was trained on whole images; give the "
+                          f"--mask whose recovery to score (e.g. the data.mask of the run to "
+                          f"compare with)")
+    stem = ("train-" if args.split == "train" else "") + spec.replace(":", "_")
     # the picture and the numbers describe one run: both are refused or replaced together
     refuse_existing([out / f"{stem}.json", out / f"{stem}.png"], args.overwrite)
     if args.split == "train":  # recovery of the values data.mask hides from training
-        x, mask, train, spec = _training_images_and_masks(run, args)
+        x, mask, train = _training_images_and_masks(run, spec, args.n_examples)
     else:
         x, _, train = test_images(run, args.n_examples)
         mask = make_mask(spec, tuple(x.shape[1:]), x.shape[0],

@@ -387,16 +387,6 @@ class LAE(LatentModel):
                             row_space_noise=cfg.row_space_noise,
                             value_and_grad=self.chain_value_and_grad)
 
-    def ald_transition(self, x: Tensor, feats: Tensor, phi: Tensor, log_step_size: Tensor,
-                       state: ALDState | None, generator: torch.Generator | None = None,
-                       params: tuple[Tensor, ...] = (),
-                       reduce: Callable[[Tensor], Tensor] | None = None
-                       ) -> tuple[Tensor, Tensor, Tensor, ALDState]:
-        """One ALD transition of each layer's chain in turn on the batch x
-        (:meth:`lae.samplers.amortized.AmortizedALD.transition` on U(x, .))."""
-        return self.ald_chain().transition(lambda z: -self.log_joint(x, z), feats, phi,
-                                           log_step_size, state, generator, params, reduce)
-
     def refine(self, x: Tensor, z: Tensor, adapt: bool = False,
                generator: torch.Generator | None = None, start: SamplerState | None = None
                ) -> tuple[Tensor, Tensor, Tensor]:
@@ -434,11 +424,12 @@ class LAE(LatentModel):
                  else None)
         warmup = n_samples if adapt else 0
         phi, log_eta = self.phi.clone(), self.log_step_size.reshape(-1).clone()
+        chain, energy_fn = self.ald_chain(), lambda z: -self.log_joint(x, z)
         state = None
         trace = []
         for t in range(warmup + n_samples):
-            phi, acceptance, _, state = self.ald_transition(x, feats, phi, log_eta, state,
-                                                            generator)
+            phi, acceptance, _, state = chain.transition(energy_fn, feats, phi, log_eta, state,
+                                                         generator)
             if t < warmup:
                 log_eta = adapt.update(log_eta, acceptance, t)
             else:

@@ -16,6 +16,7 @@ from lae.data.processing import perturb_values
 from lae.errors import ConfigError
 from lae.models import DataSpec, build_model
 from lae.train.config import Config
+from lae.train.guards import STALL_ACTIONS
 
 
 def resolve_device(name: str) -> torch.device:
@@ -196,8 +197,6 @@ def tensorboard_writer():
 
 def check_train_choices(tc: Any) -> None:
     """Refuse an unknown ``train.optimizer`` or ``train.on_stall``, naming the choices."""
-    from lae.train.guards import STALL_ACTIONS
-
     if tc.optimizer not in OPTIMIZERS:
         raise ConfigError(f"train.optimizer: expected one of {sorted(OPTIMIZERS)}, got "
                           f"{tc.optimizer!r}")

@@ -127,3 +127,22 @@ def test_likelihood_ratio_and_complexity_from_the_command_line(tmp_path, capsys)
     # the outputs are lae's: --overwrite of the run removes them with the rest
     assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--overwrite", *common]) == 0
     assert not (run / "anomaly").exists()
+
+
+def test_last_checkpoints_averages_each_images_score_over_the_epochs(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--data.name=digits",
+                 "--data.holdout_class=3", "--train.epochs=2", "--train.progress=false",
+                 "--model.net.hidden=16", "--train.eval_size=20", "--train.eval_k=2",
+                 "--train.n_samples=4", "--train.keep_checkpoints=2"]) == 0
+    scores = {}
+    for flags, name in ((["--checkpoint", "1"], "e1"), (["--checkpoint", "2"], "e2"),
+                        (["--last-checkpoints", "2"], "mean")):
+        assert main(["anomaly", str(run), "--n-examples", "60", "--out", str(tmp_path / name),
+                     *flags]) == 0
+        scores[name] = np.load(tmp_path / name / "anomaly_scores.npz")["score"]
+    np.testing.assert_allclose(scores["mean"], (scores["e1"] + scores["e2"]) / 2, rtol=1e-12)
+    capsys.readouterr()
+    assert main(["anomaly", str(run), "--last-checkpoints", "3", "--out",
+                 str(tmp_path / "three")]) == 2
+    assert "train.keep_checkpoints=3" in capsys.readouterr().err
