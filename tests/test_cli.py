@@ -28,6 +28,15 @@ def test_train_sample_eval_report_end_to_end(tmp_path, fast_overrides, capsys):
     # IWAE-k is a tighter bound than the ELBO (allow Monte Carlo noise of a few stderr).
     slack = 3 * metrics["neg_elbo_nats"]["stderr"]
     assert metrics["nll_iwae_nats"]["value"] <= metrics["neg_elbo_nats"]["value"] + slack
+    # the default results file is per split: scoring the training images (the generalisation
+    # gap) adds results-train.json and leaves the test results where they were
+    assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "20"]) == 0
+    assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "20", "--split",
+                 "train"]) == 0
+    by_split = {f: json.loads((run / f).read_text()) for f in ("results.json",
+                                                                "results-train.json")}
+    assert [r["split"] for r in by_split.values()] == ["test", "train"]
+    assert all(r["metrics"]["mse_per_dim"]["n"] == 20 for r in by_split.values())
     assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
     report = (tmp_path / "report" / "report.md").read_text()
     assert "nll_iwae_nats" in report and "run_samples.png" in report

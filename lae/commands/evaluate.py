@@ -1,4 +1,4 @@
-"""``lae eval``: score a trained model on its test (or validation) split."""
+"""``lae eval``: score a trained model on its test, validation or training split."""
 
 from __future__ import annotations
 
@@ -28,8 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"them; default elbo,iwae,mse)")
     p.add_argument("--n-examples", type=int, default=0,
                    help="N evenly spaced test examples (0: all)")
-    p.add_argument("--split", choices=["test", "val"], default="test",
-                   help="the split to score (default test)")
+    p.add_argument("--split", choices=["test", "val", "train"], default="test",
+                   help="the split to score (default test; train: the images the model was "
+                        "trained on, for its generalisation gap). The default results file of "
+                        "val and train is RUN_DIR/results-SPLIT.json")
     add_checkpoint_argument(p)
     p.add_argument("--data-dir", default=None, help="where the dataset files are")
     p.add_argument("--overwrite", action="store_true",
@@ -59,17 +61,22 @@ def run(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir, args.checkpoint)
     refuse_foreign_checkpoint(run, args.out)
     model_overrides = evaluation_overrides(run, args.set)
-    out = Path(args.out) if args.out else run.run_dir / "results.json"
+    out = Path(args.out) if args.out else run.run_dir / (
+        "results.json" if args.split == "test" else f"results-{args.split}.json")
     refuse_existing(out, args.overwrite or args.out is None)
     check_output_folder(out.parent, "the results")  # fails now, not after the metrics
     data_cfg = run.config.data
     if args.data_dir is not None:
         data_cfg.data_dir = args.data_dir
     splits = load_dataset(data_cfg)
-    x = splits.test if args.split == "test" else splits.val
+    x = getattr(splits, args.split)
     if x is None:
         raise ConfigError("--split val: this run has no validation split (data.val_size is 0)")
-    labels = splits.test_labels if args.split == "test" else splits.val_labels
+    if args.split == "train" and run.model.spec.missing:
+        raise ConfigError(f"--split train: {run.run_dir} was trained on images with hidden "
+                          f"values (data.mask), which these metrics cannot score; lae inpaint "
+                          f"--split train scores their recovery")
+    labels = getattr(splits, f"{args.split}_labels")
     if tuple(x.shape[1:]) != tuple(run.model.spec.shape):
         raise ConfigError(f"the data of {run.run_dir} ({data_cfg.name}) now have shape "
                           f"{tuple(x.shape[1:])} per example, but the model was trained on "

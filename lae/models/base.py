@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 import torch
@@ -37,6 +38,7 @@ from lae.errors import ConfigError
 from lae.nn import NetConfig, build_decoder, output_bias
 from lae.samplers.base import compile_keeping_graphs, compiled_energy_and_grad, energy_and_grad
 from lae.samplers.chain import ChainReport
+from lae.samplers.metric import PrecisionFn, gauss_newton_precision
 
 
 @dataclass
@@ -297,13 +299,27 @@ class LatentModel(nn.Module):
         where x is observed) only the observed values count: the likelihood of the observed
         part, what inference on an image with missing pixels conditions on (a missing value
         changes neither the result nor its gradient; it must lie in the data's range)."""
-        p = self.decode(z)
+        return self.log_likelihood_of_outputs(x, self.decoder(z), mask)
+
+    def log_likelihood_of_outputs(self, x: Tensor, outputs: Tensor,
+                                  mask: Tensor | None = None) -> Tensor:
+        """log p(x | o) [B] for the decoder's outputs o (what the likelihood reads, [B, ...]);
+        ``mask`` as in :meth:`log_likelihood`."""
+        p = self.likelihood(outputs)
         if mask is None and self.spec.missing:  # hidden training values are NaN
             mask = ~torch.isnan(x)
         if mask is None:
             return p.log_prob(x)
         per_value = p.base_dist.log_prob(torch.where(mask, x, self.fill_value))
         return torch.where(mask, per_value, torch.zeros_like(per_value)).flatten(1).sum(1)
+
+    def gauss_newton_metric(self, x: Tensor, mask: Tensor | None = None) -> PrecisionFn:
+        """z [B, K] -> the Gauss–Newton precision of the posterior energy U(x, .) at z,
+        [B, K, K] (lae/samplers/metric.py): the decoder's Jacobian weighted by the likelihood's
+        curvature in its outputs, plus the identity, which is the precision of an N(0, I) prior
+        and an approximation of any other."""
+        return partial(gauss_newton_precision, self.decoder,
+                       lambda o: -self.log_likelihood_of_outputs(x, o, mask))
 
     @property
     def fill_value(self) -> float:

@@ -42,6 +42,9 @@ from lae.models.base import DataSpec, LatentModel, ModelConfig, StepOutput
 from lae.samplers import ChainReport, Langevin
 from lae.samplers.base import tile_batch
 from lae.samplers.langevin_bound import langevin_bound
+from lae.samplers.metric import PrecisionFn, preconditioned_langevin_step, step_precision
+
+METRICS = ("identity", "gauss-newton")
 
 
 @register_model("shortrun")
@@ -69,12 +72,21 @@ class ShortRun(LatentModel):
         # log step sizes move this many times faster than the other parameters: Adam moves each
         # parameter by about train.lr per step, and log eta has to travel a few units
         step_lr_multiplier: float = 100.0
+        # the chain's metric: "identity" (plain Langevin) or "gauss-newton", the steps
+        # preconditioned by the Gauss-Newton precision of U at the chain's start (the bound's
+        # reverse kernels: at its end; lae/samplers/metric.py), so that one step size serves
+        # the posterior's stiff and flat directions alike; each metric costs a forward-mode
+        # decoder pass on latent_dim copies of the batch
+        metric: str = "identity"
 
         def __post_init__(self) -> None:
             super().__post_init__()
             if self.n_steps < 1 or self.test_steps < 0:
                 raise ValueError(f"n_steps must be >= 1 and test_steps >= 0, got "
                                  f"{self.n_steps} and {self.test_steps}")
+            if self.metric not in METRICS:
+                raise ValueError(f"metric must be one of {', '.join(METRICS)}, got "
+                                 f"{self.metric!r}")
             if not self.step_size > 0 or not self.step_lr_multiplier > 0:
                 raise ValueError(f"step_size and step_lr_multiplier must be > 0, got "
                                  f"{self.step_size} and {self.step_lr_multiplier}")
@@ -133,7 +145,12 @@ class ShortRun(LatentModel):
         reverse = None if self.log_reverse is None else tuple(self._eta(self.log_reverse))
         return langevin_bound(self.energy(x), self.prior.log_prob, z0, self.step_sizes(),
                               reverse, generator=generator,
-                              value_and_grad=self.chain_value_and_grad)
+                              value_and_grad=self.chain_value_and_grad,
+                              precision_fn=self._precision_fn(x))
+
+    def _precision_fn(self, x: Tensor) -> PrecisionFn | None:
+        """The chain's metric on U(x, .): None (plain Langevin) or the Gauss-Newton one."""
+        return self.gauss_newton_metric(x) if self.cfg.metric == "gauss-newton" else None
 
     @torch.no_grad()
     def run(self, x: Tensor, n_steps: int | None = None,
@@ -144,6 +161,15 @@ class ShortRun(LatentModel):
         etas = self.step_sizes().detach()
         energy_fn = self.energy(x)
         z0 = self.prior.sample(x.shape[0], generator=generator).to(x.device)
+        precision_fn = self._precision_fn(x)
+        if precision_fn is not None:  # the training chain's metric: G(z_0) throughout
+            metric, z = precision_fn(z0), z0
+            for t in range(n_steps):
+                _, grad = self.chain_value_and_grad(energy_fn, z)
+                eta = etas[min(t, etas.shape[0] - 1)]
+                z, _, _ = preconditioned_langevin_step(z, grad, step_precision(metric, eta),
+                                                       generator)
+            return z
         # one eta, or (several layers) one per coordinate: as the kernels' per-coordinate form
         etas = etas if etas.ndim == 1 else etas[:, None].expand(-1, *z0.shape)
         kernel = Langevin(etas[0], value_and_grad=self.chain_value_and_grad)

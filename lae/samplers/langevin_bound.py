@@ -55,12 +55,19 @@ import torch
 from torch import Tensor
 
 from lae.samplers.base import EnergyAndGrad, EnergyFn, energy_and_grad, randn_like, sum_event
+from lae.samplers.metric import (
+    PrecisionFn,
+    log_det_from_cholesky,
+    preconditioned_langevin_step,
+    step_precision,
+)
 
 
 def langevin_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: Tensor,
                    step_sizes: Tensor, reverse: tuple[Tensor, Tensor] | None = None,
                    generator: torch.Generator | None = None,
-                   value_and_grad: EnergyAndGrad = energy_and_grad) -> tuple[Tensor, Tensor]:
+                   value_and_grad: EnergyAndGrad = energy_and_grad,
+                   precision_fn: PrecisionFn | None = None) -> tuple[Tensor, Tensor]:
     """Per-chain draws of the Langevin lower bound on log p(x), and the chains' last states.
 
     Args:
@@ -79,6 +86,11 @@ def langevin_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: 
         generator: the noise source.
         value_and_grad: computes ``(U, dU/dz)`` with :func:`energy_and_grad`'s signature
             (:func:`lae.samplers.base.compiled_energy_and_grad` for one compiled graph).
+        precision_fn: ``z [B, d] -> G [B, d, d]``, a metric (e.g. the Gauss-Newton precision,
+            lae/samplers/metric.py); the steps are then preconditioned,
+            F_t = N(z_{t-1} - P^{-1} grad U, 2 P^{-1}) with P = D^{-1/2} G(z_0) D^{-1/2},
+            D = diag(eta_t), and the reverse kernels use G(z_K) with their own D's. None: the
+            plain chain (G = I). Needs flat latents [B, d].
 
     Returns:
         ``(bound [B], z_K [B, ...])``: each entry of ``bound`` is an unbiased draw of the bound
@@ -95,6 +107,9 @@ def langevin_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: 
 
     etas = per_step(step_sizes)
     drifts, variances = (etas, etas) if reverse is None else map(per_step, reverse)
+    if precision_fn is not None:
+        return _preconditioned_bound(energy_fn, log_q0, z0, list(zip(etas, drifts, variances)),
+                                     precision_fn, generator, value_and_grad)
     z = z0
     log_w = -log_q0(z0)
     energy, grad = value_and_grad(energy_fn, z, True)
@@ -109,3 +124,34 @@ def langevin_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: 
                  - 0.5 * sum_event(torch.log(var / eta).expand_as(z), 1))
         z, energy, grad = z_next, energy_next, grad_next
     return log_w - energy, z
+
+
+def _preconditioned_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: Tensor,
+                          steps: list[tuple[Tensor, Tensor, Tensor]], precision_fn: PrecisionFn,
+                          generator: torch.Generator | None,
+                          value_and_grad: EnergyAndGrad) -> tuple[Tensor, Tensor]:
+    """:func:`langevin_bound` with a metric (its ``precision_fn``): the forward kernels use
+    G(z_0), the reverse kernels G(z_K), and the log B - log F terms have the Gaussians'
+    quadratic forms and log-determinants in the step precisions P (the plain bound's terms when
+    G = I). Two metrics per chain, not K + 1, and still a bound: a forward kernel may depend on
+    every earlier state and a reverse kernel on every later one."""
+    log_w = -log_q0(z0)
+    energy, grad = value_and_grad(energy_fn, z0, True)
+    metric = precision_fn(z0)
+    path = [(z0, grad)]
+    for eta, _, _ in steps:
+        z_next, noise, chol_forward = preconditioned_langevin_step(
+            *path[-1], step_precision(metric, eta), generator)
+        energy, grad = value_and_grad(energy_fn, z_next, True)
+        path.append((z_next, grad))
+        log_w = log_w + 0.5 * noise.pow(2).sum(-1) - 0.5 * log_det_from_cholesky(chol_forward)
+    metric = precision_fn(path[-1][0])
+    for (z, _), (z_next, grad_next), (_, drift, var) in zip(path, path[1:], steps):
+        chol_drift = torch.linalg.cholesky(step_precision(metric, drift))
+        chol_var = torch.linalg.cholesky(step_precision(metric, var))
+        backward = z - z_next + torch.cholesky_solve(grad_next.unsqueeze(-1),
+                                                     chol_drift).squeeze(-1)
+        # r^T P_v r = |L_v^T r|^2
+        quad = (chol_var.transpose(-1, -2) @ backward.unsqueeze(-1)).squeeze(-1).pow(2).sum(-1)
+        log_w = log_w - quad / 4 + 0.5 * log_det_from_cholesky(chol_var)
+    return log_w - energy, path[-1][0]
