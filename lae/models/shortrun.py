@@ -78,6 +78,11 @@ class ShortRun(LatentModel):
         # the posterior's stiff and flat directions alike; each metric costs a forward-mode
         # decoder pass on latent_dim copies of the batch
         metric: str = "identity"
+        # the bound's first reverse kernel is the start distribution, B_1(z_0 | z_1) = p(z_0),
+        # not a Langevin kernel: a first step that contracts the prior onto the posterior then
+        # pays nothing for the expansion a Langevin B_1 would need, which otherwise holds the
+        # learned step small (on a linear-Gaussian model: docs/models.md)
+        first_reverse_start: bool = False
 
         def __post_init__(self) -> None:
             super().__post_init__()
@@ -146,7 +151,8 @@ class ShortRun(LatentModel):
         return langevin_bound(self.energy(x), self.prior.log_prob, z0, self.step_sizes(),
                               reverse, generator=generator,
                               value_and_grad=self.chain_value_and_grad,
-                              precision_fn=self._precision_fn(x))
+                              precision_fn=self._precision_fn(x),
+                              first_reverse_start=self.cfg.first_reverse_start)
 
     def _precision_fn(self, x: Tensor) -> PrecisionFn | None:
         """The chain's metric on U(x, .): None (plain Langevin) or the Gauss-Newton one."""

@@ -49,6 +49,7 @@ Example (the bound sits below the exact log p(x) of a 1-D Gaussian model)::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -67,7 +68,8 @@ def langevin_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: 
                    step_sizes: Tensor, reverse: tuple[Tensor, Tensor] | None = None,
                    generator: torch.Generator | None = None,
                    value_and_grad: EnergyAndGrad = energy_and_grad,
-                   precision_fn: PrecisionFn | None = None) -> tuple[Tensor, Tensor]:
+                   precision_fn: PrecisionFn | None = None,
+                   first_reverse_start: bool = False) -> tuple[Tensor, Tensor]:
     """Per-chain draws of the Langevin lower bound on log p(x), and the chains' last states.
 
     Args:
@@ -91,6 +93,11 @@ def langevin_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: 
             F_t = N(z_{t-1} - P^{-1} grad U, 2 P^{-1}) with P = D^{-1/2} G(z_0) D^{-1/2},
             D = diag(eta_t), and the reverse kernels use G(z_K) with their own D's. None: the
             plain chain (G = I). Needs flat latents [B, d].
+        first_reverse_start: the first reverse kernel is the start distribution,
+            B_1(z_0 | z_1) = q_0(z_0), so the chain's first step is not asked to be reversible:
+            log q_0(z_0) cancels and the bound keeps -log F_1(z_1 | z_0), the entropy of the
+            first step's Gaussian. A chain that contracts a wide q_0 onto a narrow posterior in
+            its first step pays, with a Langevin B_1, for the expansion B_1 would need.
 
     Returns:
         ``(bound [B], z_K [B, ...])``: each entry of ``bound`` is an unbiased draw of the bound
@@ -109,19 +116,24 @@ def langevin_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: 
     drifts, variances = (etas, etas) if reverse is None else map(per_step, reverse)
     if precision_fn is not None:
         return _preconditioned_bound(energy_fn, log_q0, z0, list(zip(etas, drifts, variances)),
-                                     precision_fn, generator, value_and_grad)
+                                     precision_fn, generator, value_and_grad,
+                                     first_reverse_start)
     z = z0
     log_w = -log_q0(z0)
     energy, grad = value_and_grad(energy_fn, z, True)
-    for eta, drift, var in zip(etas, drifts, variances):
+    for t, (eta, drift, var) in enumerate(zip(etas, drifts, variances)):
         noise = randn_like(z, generator)
         z_next = z - eta * grad + torch.sqrt(2 * eta) * noise
         energy_next, grad_next = value_and_grad(energy_fn, z_next, True)
-        backward = z - z_next + drift * grad_next
-        # log B - log F; the Gaussians' normalisers differ only where var != eta
-        log_w = (log_w + 0.5 * sum_event(noise.pow(2), 1)
-                 - sum_event(backward.pow(2) / (4 * var), 1)
-                 - 0.5 * sum_event(torch.log(var / eta).expand_as(z), 1))
+        if t == 0 and first_reverse_start:  # B_1 = q_0 cancels -log q_0(z_0): -log F_1 is left
+            log_w = (0.5 * sum_event(noise.pow(2), 1)
+                     + 0.5 * sum_event(torch.log(4 * math.pi * eta).expand_as(z), 1))
+        else:
+            backward = z - z_next + drift * grad_next
+            # log B - log F; the Gaussians' normalisers differ only where var != eta
+            log_w = (log_w + 0.5 * sum_event(noise.pow(2), 1)
+                     - sum_event(backward.pow(2) / (4 * var), 1)
+                     - 0.5 * sum_event(torch.log(var / eta).expand_as(z), 1))
         z, energy, grad = z_next, energy_next, grad_next
     return log_w - energy, z
 
@@ -129,13 +141,16 @@ def langevin_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: 
 def _preconditioned_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor], z0: Tensor,
                           steps: list[tuple[Tensor, Tensor, Tensor]], precision_fn: PrecisionFn,
                           generator: torch.Generator | None,
-                          value_and_grad: EnergyAndGrad) -> tuple[Tensor, Tensor]:
+                          value_and_grad: EnergyAndGrad, first_reverse_start: bool
+                          ) -> tuple[Tensor, Tensor]:
     """:func:`langevin_bound` with a metric (its ``precision_fn``): the forward kernels use
     G(z_0), the reverse kernels G(z_K), and the log B - log F terms have the Gaussians'
     quadratic forms and log-determinants in the step precisions P (the plain bound's terms when
     G = I). Two metrics per chain, not K + 1, and still a bound: a forward kernel may depend on
     every earlier state and a reverse kernel on every later one."""
-    log_w = -log_q0(z0)
+    # with first_reverse_start, B_1 = q_0 cancels -log q_0(z_0) and leaves F_1's normaliser
+    log_w = (0.5 * z0.shape[-1] * math.log(4 * math.pi) * torch.ones_like(z0[:, 0])
+             if first_reverse_start else -log_q0(z0))
     energy, grad = value_and_grad(energy_fn, z0, True)
     metric = precision_fn(z0)
     path = [(z0, grad)]
@@ -146,7 +161,9 @@ def _preconditioned_bound(energy_fn: EnergyFn, log_q0: Callable[[Tensor], Tensor
         path.append((z_next, grad))
         log_w = log_w + 0.5 * noise.pow(2).sum(-1) - 0.5 * log_det_from_cholesky(chol_forward)
     metric = precision_fn(path[-1][0])
-    for (z, _), (z_next, grad_next), (_, drift, var) in zip(path, path[1:], steps):
+    first = 1 if first_reverse_start else 0
+    for (z, _), (z_next, grad_next), (_, drift, var) in zip(path[first:], path[first + 1:],
+                                                             steps[first:]):
         chol_drift = torch.linalg.cholesky(step_precision(metric, drift))
         chol_var = torch.linalg.cholesky(step_precision(metric, var))
         backward = z - z_next + torch.cholesky_solve(grad_next.unsqueeze(-1),

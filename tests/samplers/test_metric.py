@@ -115,3 +115,35 @@ def test_the_preconditioned_bound_stays_below_log_px(linear_gaussian_data):
 def test_the_metric_is_a_checked_setting():
     with pytest.raises(ValueError, match="metric must be one of identity, gauss-newton"):
         ShortRun.Config(latent_dim=2, metric="newton")
+
+
+@pytest.mark.parametrize("metric", ["identity", "gauss-newton"])
+def test_with_the_start_as_first_reverse_kernel_one_step_is_the_elbo_of_its_gaussian(
+        linear_gaussian_data, metric):
+    # K = 1 and B_1 = q_0: the bound is E_{z_0}[ELBO of q(z_1 | z_0) = N(mu + A (z_0 - mu), S)],
+    # with A = I - eta Lambda, S = 2 eta I for the plain step and A = (1 - eta) I,
+    # S = 2 eta Lambda^{-1} for the Gauss-Newton one (Lambda the posterior precision). Closed
+    # form: log p(x) - (tr(A^T Lambda A (I + mu mu^T)) + tr(Lambda S)) / 2
+    #        - log det(2 pi Lambda^{-1}) / 2 + log det(2 pi e S) / 2.
+    truth, x = linear_gaussian_data(1, 0)
+    n, eta = 200000, 0.3 if metric == "gauss-newton" else 0.05
+    xs = x.expand(n, -1)
+    lam = torch.linalg.inv(truth.posterior_cov)
+    mu = truth.posterior(x).mean[0]
+    precision_fn = None if metric == "identity" else (lambda z: lam.expand(z.shape[0], 2, 2))
+    eye = torch.eye(2, dtype=D)
+    a, s = ((eye - eta * lam, 2 * eta * eye) if metric == "identity"
+            else ((1 - eta) * eye, 2 * eta * truth.posterior_cov))
+    closed = (truth.log_marginal(x)[0]
+              - 0.5 * (torch.trace(a.T @ lam @ a @ (eye + torch.outer(mu, mu)))
+                       + torch.trace(lam @ s))
+              - 0.5 * torch.logdet(2 * torch.pi * truth.posterior_cov)
+              + 0.5 * torch.logdet(2 * torch.pi * torch.e * s))
+    g = torch.Generator().manual_seed(0)
+    log_q0 = lambda z: torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)  # noqa: E731
+    draws, _ = langevin_bound(lambda z: -truth.log_joint(xs, z), log_q0,
+                              torch.randn(n, 2, dtype=D, generator=g),
+                              torch.full((1,), eta, dtype=D), generator=g,
+                              precision_fn=precision_fn, first_reverse_start=True)
+    se = draws.std() / n**0.5
+    assert abs(draws.mean() - closed) < 4 * se, (draws.mean(), closed, se)  # 4 standard errors
