@@ -132,8 +132,8 @@ def resolve_entries(models: str | Sequence[str]) -> list[ModelEntry]:
 def run_bench(out: Path | str, models: str | Sequence[str] = DEFAULT_MODELS, *,
               size: str = "default", threads: int = 1, device: str = "auto",
               overwrite: bool = False, command: str | None = None, data: str = DATA,
-              budgets: Sequence[float] | None = None,
-              log: Callable[[str], None] = print) -> dict[str, Any]:
+              budgets: Sequence[float] | None = None, data_dir: str | None = None,
+              download: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the suite (module docstring) and write ``bench.json``, ``summary.md`` and the plots
     into ``out``; returns the record written to ``bench.json``.
 
@@ -148,6 +148,8 @@ def run_bench(out: Path | str, models: str | Sequence[str] = DEFAULT_MODELS, *,
             runs its ``<model>-<data>-mlp`` preset.
         budgets: training seconds per model at which the quality part scores it, in place of
             the size's ``budgets_seconds``.
+        data_dir, download: ``data.data_dir`` and ``data.download`` of every model (where the
+            data set's files are, and whether to fetch them when missing).
         command: the command line recorded with the results.
         log: where progress lines go.
     """
@@ -170,7 +172,9 @@ def run_bench(out: Path | str, models: str | Sequence[str] = DEFAULT_MODELS, *,
         bench_size = replace(bench_size, budgets_seconds=budgets)
     entries = resolve_entries(models)
     common = ["train.progress=false", f"train.num_threads={threads}",
-              f"train.batch_size={BATCH_SIZE}", f"train.device={device}", *bench_size.overrides]
+              f"train.batch_size={BATCH_SIZE}", f"train.device={device}", *bench_size.overrides,
+              *([f"data.data_dir={data_dir}"] if data_dir else []),
+              *(["data.download=true"] if download else [])]
     # every config is resolved (bad keys and values fail) before anything is written
     configs = {e.label: entry_config(e, common, data, NET) for e in entries}
     check_out_dir(out, overwrite)

@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads, train.num_threads (0: torch's default; default 1)")
     p.add_argument("--device", default="auto", help="train.device (default auto)")
+    p.add_argument("--data-dir", default=None, help="where the dataset files are (or go)")
+    p.add_argument("--download", action="store_true",
+                   help="download the dataset if missing")
     p.add_argument("--overwrite", action="store_true",
                    help="replace lae bench's own files in a non-empty --out (others are kept)")
 
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                               f"{args.budgets!r}") from None
     run_bench(args.out, args.models, size=args.size, threads=args.threads, device=args.device,
               overwrite=args.overwrite, command=shlex.join(["lae", *args.argv]), data=args.data,
-              budgets=budgets)
+              budgets=budgets, data_dir=args.data_dir, download=args.download)
     return 0
 
 

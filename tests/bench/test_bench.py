@@ -179,3 +179,22 @@ def test_memory_peak_is_the_most_live_above_each_steps_start():
     peak, allocated = cpu_memory_per_step(records)
     assert peak == 400  # the second step's (the first is left out: see profile.py)
     assert allocated == (500 + 500) / 2
+
+
+def test_data_dir_and_download_reach_every_model(tmp_path, monkeypatch):
+    # the missing-data message names --data-dir and --download; lae bench takes both and hands
+    # them to every model's data config
+    import lae.bench.suite as suite
+
+    seen = {}
+
+    def stop(configs, *args):
+        seen.update(configs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(suite, "_speed_and_profile", stop)
+    with pytest.raises(SystemExit):
+        main(["bench", "--out", str(tmp_path / "o"), "--size", "tiny", "--models", "vae",
+              "--data-dir", str(tmp_path / "data"), "--download"])
+    assert [(c.data.data_dir, c.data.download) for c in seen.values()] == [
+        (str(tmp_path / "data"), True)]
