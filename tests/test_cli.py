@@ -66,6 +66,9 @@ def test_expected_errors_print_one_line_and_exit_2(tmp_path, capsys, args, messa
     (["--k", "0"], "--k must be >= 1, got 0"),  # was a math domain error
     (["--ais-chains", "0"], "--ais-chains must be >= 1"),
     (["--ais-temps", "0"], "--ais-temps must be >= 1"),
+    # every count has a ceiling: a typo of a few digits would run for weeks
+    (["--ais-temps", "10000000"], "--ais-temps must be <= 1000000"),
+    (["--k", "100000000"], "--k must be <= 1000000"),
     (["--ais-step-size", "-0.1"], "--ais-step-size must be a finite number > 0"),
     (["--n-examples", "-5"], "--n-examples must be >= 0"),
     (["--posterior-samples", "1"], "--posterior-samples must be >= 2"),

@@ -125,6 +125,9 @@ def test_sigterm_stops_training_like_ctrl_c_with_the_resume_hint(tmp_path):
     (["anomaly", "RUN", "--k", "-5"], "--k"),
     (["anomaly", "RUN", "--refine-steps", "-5"], "--refine-steps"),
     (["anomaly", "RUN", "--refine-steps", "0"], "--refine-steps"),
+    (["anomaly", "RUN", "--k", "100000000"], "--k"),  # ran for hours per image, no bound
+    (["anomaly", "RUN", "--refine-steps", "100000000"], "--refine-steps"),
+    (["sample", "RUN", "-n", "100000000", "--out", "x.png"], "-n"),  # one grid of 1e8 images
     (["anomaly", "RUN", "--n-examples", "-3"], "--n-examples"),
     (["inpaint", "RUN", "--steps", "-5"], "--steps"),
     (["inpaint", "RUN", "--steps", "100000000"], "--steps"),  # ran with no bar, memory growing

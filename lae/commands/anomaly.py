@@ -26,6 +26,7 @@ RESULTS, PER_IMAGE = "anomaly.json", "anomaly_scores.npz"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from lae.eval.registry import COUNT_MAX
     from lae.tasks import LIKELIHOODS, SCORES
 
     p.add_argument("run_dir", help="a run folder written by lae train")
@@ -46,10 +47,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="out-of-distribution detection: the anomalies are the test images of "
                         "this dataset (same shape), the normals the run's own test images")
     p.add_argument("--against-data-dir", default=None, help="where --against's files are")
-    p.add_argument("--refine-steps", type=count(1), default=20,
+    p.add_argument("--refine-steps", type=count(1, COUNT_MAX), default=20,
                    help="noise-free gradient steps of the refined score (default 20)")
-    p.add_argument("--k", type=count(1), default=100, help="importance samples of nll-iwae "
-                                                      "(default 100)")
+    p.add_argument("--k", type=count(1, COUNT_MAX), default=100,
+                   help="importance samples of nll-iwae (default 100)")
     p.add_argument("--last-checkpoints", type=count(1), default=1, metavar="N",
                    help="average each image's score over the run's last N epoch checkpoints "
                         "(the published protocol of LEBM; needs train.keep_checkpoints >= N; "

@@ -16,7 +16,8 @@ MAX_SAMPLE_VALUES = 2**28
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a run folder written by lae train")
-    p.add_argument("-n", type=count(1), default=64, help="number of samples (default 64)")
+    p.add_argument("-n", type=count(1, 10_000), default=64,
+                   help="number of samples, drawn as one grid picture (default 64, at most 10000)")
     p.add_argument("--out", required=True, help="the PNG file to write")
     add_checkpoint_argument(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default 0)")

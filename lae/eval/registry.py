@@ -21,9 +21,16 @@ from lae.errors import ConfigError
 from lae.eval.ais import KERNELS, SCHEDULES
 from lae.models import LatentModel
 
+# the largest count any setting takes: a million importance samples, temperatures or steps per
+# example is already hours per image on a CPU; a typo of a few more digits would run for weeks
+COUNT_MAX = 10**6
+
 
 def _setting(default: Any, help: str, **metadata: Any) -> Any:
-    """A field of :class:`EvalSettings`; ``help`` becomes the ``lae eval --flag`` help text."""
+    """A field of :class:`EvalSettings`; ``help`` becomes the ``lae eval --flag`` help text.
+    A count (a field with a ``minimum``) is at most :data:`COUNT_MAX`."""
+    if "minimum" in metadata:
+        metadata.setdefault("maximum", COUNT_MAX)
     return field(default=default, metadata={"help": help, **metadata})
 
 
@@ -88,11 +95,15 @@ class EvalSettings:
                               choices=("infer", "prior"))
 
     def __post_init__(self) -> None:
-        """Each count has a minimum and each scale must be > 0; the error names the flag."""
+        """Each count has a minimum and a maximum and each scale must be > 0; the error names
+        the flag."""
         for f in fields(self):
             value, flag = getattr(self, f.name), "--" + f.name.replace("_", "-")
             if "minimum" in f.metadata and not value >= f.metadata["minimum"]:
                 raise ConfigError(f"{flag} must be >= {f.metadata['minimum']}, got {value}")
+            if "maximum" in f.metadata and not value <= f.metadata["maximum"]:
+                raise ConfigError(f"{flag} must be <= {f.metadata['maximum']} (a run that "
+                                  f"would take weeks), got {value}")
             if f.metadata.get("positive") and not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{flag} must be a finite number > 0, got {value}")
             if "choices" in f.metadata and value not in f.metadata["choices"]:
