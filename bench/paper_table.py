@@ -151,8 +151,10 @@ def main() -> None:
                  f"--train.num_threads={threads}", "--train.progress=false",
                  *[f"--{kv}" for kv in args.set],
                  *[f"--{kv}" for name, kv in args.set_for if name == model], *data_dir]
-        if (run / "config.yaml").is_file():
+        if (run / "checkpoints" / "last.pt").is_file():
             train.append("--resume")
+        elif (run / "config.yaml").is_file():  # stopped inside its first epoch: nothing to keep
+            train.append("--overwrite")
         train_s = lae(train, log, threads)
         eval_s = lae(["eval", str(run), "--checkpoint", args.checkpoint, "--metrics", args.metrics,
                       "--k", str(args.k), "--n-examples", str(args.n_examples),
