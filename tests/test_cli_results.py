@@ -40,6 +40,36 @@ def test_a_later_eval_adds_its_metrics_to_the_runs_results(run):
     assert set(json.loads((run / "results.json").read_text())["metrics"]) == {"mse_per_dim"}
 
 
+def test_results_of_another_checkpoint_are_refused_not_replaced(run, capsys):
+    # was: replaced with a warning, the earlier numbers lost unasked
+    (run / "results.json").unlink(missing_ok=True)
+    assert _eval(run, "--metrics", "iwae") == 0
+    before = (run / "results.json").read_text()
+    assert _eval(run, "--metrics", "mse", "--checkpoint", "1") == 2  # epoch_0001.pt, not last
+    err = capsys.readouterr().err
+    assert "holds results of another evaluation" in err and "--overwrite" in err
+    assert (run / "results.json").read_text() == before
+    assert _eval(run, "--metrics", "mse", "--checkpoint", "1", "--overwrite") == 0
+
+
+def test_each_mean_keeps_its_per_example_values_for_paired_comparisons(run, tmp_path):
+    from lae.eval.results import paired_difference, read_results
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert _eval(run, "--metrics", "iwae", "--out", str(a)) == 0
+    assert _eval(run, "--metrics", "iwae", "--out", str(b), "--seed", "1") == 0
+    ra, rb = read_results(a), read_results(b)
+    res = ra["metrics"]["nll_iwae_nats"]
+    assert len(res["per_example"]) == res["n"] == 20
+    assert sum(res["per_example"]) / 20 == pytest.approx(res["value"])
+    # the same model, two seeds: the paired difference is the estimator's noise alone, zero
+    # in expectation (4 standard errors allowed); a result against itself differs by nothing
+    paired = paired_difference(ra, rb, "nll_iwae_nats")
+    assert paired["n"] == 20 and abs(paired["difference"]) < 4 * paired["stderr"], paired
+    assert paired_difference(ra, ra, "nll_iwae_nats") == {"difference": 0.0, "stderr": 0.0,
+                                                          "n": 20}
+
+
 @pytest.mark.parametrize("metrics", [",", "", " , "])
 def test_an_empty_metric_list_is_an_error_and_leaves_the_results(run, capsys, metrics):
     (run / "results.json").write_text('{"metrics": {"x": {"value": 1}}}')

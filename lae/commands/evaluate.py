@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from lae.data import evenly_spaced, load_dataset
     from lae.eval.metrics import METRICS, evaluate, settings_from_arguments
     from lae.eval.plots import read_metrics
-    from lae.eval.results import merge_results, read_results
+    from lae.eval.results import merge_results, read_results, refuse_other_results
     from lae.train import load_run
 
     if args.n_examples < 0:
@@ -64,8 +64,12 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else run.run_dir / (
         "results.json" if args.split == "test" else f"results-{args.split}.json")
     refuse_existing(out, args.overwrite or args.out is None)
-    check_output_folder(out.parent, "the results")  # fails now, not after the metrics
     data_cfg = run.config.data
+    identity = {"checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
+                "dataset": data_cfg.name, "split": args.split}
+    if out.exists() and not args.overwrite:  # the default file: added to, if it is the same
+        refuse_other_results(read_results(out), identity, out)
+    check_output_folder(out.parent, "the results")  # fails now, not after the metrics
     if args.data_dir is not None:
         data_cfg.data_dir = args.data_dir
     splits = load_dataset(data_cfg)
@@ -91,9 +95,8 @@ def run(args: argparse.Namespace) -> int:
     # the numbers it may have spoiled.
     flagged = [{k: r[k] for k in ("epoch", "step", "kind", "message") if k in r}
                for r in read_metrics(run.run_dir / "metrics.jsonl") if r.get("split") == "warning"]
-    results = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
-               "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,
-               "training_warnings": flagged, **results}
+    results = {"run_dir": str(run.run_dir), **identity, "training_warnings": flagged,
+               **results}
     for res in results["metrics"].values() if model_overrides else ():
         res["settings"]["model_overrides"] = model_overrides  # each number says how it was made
     if out.exists() and not args.overwrite:  # the default results.json: add to what it holds

@@ -169,8 +169,10 @@ def batches(x: Tensor, batch_size: int, device: torch.device, progress: str | No
 
 
 def summarize(per_example: Tensor, **settings: Any) -> Result:
-    """Mean, standard error of the mean and count of a per-example tensor [N]."""
+    """Mean, standard error of the mean and count of a per-example tensor [N], and the values
+    themselves (``per_example``, in the order of the examples: what pairs two models scored on
+    the same examples, :func:`lae.eval.results.paired_difference`)."""
     n = per_example.numel()
     std = per_example.std().item() if n > 1 else float("nan")
     return {"value": per_example.mean().item(), "stderr": std / math.sqrt(n), "n": n,
-            "settings": settings}
+            "settings": settings, "per_example": per_example.flatten().tolist()}

@@ -3,7 +3,9 @@
 One file per run folder accumulates metrics: a later ``lae eval`` of the same checkpoint and split
 adds its metrics to those already there (a metric computed again replaces its old value), so a
 cheap metric run after a long AIS run does not lose the AIS numbers. Results of another
-checkpoint, epoch or split are replaced, with a note on what was dropped.
+checkpoint, epoch or split are refused (:func:`refuse_other_results`) unless ``--overwrite``.
+Each metric averaged over examples keeps its per-example values, so two models scored on the
+same examples can be compared pairwise (:func:`paired_difference`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ def read_results(path: Path) -> dict[str, Any]:
     return results
 
 
+def refuse_other_results(old: dict[str, Any], identity: dict[str, Any], path: Path) -> None:
+    """A :class:`lae.errors.RunDirError` when ``path`` holds results of another checkpoint,
+    epoch, dataset or split than ``identity`` describes: adding to them would mix two
+    evaluations, and replacing them would lose the user's numbers unasked."""
+    if old.get("metrics") and any(old.get(k) != identity.get(k) for k in IDENTITY):
+        was = ", ".join(f"{k} {old.get(k)}" for k in IDENTITY if old.get(k) != identity.get(k))
+        now = ", ".join(f"{k} {identity.get(k)}" for k in IDENTITY
+                        if old.get(k) != identity.get(k))
+        raise RunDirError(f"{path} holds results of another evaluation ({was}; this one: "
+                          f"{now}); pass --overwrite to replace them or --out FILE to keep both")
+
+
 def merge_results(old: dict[str, Any], new: dict[str, Any], names: list[str]
                   ) -> dict[str, Any]:
     """``new`` (from the metrics ``names``) with the results of ``old`` it did not compute,
@@ -55,3 +69,35 @@ def merge_results(old: dict[str, Any], new: dict[str, Any], names: list[str]
     metrics = old["metrics"] | new["metrics"]
     skipped = {k: v for k, v in old.get("skipped", {}).items() if k not in names}
     return new | {"metrics": metrics, "skipped": skipped | new.get("skipped", {})}
+
+
+def paired_difference(a: dict[str, Any], b: dict[str, Any], key: str) -> dict[str, float]:
+    """The mean over examples of ``a - b`` for the metric ``key`` of two results of the same
+    dataset, split and examples, with the standard error of that mean over the examples: the
+    paired comparison of two models (the image-to-image spread, most of each result's own
+    standard error, cancels). Results written before ``per_example`` was kept cannot be paired.
+
+    Example:
+        >>> ident = {"dataset": "d", "split": "test"}
+        >>> a = ident | {"metrics": {"m": {"n": 3, "per_example": [10.0, 20.0, 30.0]}}}
+        >>> b = ident | {"metrics": {"m": {"n": 3, "per_example": [9.0, 19.5, 29.5]}}}
+        >>> paired_difference(a, b, "m")
+        {'difference': 0.6666666666666666, 'stderr': 0.16666666666666666, 'n': 3}
+    """
+    import statistics
+
+    for side, res in (("first", a), ("second", b)):
+        if key not in res.get("metrics", {}):
+            raise RunDirError(f"the {side} results have no {key!r}")
+        if "per_example" not in res["metrics"][key]:
+            raise RunDirError(f"the {side} results' {key!r} has no per-example values (written "
+                              f"before lae eval kept them); evaluate it again")
+    if (a.get("dataset"), a.get("split")) != (b.get("dataset"), b.get("split")):
+        raise RunDirError(f"not the same examples: {a.get('dataset')}/{a.get('split')} against "
+                          f"{b.get('dataset')}/{b.get('split')}")
+    xa, xb = a["metrics"][key]["per_example"], b["metrics"][key]["per_example"]
+    if len(xa) != len(xb):
+        raise RunDirError(f"not the same examples: {len(xa)} against {len(xb)} values of {key!r}")
+    diff = [u - v for u, v in zip(xa, xb)]
+    stderr = statistics.stdev(diff) / len(diff) ** 0.5 if len(diff) > 1 else float("nan")
+    return {"difference": statistics.fmean(diff), "stderr": stderr, "n": len(diff)}

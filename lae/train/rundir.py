@@ -37,6 +37,7 @@ LAST = "last.pt"
 BEST = "best.pt"  # the epoch with the best validation bound (train.patience)
 # Glob patterns, relative to the run folder, of every file lae writes there.
 OWNED = (MANIFEST, "config.yaml", "metrics.jsonl", "diagnostics.json", "results.json",
+         "results-val.json", "results-train.json",
          "interpolations.png", f"{CHECKPOINT_DIR}/epoch_*.pt", f"{CHECKPOINT_DIR}/{LAST}",
          f"{CHECKPOINT_DIR}/{BEST}", f"{CHECKPOINT_DIR}/.*.tmp", "samples/samples_*.png",
          "samples/recon_*.png",
