@@ -24,26 +24,32 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import socket
 from pathlib import Path
 from typing import IO, Any
 
 import lae
 from lae.errors import RunDirError
+from lae.tasks.anomaly import SCORES
 
 MANIFEST = "lae-run.json"
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.pt"
 BEST = "best.pt"  # the epoch with the best validation bound (train.patience)
-# Glob patterns, relative to the run folder, of every file lae writes there.
-OWNED = (MANIFEST, "config.yaml", "metrics.jsonl", "diagnostics.json", "results.json",
-         "results-val.json", "results-train.json",
-         "interpolations.png", f"{CHECKPOINT_DIR}/epoch_*.pt", f"{CHECKPOINT_DIR}/{LAST}",
-         f"{CHECKPOINT_DIR}/{BEST}", f"{CHECKPOINT_DIR}/.*.tmp", "samples/samples_*.png",
-         "samples/recon_*.png",
-         "plots/loss.png", "plots/step_sizes.png", "tensorboard/events.out.tfevents.*",
-         "anomaly.json", "anomaly/*/anomaly.json", "anomaly/*/anomaly_scores.npz",
-         "inpaint/*.json", "inpaint/*.png", "latents_pca.png")
+# Every file lae writes in a run folder: regular expressions on the path relative to the folder
+# (what --overwrite deletes; anything else there stays, even beside lae's own files).
+_NUMBER = r"[0-9][0-9.eE+-]*"
+_SCORE = "|".join(re.escape(s) for s in SCORES)
+OWNED = tuple(re.compile(p) for p in (
+    re.escape(MANIFEST), r"config\.yaml", r"metrics\.jsonl", r"diagnostics\.json",
+    r"results(-val|-train)?\.json", r"interpolations\.png", r"latents_pca\.png",
+    rf"{CHECKPOINT_DIR}/(epoch_\d{{4,}}|{LAST[:-3]}|{BEST[:-3]})\.pt",
+    rf"{CHECKPOINT_DIR}/\.(epoch_\d{{4,}}|{LAST[:-3]}|{BEST[:-3]})\.pt\.tmp",
+    r"samples/(samples|recon)_\d{4,}\.png", r"plots/(loss|step_sizes)\.png",
+    r"tensorboard/events\.out\.tfevents\.[^/]+", r"anomaly\.json",
+    rf"anomaly/({_SCORE})(-vs-[^/]+)?/(anomaly\.json|anomaly_scores\.npz)",
+    rf"inpaint/(train-)?(centre|bottom|pixels_{_NUMBER}|patches_\d+_{_NUMBER})\.(json|png)"))
 # folders lae makes there, removed once empty (glob patterns, the deepest first)
 OWNED_DIRS = ("anomaly/*", CHECKPOINT_DIR, "samples", "plots", "tensorboard", "inpaint",
               "anomaly")
@@ -79,7 +85,8 @@ def is_lae_run(run_dir: Path) -> bool:
 
 def owned_files(run_dir: Path) -> list[Path]:
     """The files in ``run_dir`` that lae writes (those ``--overwrite`` deletes)."""
-    return sorted({p for pattern in OWNED for p in run_dir.glob(pattern) if p.is_file()})
+    return sorted(p for p in run_dir.rglob("*") if p.is_file() and any(
+        pattern.fullmatch(p.relative_to(run_dir).as_posix()) for pattern in OWNED))
 
 
 def stale_temporaries(run_dir: Path) -> list[Path]:

@@ -51,9 +51,26 @@ def test_overwrite_of_the_current_folder_deletes_only_lae_files(tmp_path, monkey
     assert main(args) == 0  # an empty folder becomes a run
     (tmp_path / "analysis.py").write_text("print('mine')")
     (tmp_path / "checkpoints" / "my_notes.txt").write_text("mine too")
+    # names that only look like lae's (was: deleted, by the glob patterns inpaint/*.json,
+    # inpaint/*.png and samples/samples_*.png)
+    (tmp_path / "inpaint").mkdir()
+    mine = [tmp_path / "inpaint" / n for n in ("README.json", "notes.png", "centre-v2.json")]
+    mine += [tmp_path / "samples" / "samples_holiday.png",
+             tmp_path / "anomaly" / "my-score" / "anomaly.json"]
+    (tmp_path / "anomaly" / "my-score").mkdir(parents=True)
+    for path in mine:
+        path.write_text("mine")
+    lae_written = [tmp_path / "inpaint" / "centre.json",
+                   tmp_path / "inpaint" / "train-patches_4_0.5.png",
+                   tmp_path / "anomaly" / "nll-iwae-vs-mnist" / "anomaly.json"]
+    (tmp_path / "anomaly" / "nll-iwae-vs-mnist").mkdir()
+    for path in lae_written:
+        path.write_text("lae's")
     assert main(args + ["--overwrite"]) == 0
     assert (tmp_path / "analysis.py").read_text() == "print('mine')"
     assert (tmp_path / "checkpoints" / "my_notes.txt").read_text() == "mine too"
+    assert all(path.read_text() == "mine" for path in mine)
+    assert not any(path.exists() for path in lae_written)
     assert (tmp_path / MANIFEST).is_file() and (tmp_path / "checkpoints" / "last.pt").is_file()
 
 
