@@ -19,7 +19,7 @@ from lae.commands.base import (
     test_images,
     write_json,
 )
-from lae.errors import ConfigError
+from lae.errors import ConfigError, DataError
 from lae.files import atomic_write
 
 RESULTS, PER_IMAGE = "anomaly.json", "anomaly_scores.npz"
@@ -78,7 +78,14 @@ def _images_and_labels(run: Any, args: argparse.Namespace):
     other_cfg.name, other_cfg.path, other_cfg.mask = args.against, None, ""
     other_cfg.holdout_class, other_cfg.holdout_split = None, "official"
     other_cfg.data_dir = args.against_data_dir
-    other = load_dataset(other_cfg).test
+    try:
+        other = load_dataset(other_cfg).test
+    except (ConfigError, DataError) as exc:  # named for this command's options
+        text = str(exc).replace("data.name=", "--against ").replace(
+            "pass --download (download=True) to fetch it into",
+            "fetch it with lae train --download into").replace(
+            "--data-dir PATH (data_dir=PATH)", "--against-data-dir PATH")
+        raise type(exc)(f"--against {args.against}: {text}") from None
     if tuple(other.shape[1:]) != tuple(x.shape[1:]):
         raise ConfigError(f"--against {args.against}: its images have shape "
                           f"{tuple(other.shape[1:])}, the run's {tuple(x.shape[1:])}")
@@ -86,6 +93,51 @@ def _images_and_labels(run: Any, args: argparse.Namespace):
     is_anomaly = torch.cat([torch.zeros(len(x), dtype=torch.bool),
                             torch.ones(len(other), dtype=torch.bool)]).to(x.device)
     return torch.cat([x, other]), is_anomaly
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Options that do not go with the chosen score or with each other, before any work."""
+    corrected = args.score in ("complexity", "likelihood-ratio")
+    if args.score == "likelihood-ratio" and args.background is None:
+        raise ConfigError("--score likelihood-ratio needs --background RUN (the same model "
+                          "trained on the same data with --data.noise_fraction=MU, e.g. 0.2)")
+    if args.background is not None and args.score != "likelihood-ratio":
+        raise ConfigError(f"--background is the likelihood-ratio score's background model; "
+                          f"--score {args.score} does not use it")
+    if args.likelihood != "auto" and not corrected:
+        raise ConfigError(f"--likelihood chooses what the complexity and likelihood-ratio "
+                          f"scores correct; --score {args.score} does not use it")
+    if args.last_checkpoints > 1 and args.checkpoint != "last":
+        raise ConfigError(f"--last-checkpoints {args.last_checkpoints} averages the last "
+                          f"epoch checkpoints, so --checkpoint {args.checkpoint} would be "
+                          f"ignored; give one of them")
+
+
+def _background(run: Any, path: str) -> Any:
+    """The likelihood-ratio score's background model: the run's own model, trained on its own
+    data with values perturbed (data.noise_fraction > 0), checked before any work."""
+    from dataclasses import asdict
+
+    from lae.train import load_run
+
+    background = load_run(path)
+    if background.config.model.name != run.config.model.name:
+        raise ConfigError(f"--background {path} is a {background.config.model.name!r} model, "
+                          f"the run a {run.config.model.name!r}: the ratio compares one model "
+                          f"trained on clean and on perturbed data")
+    mu = background.config.data.noise_fraction
+    if not mu > 0:
+        raise ConfigError(f"--background {path} was trained on unperturbed data "
+                          f"(data.noise_fraction={mu}); train the background with "
+                          f"--data.noise_fraction=MU, e.g. 0.2")
+    ignore = {"noise_fraction", "data_dir", "download", "path"}
+    mine, theirs = asdict(run.config.data), asdict(background.config.data)
+    differ = sorted(k for k in mine if k not in ignore and mine[k] != theirs.get(k))
+    if differ:
+        raise ConfigError(f"--background {path} was trained on other data than the run: "
+                          + ", ".join(f"data.{k} {theirs.get(k)!r} (the run: {mine[k]!r})"
+                                      for k in differ))
+    return background.model
 
 
 def _checkpoints(args: argparse.Namespace) -> list[str]:
@@ -109,10 +161,7 @@ def run(args: argparse.Namespace) -> int:
     from lae.tasks import anomaly_scores, best_likelihood, detection_metrics
     from lae.train import find_checkpoint, load_run
 
-    if (args.score == "likelihood-ratio") != (args.background is not None):
-        raise ConfigError("--score likelihood-ratio needs --background RUN (the same model "
-                          "trained with --data.noise_fraction=MU, e.g. 0.2), and --background "
-                          "belongs to that score alone")
+    _check_options(args)
     checkpoints = _checkpoints(args)
     run = load_task_run(args)
     digit = run.config.data.holdout_class
@@ -121,12 +170,24 @@ def run(args: argparse.Namespace) -> int:
                           f"--data.holdout_class=D (and --data.holdout_split=zenati for the "
                           f"published MNIST split) on a labelled dataset, or give --against "
                           f"DATASET")
-    background = load_run(args.background).model if args.background else None
+    if args.against is not None and args.against == run.config.data.name:
+        raise ConfigError(f"--against {args.against}: that is the run's own dataset, so the same "
+                          f"images would be both the normals and the anomalies; give another "
+                          f"dataset of the same image shape")
+    if args.score == "complexity" and len(run.model.spec.shape) != 3:
+        raise ConfigError(f"--score complexity compresses images as PNG; {run.run_dir} models "
+                          f"points of shape {tuple(run.model.spec.shape)}")
+    background = _background(run, args.background) if args.background else None
     name = args.score + (f"-vs-{args.against}" if args.against else "")
     out = Path(args.out) if args.out else run.run_dir / "anomaly" / name
     paths = [out / RESULTS, out / PER_IMAGE]
     refuse_existing(paths, args.overwrite)  # both, before any work
     x, is_anomaly = _images_and_labels(run, args)
+    if is_anomaly.all() or not is_anomaly.any():
+        kind = "anomalies" if is_anomaly.all() else "normal"
+        raise ConfigError(f"the {len(is_anomaly)} test images chosen (--n-examples "
+                          f"{args.n_examples}) are all {kind}: the metrics need both; raise "
+                          f"--n-examples (0: all)")
     check_output_folder(out)
     total = None
     for checkpoint in checkpoints:

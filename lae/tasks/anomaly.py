@@ -178,6 +178,9 @@ def detection_metrics(is_anomaly: Tensor, scores: Tensor) -> dict[str, Any]:
         raise ValueError(f"{int((~np.isfinite(s)).sum())} anomaly scores are not finite")
     if y.all() or not y.any():
         raise ConfigError("anomaly metrics need both normal and anomalous test images")
+    if np.ptp(s) == 0:  # every image tied: auc(recall, precision) would credit the ties
+        raise ConfigError(f"every anomaly score is {s[0]:.6g}: the score tells no image from "
+                          f"another, so there is nothing to measure")
     precision, recall, _ = precision_recall_curve(y, s)
     return {"auprc": float(auc(recall, precision)),
             "average_precision": float(average_precision_score(y, s)),

@@ -124,6 +124,29 @@ def test_likelihood_ratio_and_complexity_from_the_command_line(tmp_path, capsys)
     per_image = np.load(run / "anomaly" / "complexity" / "anomaly_scores.npz")
     assert detection_metrics(torch.from_numpy(per_image["is_anomaly"]),
                              torch.from_numpy(per_image["score"])) == res["metrics"]
+    # backgrounds and options that do not fit are refused before any work (were: a traceback
+    # after scoring the run, or a believable AUROC from mismatched models or data)
+    other = tmp_path / "other"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(other), "--data.noise_fraction=0.2",
+                 "--data.scale=-11", *common]) == 0
+    lr = ["anomaly", str(run), "--score", "likelihood-ratio", "--out", str(tmp_path / "lr")]
+    for argv, message in [
+            (lr + ["--background", str(run)], "unperturbed data"),  # itself: every score 0
+            (lr + ["--background", str(other)], "data.scale"),
+            (["anomaly", str(run), "--score", "nll-iwae", "--background", str(background)],
+             "does not use it"),
+            (["anomaly", str(run), "--likelihood", "nll-ais"], "does not use it"),
+            (["anomaly", str(run), "--last-checkpoints", "2", "--checkpoint", "1"], "ignored"),
+            (["anomaly", str(run), "--against", "digits"], "own dataset"),
+            (["anomaly", str(run), "--against", "nosuchset"], "--against nosuchset"),
+            (["anomaly", str(run), "--n-examples", "2"], "raise --n-examples")]:
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "lr").exists()
+    with pytest.raises(Exception, match="tells no image from another"):
+        detection_metrics(torch.tensor([False, True, False]), torch.zeros(3))
     # the outputs are lae's: --overwrite of the run removes them with the rest
     assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--overwrite", *common]) == 0
     assert not (run / "anomaly").exists()
