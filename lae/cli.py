@@ -60,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     # line, and this entry point (lae train --nproc runs it in each process)
     args.overrides, args.argv, args.main = list(extra), argv, main
     if args.command == "train":  # a job scheduler's stop is a Ctrl-C: same message, same resume
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        # a process of lae train --nproc is stopped by SIGTERM when another one failed or its
+        # launcher died: the launcher says why, so it leaves quietly (a KeyboardInterrupt raised
+        # inside a finalizer printed "Exception ignored ... Traceback")
+        worker = bool(os.environ.get(ERROR_FILE_ENV))
+        signal.signal(signal.SIGTERM, _exit_quietly if worker else _raise_keyboard_interrupt)
     try:
         return command.run(args) if command else args.toy_func(args)
     except LaeError as exc:
@@ -84,10 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"model.net.hidden)")
         return 2
     except KeyboardInterrupt:
-        nproc = f" --nproc {args.nproc}" if getattr(args, "nproc", 1) > 1 else ""
-        hint = (f"; continue from the last finished epoch with: lae train {args.config} --out "
-                f"{args.out} --resume{nproc}" if args.command == "train" else "")
-        _report(f"interrupted{hint}")
+        _report(f"interrupted{_train_resume_hint(args) if args.command == 'train' else ''}")
         return 130
 
 
@@ -102,8 +103,29 @@ def _report(line: str) -> None:
         print(line, file=sys.stderr)
 
 
+def _train_resume_hint(args: argparse.Namespace) -> str:
+    """How to go on after an interrupted lae train: --resume when an epoch was kept, else start
+    again (the folder holds nothing to resume)."""
+    from lae.train.rundir import CHECKPOINT_DIR, LAST
+
+    nproc = f" --nproc {args.nproc}" if getattr(args, "nproc", 1) > 1 else ""
+    out = Path(args.out)
+    if (out / CHECKPOINT_DIR / LAST).is_file():
+        return (f"; continue from the last finished epoch with: lae train {args.config} --out "
+                f"{args.out} --resume{nproc}")
+    again = " --overwrite" if out.exists() else ""
+    return (f" before its first epoch ended, so nothing was kept; start again with: lae train "
+            f"{args.config} --out {args.out}{again}{nproc}")
+
+
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    """Leave at once (checkpoints are written atomically, with signals held meanwhile)."""
+    sys.stderr.flush()
+    os._exit(128 + signum)
 
 
 def _is_out_of_memory(exc: RuntimeError) -> bool:

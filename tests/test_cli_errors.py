@@ -120,6 +120,28 @@ def test_sigterm_stops_training_like_ctrl_c_with_the_resume_hint(tmp_path):
     assert "interrupted" in err and "--resume" in err and "Traceback" not in err
 
 
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
+def test_a_stop_before_the_first_epoch_ended_says_to_start_again_not_to_resume(tmp_path):
+    # was: "continue from the last finished epoch with ... --resume", which then failed
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--out", str(run),
+         "--train.epochs=2", "--data.n_toy=2000000", "--train.progress=false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "metrics.jsonl").exists():  # training has started
+            assert proc.poll() is None and time.monotonic() < deadline, "training ended early"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert not (run / "checkpoints" / "last.pt").exists()
+    assert proc.returncode == 130 and "nothing was kept" in err and "--overwrite" in err, err
+    assert "--resume" not in err
+
+
 @pytest.mark.parametrize("argv,flag", [
     (["anomaly", "RUN", "--score", "nll-iwae", "--k", "0"], "--k"),
     (["anomaly", "RUN", "--k", "-5"], "--k"),

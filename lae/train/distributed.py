@@ -247,6 +247,11 @@ def run_local_processes(fn: Callable[..., int], nproc: int, *args: Any,
     # torch's own "Terminating process N via signal SIGTERM" for the processes it stops once one
     # has failed: the launcher says what failed
     logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
+    # nor the resource tracker's "leaked semaphore objects" at exit, which a process killed by a
+    # signal always leaves (the tracker is a process of its own: it reads the environment)
+    warn = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(
+        filter(None, [warn, "ignore:resource_tracker:UserWarning"]))
     mp.start_processes(_local_process,
                        args=(nproc, free_port(), fn, args, report_dir, os.getpid()),
                        nprocs=nproc, join=True, start_method="spawn")

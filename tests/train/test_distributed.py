@@ -266,3 +266,4 @@ def test_a_killed_launcher_takes_its_processes_with_it_and_a_killed_process_is_n
             assert ("was stopped by signal SIGKILL" in err or "died without a word" in err), err
             assert "training process 1 of 2" in err and "--resume --nproc 2" in err
             assert err.count("error:") == 1 and "Traceback" not in err
+            assert "Exception ignored" not in err and "leaked" not in err, err
