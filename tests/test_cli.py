@@ -49,6 +49,7 @@ def test_train_sample_eval_report_end_to_end(tmp_path, fast_overrides, capsys):
 @pytest.mark.parametrize("args,message", [
     (["train", "vae-toy2d", "--model.latent_dimm=3"], "unknown key model.latent_dimm"),
     (["train", "vae-nope"], "unknown preset 'vae-nope'"),
+    (["train", "vae-toy2d", "--resume", "--overwrite"], "give one of them"),  # was: resumed
     (["train", "vae-toy2d", "--data.name=cifar11"], "cifar11"),
     (["sample", "{tmp}/missing", "--out", "{tmp}/x.png"], "does not exist"),
 ])

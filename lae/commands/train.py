@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     from lae.train.config import config_from_dict, merge, parse_overrides, read_yaml
 
     run_dir, overrides = Path(args.out), list(args.overrides)
+    if args.resume and args.overwrite:
+        raise ConfigError(f"--resume continues the run in {run_dir} and --overwrite replaces "
+                          f"it: give one of them")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # start the processes here
         return _train_on_local_processes(args)
     if args.data_dir is not None:

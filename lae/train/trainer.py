@@ -75,6 +75,13 @@ EPOCH_METRICS = ["elbo", "iwae", "langevin-bound", "mse"]
 STOPPING_KEYS = ("nll_ais_nats", "nll_iwae_nats", "nll_langevin_bound_nats", "neg_elbo_nats")
 
 
+def _logs_own_bound(model: LatentModel) -> bool:
+    """Whether the per-epoch record has a bound through the model's own inference (without AIS):
+    IWAE and the ELBO through a trained q under a normalised prior, or a Langevin bound."""
+    return model.has_langevin_bound or (model.has_proposal and model.proposal_is_inference
+                                        and model.prior.normalized)
+
+
 
 
 def _is_max(key: str) -> bool:
@@ -121,6 +128,11 @@ class Trainer:
         training_noise = batch_noise(cfg.data, self.splits)
         check_model_fits(cfg, self.spec, self.device)
         self.model: LatentModel = build_model(cfg.model, self.spec).to(self.device)
+        if tc.patience and not tc.eval_ais_temps and not _logs_own_bound(self.model):
+            # known now: refused before the run folder exists (was: after the first epoch)
+            raise ConfigError(f"train.patience={tc.patience}: {cfg.model.name} logs no bound "
+                              f"to stop on (one of {', '.join(STOPPING_KEYS)}); set "
+                              "train.eval_ais_temps (e.g. 100) for a per-epoch AIS NLL")
         if checkpoint is None:  # e.g. a Bernoulli decoder's output bias at the data's mean logit
             self.model.init_from_data(self.splits.train)
         if tc.compile:

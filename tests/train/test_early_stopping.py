@@ -54,9 +54,12 @@ def test_a_run_stops_after_patience_epochs_without_a_better_validation_bound(
 
 def test_a_model_without_a_bound_needs_ais_to_stop_on(tmp_path, fast_overrides):
     # the LAE's IWAE and ELBO go through a hand-set q and are not logged: nothing to stop on
+    # known from the config: refused before the run folder is made (was: after the first
+    # epoch, leaving a folder that --resume could not continue)
     with pytest.raises(ConfigError, match=r"logs no bound to stop on.*train.eval_ais_temps"):
         Trainer(_cfg(fast_overrides, "model.name=lae", "model.mala_steps=1", "data.val_size=100",
-                     "train.patience=1"), tmp_path / "lae").fit()
+                     "train.patience=1"), tmp_path / "lae")
+    assert not (tmp_path / "lae").exists()
     run = tmp_path / "lae-ais"
     Trainer(_cfg(fast_overrides, "model.name=lae", "model.mala_steps=1", "data.val_size=100",
                  "train.patience=1", "train.eval_ais_temps=3", "train.eval_ais_chains=2"),
