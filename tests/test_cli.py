@@ -69,6 +69,10 @@ def test_expected_errors_print_one_line_and_exit_2(tmp_path, capsys, args, messa
     (["--ais-temps", "0"], "--ais-temps must be >= 1"),
     # every count has a ceiling: a typo of a few digits would run for weeks
     (["--ais-temps", "10000000"], "--ais-temps must be <= 1000000"),
+    # a setting no chosen metric reads (was: silently ignored)
+    (["--metrics", "iwae", "--mse-inference", "mode"], "--mse-inference changes only mse"),
+    (["--metrics", "mse", "--mse-start", "prior"], "not by --mse-inference infer"),
+    (["--metrics", "mse", "--ais-temps", "10"], "--ais-temps changes only nll-ais, bdmc"),
     (["--k", "100000000"], "--k must be <= 1000000"),
     (["--ais-step-size", "-0.1"], "--ais-step-size must be a finite number > 0"),
     (["--n-examples", "-5"], "--n-examples must be >= 0"),

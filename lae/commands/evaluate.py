@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from lae.data import evenly_spaced, load_dataset
     from lae.eval.metrics import METRICS, evaluate, settings_from_arguments
     from lae.eval.plots import read_metrics
+    from lae.eval.registry import refuse_unused_settings
     from lae.eval.results import merge_results, read_results, refuse_other_results
     from lae.train import load_run
 
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         what = f"unknown metric(s) {unknown}" if unknown else "no metric named"
         raise ConfigError(f"--metrics: {what}; choices: {', '.join(sorted(METRICS))}")
     settings = settings_from_arguments(args)  # bad settings fail before any work
+    refuse_unused_settings(settings, names)
     run = load_run(args.run_dir, args.checkpoint)
     refuse_foreign_checkpoint(run, args.out)
     model_overrides = evaluation_overrides(run, args.set)

@@ -135,6 +135,11 @@ def mse_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Resu
             recon = model.decode(reconstruction_latents(model, xb, s, g)).mean
         diff = model.spec.to_unit(recon) - model.spec.to_unit(xb)
         errors.append(diff.pow(2).flatten(1).mean(1).cpu())
+    errors = torch.cat(errors)
+    if s.mse_inference == "noise-free" and not torch.isfinite(errors).all():
+        bad = int((~torch.isfinite(errors)).sum())
+        raise ConfigError(f"mse: the noise-free chain diverged on {bad} of {len(errors)} "
+                          f"examples at --mse-step-size {s.mse_step_size:g}; use a smaller step")
     # Images are compared on [0, 1]; continuous points (2-D toys) on their own scale; a protocol
     # other than infer() is named in the key, so that results.json keeps each beside the others
     protocol = {"infer": "", "mode": "mode_", "noise-free": "noise_free_"}[s.mse_inference]
@@ -146,7 +151,7 @@ def mse_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Resu
         "noise-free": f"{s.mse_steps} noise-free Langevin steps of size {s.mse_step_size:g} "
                       f"from {'a prior draw' if s.mse_start == 'prior' else 'infer(x)'}, then "
                       f"decoder mean"}[s.mse_inference]
-    return {key: summarize(torch.cat(errors), inference=described)}
+    return {key: summarize(errors, inference=described)}
 
 
 def _ais_kwargs(s: EvalSettings) -> dict[str, Any]:

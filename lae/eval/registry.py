@@ -111,6 +111,43 @@ class EvalSettings:
                                   f"{value!r}")
 
 
+_AIS = ("nll-ais", "bdmc")
+# the metrics each setting changes (batch_size and seed: every metric); a setting given with none
+# of them is an error (refuse_unused_settings), not silently ignored
+USED_BY: dict[str, tuple[str, ...]] = {
+    "k": ("iwae",), "elbo_samples": ("elbo", "langevin-bound"),
+    **{f"ais_{k}": _AIS for k in ("chains", "temps", "schedule", "kernel", "leapfrog",
+                                  "step_size")},
+    "bdmc_n_sim": ("bdmc",),
+    **{f"posterior_{k}": ("posterior",) for k in ("samples", "ref_chains", "ref_steps",
+                                                  "ref_warmup", "ref_start")},
+    "fd_samples": ("fd",), "fd_bootstrap": ("fd",),
+    "probe_train": ("probe",), "probe_C": ("probe",), "probe_max_iter": ("probe",),
+    "interp_pairs": ("interp",), "interp_steps": ("interp",),
+    **{f"mse_{k}": ("mse",) for k in ("inference", "steps", "step_size", "start")},
+}
+# mse's protocol settings and the protocols that read them
+_MSE_PROTOCOLS = {"mse_steps": ("mode", "noise-free"), "mse_step_size": ("mode", "noise-free"),
+                  "mse_start": ("noise-free",)}
+
+
+def refuse_unused_settings(settings: EvalSettings, metrics: list[str]) -> None:
+    """A ConfigError naming each setting changed from its default that none of ``metrics``
+    reads (or, for mse's protocol settings, that the chosen ``mse_inference`` does not)."""
+    for f in fields(settings):
+        value, flag = getattr(settings, f.name), "--" + f.name.replace("_", "-")
+        if value == f.default:
+            continue
+        used_by = USED_BY.get(f.name)
+        if used_by is not None and not set(used_by) & set(metrics):
+            raise ConfigError(f"{flag} changes only {', '.join(used_by)}, and --metrics has "
+                              f"{', '.join(metrics)}")
+        readers = _MSE_PROTOCOLS.get(f.name)
+        if readers is not None and settings.mse_inference not in readers:
+            raise ConfigError(f"{flag} is read by the mse protocol(s) {', '.join(readers)}, "
+                              f"not by --mse-inference {settings.mse_inference}")
+
+
 def add_settings_arguments(parser: Any) -> None:
     """Add one ``--flag`` per :class:`EvalSettings` field to an argparse parser."""
     for f in fields(EvalSettings):

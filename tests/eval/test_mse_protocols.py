@@ -58,3 +58,15 @@ def test_the_noise_free_protocol_is_plain_gradient_descent_from_its_start():
     _, short = _mse(vae, x, mse_inference="noise-free", mse_steps=1,
                     mse_step_size=1 / curvature, mse_start="prior")
     assert short["value"] > exact + 1e-3
+
+
+def test_a_diverged_noise_free_chain_is_an_error_naming_the_step():
+    # was: nan +- nan written as the result, exit 0
+    import pytest
+
+    from lae.errors import ConfigError
+
+    vae, lg = _linear_vae()
+    x = lg.sample_x(8, generator=torch.Generator().manual_seed(3))
+    with pytest.raises(ConfigError, match="diverged.*--mse-step-size 1e"):
+        _mse(vae, x, mse_inference="noise-free", mse_steps=200, mse_step_size=1e6)
