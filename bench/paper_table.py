@@ -37,6 +37,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from lae.eval.registry import USED_BY
+
 
 def lae(args: list[str], log: Path, threads: int) -> float:
     """Run ``lae ARGS`` with its output appended to ``log``; returns wall-clock seconds."""
@@ -156,10 +158,13 @@ def main() -> None:
         elif (run / "config.yaml").is_file():  # stopped inside its first epoch: nothing to keep
             train.append("--overwrite")
         train_s = lae(train, log, threads)
+        # only the settings of the metrics asked for (lae eval refuses the others)
+        chosen = set(args.metrics.split(","))
+        settings = [f"--{name.replace('_', '-')}={value}" for name, value in (
+            ("k", args.k), ("ais_chains", args.ais_chains), ("ais_temps", args.ais_temps),
+            ("bdmc_n_sim", args.bdmc_n_sim)) if chosen & set(USED_BY[name])]
         eval_s = lae(["eval", str(run), "--checkpoint", args.checkpoint, "--metrics", args.metrics,
-                      "--k", str(args.k), "--n-examples", str(args.n_examples),
-                      "--ais-chains", str(args.ais_chains), "--ais-temps", str(args.ais_temps),
-                      "--bdmc-n-sim", str(args.bdmc_n_sim), *data_dir], log, threads)
+                      "--n-examples", str(args.n_examples), *settings, *data_dir], log, threads)
         timings[run.name] = {"train_s": round(train_s, 1), "eval_s": round(eval_s, 1),
                              "threads": threads, "jobs": args.jobs, "epochs": args.epochs,
                              **epochs_trained(run / "metrics.jsonl")}

@@ -21,7 +21,8 @@ def run(tmp_path_factory):
 
 
 def _eval(run, *flags):
-    return main(["eval", str(run), "--n-examples", "20", "--k", "5", *flags])
+    k = ["--k", "5"] if "iwae" in flags else []  # a setting no chosen metric reads is refused
+    return main(["eval", str(run), "--n-examples", "20", *k, *flags])
 
 
 def test_a_later_eval_adds_its_metrics_to_the_runs_results(run):
@@ -119,6 +120,13 @@ def test_a_damaged_config_is_an_error_line_for_report(run, tmp_path, capsys):
         assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 2
         err = capsys.readouterr().err
         assert "config.yaml" in err and "Traceback" not in err
+        # eval and the task commands too (were: the file ignored, and with it the check that
+        # the checkpoint is the model the run trained)
+        for argv in (["eval", str(run), "--metrics", "mse", "--out", str(tmp_path / "r.json")],
+                     ["inpaint", str(run), "--steps", "2", "--out", str(tmp_path / "inp")]):
+            assert main(argv) == 2, argv
+            err = capsys.readouterr().err
+            assert "config.yaml is damaged" in err and "Traceback" not in err, err
     finally:
         (run / "config.yaml").write_text(saved)
 

@@ -15,14 +15,26 @@ from lae.train.config import Config, config_from_dict
 
 
 def _run_model_name(run_dir: Path) -> str | None:
-    """model.name in the run's config.yaml, or None where the file is missing or unreadable
-    (the checkpoint's own config then stands alone)."""
+    """model.name in the run's config.yaml, or None where the file is missing or empty or names
+    no model (the checkpoint's own config then stands alone). A file that is not YAML is an
+    error: it was damaged, and the check it carries (which model the run trained) would be
+    skipped."""
     import yaml
 
+    path = run_dir / "config.yaml"
     try:
-        raw = yaml.safe_load((run_dir / "config.yaml").read_text())
+        text = path.read_text()
+    except OSError:
+        return None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RunDirError(f"{path} is damaged ({first}); restore it (the checkpoint holds the "
+                          f"run's config) or remove it") from None
+    try:
         name = raw["model"]["name"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
     return name if isinstance(name, str) else None
 
