@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,13 @@ def run(args: argparse.Namespace) -> int:
     generator = torch.Generator(device=x.device).manual_seed(args.seed)
     result = inpaint(run.model, x, mask, steps=args.steps, step_size=args.step_size,
                      generator=generator)
+    acceptance = float(result.acceptance.double().nanmean()) if args.steps else None
+    warnings = []
+    if acceptance is not None and acceptance < 0.01:  # the fill is where the chain started
+        warnings.append(f"the chain accepted {acceptance:.1%} of its {args.steps} proposals at "
+                        f"--step-size {args.step_size:g}: the fill is (nearly) the model's own "
+                        f"inference, not a posterior sample; use a smaller --step-size")
+        print(f"warning: {warnings[-1]}", file=sys.stderr)
     picture = save_inpainting_grid(run.model, x, mask, result.filled, out / f"{stem}.png")
     mse, psnr = result.mse_missing.double().cpu(), result.psnr_missing.double().cpu()
     # the baseline: every missing value filled with the training set's mean at that position
@@ -117,9 +125,8 @@ def run(args: argparse.Namespace) -> int:
             "mse_observed_decoder_01": {
                 "value": float(result.mse_observed.double().mean()), "n": n},
             "mean_fill_mse_missing_01": _mean_and_stderr(baseline),
-            "mala_acceptance": float(result.acceptance.double().nanmean())
-            if args.steps else None},
-        "picture": str(picture) if picture else None})
+            "mala_acceptance": acceptance},
+        "warnings": warnings, "picture": str(picture) if picture else None})
     return 0
 
 

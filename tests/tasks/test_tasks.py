@@ -148,8 +148,13 @@ def test_anomaly_and_inpaint_from_the_command_line(tmp_path, capsys):
                  "--n-examples", "10"]) == 0
     res = json.loads((run / "inpaint" / "bottom.json").read_text())
     assert res["missing_fraction"] == 0.5 and res["metrics"]["mse_missing_01"]["n"] == 10
-    assert (run / "inpaint" / "bottom.png").stat().st_size > 0
+    assert (run / "inpaint" / "bottom.png").stat().st_size > 0 and res["warnings"] == []
+    # a chain that never moves says so (was: exit 0, the fill the model's inference, silently)
     capsys.readouterr()
+    assert main(["inpaint", str(run), "--mask", "bottom", "--steps", "4", "--n-examples", "10",
+                 "--step-size", "1e30", "--out", str(tmp_path / "stuck")]) == 0
+    assert "accepted 0.0% of its 4 proposals" in capsys.readouterr().err
+    assert json.loads((tmp_path / "stuck" / "bottom.json").read_text())["warnings"]
     other = tmp_path / "plain"
     assert main(["train", "vae-toy2d", "--out", str(other), "--train.epochs=1",
                  "--data.n_toy=200", "--train.progress=false", "--train.eval_size=20",
