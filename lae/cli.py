@@ -26,8 +26,10 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from lae.commands import COMMANDS
+from lae.commands.base import forget_made_folders, remove_unused_folders
 from lae.errors import ERROR_FILE_ENV, LaeError
 from lae.toy.cli import add_toy_commands
 
@@ -65,6 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         # inside a finalizer printed "Exception ignored ... Traceback")
         worker = bool(os.environ.get(ERROR_FILE_ENV))
         signal.signal(signal.SIGTERM, _exit_quietly if worker else _raise_keyboard_interrupt)
+    code = _run(command, args)
+    if code:  # failed or interrupted: no empty output folder stays behind
+        remove_unused_folders()
+    forget_made_folders()
+    return code
+
+
+def _run(command: Any, args: argparse.Namespace) -> int:
+    """The command's exit status; the errors a user can act on become one line, not a
+    traceback."""
     try:
         return command.run(args) if command else args.toy_func(args)
     except LaeError as exc:

@@ -50,11 +50,13 @@ def test_train_sample_eval_report_end_to_end(tmp_path, fast_overrides, capsys):
     (["train", "vae-toy2d", "--model.latent_dimm=3"], "unknown key model.latent_dimm"),
     (["train", "vae-nope"], "unknown preset 'vae-nope'"),
     (["train", "vae-toy2d", "--resume", "--overwrite"], "give one of them"),  # was: resumed
+    (["train", "vae-toy2d", "--data-dir", "{tmp}/afile"], "is a file"),  # was: "fetch it into"
     (["train", "vae-toy2d", "--data.name=cifar11"], "cifar11"),
     (["sample", "{tmp}/missing", "--out", "{tmp}/x.png"], "does not exist"),
 ])
 def test_expected_errors_print_one_line_and_exit_2(tmp_path, capsys, args, message):
     args = [a.format(tmp=tmp_path) for a in args]
+    (tmp_path / "afile").write_text("not a folder")
     if args[0] == "train":
         args += ["--out", str(tmp_path / "run")]
     assert main(args) == 2

@@ -76,17 +76,40 @@ def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
                        f"{'it' if len(existing) == 1 else 'them'} (or choose another --out)")
 
 
+# the folders check_output_folder made, deepest last: removed again if a command fails or is
+# interrupted before writing into them (remove_unused_folders), so no empty --out stays behind
+_MADE_FOLDERS: list[Path] = []
+
+
 def check_output_folder(folder: Path, what: str = "") -> None:
     """A folder the command will write into (``what``, for the message: "the results"): not a
     file, and writable (made if missing)."""
     if folder.exists() and not folder.is_dir():
         raise LaeError(f"cannot write {what} to {folder}: it is a file" if what else
                        f"--out {folder} is a file; this command writes a folder")
+    made = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
     try:
         check_writable(folder)
     except OSError as exc:
         raise LaeError(f"cannot write {what or 'anything'} to {folder}: "
                        f"{exc.strerror or exc}") from None
+    _MADE_FOLDERS.extend(made)
+
+
+def forget_made_folders() -> None:
+    """A command finished: the folders it made are its outputs'."""
+    _MADE_FOLDERS.clear()
+
+
+def remove_unused_folders() -> None:
+    """Remove the folders :func:`check_output_folder` made that are still empty (called when a
+    command failed or was interrupted)."""
+    while _MADE_FOLDERS:
+        folder = _MADE_FOLDERS.pop()
+        try:
+            folder.rmdir()  # only if empty
+        except OSError:
+            pass
 
 
 def write_json(path: Path, results: dict[str, Any], echo: bool = True) -> None:

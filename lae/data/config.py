@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -96,6 +97,10 @@ class DataConfig:
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"data.{key}={_show(value)} is not valid; expected a path "
                                   "(a string) or null")
+        if self.data_dir is not None and Path(self.data_dir).exists() and not Path(
+                self.data_dir).is_dir():
+            raise ConfigError(f"data.data_dir (--data-dir) {self.data_dir} is a file; expected "
+                              f"the folder that holds (or will hold) the dataset's files")
         if not isinstance(self.download, bool):
             raise ConfigError(f"data.download={_show(self.download)} is not valid; expected "
                               "true or false")

@@ -228,6 +228,15 @@ class Trainer:
                 self.lock.close()
         if self.writer is not None:
             self.writer.close()
+        if not record:  # nothing trained (a resumed run already at its end): say why
+            tests = [r for r in read_metrics(self.metrics_path) if r.get("split") == "test"]
+            record = tests[-1] if tests else {}
+            why = (f"it stopped early after epoch {self.epoch} (train.patience: no better "
+                   f"validation bound since epoch {self.best_epoch})"
+                   if self.epoch < tc.epochs else f"it has trained train.epochs={tc.epochs}")
+            if self.procs.is_main:
+                tqdm.write(f"nothing to train: {why}; raise train.epochs (and train.patience) "
+                           f"to go on")
         return record
 
     def train_epoch(self, epoch: int) -> None:

@@ -193,6 +193,16 @@ def test_task_commands_run_twice_refuse_before_any_work_and_keep_their_outputs_w
     err = capsys.readouterr().err
     assert "anomaly.json" in err and "anomaly_scores.npz" in err and "--overwrite" in err
     assert {f: f.read_bytes() for f in files} == before
+    # a command interrupted before it wrote anything leaves no empty --out folder behind
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lae.tasks, "inpaint", interrupted)
+    monkeypatch.setattr(lae.tasks, "anomaly_scores", interrupted)
+    for argv in (["inpaint", str(run), "--steps", "3", "--out", str(tmp_path / "a" / "b")],
+                 ["anomaly", str(run), "--out", str(tmp_path / "c")]):
+        assert main(argv) == 130
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
     # one output of the pair missing: still refused, the other kept
     (run / "inpaint" / "centre.json").unlink()
     assert main(["inpaint", str(run), "--steps", "3", "--n-examples", "6"]) == 2

@@ -22,7 +22,7 @@ def test_patience_needs_a_validation_split(tmp_path, fast_overrides):
 
 
 def test_a_run_stops_after_patience_epochs_without_a_better_validation_bound(
-        tmp_path, fast_overrides):
+        tmp_path, fast_overrides, capsys):
     # lr 0.05 makes the toy VAE's validation bound go up and down from the first epochs, so
     # the run stops well before train.epochs (the runs are deterministic on the CPU: this is
     # not a matter of chance)
@@ -46,7 +46,10 @@ def test_a_run_stops_after_patience_epochs_without_a_better_validation_bound(
     assert load_run(run, "best").epoch == best and load_run(run).epoch == last
     # a stopped run has nothing left to train: resuming it changes nothing
     before = load_run(run).model.state_dict()
-    Trainer(cfg, run, resume=True).fit()
+    # and it says so, returning its last test record (was: {} and nothing said)
+    summary = Trainer(cfg, run, resume=True).fit()
+    assert summary["epoch"] == last and summary["split"] == "test"
+    assert "nothing to train: it stopped early after epoch" in capsys.readouterr().out
     after = load_run(run).model.state_dict()
     assert load_run(run).epoch == last
     assert all(torch.equal(before[k], after[k]) for k in before)
