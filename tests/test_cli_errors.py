@@ -38,8 +38,11 @@ def test_sample_out_needs_a_picture_suffix(run, tmp_path, capsys, name):
 
 
 def test_an_absurd_sample_count_is_refused_before_drawing(run, tmp_path, capsys):
-    assert main(["sample", str(run), "-n", "100000000000", "--out", str(tmp_path / "g.png")]) == 2
-    assert "would not fit in memory" in _error(capsys)
+    # -n is at most 10,000 (one grid picture): refused by the parser, before any drawing
+    with pytest.raises(SystemExit) as info:
+        main(["sample", str(run), "-n", "100000000000", "--out", str(tmp_path / "g.png")])
+    assert info.value.code == 2 and "<= 10000" in capsys.readouterr().err
+    assert not (tmp_path / "g.png").exists()
 
 
 def test_report_out_onto_a_file(run, tmp_path, capsys):
