@@ -61,12 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     # what a command may need besides its options: the --section.key=value items, the command
     # line, and this entry point (lae train --nproc runs it in each process)
     args.overrides, args.argv, args.main = list(extra), argv, main
-    if args.command == "train":  # a job scheduler's stop is a Ctrl-C: same message, same resume
-        # a process of lae train --nproc is stopped by SIGTERM when another one failed or its
-        # launcher died: the launcher says why, so it leaves quietly (a KeyboardInterrupt raised
-        # inside a finalizer printed "Exception ignored ... Traceback")
-        worker = bool(os.environ.get(ERROR_FILE_ENV))
-        signal.signal(signal.SIGTERM, _exit_quietly if worker else _raise_keyboard_interrupt)
+    # a job scheduler's stop (SIGTERM) is a Ctrl-C: same message, same resume, no empty --out
+    # left behind. A process of lae train --nproc is stopped by SIGTERM when another one failed
+    # or its launcher stopped: the launcher says why, so it leaves quietly (a KeyboardInterrupt
+    # raised inside a finalizer printed "Exception ignored ... Traceback")
+    worker = args.command == "train" and bool(os.environ.get(ERROR_FILE_ENV))
+    signal.signal(signal.SIGTERM, _exit_quietly if worker else _raise_keyboard_interrupt)
     code = _run(command, args)
     if code:  # failed or interrupted: no empty output folder stays behind
         remove_unused_folders()

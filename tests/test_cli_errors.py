@@ -145,6 +145,28 @@ def test_a_stop_before_the_first_epoch_ended_says_to_start_again_not_to_resume(t
     assert "--resume" not in err
 
 
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
+def test_sigterm_of_any_command_is_an_interruption_that_leaves_no_empty_folder(run, tmp_path):
+    # was: exit 143 without a word, the empty --out folder left behind
+    out = tmp_path / "new" / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lae.cli", "eval", str(run), "--metrics", "nll-ais",
+         "--ais-temps", "1000000", "--ais-chains", "64", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not out.parent.exists():  # the results folder is made before the work
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.parametrize("argv,flag", [
     (["anomaly", "RUN", "--score", "nll-iwae", "--k", "0"], "--k"),
     (["anomaly", "RUN", "--k", "-5"], "--k"),

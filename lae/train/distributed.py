@@ -252,9 +252,22 @@ def run_local_processes(fn: Callable[..., int], nproc: int, *args: Any,
     warn = os.environ.get("PYTHONWARNINGS")
     os.environ["PYTHONWARNINGS"] = ",".join(
         filter(None, [warn, "ignore:resource_tracker:UserWarning"]))
-    mp.start_processes(_local_process,
-                       args=(nproc, free_port(), fn, args, report_dir, os.getpid()),
-                       nprocs=nproc, join=True, start_method="spawn")
+    context = mp.start_processes(_local_process,
+                                 args=(nproc, free_port(), fn, args, report_dir, os.getpid()),
+                                 nprocs=nproc, join=False, start_method="spawn")
+    try:
+        while not context.join():
+            pass
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM of the launcher: stop the processes too
+        # (they were left training, the launcher waiting on them at exit)
+        for process in context.processes:
+            if process.is_alive():
+                process.terminate()
+        for process in context.processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+        raise
 
 
 def all_reduce_sum(t: Tensor) -> Tensor:

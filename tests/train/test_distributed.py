@@ -267,3 +267,24 @@ def test_a_killed_launcher_takes_its_processes_with_it_and_a_killed_process_is_n
             assert "training process 1 of 2" in err and "--resume --nproc 2" in err
             assert err.count("error:") == 1 and "Traceback" not in err
             assert "Exception ignored" not in err and "leaked" not in err, err
+
+
+def test_a_stopped_launcher_stops_its_processes(tmp_path):
+    """SIGTERM to the launcher printed "interrupted" and then waited on its processes, which
+    went on training (epoch 27 to 106 in one probe)."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--nproc", "2",
+                             *FLAGS, "--data.n_toy=20000", "--train.epochs=50",
+                             "--model.net.hidden=32", "--out", str(run)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.jsonl").is_file():  # both processes are training
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.1)
+    workers = [c for c in _children(proc.pid) if "spawn_main" in
+               Path(f"/proc/{c}/cmdline").read_text()]
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130 and "interrupted" in err, err
+    assert not any(_alive(w) for w in workers), "the training processes outlived the launcher"
+    assert "Traceback" not in err and "Exception ignored" not in err, err
