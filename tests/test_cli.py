@@ -76,6 +76,7 @@ def test_expected_errors_print_one_line_and_exit_2(tmp_path, capsys, args, messa
     (["--metrics", "mse", "--mse-start", "prior"], "not by --mse-inference infer"),
     (["--metrics", "mse", "--ais-temps", "10"], "--ais-temps changes only nll-ais, bdmc"),
     (["--k", "100000000"], "--k must be <= 1000000"),
+    (["--seed", "100000000000000000000000"], "--seed must be <= 9223372036854775807"),
     (["--ais-step-size", "-0.1"], "--ais-step-size must be a finite number > 0"),
     (["--n-examples", "-5"], "--n-examples must be >= 0"),
     (["--posterior-samples", "1"], "--posterior-samples must be >= 2"),

@@ -175,6 +175,10 @@ def test_sigterm_of_any_command_is_an_interruption_that_leaves_no_empty_folder(r
     (["anomaly", "RUN", "--k", "100000000"], "--k"),  # ran for hours per image, no bound
     (["anomaly", "RUN", "--refine-steps", "100000000"], "--refine-steps"),
     (["sample", "RUN", "-n", "100000000", "--out", "x.png"], "-n"),  # one grid of 1e8 images
+    # a seed torch cannot take was an overflow traceback
+    (["sample", "RUN", "--seed", "100000000000000000000000", "--out", "x.png"], "--seed"),
+    (["inpaint", "RUN", "--seed", "100000000000000000000000"], "--seed"),
+    (["anomaly", "RUN", "--seed", "-1"], "--seed"),
     (["anomaly", "RUN", "--n-examples", "-3"], "--n-examples"),
     (["inpaint", "RUN", "--steps", "-5"], "--steps"),
     (["inpaint", "RUN", "--steps", "100000000"], "--steps"),  # ran with no bar, memory growing

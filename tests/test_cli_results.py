@@ -139,3 +139,15 @@ def test_results_and_checkpoints_are_readable_like_every_other_file(run):
     expected = 0o666 & ~mask
     assert (run / "results.json").stat().st_mode & 0o777 == expected
     assert (run / "checkpoints" / "last.pt").stat().st_mode & 0o777 == expected
+
+
+def test_pictures_beside_results_elsewhere_are_not_replaced_unasked(run, tmp_path, capsys):
+    # was: --metrics interp / probe --out DIR/r.json replaced DIR/interpolations.png and
+    # DIR/latents_pca.png, which may be the user's
+    for metric, picture in (("interp", "interpolations.png"), ("probe", "latents_pca.png")):
+        keep = tmp_path / metric
+        keep.mkdir()
+        (keep / picture).write_text("precious")
+        assert _eval(run, "--metrics", metric, "--out", str(keep / "r.json")) == 2
+        assert picture in capsys.readouterr().err
+        assert (keep / picture).read_text() == "precious" and not (keep / "r.json").exists()

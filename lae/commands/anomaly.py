@@ -26,7 +26,7 @@ RESULTS, PER_IMAGE = "anomaly.json", "anomaly_scores.npz"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from lae.eval.registry import COUNT_MAX
+    from lae.argtypes import COUNT_MAX
     from lae.tasks import LIKELIHOODS, SCORES
 
     p.add_argument("run_dir", help="a run folder written by lae train")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lae.argtypes import count, seed  # noqa: F401 (count: the commands' argparse type)
 from lae.errors import ConfigError, LaeError
 from lae.eval.json import json_safe
 from lae.files import atomic_write, check_writable
@@ -32,20 +33,6 @@ class Command:
     overrides: bool = False
 
 
-def count(minimum: int, maximum: int | None = None, what: str = ""):
-    """An argparse type: an integer in [minimum, maximum], else an error naming the range (the
-    flag is named by argparse), before any work."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            top = f" and <= {maximum}{what}" if maximum is not None else ""
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}{top}, got "
-                                             f"{value}")
-        return value
-    return parse
 
 
 def positive_number(text: str) -> float:
@@ -137,7 +124,7 @@ def add_task_arguments(p: argparse.ArgumentParser, n_examples: int, out: str) ->
     p.add_argument("--n-examples", type=count(0), default=n_examples,
                    help=f"N evenly spaced images (0: all; default {n_examples})")
     add_checkpoint_argument(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the task's random draws "
+    p.add_argument("--seed", type=seed, default=0, help="seed of the task's random draws "
                                                        "(default 0)")
     p.add_argument("--out", default=None, help=out)
     p.add_argument("--overwrite", action="store_true", help="replace existing results")

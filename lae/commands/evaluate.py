@@ -72,6 +72,11 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:  # the default file: added to, if it is the same
         refuse_other_results(read_results(out), identity, out)
     check_output_folder(out.parent, "the results")  # fails now, not after the metrics
+    # pictures some metrics draw beside the results: in the run's folder they are lae's own
+    # (replaced like results.json's numbers); elsewhere they may be the user's
+    pictures = [out.parent / SIDE_FILES[n] for n in names if n in SIDE_FILES]
+    if out.parent.resolve() != run.run_dir.resolve():
+        refuse_existing(pictures, args.overwrite)
     if args.data_dir is not None:
         data_cfg.data_dir = args.data_dir
     splits = load_dataset(data_cfg)
@@ -112,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"WARNING (training, step {warning.get('step')}): {warning.get('message')}")
     write_json(out, results, echo=False)
     return 0
+
+
+# the pictures a metric writes next to the results file
+SIDE_FILES = {"interp": "interpolations.png", "probe": "latents_pca.png"}
 
 
 def evaluation_overrides(run: Any, items: list[str]) -> dict[str, Any]:

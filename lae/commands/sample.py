@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lae.argtypes import seed
 from lae.commands.base import Command, add_checkpoint_argument, count, refuse_existing
 from lae.errors import ConfigError
 
@@ -20,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="number of samples, drawn as one grid picture (default 64, at most 10000)")
     p.add_argument("--out", required=True, help="the PNG file to write")
     add_checkpoint_argument(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the prior draws (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
 

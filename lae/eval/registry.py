@@ -17,13 +17,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from lae.argtypes import COUNT_MAX, SEED_MAX
 from lae.errors import ConfigError
 from lae.eval.ais import KERNELS, SCHEDULES
 from lae.models import LatentModel
-
-# the largest count any setting takes: a million importance samples, temperatures or steps per
-# example is already hours per image on a CPU; a typo of a few more digits would run for weeks
-COUNT_MAX = 10**6
 
 
 def _setting(default: Any, help: str, **metadata: Any) -> Any:
@@ -45,7 +42,8 @@ class EvalSettings:
     k: int = _setting(1000, "importance samples for the IWAE bound", minimum=1)
     elbo_samples: int = _setting(10, "samples per example for the ELBO estimate", minimum=1)
     batch_size: int = _setting(100, "examples per batch", minimum=1)
-    seed: int = _setting(0, "seed of the evaluation's random numbers")
+    seed: int = _setting(0, "seed of the evaluation's random numbers", minimum=0,
+                         maximum=SEED_MAX)
     # AIS (nll-ais, bdmc; lae/eval/ais.py): cost K * ais_leapfrog decoder passes per chain
     ais_chains: int = _setting(16, "AIS chains per example (M)", minimum=1)
     ais_temps: int = _setting(1000, "AIS temperatures (K)", minimum=1)
@@ -102,8 +100,7 @@ class EvalSettings:
             if "minimum" in f.metadata and not value >= f.metadata["minimum"]:
                 raise ConfigError(f"{flag} must be >= {f.metadata['minimum']}, got {value}")
             if "maximum" in f.metadata and not value <= f.metadata["maximum"]:
-                raise ConfigError(f"{flag} must be <= {f.metadata['maximum']} (a run that "
-                                  f"would take weeks), got {value}")
+                raise ConfigError(f"{flag} must be <= {f.metadata['maximum']}, got {value}")
             if f.metadata.get("positive") and not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{flag} must be a finite number > 0, got {value}")
             if "choices" in f.metadata and value not in f.metadata["choices"]:

@@ -9,7 +9,22 @@ from __future__ import annotations
 
 import argparse
 
+from lae.argtypes import COUNT_MAX, count, positive, seed
 from lae.errors import ConfigError
+
+# the toys' counts (sizes, steps, chains): at least 1 (0 for warm-up), at most COUNT_MAX
+COUNT, COUNT_OR_0 = count(1, COUNT_MAX), count(0, COUNT_MAX)
+
+
+def _refuse_existing_outputs(npz: str | None, out: str | None) -> None:
+    """The npz and JSON report a toy would write must be new: a user's files are not replaced
+    unasked (and the check comes before the experiment, not after it)."""
+    from lae.toy.output import output_paths
+
+    existing = [str(p) for p in output_paths(npz, out) if p is not None and p.exists()]
+    if existing:
+        raise ConfigError(f"{' and '.join(existing)} already exist(s); remove it or choose "
+                          f"another --save / --out")
 
 
 def _posterior(args: argparse.Namespace) -> int:
@@ -23,6 +38,7 @@ def _posterior(args: argparse.Namespace) -> int:
                         step_size=args.step_size, mh=not args.no_mh,
                         preconditioned=args.preconditioned, feature_dim=args.feature_dim,
                         n_leapfrog=args.n_leapfrog, seed=args.seed)
+    _refuse_existing_outputs(args.save_samples, args.out)
     run_posterior(args.n_data, args.x_dim, args.z_dim, args.sigma, s,
                   save_samples=args.save_samples, out=args.out)
     return 0
@@ -71,6 +87,7 @@ def _likelihood(args: argparse.Namespace) -> int:
         raise ConfigError("--bdmc needs --estimator ais (the BDMC upper bound is reverse AIS)")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    _refuse_existing_outputs(args.save, args.out)
     run_likelihood(args.estimator, args.n_data, args.x_dim, args.z_dim, args.sigma, args.seed,
                    save=args.save, out=args.out, n_chains=args.n_chains, n_temps=args.n_temps,
                    n_leapfrog=args.n_leapfrog, kernel=args.kernel, k=args.k, bdmc=args.bdmc)
@@ -87,6 +104,7 @@ def _shortrun(args: argparse.Namespace) -> int:
         raise ConfigError("--eval-chains must be >= 4")
     if not args.init_step > 0 or not args.sigma > 0:
         raise ConfigError("--init-step and --sigma must be > 0")
+    _refuse_existing_outputs(args.save, args.out)
     run_shortrun(args.n_data, args.x_dim, args.z_dim, args.steps, sigma=args.sigma,
                  seed=args.seed, init_step=args.init_step, per_step=args.per_step,
                  tied_reverse=args.tied_reverse, iters=args.iters, chains=args.chains,
@@ -104,6 +122,7 @@ def _ebm_logz(args: argparse.Namespace) -> int:
         raise ConfigError("--replicas and --temps must be >= 2")
     if not args.base_scale > 0:
         raise ConfigError("--base-scale must be > 0")
+    _refuse_existing_outputs(args.save, args.out)
     run_ebm_logz(args.latent_dim, seed=args.seed, base_scale=args.base_scale,
                  n_replicas=args.replicas, n_chains=args.chains, n_temps=args.temps,
                  save=args.save, out=args.out)
@@ -112,7 +131,7 @@ def _ebm_logz(args: argparse.Namespace) -> int:
 
 def _add_seed_and_outputs(p: argparse.ArgumentParser) -> None:
     """--seed, --save FILE.npz and --out (the JSON report), as the npz-writing toys take them."""
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--save", default=None, help="FILE.npz")
     p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
 
@@ -126,112 +145,113 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p = sub.add_parser("posterior", help="sample a linear-Gaussian posterior, score vs exact")
     p.add_argument("--model", choices=["linear-gaussian"], default="linear-gaussian")
     p.add_argument("--sampler", choices=["ald", "ld", "mala", "hmc"], default="ald")
-    p.add_argument("--n-data", type=int, default=100)
-    p.add_argument("--x-dim", type=int, default=10)
-    p.add_argument("--z-dim", type=int, default=2)
-    p.add_argument("--sigma", type=float, default=0.5)
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--warmup", type=int, default=200, help="discarded; step adapted (MH only)")
-    p.add_argument("--thin", type=int, default=1)
-    p.add_argument("--step-size", type=float, default=None,
+    p.add_argument("--n-data", type=COUNT, default=100)
+    p.add_argument("--x-dim", type=COUNT, default=10)
+    p.add_argument("--z-dim", type=COUNT, default=2)
+    p.add_argument("--sigma", type=positive, default=0.5)
+    p.add_argument("--steps", type=COUNT, default=2000)
+    p.add_argument("--warmup", type=COUNT_OR_0, default=200,
+                   help="discarded; step adapted (MH only)")
+    p.add_argument("--thin", type=COUNT, default=1)
+    p.add_argument("--step-size", type=positive, default=None,
                    help="eta (leapfrog eps for hmc); default per sampler")
     p.add_argument("--no-mh", action="store_true", help="ald: unadjusted")
     p.add_argument("--preconditioned", action="store_true", help="ald: methods.md 1b")
-    p.add_argument("--feature-dim", type=int, default=None, help="ald: default max(2N, 128)")
-    p.add_argument("--n-leapfrog", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--feature-dim", type=COUNT, default=None, help="ald: default max(2N, 128)")
+    p.add_argument("--n-leapfrog", type=COUNT, default=5)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--save-samples", default=None, help="FILE.npz")
     p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
     p.set_defaults(toy_func=_posterior)
 
     p = sub.add_parser("neural", help="MLP likelihood: ALD and VI vs a long MALA reference")
-    p.add_argument("--n-data", type=int, default=32)
-    p.add_argument("--steps", type=int, default=5000)
-    p.add_argument("--warmup", type=int, default=500)
-    p.add_argument("--ref-steps", type=int, default=20000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-data", type=COUNT, default=32)
+    p.add_argument("--steps", type=COUNT, default=5000)
+    p.add_argument("--warmup", type=COUNT_OR_0, default=500)
+    p.add_argument("--ref-steps", type=COUNT, default=20000)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", default="toy_out")
     p.set_defaults(toy_func=_neural)
 
     p = sub.add_parser("energy", help="unconditional ALD on 8 Gaussians and rings")
     p.add_argument("--energies", nargs="+", choices=["8gaussians", "rings"],
                    default=["8gaussians", "rings"])
-    p.add_argument("--n-chains", type=int, default=500)
-    p.add_argument("--feature-dim", type=int, default=512)
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--warmup", type=int, default=1000)
-    p.add_argument("--step-size", type=float, default=0.005)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-chains", type=COUNT, default=500)
+    p.add_argument("--feature-dim", type=COUNT, default=512)
+    p.add_argument("--steps", type=COUNT, default=2000)
+    p.add_argument("--warmup", type=COUNT_OR_0, default=1000)
+    p.add_argument("--step-size", type=positive, default=0.005)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", default="toy_out")
     p.set_defaults(toy_func=_energy)
 
     p = sub.add_parser("capacity", help="ALD with feature width d < n, d = n, d > n")
-    p.add_argument("--n", type=int, default=64)
-    p.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64, 128])
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--warmup", type=int, default=300)
-    p.add_argument("--step-size", type=float, default=0.02)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=COUNT, default=64)
+    p.add_argument("--widths", type=COUNT, nargs="+", default=[16, 32, 64, 128])
+    p.add_argument("--steps", type=COUNT, default=3000)
+    p.add_argument("--warmup", type=COUNT_OR_0, default=300)
+    p.add_argument("--step-size", type=positive, default=0.02)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", default="toy_out")
     p.set_defaults(toy_func=_capacity)
 
     p = sub.add_parser("convergence", help="error vs gradient evaluations and time")
     p.add_argument("--toy", choices=["linear", "neural"], default="linear")
-    p.add_argument("--n-data", type=int, default=1000)
-    p.add_argument("--batch", type=int, default=100)
-    p.add_argument("--feature-dim", type=int, default=256)
-    p.add_argument("--epochs", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-data", type=COUNT, default=1000)
+    p.add_argument("--batch", type=COUNT, default=100)
+    p.add_argument("--feature-dim", type=COUNT, default=256)
+    p.add_argument("--epochs", type=COUNT, default=2000)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", default="toy_out")
     p.set_defaults(toy_func=_convergence)
 
     p = sub.add_parser("likelihood", help="AIS / IWAE log p(x) of a linear-Gaussian vs exact")
     p.add_argument("--model", choices=["linear-gaussian"], default="linear-gaussian")
     p.add_argument("--estimator", choices=["ais", "iwae"], default="ais")
-    p.add_argument("--n-data", type=int, default=100)
-    p.add_argument("--x-dim", type=int, default=784)
-    p.add_argument("--z-dim", type=int, default=8)
-    p.add_argument("--sigma", type=float, default=1.0)
-    p.add_argument("--n-chains", type=int, default=16, help="ais: chains per point (M)")
-    p.add_argument("--n-temps", type=int, default=3000, help="ais: annealing steps (K)")
-    p.add_argument("--n-leapfrog", type=int, default=1, help="ais: leapfrog steps per HMC move")
+    p.add_argument("--n-data", type=COUNT, default=100)
+    p.add_argument("--x-dim", type=COUNT, default=784)
+    p.add_argument("--z-dim", type=COUNT, default=8)
+    p.add_argument("--sigma", type=positive, default=1.0)
+    p.add_argument("--n-chains", type=COUNT, default=16, help="ais: chains per point (M)")
+    p.add_argument("--n-temps", type=COUNT, default=3000, help="ais: annealing steps (K)")
+    p.add_argument("--n-leapfrog", type=COUNT, default=1, help="ais: leapfrog steps per HMC move")
     p.add_argument("--kernel", choices=["hmc", "mala"], default="hmc")
     p.add_argument("--bdmc", action="store_true",
                    help="ais: also the reverse-AIS (BDMC) upper bound per point, reported and "
                    "saved in the npz as log_px_bdmc_upper (nats)")
-    p.add_argument("--k", type=int, default=1000, help="iwae: importance samples")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--k", type=COUNT, default=1000, help="iwae: importance samples")
+    p.add_argument("--threads", type=COUNT, default=None, help="torch CPU threads")
     _add_seed_and_outputs(p)
     p.set_defaults(toy_func=_likelihood)
 
     p = sub.add_parser("shortrun", help="learn short-run Langevin step sizes on a "
                        "linear-Gaussian model; Langevin bound vs exact log p(x)")
     p.add_argument("--model", choices=["linear-gaussian"], default="linear-gaussian")
-    p.add_argument("--n-data", type=int, default=100)
-    p.add_argument("--x-dim", type=int, default=20)
-    p.add_argument("--z-dim", type=int, default=4)
-    p.add_argument("--sigma", type=float, default=0.5)
-    p.add_argument("--steps", type=int, default=20, help="Langevin steps per chain (S)")
+    p.add_argument("--n-data", type=COUNT, default=100)
+    p.add_argument("--x-dim", type=COUNT, default=20)
+    p.add_argument("--z-dim", type=COUNT, default=4)
+    p.add_argument("--sigma", type=positive, default=0.5)
+    p.add_argument("--steps", type=COUNT, default=20, help="Langevin steps per chain (S)")
     p.add_argument("--per-step", action="store_true", help="one step size per step (else one)")
     p.add_argument("--tied-reverse", action="store_true",
                    help="reverse kernels use the forward steps (a looser bound); by default "
                    "their drift and variance steps are learned too")
-    p.add_argument("--init-step", type=float, default=1e-3, help="starting eta")
-    p.add_argument("--iters", type=int, default=300, help="Adam iterations on log eta")
-    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate on log eta")
-    p.add_argument("--chains", type=int, default=16, help="chains per point while learning")
-    p.add_argument("--eval-chains", type=int, default=256,
+    p.add_argument("--init-step", type=positive, default=1e-3, help="starting eta")
+    p.add_argument("--iters", type=COUNT, default=300, help="Adam iterations on log eta")
+    p.add_argument("--lr", type=positive, default=0.05, help="Adam learning rate on log eta")
+    p.add_argument("--chains", type=COUNT, default=16, help="chains per point while learning")
+    p.add_argument("--eval-chains", type=COUNT, default=256,
                    help="independent chains per point averaged in the saved bounds")
     _add_seed_and_outputs(p)
     p.set_defaults(toy_func=_shortrun)
 
     p = sub.add_parser("ebm-logz", help="log Z of a latent EBM prior with a random quadratic "
                        "energy by AIS, against the closed form")
-    p.add_argument("--latent-dim", type=int, default=8)
-    p.add_argument("--base-scale", type=float, default=1.0, help="s0 of the base N(0, s0^2 I)")
-    p.add_argument("--replicas", type=int, default=8, help="independent AIS runs (the stderr)")
-    p.add_argument("--chains", type=int, default=256, help="chains per AIS run")
-    p.add_argument("--temps", type=int, default=1000, help="annealing steps")
+    p.add_argument("--latent-dim", type=COUNT, default=8)
+    p.add_argument("--base-scale", type=positive, default=1.0, help="s0 of the base N(0, s0^2 I)")
+    p.add_argument("--replicas", type=COUNT, default=8, help="independent AIS runs (the stderr)")
+    p.add_argument("--chains", type=COUNT, default=256, help="chains per AIS run")
+    p.add_argument("--temps", type=COUNT, default=1000, help="annealing steps")
     _add_seed_and_outputs(p)
     p.set_defaults(toy_func=_ebm_logz)
     return toy

@@ -34,18 +34,28 @@ def write_outputs(out: str | Path, name: str, report: dict[str, Any],
     return json_path
 
 
+def output_paths(npz: str | Path | None, json_out: str | Path | None
+                 ) -> tuple[Path | None, Path | None]:
+    """Where :func:`save_npz_and_report` writes: the npz (``.npz`` added when missing, as
+    ``np.savez`` does) and the JSON report (``json_out``, or next to the npz)."""
+    path = None if npz is None else Path(npz)
+    if path is not None and path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    json_path = Path(json_out) if json_out is not None else (
+        path.with_suffix(".json") if path is not None else None)
+    return path, json_path
+
+
 def save_npz_and_report(npz: str | Path | None, json_out: str | Path | None,
                         report: dict[str, Any], arrays: Callable[[], dict[str, Any]],
                         file_key: str) -> None:
     """Save ``arrays()`` to ``npz`` (when given; its path goes into ``report[file_key]``) and the
     report as JSON at ``json_out``, or next to the npz (path in ``report["report_file"]``)."""
-    if npz is not None:
-        path = Path(npz)
+    path, json_path = output_paths(npz, json_out)
+    if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **arrays())
         report[file_key] = str(path)
-    json_path = Path(json_out) if json_out is not None else (
-        Path(npz).with_suffix(".json") if npz is not None else None)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=1))

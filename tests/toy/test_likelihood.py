@@ -74,3 +74,29 @@ def test_cli_bdmc_saves_the_per_point_upper_bound(tmp_path, capsys):
 def test_cli_bdmc_needs_the_ais_estimator():
     with pytest.raises(ConfigError, match="--bdmc"):
         _run(["--estimator", "iwae", "--bdmc", "--n-data", "2", "--x-dim", "4", "--z-dim", "2"])
+
+
+def test_existing_outputs_are_refused_before_the_experiment(tmp_path):
+    # was: res.npz and the res.json beside it replaced without a word, after the work
+    npz, report = tmp_path / "res.npz", tmp_path / "res.json"
+    report.write_text("mine")
+    with pytest.raises(ConfigError, match="already exist"):
+        _run(["--estimator", "iwae", "--n-data", "2", "--k", "10", "--save", str(npz)])
+    assert report.read_text() == "mine" and not npz.exists()
+    # a name without .npz gets it, as np.savez adds it, and the report lies beside that
+    assert _run(["--estimator", "iwae", "--n-data", "2", "--x-dim", "4", "--z-dim", "2",
+                 "--k", "10", "--save", str(tmp_path / "plain")]) == 0
+    assert (tmp_path / "plain.npz").is_file() and (tmp_path / "plain.json").is_file()
+
+
+@pytest.mark.parametrize("argv", [["posterior", "--sigma", "0"], ["posterior", "--thin", "0"],
+                                  ["posterior", "--step-size", "nan"],
+                                  ["posterior", "--steps", "100000000"],
+                                  ["capacity", "--widths", "0"],
+                                  ["likelihood", "--seed", "100000000000000000000000"]])
+def test_bad_toy_options_are_parser_errors_not_tracebacks(argv, capsys):
+    parser = argparse.ArgumentParser()
+    add_toy_commands(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit) as info:
+        parser.parse_args(["toy", *argv])
+    assert info.value.code == 2 and "expected" in capsys.readouterr().err

@@ -1,0 +1,46 @@
+"""argparse types shared by every command line of lae (the subcommands and the toys)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+COUNT_MAX = 10**6  # the largest count any option takes: a few more digits would run for weeks
+SEED_MAX = 2**63 - 1  # what torch.manual_seed takes (a larger one was an overflow traceback)
+
+
+def count(minimum: int, maximum: int | None = None, what: str = ""):
+    """An argparse type: an integer in [minimum, maximum], else an error naming the range (the
+    flag is named by argparse), before any work.
+
+    Example:
+        >>> count(1, 10)("3")
+        3
+    """
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            top = f" and <= {maximum}{what}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}{top}, got "
+                                             f"{value}")
+        return value
+    return parse
+
+
+def seed(text: str) -> int:
+    """An argparse type for ``--seed``: an integer in [0, 2^63 - 1]."""
+    return count(0, SEED_MAX)(text)
+
+
+def positive(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
