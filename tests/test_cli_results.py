@@ -151,3 +151,29 @@ def test_pictures_beside_results_elsewhere_are_not_replaced_unasked(run, tmp_pat
         assert _eval(run, "--metrics", metric, "--out", str(keep / "r.json")) == 2
         assert picture in capsys.readouterr().err
         assert (keep / picture).read_text() == "precious" and not (keep / "r.json").exists()
+
+
+def test_report_refuses_one_run_given_twice(run, tmp_path, capsys):
+    # was: one row "seeds 2", every spread 0
+    assert main(["report", str(run), str(run) + "/", "--out", str(tmp_path / "rep")]) == 2
+    assert "are the same run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "an empty file"), (b"garbage\n", "not a torch checkpoint"),
+    (None, "not a torch checkpoint")])  # None: the run's own checkpoint, truncated
+def test_damaged_checkpoints_say_what_is_wrong(run, tmp_path, capsys, content, message):
+    # were: "holds objects other than tensors" for a text file, "[Errno 22]" for a truncated
+    # one, nothing after the colon for an empty one
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(content if content is not None
+                    else (run / "checkpoints" / "last.pt").read_bytes()[:2000])
+    assert _eval(run, "--metrics", "mse", "--checkpoint", str(bad), "--out",
+                 str(tmp_path / "r.json")) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_file_given_as_the_run_folder_is_named_as_a_file(tmp_path, capsys):
+    (tmp_path / "afile").write_text("hi")
+    assert main(["eval", str(tmp_path / "afile"), "--metrics", "mse"]) == 2
+    assert "is a file; expected a run folder" in capsys.readouterr().err

@@ -77,6 +77,8 @@ def _images_and_labels(run: Any, args: argparse.Namespace):
     other_cfg = copy.deepcopy(run.config.data)
     other_cfg.name, other_cfg.path, other_cfg.mask = args.against, None, ""
     other_cfg.holdout_class, other_cfg.holdout_split = None, "official"
+    if args.against_data_dir is not None and not Path(args.against_data_dir).is_dir():
+        raise ConfigError(f"--against-data-dir {args.against_data_dir} is not a folder")
     other_cfg.data_dir = args.against_data_dir
     try:
         other = load_dataset(other_cfg).test
@@ -120,6 +122,9 @@ def _background(run: Any, path: str) -> Any:
 
     from lae.train import load_run
 
+    if Path(path).resolve() == Path(run.run_dir).resolve():
+        raise ConfigError(f"--background {path} is the run itself: every score would be 0; "
+                          f"give the same model trained with --data.noise_fraction=MU")
     background = load_run(path)
     if background.config.model.name != run.config.model.name:
         raise ConfigError(f"--background {path} is a {background.config.model.name!r} model, "

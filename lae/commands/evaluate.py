@@ -137,8 +137,10 @@ def evaluation_overrides(run: Any, items: list[str]) -> dict[str, Any]:
            for key in (keys if isinstance(keys, dict) else [None])
            if section != "model" or key not in allowed]
     if bad:
-        raise ConfigError(f"--set {', '.join(bad)}: lae eval may change only the model's "
-                          f"evaluation-time settings: {', '.join('model.' + k for k in allowed)}")
+        which = (f"evaluation-time settings: {', '.join('model.' + k for k in allowed)}"
+                 if allowed else f"evaluation-time settings, and a {run.config.model.name!r} "
+                 f"model has none")
+        raise ConfigError(f"--set {', '.join(bad)}: lae eval may change only the model's {which}")
     raw = merge(run.config.to_dict(), nested)
     try:
         run.model.cfg = config_from_dict(raw).model

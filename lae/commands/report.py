@@ -22,6 +22,12 @@ def run(args: argparse.Namespace) -> int:
         raise LaeError(f"--out {args.out} is a file; lae report writes a folder (report.md and "
                        f"its pictures): choose another --out")
     refuse_existing(Path(args.out) / "report.md", args.overwrite)
+    seen: dict[Path, str] = {}
+    for run_dir in args.run_dirs:  # one run twice would read as two seeds that agree exactly
+        key = Path(run_dir).resolve()
+        if key in seen:
+            raise LaeError(f"{run_dir} and {seen[key]} are the same run; give each run once")
+        seen[key] = run_dir
     path = write_report([Path(r) for r in args.run_dirs], Path(args.out))
     print(f"wrote {path}")
     return 0

@@ -8,12 +8,19 @@ Wiring (lae/cli.py): ``add_toy_commands(sub)`` in ``build_parser`` and
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from lae.argtypes import COUNT_MAX, count, positive, seed
 from lae.errors import ConfigError
 
 # the toys' counts (sizes, steps, chains): at least 1 (0 for warm-up), at most COUNT_MAX
 COUNT, COUNT_OR_0 = count(1, COUNT_MAX), count(0, COUNT_MAX)
+
+
+def _check_out_folder(out: str) -> None:
+    """The folder-writing toys' --out: a folder (made if missing), checked before the work."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"--out {out} is a file; this toy writes a folder of results")
 
 
 def _refuse_existing_outputs(npz: str | None, out: str | None) -> None:
@@ -47,6 +54,7 @@ def _posterior(args: argparse.Namespace) -> int:
 def _neural(args: argparse.Namespace) -> int:
     from lae.toy.neural import run_neural
 
+    _check_out_folder(args.out)
     run_neural(args.n_data, args.steps, args.warmup, args.ref_steps, args.seed, args.out)
     return 0
 
@@ -54,6 +62,7 @@ def _neural(args: argparse.Namespace) -> int:
 def _energy(args: argparse.Namespace) -> int:
     from lae.toy.energy import run_energy
 
+    _check_out_folder(args.out)
     run_energy(tuple(args.energies), args.n_chains, args.feature_dim, args.steps, args.warmup,
                args.step_size, args.seed, out=args.out)
     return 0
@@ -62,6 +71,7 @@ def _energy(args: argparse.Namespace) -> int:
 def _capacity(args: argparse.Namespace) -> int:
     from lae.toy.capacity import run_capacity
 
+    _check_out_folder(args.out)
     run_capacity(args.n, tuple(args.widths), args.steps, args.warmup, args.step_size,
                  args.seed, out=args.out)
     return 0
@@ -70,6 +80,7 @@ def _capacity(args: argparse.Namespace) -> int:
 def _convergence(args: argparse.Namespace) -> int:
     from lae.toy.convergence import run_convergence
 
+    _check_out_folder(args.out)
     run_convergence(args.toy, out=args.out, n_data=args.n_data, batch=args.batch,
                     width=args.feature_dim, epochs=args.epochs, seed=args.seed)
     return 0

@@ -16,6 +16,7 @@ import pickle
 import shutil
 import signal
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,12 @@ def find_checkpoint(run_dir: Path, which: str = "last") -> Path:
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a lae checkpoint safely: tensors, numbers, strings and containers only."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise RunDirError(f"checkpoint {path} is an empty file (a save that never finished); "
+                          f"use another checkpoint (--checkpoint)")
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise RunDirError(f"checkpoint {path} is not a torch checkpoint (truncated, or another "
+                          f"kind of file); use another checkpoint (--checkpoint)")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

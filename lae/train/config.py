@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from lae.argtypes import COUNT_MAX
 from lae.data import DataConfig
 from lae.errors import ConfigError
 from lae.models import MODELS, ModelConfig
@@ -127,9 +128,9 @@ class TrainConfig:
         }
         for key, (low, meaning) in minimum.items():
             value = getattr(self, key)
-            if not _is_int(value) or value < low:
+            if not _is_int(value) or value < low or value > COUNT_MAX:
                 raise ConfigError(f"train.{key}={_show(value)} is not valid; expected an integer "
-                                  f">= {low} ({meaning})")
+                                  f"in {low}..{COUNT_MAX} ({meaning})")
         if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"train.seed={_show(self.seed)} is not valid; expected an integer in "
                               f"0..{MAX_SEED}")
@@ -352,6 +353,9 @@ def read_preset(preset_or_path: str, _seen: tuple[str, ...] = ()) -> dict[str, A
                           "the path of a YAML file")
     if str(path) in _seen:
         raise ConfigError(f"{path}: presets include each other in a cycle: {' -> '.join(_seen)}")
+    beside = path.parent / base  # a file named relative to the one that names it
+    if base.endswith((".yaml", ".yml")) and not Path(base).is_absolute() and beside.is_file():
+        base = str(beside)
     return merge(read_preset(str(base), _seen + (str(path),)), raw)
 
 

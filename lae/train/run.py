@@ -66,6 +66,8 @@ def load_run(run_dir: Path | str, checkpoint: str = "last",
         device: where to put the model.
     """
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"{run_dir} is a file; expected a run folder written by lae train")
     if not run_dir.is_dir():
         raise RunDirError(f"run directory {run_dir} does not exist")
     path = find_checkpoint(run_dir, checkpoint)
@@ -75,8 +77,9 @@ def load_run(run_dir: Path | str, checkpoint: str = "last",
     if trained is not None and trained != cfg.model.name:
         raise RunDirError(f"checkpoint {path} holds a {cfg.model.name!r} model, but "
                           f"{run_dir / 'config.yaml'} says the run trained {trained!r}: its "
-                          "numbers would be filed under the wrong model; evaluate the run it "
-                          "came from")
+                          "numbers would be filed under the wrong model; if the checkpoint came "
+                          "from another run, evaluate that run; if config.yaml was edited, "
+                          "restore it")
     raw_spec = payload["data_spec"]
     spec = DataSpec(shape=tuple(raw_spec["shape"]), value_range=tuple(raw_spec["value_range"]),
                     n_bits=raw_spec["n_bits"], binary=raw_spec["binary"],

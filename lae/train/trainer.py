@@ -231,12 +231,12 @@ class Trainer:
         if not record:  # nothing trained (a resumed run already at its end): say why
             tests = [r for r in read_metrics(self.metrics_path) if r.get("split") == "test"]
             record = tests[-1] if tests else {}
-            why = (f"it stopped early after epoch {self.epoch} (train.patience: no better "
-                   f"validation bound since epoch {self.best_epoch})"
-                   if self.epoch < tc.epochs else f"it has trained train.epochs={tc.epochs}")
+            why = (f"it stopped early after epoch {self.epoch} (no better validation bound "
+                   f"since epoch {self.best_epoch}); raise train.patience to go on"
+                   if self.epoch < tc.epochs else
+                   f"it has trained train.epochs={tc.epochs}; raise train.epochs to go on")
             if self.procs.is_main:
-                tqdm.write(f"nothing to train: {why}; raise train.epochs (and train.patience) "
-                           f"to go on")
+                tqdm.write(f"nothing to train: {why}")
         return record
 
     def train_epoch(self, epoch: int) -> None:

@@ -131,7 +131,9 @@ def test_likelihood_ratio_and_complexity_from_the_command_line(tmp_path, capsys)
                  "--data.scale=-11", *common]) == 0
     lr = ["anomaly", str(run), "--score", "likelihood-ratio", "--out", str(tmp_path / "lr")]
     for argv, message in [
-            (lr + ["--background", str(run)], "unperturbed data"),  # itself: every score 0
+            (lr + ["--background", str(run)], "the run itself"),  # every score 0
+            (lr + ["--background", str(background), "--against", "mnist", "--against-data-dir",
+                   str(tmp_path / "missing")], "is not a folder"),
             (lr + ["--background", str(other)], "data.scale"),
             (["anomaly", str(run), "--score", "nll-iwae", "--background", str(background)],
              "does not use it"),
