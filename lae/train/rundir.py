@@ -221,6 +221,11 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunLock 
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"run directory {run_dir} is a file, not a folder; choose another --out")
     marked = run_dir.is_dir() and is_lae_run(run_dir)
+    linked = [run_dir / d for d in OWNED_DIRS if "*" not in d and (run_dir / d).is_symlink()]
+    if linked:  # lae would write (and --overwrite delete) inside the folder it points to
+        raise RunDirError(f"{linked[0]} is a symbolic link to {os.readlink(linked[0])}: lae "
+                          f"would write into (and --overwrite delete from) that folder, another "
+                          f"run's perhaps; replace the link by a folder")
     if resume:
         # Runs from before the manifest existed are recognised by their config and checkpoint.
         legacy = (run_dir / "config.yaml").is_file() and (run_dir / CHECKPOINT_DIR / LAST).is_file()

@@ -4,6 +4,7 @@ recovered from. Each test names the defect it guards against."""
 
 import json
 import os
+import shutil
 import signal
 
 import pytest
@@ -278,3 +279,18 @@ def test_divergence_is_decided_by_the_state_not_by_the_error_text(tmp_path, fast
         next(trainer.model.parameters()).fill_(float("inf"))
     with pytest.raises(TrainingDiverged, match="a message, not a state"):
         trainer.fit()
+
+
+def test_a_symlinked_checkpoint_folder_is_refused_not_written_through(tmp_path, fast_overrides):
+    """--overwrite of a run whose checkpoints/ linked into another run replaced that run's
+    checkpoints."""
+    args = ["train", "vae-toy2d", *[f"--{o}" for o in fast_overrides], "--train.epochs=1"]
+    other, run = tmp_path / "other", tmp_path / "run"
+    assert main(args + ["--out", str(other)]) == 0
+    assert main(args + ["--out", str(run)]) == 0
+    before = (other / "checkpoints" / "last.pt").read_bytes()
+    shutil.rmtree(run / "checkpoints")
+    (run / "checkpoints").symlink_to(other / "checkpoints")
+    for flag in ("--overwrite", "--resume"):
+        assert main(args + ["--out", str(run), flag]) == 2
+    assert (other / "checkpoints" / "last.pt").read_bytes() == before
