@@ -7,3 +7,6 @@ OMP_NUM_THREADS=1 taskset -c 1 .venv/bin/lae train lae-mnist5k-mlp --out /work/g
   --train.progress=false --data.val_size=5000 --train.patience=10 --train.eval_size=200 --train.eval_k=20 \
   --train.eval_ais_temps=500 --train.eval_ais_chains=1 --train.keep_checkpoints=1 --model.mala_steps=10 \
   > /work/gap29/lae-mala10-seed0.log 2>&1
+# then the training chain's fidelity at epoch 3 (a copy of last.pt taken after epoch 3):
+# lae eval /work/gap29/lae-mala10-seed0 --checkpoint epoch3.pt --metrics posterior --n-examples 40 \
+#   --set model.eval_inference=chain --data-dir $MNIST_DIR --out mala10-epoch3-posterior-chain.json
