@@ -102,24 +102,31 @@ def test_eval_of_a_run_whose_data_changed_says_so(tmp_path, capsys):
     assert "the dataset changed since training" in _error(capsys)
 
 
-@pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
-def test_sigterm_stops_training_like_ctrl_c_with_the_resume_hint(tmp_path):
-    run = tmp_path / "run"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--out", str(run),
-         "--train.epochs=1000", "--data.n_toy=2000", "--train.progress=false",
-         "--train.eval_size=20", "--train.eval_k=2", "--train.n_samples=16"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def _sigterm_when(argv: list[str], ready) -> tuple[int, str]:
+    """Run ``lae ARGV`` in a new process, send it SIGTERM once ``ready()`` holds (it must not
+    end first); its exit status and stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "lae.cli", *argv],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not (run / "checkpoints" / "last.pt").exists():  # the first checkpoint
-            assert proc.poll() is None and time.monotonic() < deadline, "training ended early"
-            time.sleep(0.1)
+        while not ready():
+            assert proc.poll() is None and time.monotonic() < deadline, "it ended early"
+            time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
+    return proc.returncode, err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
+def test_sigterm_stops_training_like_ctrl_c_with_the_resume_hint(tmp_path):
+    run = tmp_path / "run"
+    code, err = _sigterm_when(
+        ["train", "vae-toy2d", "--out", str(run), "--train.epochs=1000", "--data.n_toy=2000",
+         "--train.progress=false", "--train.eval_size=20", "--train.eval_k=2",
+         "--train.n_samples=16"], (run / "checkpoints" / "last.pt").exists)
+    assert code == 130, err
     assert "interrupted" in err and "--resume" in err and "Traceback" not in err
 
 
@@ -127,21 +134,11 @@ def test_sigterm_stops_training_like_ctrl_c_with_the_resume_hint(tmp_path):
 def test_a_stop_before_the_first_epoch_ended_says_to_start_again_not_to_resume(tmp_path):
     # was: "continue from the last finished epoch with ... --resume", which then failed
     run = tmp_path / "run"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--out", str(run),
-         "--train.epochs=2", "--data.n_toy=2000000", "--train.progress=false"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not (run / "metrics.jsonl").exists():  # training has started
-            assert proc.poll() is None and time.monotonic() < deadline, "training ended early"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
+    code, err = _sigterm_when(
+        ["train", "vae-toy2d", "--out", str(run), "--train.epochs=2", "--data.n_toy=2000000",
+         "--train.progress=false"], (run / "metrics.jsonl").exists)  # training has started
     assert not (run / "checkpoints" / "last.pt").exists()
-    assert proc.returncode == 130 and "nothing was kept" in err and "--overwrite" in err, err
+    assert code == 130 and "nothing was kept" in err and "--overwrite" in err, err
     assert "--resume" not in err
 
 
@@ -149,21 +146,16 @@ def test_a_stop_before_the_first_epoch_ended_says_to_start_again_not_to_resume(t
 def test_sigterm_of_any_command_is_an_interruption_that_leaves_no_empty_folder(run, tmp_path):
     # was: exit 143 without a word, the empty --out folder left behind
     out = tmp_path / "new" / "r.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lae.cli", "eval", str(run), "--metrics", "nll-ais",
-         "--ais-temps", "1000000", "--ais-chains", "64", "--out", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not out.parent.exists():  # the results folder is made before the work
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.05)
-        time.sleep(1)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    started = []
+
+    def working():  # the results folder is made before the work; then a second of it
+        if out.parent.exists() and not started:
+            started.append(time.monotonic())
+        return bool(started) and time.monotonic() - started[0] > 1
+
+    code, err = _sigterm_when(["eval", str(run), "--metrics", "nll-ais", "--ais-temps",
+                               "1000000", "--ais-chains", "64", "--out", str(out)], working)
+    assert code == 130 and "interrupted" in err and "Traceback" not in err, err
     assert not (tmp_path / "new").exists()
 
 

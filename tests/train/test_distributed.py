@@ -231,6 +231,21 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux /proc")
+def _training_on_two_processes(command: list[str], run: Path):
+    """Start ``command`` (lae train --nproc 2 into ``run``) and wait until both processes train;
+    the launcher's Popen and its two training processes' pids."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.jsonl").is_file():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.1)
+    workers = [c for c in _children(proc.pid) if "spawn_main" in
+               Path(f"/proc/{c}/cmdline").read_text()]
+    assert len(workers) >= 2, workers
+    return proc, workers
+
+
 def test_a_killed_launcher_takes_its_processes_with_it_and_a_killed_process_is_named(
         tmp_path):
     """A SIGKILLed launcher left its processes training to the last epoch, holding the run's
@@ -240,16 +255,8 @@ def test_a_killed_launcher_takes_its_processes_with_it_and_a_killed_process_is_n
     command = [sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--nproc", "2", *FLAGS,
                *flags]
     for victim in ("launcher", "process"):
-        run = tmp_path / victim
-        proc = subprocess.Popen([*command, "--out", str(run)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 120
-        while not (run / "metrics.jsonl").is_file():  # both processes are training
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.1)
-        workers = [c for c in _children(proc.pid) if "spawn_main" in
-                   Path(f"/proc/{c}/cmdline").read_text()]
-        assert len(workers) >= 2, workers
+        proc, workers = _training_on_two_processes([*command, "--out", str(tmp_path / victim)],
+                                                   tmp_path / victim)
         if victim == "launcher":
             proc.kill()
             proc.wait()
@@ -273,16 +280,10 @@ def test_a_stopped_launcher_stops_its_processes(tmp_path):
     """SIGTERM to the launcher printed "interrupted" and then waited on its processes, which
     went on training (epoch 27 to 106 in one probe)."""
     run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--nproc", "2",
-                             *FLAGS, "--data.n_toy=20000", "--train.epochs=50",
-                             "--model.net.hidden=32", "--out", str(run)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (run / "metrics.jsonl").is_file():  # both processes are training
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-        time.sleep(0.1)
-    workers = [c for c in _children(proc.pid) if "spawn_main" in
-               Path(f"/proc/{c}/cmdline").read_text()]
+    proc, workers = _training_on_two_processes(
+        [sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--nproc", "2", *FLAGS,
+         "--data.n_toy=20000", "--train.epochs=50", "--model.net.hidden=32", "--out", str(run)],
+        run)
     proc.send_signal(signal.SIGTERM)
     err = proc.communicate(timeout=120)[1]
     assert proc.returncode == 130 and "interrupted" in err, err
