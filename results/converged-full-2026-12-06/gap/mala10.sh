@@ -10,3 +10,10 @@ OMP_NUM_THREADS=1 taskset -c 1 .venv/bin/lae train lae-mnist5k-mlp --out /work/g
 # then the training chain's fidelity at epoch 3 (a copy of last.pt taken after epoch 3):
 # lae eval /work/gap29/lae-mala10-seed0 --checkpoint epoch3.pt --metrics posterior --n-examples 40 \
 #   --set model.eval_inference=chain --data-dir $MNIST_DIR --out mala10-epoch3-posterior-chain.json
+# and at epoch 8 (the run's last.pt), and the preset's training chain at epoch 8 (the table's
+# seed 1 run, a copy of its last.pt):
+# lae eval /work/gap29/lae-mala10-seed0 --checkpoint last --metrics posterior --n-examples 40 \
+#   --set model.eval_inference=chain --data-dir $MNIST_DIR --out mala10-epoch8-posterior-chain.json
+# lae eval $OUT/mnist/presets/lae-seed1 --checkpoint preset-s1-epoch8.pt --metrics posterior \
+#   --n-examples 40 --set model.eval_inference=chain --data-dir $MNIST_DIR \
+#   --out preset-seed1-epoch8-posterior-chain.json
