@@ -177,3 +177,17 @@ def test_a_file_given_as_the_run_folder_is_named_as_a_file(tmp_path, capsys):
     (tmp_path / "afile").write_text("hi")
     assert main(["eval", str(tmp_path / "afile"), "--metrics", "mse"]) == 2
     assert "is a file; expected a run folder" in capsys.readouterr().err
+
+
+def test_report_of_runs_with_odd_names_keeps_its_tables_and_pictures(run, tmp_path):
+    # were: a "|" in a run's name broke the table, a space broke the picture links
+    import shutil
+
+    odd = tmp_path / "pi|pe x"
+    shutil.copytree(run, odd)
+    assert main(["report", str(odd), "--out", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "pi\\|pe x" in text and "pi|pe x |" not in text.replace("pi\\|pe x", "")
+    links = [line for line in text.splitlines() if "_samples.png" in line]
+    assert links and all("](pi_pe_x_samples.png)" in line for line in links)
+    assert (tmp_path / "rep" / "pi_pe_x_samples.png").is_file()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,11 @@ def prior_sampler_caption(cfg: dict[str, Any]) -> str:
     configured = ("" if description["kernel"] == "exact"
                   else " (as configured; training may adapt the step size)")
     return f"decoder means of z drawn from the prior `{name}` by: {how}{configured}"
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a ``|`` in it (a run folder's name) would end the cell."""
+    return str(text).replace("|", "\\|")
 
 
 def summarize_run(run_dir: Path) -> dict[str, Any]:
@@ -216,7 +222,7 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
              "|" + "---|" * (len(head) + len(metric_keys) + 1)]
     for r in rows:
         cells = [str(r[h]) for h in head] + [r["numbers"].get(k, "") for k in metric_keys]
-        lines.append("| " + " | ".join(cells + [r["source"]]) + " |")
+        lines.append("| " + " | ".join(_cell(c) for c in cells + [r["source"]]) + " |")
     lines.append("")
     lines += ["In a row of one run (seeds = 1), ± is the standard error over test examples; in a "
               "row of several runs whose configs differ only in train.seed / data.seed, the cell "
@@ -244,7 +250,10 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
 
 
 def _picture_name(label: str, kind: str) -> str:
-    return f"{label.replace('/', '_')}_{kind}.png"
+    """The file name of a run's picture in the report folder: the run's label with every
+    character but letters, digits, '.', '-' and '_' replaced by '_' (a space, '|' or ')' would
+    break the Markdown link or table)."""
+    return re.sub(r"[^\w.-]", "_", label) + f"_{kind}.png"
 
 
 def _comparison(runs: list[dict[str, Any]], run_dirs: list[Path], out_dir: Path) -> list[str]:
@@ -269,6 +278,6 @@ def _comparison(runs: list[dict[str, Any]], run_dirs: list[Path], out_dir: Path)
         for r in runs:
             cells = [f"![{k}]({_picture_name(r['run'], k)})" if r["pictures"].get(k) else ""
                      for k in kinds]
-            lines.append(f"| {r['run']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {_cell(r['run'])} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
