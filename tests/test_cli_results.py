@@ -191,3 +191,16 @@ def test_report_of_runs_with_odd_names_keeps_its_tables_and_pictures(run, tmp_pa
     links = [line for line in text.splitlines() if "_samples.png" in line]
     assert links and all("](pi_pe_x_samples.png)" in line for line in links)
     assert (tmp_path / "rep" / "pi_pe_x_samples.png").is_file()
+
+
+def test_report_of_a_run_with_no_scored_epoch_says_so(run, tmp_path):
+    # was: a row "metrics.jsonl (epoch None)" and blank cells
+    import shutil
+
+    empty = tmp_path / "empty"
+    shutil.copytree(run, empty)
+    (empty / "metrics.jsonl").write_text("")
+    (empty / "results.json").unlink(missing_ok=True)
+    assert main(["report", str(empty), "--out", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "no scored epoch yet" in text and "epoch None" not in text

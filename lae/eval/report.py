@@ -101,7 +101,9 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
             values[key] = float(res["value"])
             settings[key] = res.get("settings", {})
     else:
-        source = f"metrics.jsonl (epoch {trained})"
+        # a run with no scored epoch (stopped in its first, or its records lost) says so
+        source = (f"metrics.jsonl (epoch {trained})" if tests else
+                  "no scored epoch yet (metrics.jsonl has no test record; no results.json)")
         if tests:
             values = {k: float(v) for k, v in tests[-1].items()
                       if k not in SKIP_KEYS and _is_number(v)}
