@@ -30,11 +30,10 @@ def run(args: argparse.Namespace) -> int:
     from lae.train import Trainer, load_config
     from lae.train.checkpoint import find_checkpoint, load_checkpoint
     from lae.train.config import config_from_dict, merge, parse_overrides, read_yaml
+    from lae.train.rundir import check_run_flags
 
     run_dir, overrides = Path(args.out), list(args.overrides)
-    if args.resume and args.overwrite:
-        raise ConfigError(f"--resume continues the run in {run_dir} and --overwrite replaces "
-                          f"it: give one of them")
+    check_run_flags(run_dir, resume=args.resume, overwrite=args.overwrite)  # before the reading
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # start the processes here
         return _train_on_local_processes(args)
     if args.data_dir is not None:

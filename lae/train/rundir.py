@@ -206,6 +206,14 @@ def _holder(run_dir: Path) -> str:
         return "another process (its .lae.lock was deleted)"
 
 
+def check_run_flags(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """--resume and --overwrite together are an error (lae train checks it first thing, before
+    reading the run to resume; :func:`prepare_run_dir` for every other caller)."""
+    if resume and overwrite:
+        raise RunDirError(f"--resume continues the run in {run_dir} and --overwrite replaces "
+                          f"it: give one of them")
+
+
 def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunLock | None:
     """Make sure we may write into ``run_dir``, and lock it (:func:`lock_run_dir`; the lock
     lasts while the returned file stays open); never delete what lae did not write.
@@ -216,8 +224,7 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunLock 
     - a lae run with ``overwrite``: lae's files in it are deleted, anything else stays;
     - anything else: an error that says which flag to use.
     """
-    if resume and overwrite:
-        raise RunDirError("--resume and --overwrite contradict each other; choose one")
+    check_run_flags(run_dir, resume=resume, overwrite=overwrite)
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"run directory {run_dir} is a file, not a folder; choose another --out")
     marked = run_dir.is_dir() and is_lae_run(run_dir)

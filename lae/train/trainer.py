@@ -114,7 +114,7 @@ class Trainer:
         checkpoint = None
         if resume:
             if main:
-                self.lock = prepare_run_dir(self.run_dir, resume=True, overwrite=False)
+                self.lock = prepare_run_dir(self.run_dir, resume=True, overwrite=overwrite)
             checkpoint = load_resumable(self.run_dir, cfg, self.procs.world_size)
         self.device = threads_and_device(tc, self.procs)
         torch.manual_seed(tc.seed)
