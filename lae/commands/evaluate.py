@@ -69,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
     data_cfg = run.config.data
     identity = {"checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
                 "dataset": data_cfg.name, "split": args.split}
-    if out.exists() and not args.overwrite:  # the default file: added to, if it is the same
-        refuse_other_results(read_results(out), identity, out)
+    # the default file is added to, if it holds results of the same evaluation
+    earlier = read_results(out) if out.exists() and not args.overwrite else None
+    if earlier is not None:
+        refuse_other_results(earlier, identity, out)
     check_output_folder(out.parent, "the results")  # fails now, not after the metrics
     # pictures some metrics draw beside the results: in the run's folder they are lae's own
     # (replaced like results.json's numbers); elsewhere they may be the user's
@@ -106,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
                **results}
     for res in results["metrics"].values() if model_overrides else ():
         res["settings"]["model_overrides"] = model_overrides  # each number says how it was made
-    if out.exists() and not args.overwrite:  # the default results.json: add to what it holds
-        results = merge_results(read_results(out), results, names)
+    if earlier is not None:
+        results = merge_results(earlier, results, names)
     for key, res in results["metrics"].items():
         print(f"{key:>22}: {res['value']:.4f} ± {res['stderr']:.4f}  (n={res['n']}, "
               f"{res['settings']})")

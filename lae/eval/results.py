@@ -11,7 +11,6 @@ same examples can be compared pairwise (:func:`paired_difference`).
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,10 @@ def refuse_other_results(old: dict[str, Any], identity: dict[str, Any], path: Pa
     """A :class:`lae.errors.RunDirError` when ``path`` holds results of another checkpoint,
     epoch, dataset or split than ``identity`` describes: adding to them would mix two
     evaluations, and replacing them would lose the user's numbers unasked."""
-    if old.get("metrics") and any(old.get(k) != identity.get(k) for k in IDENTITY):
-        was = ", ".join(f"{k} {old.get(k)}" for k in IDENTITY if old.get(k) != identity.get(k))
-        now = ", ".join(f"{k} {identity.get(k)}" for k in IDENTITY
-                        if old.get(k) != identity.get(k))
+    differ = [k for k in IDENTITY if old.get(k) != identity.get(k)]
+    if old.get("metrics") and differ:
+        was = ", ".join(f"{k} {old.get(k)}" for k in differ)
+        now = ", ".join(f"{k} {identity.get(k)}" for k in differ)
         raise RunDirError(f"{path} holds results of another evaluation ({was}; this one: "
                           f"{now}); pass --overwrite to replace them or --out FILE to keep both")
 
@@ -50,8 +49,8 @@ def refuse_other_results(old: dict[str, Any], identity: dict[str, Any], path: Pa
 def merge_results(old: dict[str, Any], new: dict[str, Any], names: list[str]
                   ) -> dict[str, Any]:
     """``new`` (from the metrics ``names``) with the results of ``old`` it did not compute,
-    when both describe the same checkpoint, epoch, dataset and split; else ``new`` alone (with
-    a warning naming the results dropped).
+    when both describe the same checkpoint, epoch, dataset and split; else ``new`` alone (lae
+    eval refuses that case first, :func:`refuse_other_results`, unless told to overwrite).
 
     Example:
         >>> ident = {"checkpoint": "c.pt", "epoch": 3, "dataset": "d", "split": "test"}
@@ -61,10 +60,6 @@ def merge_results(old: dict[str, Any], new: dict[str, Any], names: list[str]
         ['mse_per_pixel_01', 'nll_ais_nats']
     """
     if any(old.get(k) != new.get(k) for k in IDENTITY):
-        if old.get("metrics"):
-            was = ", ".join(f"{k} {old.get(k)}" for k in IDENTITY)
-            warnings.warn(f"results of another evaluation ({was}) replaced: "
-                          f"{', '.join(sorted(old['metrics']))}", stacklevel=2)
         return new
     metrics = old["metrics"] | new["metrics"]
     skipped = {k: v for k, v in old.get("skipped", {}).items() if k not in names}
