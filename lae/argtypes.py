@@ -35,7 +35,7 @@ def seed(text: str) -> int:
     return count(0, SEED_MAX)(text)
 
 
-def positive(text: str) -> float:
+def positive_number(text: str) -> float:
     """An argparse type: a finite number > 0."""
     try:
         value = float(text)

@@ -9,11 +9,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from lae.argtypes import count
 from lae.commands.base import (
     Command,
     add_task_arguments,
     check_output_folder,
-    count,
     load_task_run,
     refuse_existing,
     test_images,
@@ -99,7 +99,9 @@ def _images_and_labels(run: Any, args: argparse.Namespace):
 
 def _check_options(args: argparse.Namespace) -> None:
     """Options that do not go with the chosen score or with each other, before any work."""
-    corrected = args.score in ("complexity", "likelihood-ratio")
+    from lae.tasks import CORRECTED
+
+    corrected = args.score in CORRECTED
     if args.score == "likelihood-ratio" and args.background is None:
         raise ConfigError("--score likelihood-ratio needs --background RUN (the same model "
                           "trained on the same data with --data.noise_fraction=MU, e.g. 0.2)")
@@ -163,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from lae.tasks import anomaly_scores, best_likelihood, detection_metrics
+    from lae.tasks import CORRECTED, anomaly_scores, best_likelihood, detection_metrics
     from lae.train import find_checkpoint, load_run
 
     _check_options(args)
@@ -208,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = detection_metrics(is_anomaly, scores)
     atomic_write(paths[1], lambda f: np.savez(f, score=scores.numpy(),
                                               is_anomaly=is_anomaly.cpu().numpy()))
-    corrected = args.score in ("complexity", "likelihood-ratio")
+    corrected = args.score in CORRECTED
     write_json(paths[0], {
         "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
         "dataset": run.config.data.name, "holdout_class": digit,

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lae.argtypes import count, seed  # noqa: F401 (count: the commands' argparse type)
+from lae.argtypes import count, seed
 from lae.errors import ConfigError, LaeError
 from lae.eval.json import json_safe
 from lae.files import atomic_write, check_writable
@@ -31,19 +30,6 @@ class Command:
     run: Callable[[argparse.Namespace], int]
     description: str | None = None
     overrides: bool = False
-
-
-
-
-def positive_number(text: str) -> float:
-    """An argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return value
 
 
 def add_checkpoint_argument(p: argparse.ArgumentParser) -> None:

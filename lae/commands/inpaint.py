@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lae.argtypes import count, positive_number
 from lae.commands.base import (
     Command,
     add_task_arguments,
     check_output_folder,
-    count,
     load_task_run,
-    positive_number,
     refuse_existing,
     test_images,
     write_json,

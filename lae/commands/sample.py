@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lae.argtypes import seed
-from lae.commands.base import Command, add_checkpoint_argument, count, refuse_existing
+from lae.argtypes import count, seed
+from lae.commands.base import Command, add_checkpoint_argument, refuse_existing
 from lae.errors import ConfigError
 
 # what lae sample can write (matplotlib's imsave / savefig formats lae tests)

@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from lae.commands.base import Command, count
+from lae.argtypes import count
+from lae.commands.base import Command
 from lae.errors import ConfigError
 
 

@@ -8,6 +8,7 @@ docs/tasks.md).
 
 from lae.data.masks import MASKS, make_mask
 from lae.tasks.anomaly import (
+    CORRECTED,
     LIKELIHOODS,
     SCORES,
     anomaly_scores,
@@ -18,6 +19,6 @@ from lae.tasks.anomaly import (
 )
 from lae.tasks.inpaint import InpaintResult, inpaint, save_inpainting_grid
 
-__all__ = ["LIKELIHOODS", "MASKS", "SCORES", "InpaintResult", "anomaly_scores",
+__all__ = ["CORRECTED", "LIKELIHOODS", "MASKS", "SCORES", "InpaintResult", "anomaly_scores",
            "best_likelihood", "detection_metrics", "heldout_split", "inpaint", "make_mask",
            "png_bits", "save_inpainting_grid"]

@@ -45,10 +45,12 @@ from lae.models import LatentModel
 from lae.samplers.descent import descend
 
 SCORES = ("log-joint", "refined", "nll-iwae", "nll-ais", "complexity", "likelihood-ratio")
+# the scores that correct a likelihood estimate (chosen by ``likelihood``)
+CORRECTED = ("complexity", "likelihood-ratio")
 # the estimates of -log p(x) the corrected scores (complexity, likelihood-ratio) can build on
 LIKELIHOODS = ("auto", "nll-ais", "nll-iwae", "refined", "log-joint")
-__all__ = ["LIKELIHOODS", "SCORES", "anomaly_scores", "best_likelihood", "detection_metrics",
-           "heldout_split", "png_bits"]
+__all__ = ["CORRECTED", "LIKELIHOODS", "SCORES", "anomaly_scores", "best_likelihood",
+           "detection_metrics", "heldout_split", "png_bits"]
 
 
 def best_likelihood(model: LatentModel) -> str:
@@ -108,7 +110,7 @@ def anomaly_scores(model: LatentModel, x: Tensor, score: str = "log-joint", *,
     generator's state is replayed), so that a model against itself scores exactly 0."""
     if score not in SCORES:
         raise ConfigError(f"unknown score {score!r}; choices: {', '.join(SCORES)}")
-    if score in ("complexity", "likelihood-ratio"):
+    if score in CORRECTED:
         if likelihood not in LIKELIHOODS:
             raise ConfigError(f"unknown likelihood {likelihood!r}; choices: "
                               f"{', '.join(LIKELIHOODS)}")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lae.argtypes import COUNT_MAX, count, positive, seed
+from lae.argtypes import COUNT_MAX, count, positive_number, seed
 from lae.errors import ConfigError
 
-# the toys' counts (sizes, steps, chains): at least 1 (0 for warm-up), at most COUNT_MAX
+# the toys' counts (sizes, steps, chains): at least 1 (0 for warm-up), at most COUNT_MAX, and
+# their scales finite and > 0, checked by the parser
 COUNT, COUNT_OR_0 = count(1, COUNT_MAX), count(0, COUNT_MAX)
 
 
@@ -38,9 +39,6 @@ def _posterior(args: argparse.Namespace) -> int:
     from lae.toy.linear import SamplerSettings
     from lae.toy.posterior import run_posterior
 
-    for name in ("n_data", "x_dim", "z_dim", "steps"):
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
     s = SamplerSettings(args.sampler, steps=args.steps, warmup=args.warmup, thin=args.thin,
                         step_size=args.step_size, mh=not args.no_mh,
                         preconditioned=args.preconditioned, feature_dim=args.feature_dim,
@@ -91,9 +89,6 @@ def _likelihood(args: argparse.Namespace) -> int:
 
     from lae.toy.likelihood import run_likelihood
 
-    for name in ("n_data", "x_dim", "z_dim", "n_chains", "n_temps", "n_leapfrog", "k"):
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
     if args.bdmc and args.estimator != "ais":
         raise ConfigError("--bdmc needs --estimator ais (the BDMC upper bound is reverse AIS)")
     if args.threads is not None:
@@ -108,13 +103,8 @@ def _likelihood(args: argparse.Namespace) -> int:
 def _shortrun(args: argparse.Namespace) -> int:
     from lae.toy.shortrun import run_shortrun
 
-    for name in ("n_data", "x_dim", "z_dim", "steps", "iters", "chains", "eval_chains"):
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
     if args.eval_chains < 4:
         raise ConfigError("--eval-chains must be >= 4")
-    if not args.init_step > 0 or not args.sigma > 0:
-        raise ConfigError("--init-step and --sigma must be > 0")
     _refuse_existing_outputs(args.save, args.out)
     run_shortrun(args.n_data, args.x_dim, args.z_dim, args.steps, sigma=args.sigma,
                  seed=args.seed, init_step=args.init_step, per_step=args.per_step,
@@ -126,13 +116,8 @@ def _shortrun(args: argparse.Namespace) -> int:
 def _ebm_logz(args: argparse.Namespace) -> int:
     from lae.toy.ebm_logz import run_ebm_logz
 
-    for name in ("latent_dim", "chains", "temps"):
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
     if args.replicas < 2 or args.temps < 2:
         raise ConfigError("--replicas and --temps must be >= 2")
-    if not args.base_scale > 0:
-        raise ConfigError("--base-scale must be > 0")
     _refuse_existing_outputs(args.save, args.out)
     run_ebm_logz(args.latent_dim, seed=args.seed, base_scale=args.base_scale,
                  n_replicas=args.replicas, n_chains=args.chains, n_temps=args.temps,
@@ -159,12 +144,12 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--n-data", type=COUNT, default=100)
     p.add_argument("--x-dim", type=COUNT, default=10)
     p.add_argument("--z-dim", type=COUNT, default=2)
-    p.add_argument("--sigma", type=positive, default=0.5)
+    p.add_argument("--sigma", type=positive_number, default=0.5)
     p.add_argument("--steps", type=COUNT, default=2000)
     p.add_argument("--warmup", type=COUNT_OR_0, default=200,
                    help="discarded; step adapted (MH only)")
     p.add_argument("--thin", type=COUNT, default=1)
-    p.add_argument("--step-size", type=positive, default=None,
+    p.add_argument("--step-size", type=positive_number, default=None,
                    help="eta (leapfrog eps for hmc); default per sampler")
     p.add_argument("--no-mh", action="store_true", help="ald: unadjusted")
     p.add_argument("--preconditioned", action="store_true", help="ald: methods.md 1b")
@@ -191,7 +176,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--feature-dim", type=COUNT, default=512)
     p.add_argument("--steps", type=COUNT, default=2000)
     p.add_argument("--warmup", type=COUNT_OR_0, default=1000)
-    p.add_argument("--step-size", type=positive, default=0.005)
+    p.add_argument("--step-size", type=positive_number, default=0.005)
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", default="toy_out")
     p.set_defaults(toy_func=_energy)
@@ -201,7 +186,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--widths", type=COUNT, nargs="+", default=[16, 32, 64, 128])
     p.add_argument("--steps", type=COUNT, default=3000)
     p.add_argument("--warmup", type=COUNT_OR_0, default=300)
-    p.add_argument("--step-size", type=positive, default=0.02)
+    p.add_argument("--step-size", type=positive_number, default=0.02)
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", default="toy_out")
     p.set_defaults(toy_func=_capacity)
@@ -222,7 +207,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--n-data", type=COUNT, default=100)
     p.add_argument("--x-dim", type=COUNT, default=784)
     p.add_argument("--z-dim", type=COUNT, default=8)
-    p.add_argument("--sigma", type=positive, default=1.0)
+    p.add_argument("--sigma", type=positive_number, default=1.0)
     p.add_argument("--n-chains", type=COUNT, default=16, help="ais: chains per point (M)")
     p.add_argument("--n-temps", type=COUNT, default=3000, help="ais: annealing steps (K)")
     p.add_argument("--n-leapfrog", type=COUNT, default=1, help="ais: leapfrog steps per HMC move")
@@ -241,15 +226,15 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--n-data", type=COUNT, default=100)
     p.add_argument("--x-dim", type=COUNT, default=20)
     p.add_argument("--z-dim", type=COUNT, default=4)
-    p.add_argument("--sigma", type=positive, default=0.5)
+    p.add_argument("--sigma", type=positive_number, default=0.5)
     p.add_argument("--steps", type=COUNT, default=20, help="Langevin steps per chain (S)")
     p.add_argument("--per-step", action="store_true", help="one step size per step (else one)")
     p.add_argument("--tied-reverse", action="store_true",
                    help="reverse kernels use the forward steps (a looser bound); by default "
                    "their drift and variance steps are learned too")
-    p.add_argument("--init-step", type=positive, default=1e-3, help="starting eta")
+    p.add_argument("--init-step", type=positive_number, default=1e-3, help="starting eta")
     p.add_argument("--iters", type=COUNT, default=300, help="Adam iterations on log eta")
-    p.add_argument("--lr", type=positive, default=0.05, help="Adam learning rate on log eta")
+    p.add_argument("--lr", type=positive_number, default=0.05, help="Adam learning rate on log eta")
     p.add_argument("--chains", type=COUNT, default=16, help="chains per point while learning")
     p.add_argument("--eval-chains", type=COUNT, default=256,
                    help="independent chains per point averaged in the saved bounds")
@@ -259,7 +244,8 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p = sub.add_parser("ebm-logz", help="log Z of a latent EBM prior with a random quadratic "
                        "energy by AIS, against the closed form")
     p.add_argument("--latent-dim", type=COUNT, default=8)
-    p.add_argument("--base-scale", type=positive, default=1.0, help="s0 of the base N(0, s0^2 I)")
+    p.add_argument("--base-scale", type=positive_number, default=1.0,
+                   help="s0 of the base N(0, s0^2 I)")
     p.add_argument("--replicas", type=COUNT, default=8, help="independent AIS runs (the stderr)")
     p.add_argument("--chains", type=COUNT, default=256, help="chains per AIS run")
     p.add_argument("--temps", type=COUNT, default=1000, help="annealing steps")
