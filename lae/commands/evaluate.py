@@ -45,6 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lae.data import evenly_spaced, load_dataset
+    from lae.eval import interpolate, probe
     from lae.eval.metrics import METRICS, evaluate, settings_from_arguments
     from lae.eval.plots import read_metrics
     from lae.eval.registry import refuse_unused_settings
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(out.parent, "the results")  # fails now, not after the metrics
     # pictures some metrics draw beside the results: in the run's folder they are lae's own
     # (replaced like results.json's numbers); elsewhere they may be the user's
-    pictures = [out.parent / SIDE_FILES[n] for n in names if n in SIDE_FILES]
+    side_files = {"interp": interpolate.PICTURE, "probe": probe.PICTURE}
+    pictures = [out.parent / side_files[n] for n in names if n in side_files]
     if out.parent.resolve() != run.run_dir.resolve():
         refuse_existing(pictures, args.overwrite)
     if args.data_dir is not None:
@@ -119,10 +121,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"WARNING (training, step {warning.get('step')}): {warning.get('message')}")
     write_json(out, results, echo=False)
     return 0
-
-
-# the pictures a metric writes next to the results file
-SIDE_FILES = {"interp": "interpolations.png", "probe": "latents_pca.png"}
 
 
 def evaluation_overrides(run: Any, items: list[str]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from torch import Tensor
 from lae.eval.plots import save_image_grid
 from lae.eval.registry import NotApplicable
 
+PICTURE = "interpolations.png"  # written beside the results file
+
 
 @torch.no_grad()
 def interpolation_images(model: Any, x_pairs: Tensor, steps: int = 8,
@@ -67,7 +69,7 @@ def interp_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
     if x.shape[0] < 2:
         raise NotApplicable("interp needs at least 2 test examples")
     pairs = pairs_from(x, s.interp_pairs)
-    path = save_interpolations(model, pairs, Path(ctx.out_dir) / "interpolations.png",
+    path = save_interpolations(model, pairs, Path(ctx.out_dir) / PICTURE,
                                steps=s.interp_steps)
     rows = pairs.shape[0]
     return {"interp_grid_rows": {"value": float(rows), "stderr": 0.0, "n": rows, "settings": {

@@ -19,6 +19,8 @@ from torch import Tensor
 
 from lae.eval.registry import NotApplicable, summarize
 
+PICTURE = "latents_pca.png"  # the codes' projection, written beside the results file
+
 
 @torch.no_grad()
 def encode_all(model: Any, x: Tensor, batch_size: int = 100, seed: int = 0) -> np.ndarray:
@@ -91,7 +93,7 @@ def probe_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
                              train_labels.numpy(), test_codes, test_labels.numpy(),
                              C=s.probe_C, max_iter=s.probe_max_iter, seed=s.seed)
     if ctx.out_dir is not None:
-        save_code_projection(test_codes, test_labels.numpy(), ctx.out_dir / "latents_pca.png")
+        save_code_projection(test_codes, test_labels.numpy(), ctx.out_dir / PICTURE)
     return {"probe_accuracy": summarize(
         torch.as_tensor(correct, dtype=torch.float64), n_train=int(train_x.shape[0]),
         C=s.probe_C, max_iter=s.probe_max_iter, features="standardised infer() codes",

@@ -20,6 +20,7 @@ import yaml
 
 from lae.distributions import build_prior
 from lae.errors import ConfigError, RunDirError
+from lae.eval import interpolate, probe
 from lae.eval.plots import read_metrics, save_nll_comparison
 from lae.eval.results import read_results
 
@@ -128,8 +129,8 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
         "pictures": {kind: _latest(run_dir / folder, pattern) for kind, folder, pattern in (
             ("samples", "samples", "samples_*.png"), ("reconstructions", "samples", "recon_*.png"),
             ("losses", "plots", "loss.png"), ("step_sizes", "plots", "step_sizes.png"),
-            ("interpolations", ".", "interpolations.png"),
-            ("latent_codes", ".", "latents_pca.png"))},
+            ("interpolations", ".", interpolate.PICTURE),
+            ("latent_codes", ".", probe.PICTURE))},
     }
 
 

@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import lae
 from lae.errors import RunDirError
+from lae.eval import interpolate, probe
 from lae.tasks.anomaly import SCORES
 
 MANIFEST = "lae-run.json"
@@ -43,7 +44,7 @@ _NUMBER = r"[0-9][0-9.eE+-]*"
 _SCORE = "|".join(re.escape(s) for s in SCORES)
 OWNED = tuple(re.compile(p) for p in (
     re.escape(MANIFEST), r"config\.yaml", r"metrics\.jsonl", r"diagnostics\.json",
-    r"results(-val|-train)?\.json", r"interpolations\.png", r"latents_pca\.png",
+    r"results(-val|-train)?\.json", re.escape(interpolate.PICTURE), re.escape(probe.PICTURE),
     rf"{CHECKPOINT_DIR}/(epoch_\d{{4,}}|{LAST[:-3]}|{BEST[:-3]})\.pt",
     rf"{CHECKPOINT_DIR}/\.(epoch_\d{{4,}}|{LAST[:-3]}|{BEST[:-3]})\.pt\.tmp",
     r"samples/(samples|recon)_\d{4,}\.png", r"plots/(loss|step_sizes)\.png",
