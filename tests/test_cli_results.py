@@ -131,6 +131,46 @@ def test_a_damaged_config_is_an_error_line_for_report(run, tmp_path, capsys):
         (run / "config.yaml").write_text(saved)
 
 
+@pytest.mark.parametrize("edit,message", [
+    (lambda text: text.replace("latent_dim: 2", "latent_dim: 4"), "model.latent_dim (2 -> 4)"),
+    (lambda text: text.replace("seed: 0", "seed: 7", 1), "data.seed (0 -> 7)"),
+    (lambda text: "", "is damaged (expected a mapping")])
+def test_an_edited_config_is_refused_by_eval_and_report(run, tmp_path, capsys, edit, message):
+    # was: lae eval ran the checkpoint (latent_dim 2) and lae report showed config.yaml's edited
+    # value as the run's; an empty config.yaml was taken as no file
+    saved = (run / "config.yaml").read_text()
+    assert "latent_dim: 2" in saved and "seed: 0" in saved  # what the edits change
+    try:
+        (run / "config.yaml").write_text(edit(saved))
+        for argv in (["eval", str(run), "--metrics", "mse", "--out", str(tmp_path / "r.json")],
+                     ["report", str(run), "--out", str(tmp_path / "rep")]):
+            assert main(argv) == 2, argv
+            err = capsys.readouterr().err
+            assert message in err and "Traceback" not in err, err
+        assert not (tmp_path / "r.json").exists() and not (tmp_path / "rep").exists()
+    finally:
+        (run / "config.yaml").write_text(saved)
+    # a setting a resumed run may change (here the epochs) is not a disagreement
+    (run / "config.yaml").write_text(saved.replace("epochs: 1", "epochs: 5"))
+    try:
+        assert _eval(run, "--metrics", "mse", "--out", str(tmp_path / "r.json")) == 0
+    finally:
+        (run / "config.yaml").write_text(saved)
+
+
+def test_a_checkpoint_of_another_run_on_other_data_is_refused(run, tmp_path, capsys):
+    # was: refused only when it held another model; on other data it was scored and its numbers
+    # filed under this run
+    other = tmp_path / "other"
+    assert main(["train", "vae-toy2d", "--out", str(other), "--train.epochs=1",
+                 "--data.n_toy=300", "--train.eval_size=50", "--train.eval_k=5",
+                 "--train.n_samples=50", "--train.progress=false",
+                 "--model.net.hidden=16"]) == 0
+    assert _eval(run, "--metrics", "mse", "--checkpoint",
+                 str(other / "checkpoints" / "last.pt"), "--out", str(tmp_path / "r.json")) == 2
+    assert "data.n_toy (300 -> 400)" in capsys.readouterr().err
+
+
 def test_results_and_checkpoints_are_readable_like_every_other_file(run):
     # mkstemp creates 0600 files; the atomic writes give them the umask's permissions
     mask = os.umask(0)

@@ -17,6 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lae.eval.report import write_report
+    from lae.train.run import check_run_config
 
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise LaeError(f"--out {args.out} is a file; lae report writes a folder (report.md and "
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
         if key in seen:
             raise LaeError(f"{run_dir} and {seen[key]} are the same run; give each run once")
         seen[key] = run_dir
+        check_run_config(Path(run_dir))  # the table shows config.yaml: it must be the run's
     path = write_report([Path(r) for r in args.run_dirs], Path(args.out))
     print(f"wrote {path}")
     return 0

@@ -54,13 +54,28 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
     """Refuse to resume a checkpoint under a config that changes what it holds (the model's or
     the data's settings, the optimiser), naming the keys, or a run that has already trained
     ``train.epochs`` epochs."""
-    saved = checkpoint.get("config") or {}
-    new = cfg.to_dict()
-    free_keys = resumable_changes(cfg)
+    changed = changed_settings(checkpoint.get("config") or {}, cfg.to_dict(),
+                               resumable_changes(cfg))
+    if changed:
+        raise ConfigError(f"cannot resume with changed settings: {', '.join(changed)}. A "
+                          f"resumed run keeps its model, data and optimiser; train a new run "
+                          f"(another --out) to change them")
+    done = int(checkpoint.get("epoch", 0))
+    if done >= cfg.train.epochs:
+        raise ConfigError(f"the run has already trained {done} epoch(s) and train.epochs is "
+                          f"{cfg.train.epochs}: nothing to resume; pass "
+                          f"--train.epochs={done + 10} (or more) to train longer")
+
+
+def changed_settings(saved: dict[str, Any], new: dict[str, Any],
+                     free_keys: set[tuple[str, ...]]) -> list[str]:
+    """The settings of ``new`` (a config as a plain dict) that differ from ``saved`` (a
+    checkpoint's), outside ``free_keys`` (:func:`resumable_changes`), each as "section.key (old
+    -> new)"; keys ``saved`` lacks (added to lae since it was written) are not compared."""
     changed = []
     for section in ("data", "model", "train"):
-        old_s, new_s = saved.get(section, {}), new.get(section, {})
-        for key in sorted(old_s, key=str):  # keys lae added since the checkpoint: unknown
+        old_s, new_s = saved.get(section) or {}, new.get(section) or {}
+        for key in sorted(old_s, key=str):
             old_v, new_v = old_s.get(key), new_s.get(key)
             if isinstance(old_v, dict) and isinstance(new_v, dict):  # e.g. prior_options
                 free = {k[2] for k in free_keys if len(k) == 3 and k[:2] == (section, key)}
@@ -75,15 +90,7 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
                 continue
             changed.append(f"{section}.{key} ({_show(old_s.get(key))} -> "
                            f"{_show(new_s.get(key))})")
-    if changed:
-        raise ConfigError(f"cannot resume with changed settings: {', '.join(changed)}. A "
-                          f"resumed run keeps its model, data and optimiser; train a new run "
-                          f"(another --out) to change them")
-    done = int(checkpoint.get("epoch", 0))
-    if done >= cfg.train.epochs:
-        raise ConfigError(f"the run has already trained {done} epoch(s) and train.epochs is "
-                          f"{cfg.train.epochs}: nothing to resume; pass "
-                          f"--train.epochs={done + 10} (or more) to train longer")
+    return changed
 
 
 def _show(value: Any) -> str:

@@ -12,31 +12,63 @@ from lae.errors import RunDirError
 from lae.models import DataSpec, LatentModel, build_model
 from lae.train.checkpoint import find_checkpoint, load_checkpoint
 from lae.train.config import Config, config_from_dict
+from lae.train.rundir import CHECKPOINT_DIR, LAST
 
 
-def _run_model_name(run_dir: Path) -> str | None:
-    """model.name in the run's config.yaml, or None where the file is missing or empty or names
-    no model (the checkpoint's own config then stands alone). A file that is not YAML is an
-    error: it was damaged, and the check it carries (which model the run trained) would be
-    skipped."""
+def check_config_file(run_dir: Path, checkpoint_path: Path, saved: dict[str, Any]) -> None:
+    """Refuse a run whose ``config.yaml`` disagrees with the config its checkpoint
+    ``checkpoint_path`` was trained with (``saved``, the checkpoint's own): a file edited after
+    training, or a checkpoint from another run, whose numbers would be filed under settings they
+    do not have. Settings a resumed run may change (``lae.train.resume.resumable_changes``) are
+    not compared: an older checkpoint of a resumed run keeps its old ones. A missing file passes
+    (the checkpoint holds the config); an empty or unreadable one is damaged.
+
+    Raises:
+        RunDirError: config.yaml is damaged, names another model, or differs in other settings.
+    """
     import yaml
 
+    from lae.train.resume import changed_settings, resumable_changes
+
     path = run_dir / "config.yaml"
+    if not path.is_file():
+        return
     try:
-        text = path.read_text()
-    except OSError:
-        return None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RunDirError(f"{path} is damaged ({first}); restore it (the checkpoint holds the "
                           f"run's config) or remove it") from None
-    try:
-        name = raw["model"]["name"]
-    except (KeyError, TypeError):
-        return None
-    return name if isinstance(name, str) else None
+    if not isinstance(raw, dict) or not isinstance(raw.get("model"), dict):
+        raise RunDirError(f"{path} is damaged (expected a mapping with a 'model' section, as lae "
+                          f"train writes it); restore it (the checkpoint holds the run's config) "
+                          f"or remove it")
+    trained, held = raw["model"].get("name"), saved.get("model", {}).get("name")
+    if trained != held:
+        raise RunDirError(f"checkpoint {checkpoint_path} holds a {held!r} model, but {path} says "
+                          f"the run trained {trained!r}: its numbers would be filed under the "
+                          "wrong model; if the checkpoint came from another run, evaluate that "
+                          "run; if config.yaml was edited, restore it")
+    changed = changed_settings(saved, raw, resumable_changes(config_from_dict(saved)))
+    if changed:
+        raise RunDirError(f"{path} differs from the config checkpoint {checkpoint_path} was "
+                          f"trained with: {', '.join(changed)} (checkpoint -> config.yaml). "
+                          "Its numbers belong to the checkpoint's settings: if config.yaml was "
+                          "edited, restore it; if the checkpoint came from another run, "
+                          "evaluate that run")
+
+
+def check_run_config(run_dir: Path) -> None:
+    """:func:`check_config_file` against the run's last checkpoint, where it has one (a run
+    stopped before its first checkpoint has nothing to compare with).
+
+    Raises:
+        RunDirError: as :func:`check_config_file`.
+    """
+    if not (run_dir / CHECKPOINT_DIR / LAST).exists():
+        return
+    path = find_checkpoint(run_dir, "last")
+    check_config_file(run_dir, path, load_checkpoint(path).get("config") or {})
 
 
 @dataclass
@@ -73,13 +105,7 @@ def load_run(run_dir: Path | str, checkpoint: str = "last",
     path = find_checkpoint(run_dir, checkpoint)
     payload: dict[str, Any] = load_checkpoint(path)
     cfg = config_from_dict(payload["config"])
-    trained = _run_model_name(run_dir)
-    if trained is not None and trained != cfg.model.name:
-        raise RunDirError(f"checkpoint {path} holds a {cfg.model.name!r} model, but "
-                          f"{run_dir / 'config.yaml'} says the run trained {trained!r}: its "
-                          "numbers would be filed under the wrong model; if the checkpoint came "
-                          "from another run, evaluate that run; if config.yaml was edited, "
-                          "restore it")
+    check_config_file(run_dir, path, payload["config"])
     raw_spec = payload["data_spec"]
     spec = DataSpec(shape=tuple(raw_spec["shape"]), value_range=tuple(raw_spec["value_range"]),
                     n_bits=raw_spec["n_bits"], binary=raw_spec["binary"],
