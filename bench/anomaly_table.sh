@@ -4,7 +4,8 @@
 # EPOCHS epochs, one thread, the last checkpoint (none chosen on the test set), then lae anomaly
 # with each of SCORES (default "log-joint refined complexity"). With MU set, each run also gets
 # its background model (the same with data.noise_fraction=MU) and the likelihood-ratio score.
-# Further arguments are config overrides (full MNIST: --data.name=mnist --data.data_dir=$MNIST_DIR).
+# Further arguments are config overrides (full MNIST: --data.name=mnist --data.data_dir=$MNIST_DIR);
+# ANOMALY_FLAGS are added to every lae anomaly call (e.g. "--n-examples 5000 --k 20").
 # Usage: bench/anomaly_table.sh MODEL OUT_DIR [EPOCHS] [SEEDS] [--section.key=value ...]
 set -euo pipefail
 model=$1; out=$2; epochs=${3:-10}; seeds=${4:-0 1 2}
@@ -29,7 +30,8 @@ for digit in ${DIGITS:-1 4 5 7 9}; do
     for score in $scores "${extra[@]}"; do
       bg=(); [ "$score" = likelihood-ratio ] && bg=(--background "$run-bg")
       # -> $run/anomaly/$score/anomaly.json and anomaly_scores.npz
-      OMP_NUM_THREADS=1 $lae anomaly "$run" --score $score "${bg[@]}" --overwrite \
+      # shellcheck disable=SC2086  # ANOMALY_FLAGS is a list of flags
+      OMP_NUM_THREADS=1 $lae anomaly "$run" --score $score "${bg[@]}" ${ANOMALY_FLAGS:-} --overwrite \
         > "$run.anomaly-$score.log" 2>&1
     done
     echo "$model digit $digit seed $seed done"
