@@ -44,3 +44,11 @@ def positive_number(text: str) -> float:
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
     return value
+
+
+def path_text(text: str) -> str:
+    """An argparse type for a path the command writes: not empty (an unset shell variable,
+    ``--out "$RUN"``, would otherwise name the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a file or folder name")
+    return text

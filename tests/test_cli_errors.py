@@ -299,3 +299,17 @@ def test_compile_without_a_compiler_is_refused_before_the_run_folder(tmp_path, c
     err = _error(capsys)
     assert "train.compile=true needs a C++ compiler" in err and "train.compile=false" in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "vae-toy2d"], ["eval", "RUN"], ["report", "RUN"], ["sample", "RUN"], ["bench"],
+    ["anomaly", "RUN"], ["inpaint", "RUN"], ["toy", "posterior"]])
+def test_an_empty_out_is_refused_not_taken_as_the_current_folder(argv, tmp_path, capsys,
+                                                                 monkeypatch):
+    # was: --out '' (an unset $RUN) named the current folder, in which lae train would train
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--out", ""])
+    assert stop.value.code == 2
+    assert "--out: an empty path" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

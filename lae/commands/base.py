@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lae.argtypes import count, seed
+from lae.argtypes import count, path_text, seed
 from lae.errors import ConfigError, LaeError
 from lae.eval.json import json_safe
 from lae.files import atomic_write, check_writable
@@ -112,7 +112,7 @@ def add_task_arguments(p: argparse.ArgumentParser, n_examples: int, out: str) ->
     add_checkpoint_argument(p)
     p.add_argument("--seed", type=seed, default=0, help="seed of the task's random draws "
                                                        "(default 0)")
-    p.add_argument("--out", default=None, help=out)
+    p.add_argument("--out", type=path_text, default=None, help=out)
     p.add_argument("--overwrite", action="store_true", help="replace existing results")
 
 

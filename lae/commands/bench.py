@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from lae.argtypes import path_text
 from lae.commands.base import Command
 from lae.errors import ConfigError
 
@@ -12,7 +13,8 @@ from lae.errors import ConfigError
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from lae.bench.sizes import BENCH_DATASETS, DEFAULT_MODELS, SIZES
 
-    p.add_argument("--out", required=True, help="folder for the results; must be new or empty")
+    p.add_argument("--out", type=path_text, required=True,
+                   help="folder for the results; must be new or empty")
     p.add_argument("--models", default=DEFAULT_MODELS,
                    help="comma-separated models, each optionally with config overrides after "
                         "'+', e.g. lae+model.mala_steps=0; the VAE (the speed baseline) is "

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from lae.argtypes import path_text
 from lae.commands.base import (
     Command,
     add_checkpoint_argument,
@@ -21,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from lae.eval.metrics import METRICS, add_settings_arguments
 
     p.add_argument("run_dir", help="a run folder written by lae train")
-    p.add_argument("--out", default=None,
+    p.add_argument("--out", type=path_text, default=None,
                    help="results JSON (default RUN_DIR/results.json, to which metrics are added)")
     p.add_argument("--metrics", default="elbo,iwae,mse",
                    help=f"comma-separated: {', '.join(sorted(METRICS))} (lae list describes "

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from lae.argtypes import count
+from lae.argtypes import count, path_text
 from lae.commands.base import Command
 from lae.errors import ConfigError
 
@@ -16,7 +16,7 @@ from lae.errors import ConfigError
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="preset name (see `lae list`) or path to a YAML file; "
                                   "ignored with --resume")
-    p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument("--out", type=path_text, required=True, help="run directory to create")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     p.add_argument("--data-dir", default=None, help="where the dataset files are (or go)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lae.argtypes import COUNT_MAX, count, positive_number, seed
+from lae.argtypes import COUNT_MAX, count, path_text, positive_number, seed
 from lae.errors import ConfigError
 
 # the toys' counts (sizes, steps, chains): at least 1 (0 for warm-up), at most COUNT_MAX, and
@@ -129,7 +129,8 @@ def _add_seed_and_outputs(p: argparse.ArgumentParser) -> None:
     """--seed, --save FILE.npz and --out (the JSON report), as the npz-writing toys take them."""
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--save", default=None, help="FILE.npz")
-    p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
+    p.add_argument("--out", type=path_text, default=None,
+                   help="JSON report (default: next to the npz)")
 
 
 def add_toy_commands(subparsers) -> argparse.ArgumentParser:
@@ -157,7 +158,8 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--n-leapfrog", type=COUNT, default=5)
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--save-samples", default=None, help="FILE.npz")
-    p.add_argument("--out", default=None, help="JSON report (default: next to the npz)")
+    p.add_argument("--out", type=path_text, default=None,
+                   help="JSON report (default: next to the npz)")
     p.set_defaults(toy_func=_posterior)
 
     p = sub.add_parser("neural", help="MLP likelihood: ALD and VI vs a long MALA reference")
@@ -166,7 +168,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=COUNT_OR_0, default=500)
     p.add_argument("--ref-steps", type=COUNT, default=20000)
     p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--out", default="toy_out")
+    p.add_argument("--out", type=path_text, default="toy_out")
     p.set_defaults(toy_func=_neural)
 
     p = sub.add_parser("energy", help="unconditional ALD on 8 Gaussians and rings")
@@ -178,7 +180,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=COUNT_OR_0, default=1000)
     p.add_argument("--step-size", type=positive_number, default=0.005)
     p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--out", default="toy_out")
+    p.add_argument("--out", type=path_text, default="toy_out")
     p.set_defaults(toy_func=_energy)
 
     p = sub.add_parser("capacity", help="ALD with feature width d < n, d = n, d > n")
@@ -188,7 +190,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=COUNT_OR_0, default=300)
     p.add_argument("--step-size", type=positive_number, default=0.02)
     p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--out", default="toy_out")
+    p.add_argument("--out", type=path_text, default="toy_out")
     p.set_defaults(toy_func=_capacity)
 
     p = sub.add_parser("convergence", help="error vs gradient evaluations and time")
@@ -198,7 +200,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--feature-dim", type=COUNT, default=256)
     p.add_argument("--epochs", type=COUNT, default=2000)
     p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--out", default="toy_out")
+    p.add_argument("--out", type=path_text, default="toy_out")
     p.set_defaults(toy_func=_convergence)
 
     p = sub.add_parser("likelihood", help="AIS / IWAE log p(x) of a linear-Gaussian vs exact")

@@ -63,8 +63,8 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
     done = int(checkpoint.get("epoch", 0))
     if done >= cfg.train.epochs:
         raise ConfigError(f"the run has already trained {done} epoch(s) and train.epochs is "
-                          f"{cfg.train.epochs}: nothing to resume; pass "
-                          f"--train.epochs={done + 10} (or more) to train longer")
+                          f"{cfg.train.epochs}: nothing to resume; pass --train.epochs above "
+                          f"{done} (e.g. --train.epochs={done + 10}) to train longer")
 
 
 def changed_settings(saved: dict[str, Any], new: dict[str, Any],

@@ -151,6 +151,8 @@ def test_bad_models_fail_before_anything_is_written(tmp_path, capsys, models, me
     (["--budgets", "60,30"], "increasing positive seconds"),
     (["--budgets", "0,30"], "increasing positive seconds"),
     (["--budgets", "1m"], "comma-separated seconds"),
+    (["--budgets", "1e12"], "up to 604800"),  # was: accepted, trained until killed
+    (["--budgets", "nan"], "increasing positive seconds"),
 ])
 def test_bad_budgets_fail_before_anything_is_written(tmp_path, capsys, option, message):
     out = tmp_path / "out"
