@@ -86,10 +86,13 @@ def _run(command: Any, args: argparse.Namespace) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         hint = ""
         if args.command == "train":
-            kept = (Path(args.out) / "checkpoints" / "last.pt").is_file()
+            out = Path(args.out)
+            kept = (out / "checkpoints" / "last.pt").is_file()
             hint = ("; the last checkpoint is kept: continue with --resume once this is fixed"
                     if kept else "; no checkpoint was written yet: once this is fixed, train "
-                    "again with --overwrite")
+                    "again with --overwrite" if out.is_dir() else
+                    f"; no run folder was made: --out {args.out} must be a folder lae can create "
+                    f"(its parent a writable folder)")
         _report(f"error: {where}{exc.strerror or exc}{hint}")
         return 2
     except (MemoryError, RuntimeError) as exc:

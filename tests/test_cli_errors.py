@@ -313,3 +313,37 @@ def test_an_empty_out_is_refused_not_taken_as_the_current_folder(argv, tmp_path,
     assert stop.value.code == 2
     assert "--out: an empty path" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_without_a_usable_last_checkpoint_says_how_to_resume(run, tmp_path, capsys):
+    # were: "the run stopped before its first epoch; start again with --overwrite" (which
+    # deletes the epoch checkpoints it kept) and "use another checkpoint (--checkpoint)", a
+    # flag lae train does not have
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    last = copy / "checkpoints" / "last.pt"
+    resume = ["train", "vae-toy2d", "--out", str(copy), "--resume", "--train.epochs=2", *TINY]
+    for damage in (lambda: last.unlink(), lambda: last.write_bytes(b""),
+                   lambda: last.write_bytes(b"garbage")):
+        damage()
+        assert main(resume) == 2
+        err = _error(capsys)
+        assert f"copy {copy / 'checkpoints' / 'epoch_0001.pt'} to {last}" in err, err
+        assert "--overwrite" not in err and "--checkpoint" not in err, err
+    shutil.copy(copy / "checkpoints" / "epoch_0001.pt", last)  # as the message says
+    assert main(resume) == 0
+
+
+def test_an_out_lae_cannot_create_is_named_without_overwrite_advice(tmp_path, capsys):
+    # were: "train again with --overwrite" (no folder was made, so it changes nothing) and, for
+    # a dangling link, "File exists"
+    (tmp_path / "afile").write_text("mine")
+    (tmp_path / "link").symlink_to(tmp_path / "missing")
+    for out, message in ((tmp_path / "afile" / "run", "no run folder was made"),
+                         (tmp_path / "link", "is a symbolic link to")):
+        assert main(["train", "vae-toy2d", "--out", str(out), "--train.epochs=1", *TINY]) == 2
+        err = _error(capsys)
+        assert message in err and "--overwrite" not in err, err
+    assert (tmp_path / "afile").read_text() == "mine" and not (tmp_path / "missing").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -85,8 +86,9 @@ def _train_on_local_processes(args: argparse.Namespace) -> int:
             failed = lines.get(exc.error_index)
             resume = (f"continue from the last finished epoch with: lae train {args.config} "
                       f"--out {args.out} --resume --nproc {args.nproc}")
+            signum = _stopping_signal(exc.exit_code)
             if failed is None:  # killed before it could say anything
-                why = (f"signal {exc.signal_name}" if exc.signal_name
+                why = (f"signal {signal.Signals(signum).name}" if signum
                        else f"exit status {exc.exit_code}")
                 failed = (f"error: training process {exc.error_index} of {args.nproc} (pid "
                           f"{exc.error_pid}) was stopped by {why}; {resume}")
@@ -98,18 +100,33 @@ def _train_on_local_processes(args: argparse.Namespace) -> int:
                           f"system for memory), and process {exc.error_index} lost contact "
                           f"with it; {resume}")
             lines = {r: line for r, line in lines.items() if line != LOST_CONTACT}
+            # the others were stopped because this one failed (their "interrupted" is not
+            # news), or failed alike (a divergence every process sees): said once
             others = {line for rank, line in lines.items() if rank != exc.error_index
-                      and line != failed and not line.startswith("interrupted")}
-            # the others were stopped because this one failed: their "interrupted" is not news
+                      and _kind(line) != _kind(failed) and not line.startswith("interrupted")}
             print(failed if not others else f"{failed} (process {exc.error_index})",
                   file=sys.stderr)
             for line in sorted(others):
                 print(line, file=sys.stderr)
-            return exc.exit_code if exc.exit_code and exc.exit_code > 0 else 1
+            return 128 + signum if signum else (exc.exit_code or 1)
         except mp.ProcessRaisedException as exc:
             print(f"error: a training process failed; its traceback:\n{exc}", file=sys.stderr)
             return 1
     return 0
+
+
+def _stopping_signal(exit_code: int | None) -> int | None:
+    """The signal that stopped a process, from its exit status: -N (killed by signal N) or
+    128 + N (it left on signal N, as a stopped process of lae train does); None otherwise."""
+    code = exit_code or 0
+    number = -code if code < 0 else code - 128 if 128 < code < 128 + signal.NSIG else 0
+    return number if number in {s.value for s in signal.Signals} else None
+
+
+def _kind(line: str) -> str:
+    """What an error line is about, without its details: up to its second colon ("error:
+    training diverged at step 8 (epoch 1)")."""
+    return ":".join(line.split(":")[:2])
 
 
 COMMAND = Command(

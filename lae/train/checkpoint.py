@@ -123,14 +123,16 @@ def find_checkpoint(run_dir: Path, which: str = "last") -> Path:
     return path
 
 
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a lae checkpoint safely: tensors, numbers, strings and containers only."""
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu",
+                    advice: str = "use another checkpoint (--checkpoint)") -> dict[str, Any]:
+    """Read a lae checkpoint safely: tensors, numbers, strings and containers only. ``advice``
+    ends the message of a damaged file (what the caller can do instead)."""
     if path.is_file() and path.stat().st_size == 0:
         raise RunDirError(f"checkpoint {path} is an empty file (a save that never finished); "
-                          f"use another checkpoint (--checkpoint)")
+                          f"{advice}")
     if path.is_file() and not zipfile.is_zipfile(path):
         raise RunDirError(f"checkpoint {path} is not a torch checkpoint (truncated, or another "
-                          f"kind of file); use another checkpoint (--checkpoint)")
+                          f"kind of file); {advice}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -14,6 +14,7 @@ from lae.eval.plots import read_metrics
 from lae.train import distributed
 from lae.train.checkpoint import find_checkpoint, load_checkpoint
 from lae.train.config import Config
+from lae.train.rundir import resume_advice
 
 # The functions on a trainer take a lae.train.Trainer (typed Any: this module sits below it).
 Trainer = Any
@@ -40,7 +41,8 @@ def resumable_changes(cfg: Config) -> set[tuple[str, ...]]:
 def load_resumable(run_dir: Path, cfg: Config, world_size: int) -> dict[str, Any]:
     """The run's ``last.pt``, checked against the config it is resumed with
     (:func:`check_resumable`) and the number of processes it was trained on."""
-    checkpoint = load_checkpoint(find_checkpoint(run_dir, "last"))
+    checkpoint = load_checkpoint(find_checkpoint(run_dir, "last"),
+                                 advice=resume_advice(run_dir))
     check_resumable(checkpoint, cfg)
     saved_world = int(checkpoint.get("world_size", 1))
     if saved_world != world_size:

@@ -215,6 +215,17 @@ def check_run_flags(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
                           f"it: give one of them")
 
 
+def resume_advice(run_dir: Path) -> str:
+    """How to resume a run whose ``last.pt`` is missing or damaged: from its newest epoch
+    checkpoint where it kept one, else from the start."""
+    ckpt_dir = run_dir / CHECKPOINT_DIR
+    epochs = sorted(ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
+    if epochs:
+        return (f"to resume from the newest epoch checkpoint kept, copy {epochs[-1]} to "
+                f"{ckpt_dir / LAST} and run --resume again")
+    return "no epoch checkpoint is kept: start the run again with --overwrite"
+
+
 def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunLock | None:
     """Make sure we may write into ``run_dir``, and lock it (:func:`lock_run_dir`; the lock
     lasts while the returned file stays open); never delete what lae did not write.
@@ -228,6 +239,9 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunLock 
     check_run_flags(run_dir, resume=resume, overwrite=overwrite)
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"run directory {run_dir} is a file, not a folder; choose another --out")
+    if run_dir.is_symlink() and not run_dir.exists():
+        raise RunDirError(f"--out {run_dir} is a symbolic link to {os.readlink(run_dir)}, which "
+                          f"does not exist; make that folder, or choose another --out")
     marked = run_dir.is_dir() and is_lae_run(run_dir)
     linked = [run_dir / d for d in OWNED_DIRS if "*" not in d and (run_dir / d).is_symlink()]
     if linked:  # lae would write (and --overwrite delete) inside the folder it points to
@@ -243,8 +257,9 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunLock 
         for tmp in stale_temporaries(run_dir):
             tmp.unlink()
         if not (run_dir / CHECKPOINT_DIR / LAST).is_file():
-            raise RunDirError(f"--resume: {run_dir} has no checkpoint yet (the run stopped before "
-                              "the end of its first epoch); start it again with --overwrite")
+            raise RunDirError(f"--resume: {run_dir} has no {CHECKPOINT_DIR}/{LAST} (the run "
+                              f"stopped before the end of its first epoch, or it was removed); "
+                              f"{resume_advice(run_dir)}")
         write_manifest(run_dir)
         return lock
     lock = None
