@@ -23,7 +23,8 @@ def test_train_sample_eval_report_end_to_end(tmp_path, fast_overrides, capsys):
     results = json.loads(out.read_text())
     metrics = results["metrics"]
     assert {"neg_elbo_nats", "nll_iwae_nats", "mse_per_dim"} == set(metrics)
-    assert metrics["nll_iwae_nats"]["settings"] == {"k": 20, "proposal": "learned q(z|x)"}
+    assert metrics["nll_iwae_nats"]["settings"] == {"k": 20, "proposal": "learned q(z|x)",
+                                                    "seed": 0, "n_examples": 50}
     assert metrics["nll_iwae_nats"]["n"] == 50
     # IWAE-k is a tighter bound than the ELBO (allow Monte Carlo noise of a few stderr).
     slack = 3 * metrics["neg_elbo_nats"]["stderr"]

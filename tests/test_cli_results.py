@@ -36,6 +36,13 @@ def test_a_later_eval_adds_its_metrics_to_the_runs_results(run):
     # the same metric again replaces its own value only
     assert _eval(run, "--metrics", "mse", "--seed", "3") == 0
     assert set(json.loads((run / "results.json").read_text())["metrics"]) == set(metrics)
+    # each kept metric says what it was computed with; the top level no longer claims the
+    # last call's settings for all (was: seed 3 and its example count over IWAE's seed 0)
+    merged = json.loads((run / "results.json").read_text())
+    assert "settings" not in merged and "n_examples" not in merged
+    assert merged["metrics"]["nll_iwae_nats"]["settings"]["seed"] == 0
+    assert merged["metrics"]["mse_per_dim"]["settings"]["seed"] == 3
+    assert merged["metrics"]["mse_per_dim"]["settings"]["n_examples"] == 20
     # --overwrite starts afresh
     assert _eval(run, "--metrics", "mse", "--overwrite") == 0
     assert set(json.loads((run / "results.json").read_text())["metrics"]) == {"mse_per_dim"}

@@ -47,10 +47,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="out-of-distribution detection: the anomalies are the test images of "
                         "this dataset (same shape), the normals the run's own test images")
     p.add_argument("--against-data-dir", default=None, help="where --against's files are")
-    p.add_argument("--refine-steps", type=count(1, COUNT_MAX), default=20,
-                   help="noise-free gradient steps of the refined score (default 20)")
-    p.add_argument("--k", type=count(1, COUNT_MAX), default=100,
-                   help="importance samples of nll-iwae (default 100)")
+    p.add_argument("--refine-steps", type=count(1, COUNT_MAX), default=None,
+                   help="noise-free gradient steps of the refined estimate (default 20)")
+    p.add_argument("--k", type=count(1, COUNT_MAX), default=None,
+                   help="importance samples of the nll-iwae estimate (default 100)")
+    p.add_argument("--ais-chains", type=count(1, COUNT_MAX), default=None,
+                   help="chains per image of the nll-ais estimate (default 4)")
+    p.add_argument("--ais-temps", type=count(2, COUNT_MAX), default=None,
+                   help="temperatures of the nll-ais estimate (default 200)")
     p.add_argument("--last-checkpoints", type=count(1), default=1, metavar="N",
                    help="average each image's score over the run's last N epoch checkpoints "
                         "(the published protocol of LEBM; needs train.keep_checkpoints >= N; "
@@ -117,6 +121,24 @@ def _check_options(args: argparse.Namespace) -> None:
                           f"ignored; give one of them")
 
 
+def _settings(model: Any, args: argparse.Namespace) -> tuple[str | None, dict[str, int]]:
+    """(the estimate a corrected score builds on, or None; the settings the score reads, the
+    given values over their defaults). A setting given that the score does not read is an
+    error, before any work: it would be recorded as used."""
+    from lae.tasks import score_settings
+
+    estimate, settings = score_settings(model, args.score, args.likelihood)
+    given = {k: getattr(args, k) for k in ("refine_steps", "k", "ais_chains", "ais_temps")
+             if getattr(args, k) is not None}
+    unused = sorted(k for k in given if k not in settings)
+    if unused:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unused)
+        reads = (f"builds on {estimate}, which reads " if estimate else "reads ") + (
+            ", ".join("--" + k.replace("_", "-") for k in settings) or "none of them")
+        raise ConfigError(f"{flags}: --score {args.score} does not use it; it {reads}")
+    return estimate, {**settings, **given}
+
+
 def _background(run: Any, path: str) -> Any:
     """The likelihood-ratio score's background model: the run's own model, trained on its own
     data with values perturbed (data.noise_fraction > 0), checked before any work."""
@@ -165,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from lae.tasks import CORRECTED, anomaly_scores, best_likelihood, detection_metrics
+    from lae.tasks import anomaly_scores, detection_metrics
     from lae.train import find_checkpoint, load_run
 
     _check_options(args)
@@ -184,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
     if args.score == "complexity" and len(run.model.spec.shape) != 3:
         raise ConfigError(f"--score complexity compresses images as PNG; {run.run_dir} models "
                           f"points of shape {tuple(run.model.spec.shape)}")
+    estimate, settings = _settings(run.model, args)
     background = _background(run, args.background) if args.background else None
     name = args.score + (f"-vs-{args.against}" if args.against else "")
     out = Path(args.out) if args.out else run.run_dir / "anomaly" / name
@@ -202,28 +225,25 @@ def run(args: argparse.Namespace) -> int:
         same = find_checkpoint(run.run_dir, checkpoint).samefile(run.checkpoint_path)
         model = run.model if same else load_run(run.run_dir, checkpoint).model
         generator = torch.Generator(device=x.device).manual_seed(args.seed)
-        scores = anomaly_scores(model, x, args.score, refine_steps=args.refine_steps,
-                                k=args.k, likelihood=args.likelihood, background=background,
-                                generator=generator).double().cpu()
+        scores = anomaly_scores(model, x, args.score, likelihood=args.likelihood,
+                                background=background, generator=generator,
+                                **settings).double().cpu()
         total = scores if total is None else total + scores
     scores = total / len(checkpoints)
     metrics = detection_metrics(is_anomaly, scores)
     atomic_write(paths[1], lambda f: np.savez(f, score=scores.numpy(),
                                               is_anomaly=is_anomaly.cpu().numpy()))
-    corrected = args.score in CORRECTED
     write_json(paths[0], {
         "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
         "dataset": run.config.data.name, "holdout_class": digit,
         "holdout_split": run.config.data.holdout_split, "against": args.against,
         "score": args.score,
-        "likelihood": (best_likelihood(run.model) if args.likelihood == "auto"
-                       else args.likelihood) if corrected else None,
+        "likelihood": estimate,
         "background": str(args.background) if args.background else None,
         "score_unit": ("bits" if args.score == "complexity" else "nats")
                       + " per image, higher = more anomalous",
         "checkpoints_averaged": checkpoints,
-        "settings": {"refine_steps": args.refine_steps, "k": args.k, "seed": args.seed,
-                     "n_examples": int(x.shape[0])},
+        "settings": {**settings, "seed": args.seed, "n_examples": int(x.shape[0])},
         "metrics": metrics, "per_image": str(paths[1])})
     return 0
 

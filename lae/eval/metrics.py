@@ -390,5 +390,9 @@ def evaluate(model: LatentModel, x: Tensor, names: list[str],
                     skipped[name] = str(exc)
     finally:
         model.train(was_training)
+    for result in metrics.values():  # each number says what it was computed from, also
+        if isinstance(result, dict):  # after a later lae eval merged other metrics beside it
+            result["settings"] = {**result.get("settings", {}), "seed": settings.seed,
+                                  "n_examples": int(x.shape[0])}
     return {"metrics": metrics, "skipped": skipped, "settings": asdict(settings),
             "n_examples": int(x.shape[0])}

@@ -100,7 +100,8 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
             numbers[key] = f"{res['value']:.4g}" + (
                 f" ± {stderr:.2g}" if _is_number(stderr) and math.isfinite(stderr) else "")
             values[key] = float(res["value"])
-            settings[key] = res.get("settings", {})
+            settings[key] = {**({"n": res["n"]} if "n" in res else {}),
+                             **res.get("settings", {})}
     else:
         # a run with no scored epoch (stopped in its first, or its records lost) says so
         source = (f"metrics.jsonl (epoch {trained})" if tests else
@@ -233,6 +234,7 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
               "`fd_classifier` is the FD-classifier (a Fréchet distance in the features of a "
               "classifier trained on the same dataset; not FID), lower is better; "
               "`probe_accuracy` is the linear-probe test accuracy of latent codes.", ""]
+    lines += _differing_settings(runs, metric_keys)
     lines += _comparison(runs, run_dirs, out_dir)
     for r in runs:
         pics = [(kind, p) for kind, p in r["pictures"].items() if p is not None]
@@ -250,6 +252,20 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
     path = out_dir / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _differing_settings(runs: list[dict[str, Any]], metric_keys: list[str]) -> list[str]:
+    """A warning under the table for each metric the runs scored with different settings (the
+    examples, the seed, the estimator's), naming each run's: a column of numbers that do not
+    compare like for like must say so."""
+    lines = []
+    for key in metric_keys:
+        scored = {r["run"]: r["settings"][key] for r in runs if key in r["settings"]}
+        if len({json.dumps(v, sort_keys=True, default=str) for v in scored.values()}) > 1:
+            lines.append(f"**`{key}` was scored with different settings**: " + "; ".join(
+                f"{_cell(run)}: " + ", ".join(f"{k} = {v}" for k, v in sorted(value.items()))
+                for run, value in scored.items()) + ".")
+    return lines + [""] if lines else []
 
 
 def _picture_name(label: str, kind: str) -> str:

@@ -63,7 +63,13 @@ def merge_results(old: dict[str, Any], new: dict[str, Any], names: list[str]
         return new
     metrics = old["metrics"] | new["metrics"]
     skipped = {k: v for k, v in old.get("skipped", {}).items() if k not in names}
-    return new | {"metrics": metrics, "skipped": skipped | new.get("skipped", {})}
+    merged = new | {"metrics": metrics, "skipped": skipped | new.get("skipped", {})}
+    if set(metrics) != set(new["metrics"]):
+        # the top level's settings and example count were this call's alone; each metric
+        # keeps its own (seed and examples included)
+        merged.pop("settings", None)
+        merged.pop("n_examples", None)
+    return merged
 
 
 def paired_difference(a: dict[str, Any], b: dict[str, Any], key: str) -> dict[str, float]:

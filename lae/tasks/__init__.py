@@ -16,9 +16,10 @@ from lae.tasks.anomaly import (
     detection_metrics,
     heldout_split,
     png_bits,
+    score_settings,
 )
 from lae.tasks.inpaint import InpaintResult, inpaint, save_inpainting_grid
 
 __all__ = ["CORRECTED", "LIKELIHOODS", "MASKS", "SCORES", "InpaintResult", "anomaly_scores",
            "best_likelihood", "detection_metrics", "heldout_split", "inpaint", "make_mask",
-           "png_bits", "save_inpainting_grid"]
+           "png_bits", "save_inpainting_grid", "score_settings"]

@@ -49,8 +49,13 @@ SCORES = ("log-joint", "refined", "nll-iwae", "nll-ais", "complexity", "likeliho
 CORRECTED = ("complexity", "likelihood-ratio")
 # the estimates of -log p(x) the corrected scores (complexity, likelihood-ratio) can build on
 LIKELIHOODS = ("auto", "nll-ais", "nll-iwae", "refined", "log-joint")
-__all__ = ["CORRECTED", "LIKELIHOODS", "SCORES", "anomaly_scores", "best_likelihood",
-           "detection_metrics", "heldout_split", "png_bits"]
+# the settings each estimate reads, with anomaly_scores' defaults; a corrected score reads those
+# of the estimate it corrects
+ESTIMATE_SETTINGS = {"log-joint": {}, "refined": {"refine_steps": 20}, "nll-iwae": {"k": 100},
+                     "nll-ais": {"ais_chains": 4, "ais_temps": 200}}
+__all__ = ["CORRECTED", "ESTIMATE_SETTINGS", "LIKELIHOODS", "SCORES", "anomaly_scores",
+           "best_likelihood", "detection_metrics", "heldout_split", "png_bits",
+           "score_settings"]
 
 
 def best_likelihood(model: LatentModel) -> str:
@@ -63,6 +68,16 @@ def best_likelihood(model: LatentModel) -> str:
     if model.prior.normalized:
         return "nll-ais"
     return "refined"
+
+
+def score_settings(model: LatentModel, score: str, likelihood: str = "auto"
+                   ) -> tuple[str | None, dict[str, int]]:
+    """(the estimate of -log p(x) a corrected ``score`` builds on, None for the others; the
+    settings the score reads, with their defaults: :data:`ESTIMATE_SETTINGS`)."""
+    if score not in CORRECTED:
+        return None, dict(ESTIMATE_SETTINGS[score])
+    estimate = best_likelihood(model) if likelihood == "auto" else likelihood
+    return estimate, dict(ESTIMATE_SETTINGS[estimate])
 
 
 def png_bits(x: Tensor, spec: Any) -> Tensor:

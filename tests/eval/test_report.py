@@ -132,3 +132,18 @@ def test_the_comparison_figure_puts_runs_on_shared_axes_and_says_what_it_compare
         _with_tests(run, [{"epoch": 1, "train_seconds": 1.0, "nll_iwae_bpd": 2.0}])
     report = write_report(runs, tmp_path / "out2").read_text()
     assert "Test `nll_iwae_bpd`" in report and "compares proposals" in report
+
+
+def test_a_metric_scored_with_different_settings_is_flagged_under_the_table(tmp_path):
+    # was: AIS on 50 images beside AIS on 20 (and other estimator settings), with nothing to
+    # say so anywhere in the report
+    a = fake_run(tmp_path, "a", 0, {"nll_ais_bpd": 1.6, "mse_per_pixel_01": 0.01})
+    b = fake_run(tmp_path, "b", 0, {"nll_ais_bpd": 1.7, "mse_per_pixel_01": 0.02},
+                 latent_dim=16)
+    res = json.loads((b / "results.json").read_text())
+    res["metrics"]["nll_ais_bpd"]["n"] = 20
+    (b / "results.json").write_text(json.dumps(res))
+    report = write_report([a, b], tmp_path / "out").read_text()
+    assert "**`nll_ais_bpd` was scored with different settings**: a: k = 10, n = 100; b: k = 10, " \
+           "n = 20." in report
+    assert "`mse_per_pixel_01` was scored with different" not in report  # alike: no warning

@@ -117,6 +117,13 @@ def test_likelihood_ratio_and_complexity_from_the_command_line(tmp_path, capsys)
                  str(background), "--k", "5", "--n-examples", "100"]) == 0
     res = json.loads((run / "anomaly" / "likelihood-ratio" / "anomaly.json").read_text())
     assert res["likelihood"] == "nll-iwae" and res["background"] == str(background)
+    # the settings the score read, and only those (were: --k and --refine-steps always, and no
+    # AIS settings for an AIS score)
+    assert res["settings"] == {"k": 5, "seed": 0, "n_examples": 100}
+    assert main(["anomaly", str(run), "--score", "nll-ais", "--ais-chains", "2", "--ais-temps",
+                 "10", "--n-examples", "100"]) == 0
+    res = json.loads((run / "anomaly" / "nll-ais" / "anomaly.json").read_text())
+    assert res["settings"] == {"ais_chains": 2, "ais_temps": 10, "seed": 0, "n_examples": 100}
     assert main(["anomaly", str(run), "--score", "complexity", "--k", "5", "--n-examples",
                  "100"]) == 0
     res = json.loads((run / "anomaly" / "complexity" / "anomaly.json").read_text())
@@ -138,6 +145,11 @@ def test_likelihood_ratio_and_complexity_from_the_command_line(tmp_path, capsys)
             (["anomaly", str(run), "--score", "nll-iwae", "--background", str(background)],
              "does not use it"),
             (["anomaly", str(run), "--likelihood", "nll-ais"], "does not use it"),
+            (["anomaly", str(run), "--k", "5"], "--k: --score log-joint does not use it"),
+            (["anomaly", str(run), "--score", "nll-iwae", "--refine-steps", "5"],
+             "--refine-steps: --score nll-iwae does not use it; it reads --k"),
+            (["anomaly", str(run), "--score", "complexity", "--ais-temps", "50"],
+             "builds on nll-iwae, which reads --k"),
             (["anomaly", str(run), "--last-checkpoints", "2", "--checkpoint", "1"], "ignored"),
             (["anomaly", str(run), "--against", "digits"], "own dataset"),
             (["anomaly", str(run), "--against", "nosuchset"], "--against nosuchset"),
