@@ -98,13 +98,21 @@ def _run(command: Any, args: argparse.Namespace) -> int:
     except (MemoryError, RuntimeError) as exc:
         if not isinstance(exc, MemoryError) and not _is_out_of_memory(exc):
             raise
+        sizes = (OOM_SIZES.get(args.command) if args.command != "toy" else
+                 f"the sizes of lae toy {args.toy_command}: see its --help")
         _report(f"error: out of memory ({str(exc).splitlines()[0][:200] if str(exc) else exc!r}); "
-                f"ask for smaller sizes (batch size, -n, --n-examples, model.latent_dim, "
-                f"model.net.hidden)")
+                f"ask for smaller sizes ({sizes or 'the command options that set sizes'})")
         return 2
     except KeyboardInterrupt:
         _report(f"interrupted{_train_resume_hint(args) if args.command == 'train' else ''}")
         return 130
+
+
+# what sets the memory a command needs, for its out-of-memory message
+OOM_SIZES = {"train": "train.batch_size, model.latent_dim, model.net.hidden",
+             "eval": "--n-examples, --batch-size, --ais-chains, --k, --posterior-samples",
+             "sample": "-n", "anomaly": "--n-examples, --k, --ais-chains",
+             "inpaint": "--n-examples", "bench": "--size"}
 
 
 def _report(line: str) -> None:

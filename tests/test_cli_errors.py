@@ -347,3 +347,37 @@ def test_an_out_lae_cannot_create_is_named_without_overwrite_advice(tmp_path, ca
         err = _error(capsys)
         assert message in err and "--overwrite" not in err, err
     assert (tmp_path / "afile").read_text() == "mine" and not (tmp_path / "missing").exists()
+
+
+def test_a_batch_wider_than_the_training_data_is_said(tmp_path):
+    # was: --train.batch_size=100000 on 1,497 images trained one batch of 1,497 a step without
+    # a word (on several processes it is an error: no full global batch)
+    with pytest.warns(UserWarning, match="train.batch_size=1000 is more than the 200 training"):
+        assert main(["train", "vae-toy2d", "--out", str(tmp_path / "run"), "--train.epochs=1",
+                     *TINY, "--train.batch_size=1000"]) == 0
+
+
+@pytest.mark.parametrize("argv,sizes", [
+    (["eval", "RUN"], "--n-examples, --batch-size, --ais-chains"),
+    (["sample", "RUN", "--out", "x.png"], "(-n)"),
+    (["toy", "posterior"], "the sizes of lae toy posterior")])
+def test_out_of_memory_names_the_commands_own_sizes(argv, sizes, capsys, monkeypatch):
+    # was: one list for every command (batch size, -n, model.latent_dim, ...), options most of
+    # them do not have
+    import dataclasses
+
+    import lae.cli
+    import lae.toy.cli
+
+    def oom(*args):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't "
+                           "allocate memory: you tried to allocate 8000000000000 bytes")
+
+    for name in ("eval", "sample"):
+        monkeypatch.setitem(lae.cli.COMMANDS, name,
+                            dataclasses.replace(lae.cli.COMMANDS[name], run=oom))
+    monkeypatch.setattr(lae.toy.cli, "_posterior", oom)
+    assert main(argv) == 2
+    err = _error(capsys)
+    assert "out of memory" in err and sizes in err, err
+    assert "model.latent_dim" not in err

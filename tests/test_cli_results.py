@@ -251,3 +251,23 @@ def test_report_of_a_run_with_no_scored_epoch_says_so(run, tmp_path):
     assert main(["report", str(empty), "--out", str(tmp_path / "rep")]) == 0
     text = (tmp_path / "rep" / "report.md").read_text()
     assert "no scored epoch yet" in text and "epoch None" not in text
+
+
+def test_eval_out_that_is_a_folder_is_refused_before_any_metric(run, tmp_path, capsys):
+    # was: "exists; pass --overwrite", then with it the metrics ran and failed on the temporary
+    # file ("Is a directory")
+    (tmp_path / "rep").mkdir()
+    for flags in ([], ["--overwrite"]):
+        assert _eval(run, "--metrics", "mse", "--out", str(tmp_path / "rep"), *flags) == 2
+        captured = capsys.readouterr()
+        assert "is a folder; this command writes a file there" in captured.err
+        assert "mse_per" not in captured.out  # before any metric
+    assert list((tmp_path / "rep").iterdir()) == []
+
+
+def test_more_examples_than_the_split_has_is_said(run, tmp_path, capsys):
+    # was: cut to the split without a word (the recorded n was right)
+    assert _eval(run, "--metrics", "mse", "--n-examples", "100000", "--out",
+                 str(tmp_path / "r.json")) == 0
+    assert "note: --n-examples 100000 is more than the" in capsys.readouterr().err
+    assert json.loads((tmp_path / "r.json").read_text())["n_examples"] < 100000

@@ -15,6 +15,7 @@ from lae.commands.base import (
     add_task_arguments,
     check_output_folder,
     load_task_run,
+    note_all_examples,
     refuse_existing,
     test_images,
     write_json,
@@ -47,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="out-of-distribution detection: the anomalies are the test images of "
                         "this dataset (same shape), the normals the run's own test images")
     p.add_argument("--against-data-dir", default=None, help="where --against's files are")
+    p.add_argument("--against-path", default=None, metavar="FILE.npz",
+                   help="--against npz: the .npz file of images (its data.path)")
     p.add_argument("--refine-steps", type=count(1, COUNT_MAX), default=None,
                    help="noise-free gradient steps of the refined estimate (default 20)")
     p.add_argument("--k", type=count(1, COUNT_MAX), default=None,
@@ -79,7 +82,7 @@ def _images_and_labels(run: Any, args: argparse.Namespace):
             raise ConfigError(f"the test split of {run.config.data.name} has no labels")
         return x, (y == run.config.data.holdout_class).to(x.device)
     other_cfg = copy.deepcopy(run.config.data)
-    other_cfg.name, other_cfg.path, other_cfg.mask = args.against, None, ""
+    other_cfg.name, other_cfg.path, other_cfg.mask = args.against, args.against_path, ""
     other_cfg.holdout_class, other_cfg.holdout_split = None, "official"
     if args.against_data_dir is not None and not Path(args.against_data_dir).is_dir():
         raise ConfigError(f"--against-data-dir {args.against_data_dir} is not a folder")
@@ -88,6 +91,7 @@ def _images_and_labels(run: Any, args: argparse.Namespace):
         other = load_dataset(other_cfg).test
     except (ConfigError, DataError) as exc:  # named for this command's options
         text = str(exc).replace("data.name=", "--against ").replace(
+            "data.path=", "--against-path ").replace(
             "pass --download (download=True) to fetch it into",
             "fetch it with lae train --download into").replace(
             "--data-dir PATH (data_dir=PATH)", "--against-data-dir PATH")
@@ -95,6 +99,7 @@ def _images_and_labels(run: Any, args: argparse.Namespace):
     if tuple(other.shape[1:]) != tuple(x.shape[1:]):
         raise ConfigError(f"--against {args.against}: its images have shape "
                           f"{tuple(other.shape[1:])}, the run's {tuple(x.shape[1:])}")
+    note_all_examples(args.n_examples, len(other), f"test images of {args.against}")
     other = evenly_spaced(other, args.n_examples).to(x.device)
     is_anomaly = torch.cat([torch.zeros(len(x), dtype=torch.bool),
                             torch.ones(len(other), dtype=torch.bool)]).to(x.device)
@@ -115,6 +120,9 @@ def _check_options(args: argparse.Namespace) -> None:
     if args.likelihood != "auto" and not corrected:
         raise ConfigError(f"--likelihood chooses what the complexity and likelihood-ratio "
                           f"scores correct; --score {args.score} does not use it")
+    if (args.against_path is not None) != (args.against == "npz"):
+        raise ConfigError("--against-path FILE.npz goes with --against npz, and --against npz "
+                          "needs it")
     if args.last_checkpoints > 1 and args.checkpoint != "last":
         raise ConfigError(f"--last-checkpoints {args.last_checkpoints} averages the last "
                           f"epoch checkpoints, so --checkpoint {args.checkpoint} would be "
@@ -234,9 +242,13 @@ def run(args: argparse.Namespace) -> int:
     atomic_write(paths[1], lambda f: np.savez(f, score=scores.numpy(),
                                               is_anomaly=is_anomaly.cpu().numpy()))
     write_json(paths[0], {
-        "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
+        # averaged over several epochs: no one checkpoint (checkpoints_averaged names them)
+        "run_dir": str(run.run_dir),
+        "checkpoint": str(run.checkpoint_path) if len(checkpoints) == 1 else None,
+        "epoch": run.epoch if len(checkpoints) == 1 else None,
         "dataset": run.config.data.name, "holdout_class": digit,
         "holdout_split": run.config.data.holdout_split, "against": args.against,
+        "against_path": args.against_path,
         "score": args.score,
         "likelihood": estimate,
         "background": str(args.background) if args.background else None,

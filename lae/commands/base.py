@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +39,14 @@ def add_checkpoint_argument(p: argparse.ArgumentParser) -> None:
 
 
 def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
-    """Refuse, before any work, outputs that exist when ``--overwrite`` was not given: all of a
-    command's outputs are checked together, so a second run never replaces some and keeps
-    others."""
+    """Refuse, before any work, file outputs that exist when ``--overwrite`` was not given (all
+    of a command's outputs are checked together, so a second run never replaces some and keeps
+    others), and any that is a folder, which no flag lets the command replace."""
     paths = [paths] if isinstance(paths, Path) else paths
+    folders = [str(p) for p in paths if p.is_dir()]
+    if folders:  # --overwrite would not replace a folder by a file: say so before any work
+        raise LaeError(f"{folders[0]} is a folder; this command writes a file there: give "
+                       f"another --out (a file name, e.g. {Path(folders[0]) / paths[0].name})")
     existing = [str(p) for p in paths if p.exists()]
     if existing and not overwrite:
         raise LaeError(f"{', '.join(existing)} exist{'s' if len(existing) == 1 else ''}; pass "
@@ -126,6 +131,14 @@ def load_task_run(args: argparse.Namespace) -> Any:
     return run
 
 
+def note_all_examples(n_examples: int, available: int, what: str) -> None:
+    """Say so on stderr when ``--n-examples`` asks for more than the ``available`` examples of
+    ``what`` (the command then uses all of them, and records how many)."""
+    if n_examples > available:
+        print(f"note: --n-examples {n_examples} is more than the {available} {what}: using all "
+              f"{available}", file=sys.stderr)
+
+
 def test_images(run: Any, n_examples: int) -> tuple[Any, Any, Any]:
     """The run's test images (evenly spaced ``n_examples``; 0: all) on the model's device,
     their labels (or None) and the training split, for the task commands."""
@@ -136,6 +149,7 @@ def test_images(run: Any, n_examples: int) -> tuple[Any, Any, Any]:
     if tuple(x.shape[1:]) != tuple(run.model.spec.shape):
         raise ConfigError(f"the data of {run.run_dir} now have shape {tuple(x.shape[1:])} per "
                           f"example, but the model was trained on {tuple(run.model.spec.shape)}")
+    note_all_examples(n_examples, len(x), f"test images of {run.config.data.name}")
     x = evenly_spaced(x, n_examples)
     y = None if y is None else evenly_spaced(y, n_examples)
     device = next(run.model.parameters()).device

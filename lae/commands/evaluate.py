@@ -11,6 +11,7 @@ from lae.commands.base import (
     Command,
     add_checkpoint_argument,
     check_output_folder,
+    note_all_examples,
     refuse_existing,
     refuse_foreign_checkpoint,
     write_json,
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"the data of {run.run_dir} ({data_cfg.name}) now have shape "
                           f"{tuple(x.shape[1:])} per example, but the model was trained on "
                           f"{tuple(run.model.spec.shape)}: the dataset changed since training")
+    note_all_examples(args.n_examples, len(x), f"{args.split} examples of {data_cfg.name}")
     x = evenly_spaced(x, args.n_examples)
     y = None if labels is None else evenly_spaced(labels, args.n_examples)
     # Training data and labels for the metrics that need them (fd, probe); pictures (interp)

@@ -14,6 +14,7 @@ from lae.commands.base import (
     add_task_arguments,
     check_output_folder,
     load_task_run,
+    note_all_examples,
     refuse_existing,
     test_images,
     write_json,
@@ -58,6 +59,7 @@ def _training_images_and_masks(run: Any, spec: str, n_examples: int):
     train = load_dataset(clean_cfg).train
     masks = training_masks(spec, tuple(train.shape[1:]), len(train), clean_cfg.seed)
     device = next(run.model.parameters()).device
+    note_all_examples(n_examples, len(train), f"training images of {clean_cfg.name}")
     x, mask = evenly_spaced(train, n_examples), evenly_spaced(masks, n_examples)
     return x.to(device), mask.to(device), train
 

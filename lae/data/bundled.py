@@ -52,7 +52,8 @@ def load_mnist5k(cfg: DataConfig) -> RawData:
     return _mnist5k_arrays()
 
 
-@register_dataset("digits", "scikit-learn 8x8 digits, 1497/300 grey, no download")
+@register_dataset("digits", "scikit-learn 8x8 digits, 1497/300 grey, no download; its 17 grey "
+                  "levels are stored as 8-bit values, so its bits/dim are those of 8-bit data")
 def load_digits(cfg: DataConfig) -> RawData:
     from sklearn.datasets import load_digits as sklearn_digits
 

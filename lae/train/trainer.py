@@ -156,6 +156,10 @@ class Trainer:
             raise ConfigError(f"{n_train} training examples make no full global batch of "
                               f"{world} processes x train.batch_size={tc.batch_size}; lower "
                               "train.batch_size or the number of processes")
+        if not self.procs.distributed and n_train < tc.batch_size and main:
+            warnings.warn(f"train.batch_size={tc.batch_size} is more than the {n_train} training "
+                          f"examples: every step trains on all {n_train}, one step per epoch",
+                          stacklevel=2)
         # the same on every process: shuffling, binarisation
         self.generator = torch.Generator().manual_seed(tc.seed)
         # every random draw of the model's training steps (chain noise, q's samples, MH tests);

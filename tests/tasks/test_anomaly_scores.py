@@ -153,12 +153,23 @@ def test_likelihood_ratio_and_complexity_from_the_command_line(tmp_path, capsys)
             (["anomaly", str(run), "--last-checkpoints", "2", "--checkpoint", "1"], "ignored"),
             (["anomaly", str(run), "--against", "digits"], "own dataset"),
             (["anomaly", str(run), "--against", "nosuchset"], "--against nosuchset"),
+            (["anomaly", str(run), "--against", "npz"], "--against-path FILE.npz goes with"),
             (["anomaly", str(run), "--n-examples", "2"], "raise --n-examples")]:
         capsys.readouterr()
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (argv, err)
     assert not (tmp_path / "lr").exists()
+    # an .npz of images of the run's shape as the anomalies (was: offered, but no way to give
+    # its file)
+    noise = tmp_path / "noise.npz"
+    rng = np.random.default_rng(0)
+    np.savez(noise, x_train=rng.integers(0, 256, (40, 8, 8), dtype=np.uint8),
+             x_test=rng.integers(0, 256, (50, 8, 8), dtype=np.uint8))
+    assert main(["anomaly", str(run), "--against", "npz", "--against-path", str(noise),
+                 "--n-examples", "50", "--out", str(tmp_path / "vs-npz")]) == 0
+    res = json.loads((tmp_path / "vs-npz" / "anomaly.json").read_text())
+    assert res["against"] == "npz" and res["metrics"]["auroc"] > 0.9  # noise is unlike digits
     with pytest.raises(Exception, match="tells no image from another"):
         detection_metrics(torch.tensor([False, True, False]), torch.zeros(3))
     # the outputs are lae's: --overwrite of the run removes them with the rest
@@ -179,6 +190,9 @@ def test_last_checkpoints_averages_each_images_score_over_the_epochs(tmp_path, c
                      *flags]) == 0
         scores[name] = np.load(tmp_path / name / "anomaly_scores.npz")["score"]
     np.testing.assert_allclose(scores["mean"], (scores["e1"] + scores["e2"]) / 2, rtol=1e-12)
+    averaged = json.loads((tmp_path / "mean" / "anomaly.json").read_text())
+    # was: "checkpoint" last.pt beside the two epochs averaged
+    assert averaged["checkpoint"] is None and averaged["checkpoints_averaged"] == ["1", "2"]
     capsys.readouterr()
     assert main(["anomaly", str(run), "--last-checkpoints", "3", "--out",
                  str(tmp_path / "three")]) == 2
