@@ -5,7 +5,8 @@
 # with each of SCORES (default "log-joint refined complexity"). With MU set, each run also gets
 # its background model (the same with data.noise_fraction=MU) and the likelihood-ratio score.
 # Further arguments are config overrides (full MNIST: --data.name=mnist --data.data_dir=$MNIST_DIR);
-# ANOMALY_FLAGS are added to every lae anomaly call (e.g. "--n-examples 5000 --k 20").
+# ANOMALY_FLAGS are added to every lae anomaly call (e.g. "--n-examples 5000"); K, IWAE's k, to
+# those whose estimate is IWAE (nll-iwae; complexity and likelihood-ratio of a model with a q).
 # Usage: bench/anomaly_table.sh MODEL OUT_DIR [EPOCHS] [SEEDS] [--section.key=value ...]
 set -euo pipefail
 model=$1; out=$2; epochs=${3:-10}; seeds=${4:-0 1 2}
@@ -29,9 +30,15 @@ for digit in ${DIGITS:-1 4 5 7 9}; do
     fi
     for score in $scores "${extra[@]}"; do
       bg=(); [ "$score" = likelihood-ratio ] && bg=(--background "$run-bg")
+      k=()  # lae anomaly refuses a setting its score does not read
+      case "$score:$model" in
+        nll-iwae:*|complexity:vae*|complexity:hoffman|complexity:infovae|likelihood-ratio:vae*|\
+        likelihood-ratio:hoffman|likelihood-ratio:infovae) [ -n "${K:-}" ] && k=(--k "$K") ;;
+      esac
       # -> $run/anomaly/$score/anomaly.json and anomaly_scores.npz
       # shellcheck disable=SC2086  # ANOMALY_FLAGS is a list of flags
-      OMP_NUM_THREADS=1 $lae anomaly "$run" --score $score "${bg[@]}" ${ANOMALY_FLAGS:-} --overwrite \
+      OMP_NUM_THREADS=1 $lae anomaly "$run" --score $score "${bg[@]}" "${k[@]}" ${ANOMALY_FLAGS:-} \
+        --overwrite \
         > "$run.anomaly-$score.log" 2>&1
     done
     echo "$model digit $digit seed $seed done"
