@@ -49,8 +49,8 @@ SCORES = ("log-joint", "refined", "nll-iwae", "nll-ais", "complexity", "likeliho
 CORRECTED = ("complexity", "likelihood-ratio")
 # the estimates of -log p(x) the corrected scores (complexity, likelihood-ratio) can build on
 LIKELIHOODS = ("auto", "nll-ais", "nll-iwae", "refined", "log-joint")
-# the settings each estimate reads, with anomaly_scores' defaults; a corrected score reads those
-# of the estimate it corrects
+# the settings each estimate reads and their defaults (anomaly_scores' own); a corrected score
+# reads those of the estimate it corrects
 ESTIMATE_SETTINGS = {"log-joint": {}, "refined": {"refine_steps": 20}, "nll-iwae": {"k": 100},
                      "nll-ais": {"ais_chains": 4, "ais_temps": 200}}
 __all__ = ["CORRECTED", "ESTIMATE_SETTINGS", "LIKELIHOODS", "SCORES", "anomaly_scores",
@@ -111,8 +111,11 @@ def png_bits(x: Tensor, spec: Any) -> Tensor:
 
 
 def anomaly_scores(model: LatentModel, x: Tensor, score: str = "log-joint", *,
-                   refine_steps: int = 20, refine_step_size: float = 1e-3, k: int = 100,
-                   ais_temps: int = 200, ais_chains: int = 4, batch_size: int = 250,
+                   refine_steps: int = ESTIMATE_SETTINGS["refined"]["refine_steps"],
+                   refine_step_size: float = 1e-3, k: int = ESTIMATE_SETTINGS["nll-iwae"]["k"],
+                   ais_temps: int = ESTIMATE_SETTINGS["nll-ais"]["ais_temps"],
+                   ais_chains: int = ESTIMATE_SETTINGS["nll-ais"]["ais_chains"],
+                   batch_size: int = 250,
                    likelihood: str = "auto", background: LatentModel | None = None,
                    generator: torch.Generator | None = None) -> Tensor:
     """Anomaly scores [N] (higher = more anomalous) of x [N, *shape] on the model's device by
