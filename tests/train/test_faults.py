@@ -256,7 +256,7 @@ def test_resume_before_the_first_checkpoint_says_to_overwrite(tmp_path, fast_ove
     run = tmp_path / "run"
     prepare_run_dir(run, resume=False, overwrite=False)  # a run killed during epoch 1
     (run / "config.yaml").write_text("{}\n")
-    with pytest.raises(RunDirError, match="no checkpoint yet.*--overwrite"):
+    with pytest.raises(RunDirError, match="stopped before the end of its first epoch.*--overwrite"):
         Trainer(_cfg(fast_overrides), run, resume=True)
     Trainer(_cfg(fast_overrides, "train.epochs=1"), run, overwrite=True).fit()
 
