@@ -381,3 +381,10 @@ def test_out_of_memory_names_the_commands_own_sizes(argv, sizes, capsys, monkeyp
     err = _error(capsys)
     assert "out of memory" in err and sizes in err, err
     assert "model.latent_dim" not in err
+
+
+def test_a_reference_too_short_to_keep_a_sample_is_a_parser_error(capsys):
+    # was: AttributeError after the other samplers had run (the reference keeps every 20th step)
+    with pytest.raises(SystemExit) as stop:
+        main(["toy", "neural", "--ref-steps", "19"])
+    assert stop.value.code == 2 and "--ref-steps" in capsys.readouterr().err

@@ -272,3 +272,11 @@ def test_more_examples_than_the_split_has_is_said(run, tmp_path, capsys):
                  str(tmp_path / "r.json")) == 0
     assert "note: --n-examples 100000 is more than the" in capsys.readouterr().err
     assert json.loads((tmp_path / "r.json").read_text())["n_examples"] < 100000
+
+
+def test_an_eval_whose_every_metric_is_skipped_is_an_error_and_writes_nothing(run, tmp_path,
+                                                                             capsys):
+    # was: exit 0 and an empty results file (the VAE has no Langevin bound)
+    assert _eval(run, "--metrics", "langevin-bound", "--out", str(tmp_path / "r.json")) == 2
+    assert "no metric applies to this model: langevin-bound:" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()

@@ -46,7 +46,7 @@ def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
     folders = [str(p) for p in paths if p.is_dir()]
     if folders:  # --overwrite would not replace a folder by a file: say so before any work
         raise LaeError(f"{folders[0]} is a folder; this command writes a file there: give "
-                       f"another --out (a file name, e.g. {Path(folders[0]) / paths[0].name})")
+                       f"another --out, a file path")
     existing = [str(p) for p in paths if p.exists()]
     if existing and not overwrite:
         raise LaeError(f"{', '.join(existing)} exist{'s' if len(existing) == 1 else ''}; pass "

@@ -109,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
     # the numbers it may have spoiled.
     flagged = [{k: r[k] for k in ("epoch", "step", "kind", "message") if k in r}
                for r in read_metrics(run.run_dir / "metrics.jsonl") if r.get("split") == "warning"]
+    if not results["metrics"]:  # nothing to write: every metric asked for was skipped
+        raise ConfigError("no metric applies to this model: " + "; ".join(
+            f"{name}: {why}" for name, why in results["skipped"].items()))
     results = {"run_dir": str(run.run_dir), **identity, "training_warnings": flagged,
                **results}
     for res in results["metrics"].values() if model_overrides else ():

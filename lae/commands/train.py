@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         if not raw:  # missing or emptied: the checkpoint holds the run's config
             source = find_checkpoint(run_dir, "last")
             raw = load_checkpoint(source).get("config", {})
+            print(f"note: {path} is {'empty' if path.is_file() else 'missing'}: resuming with "
+                  f"the config {source} holds, which is written back to it", file=sys.stderr)
         try:  # the run's own config first: an error in it names the file, not an override
             config_from_dict(raw)
         except ConfigError as exc:

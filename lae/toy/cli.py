@@ -166,7 +166,9 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--n-data", type=COUNT, default=32)
     p.add_argument("--steps", type=COUNT, default=5000)
     p.add_argument("--warmup", type=COUNT_OR_0, default=500)
-    p.add_argument("--ref-steps", type=COUNT, default=20000)
+    # the reference keeps every 20th step (lae.toy.neural.reference_samples): fewer keep none
+    p.add_argument("--ref-steps", type=count(20, COUNT_MAX), default=20000,
+                   help="steps of the MALA reference, at least 20 (default 20000)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", type=path_text, default="toy_out")
     p.set_defaults(toy_func=_neural)

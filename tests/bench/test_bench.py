@@ -152,6 +152,7 @@ def test_bad_models_fail_before_anything_is_written(tmp_path, capsys, models, me
     (["--budgets", "0,30"], "increasing positive seconds"),
     (["--budgets", "1m"], "comma-separated seconds"),
     (["--budgets", "1e12"], "up to 604800"),  # was: accepted, trained until killed
+    (["--budgets", "5,5"], "increasing positive seconds"),  # was: two identical rows
     (["--budgets", "nan"], "increasing positive seconds"),
 ])
 def test_bad_budgets_fail_before_anything_is_written(tmp_path, capsys, option, message):

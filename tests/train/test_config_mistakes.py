@@ -80,6 +80,8 @@ def test_resume_with_an_emptied_config_uses_the_checkpoints(trained, capsys):
     assert main(["train", "vae-toy2d", "--out", str(trained), "--resume",
                  "--train.epochs=2"]) == 0
     assert "latent_dim: 2" in (trained / "config.yaml").read_text()
+    # and says so (was: silently)
+    assert "config.yaml is empty: resuming with the config" in capsys.readouterr().err
 
 
 def test_a_model_config_declares_which_of_its_keys_a_resume_may_change(tmp_path, capsys):
