@@ -25,6 +25,7 @@ import argparse
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     # raised inside a finalizer printed "Exception ignored ... Traceback")
     worker = args.command == "train" and bool(os.environ.get(ERROR_FILE_ENV))
     signal.signal(signal.SIGTERM, _exit_quietly if worker else _raise_keyboard_interrupt)
+    # a warning on the command line is one line for the user, not Python's file:line and source
+    warnings.formatwarning = _warning_line
     code = _run(command, args)
     if code:  # failed or interrupted: no empty output folder stays behind
         remove_unused_folders()
@@ -113,6 +116,12 @@ OOM_SIZES = {"train": "train.batch_size, model.latent_dim, model.net.hidden",
              "eval": "--n-examples, --batch-size, --ais-chains, --k, --posterior-samples",
              "sample": "-n", "anomaly": "--n-examples, --k, --ais-chains",
              "inpaint": "--n-examples", "bench": "--size"}
+
+
+def _warning_line(message: Warning | str, category: type[Warning], *args: Any,
+                  **kwargs: Any) -> str:
+    """How ``warnings`` prints under ``lae``: ``warning: MESSAGE``."""
+    return f"warning: {message}\n"
 
 
 def _report(line: str) -> None:
