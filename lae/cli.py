@@ -31,6 +31,7 @@ from typing import Any
 
 from lae.commands import COMMANDS
 from lae.commands.base import forget_made_folders, remove_unused_folders
+from lae.commands.train import resume_hint
 from lae.errors import ERROR_FILE_ENV, LaeError
 from lae.toy.cli import add_toy_commands
 
@@ -107,7 +108,7 @@ def _run(command: Any, args: argparse.Namespace) -> int:
                 f"ask for smaller sizes ({sizes or 'the command options that set sizes'})")
         return 2
     except KeyboardInterrupt:
-        _report(f"interrupted{_train_resume_hint(args) if args.command == 'train' else ''}")
+        _report("interrupted" + (f"; {resume_hint(args)}" if args.command == "train" else ""))
         return 130
 
 
@@ -133,21 +134,6 @@ def _report(line: str) -> None:
             f.write(line + "\n")
     else:
         print(line, file=sys.stderr)
-
-
-def _train_resume_hint(args: argparse.Namespace) -> str:
-    """How to go on after an interrupted lae train: --resume when an epoch was kept, else start
-    again (the folder holds nothing to resume)."""
-    from lae.train.rundir import CHECKPOINT_DIR, LAST
-
-    nproc = f" --nproc {args.nproc}" if getattr(args, "nproc", 1) > 1 else ""
-    out = Path(args.out)
-    if (out / CHECKPOINT_DIR / LAST).is_file():
-        return (f"; continue from the last finished epoch with: lae train {args.config} --out "
-                f"{args.out} --resume{nproc}")
-    again = " --overwrite" if out.exists() else ""
-    return (f" before its first epoch ended, so nothing was kept; start again with: lae train "
-            f"{args.config} --out {args.out}{again}{nproc}")
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

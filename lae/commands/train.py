@@ -86,8 +86,7 @@ def _train_on_local_processes(args: argparse.Namespace) -> int:
             lines = {rank: error_file(reports, rank).read_text().strip()
                      for rank in range(args.nproc) if error_file(reports, rank).is_file()}
             failed = lines.get(exc.error_index)
-            resume = (f"continue from the last finished epoch with: lae train {args.config} "
-                      f"--out {args.out} --resume --nproc {args.nproc}")
+            resume = resume_hint(args)
             signum = _stopping_signal(exc.exit_code)
             if failed is None:  # killed before it could say anything
                 why = (f"signal {signal.Signals(signum).name}" if signum
@@ -115,6 +114,21 @@ def _train_on_local_processes(args: argparse.Namespace) -> int:
             print(f"error: a training process failed; its traceback:\n{exc}", file=sys.stderr)
             return 1
     return 0
+
+
+def resume_hint(args: argparse.Namespace) -> str:
+    """How to go on after a stopped or failed lae train (the end of its message): --resume when
+    an epoch was kept, else start again (the folder, if made, holds nothing to resume)."""
+    from lae.train.rundir import CHECKPOINT_DIR, LAST
+
+    nproc = f" --nproc {args.nproc}" if getattr(args, "nproc", 1) > 1 else ""
+    out = Path(args.out)
+    if (out / CHECKPOINT_DIR / LAST).is_file():
+        return (f"continue from the last finished epoch with: lae train {args.config} --out "
+                f"{args.out} --resume{nproc}")
+    again = " --overwrite" if out.exists() else ""
+    return (f"nothing was kept (the run stopped before its first epoch ended); start again "
+            f"with: lae train {args.config} --out {args.out}{again}{nproc}")
 
 
 def _stopping_signal(exit_code: int | None) -> int | None:
