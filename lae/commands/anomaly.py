@@ -133,11 +133,11 @@ def _settings(model: Any, args: argparse.Namespace) -> tuple[str | None, dict[st
     """(the estimate a corrected score builds on, or None; the settings the score reads, the
     given values over their defaults). A setting given that the score does not read is an
     error, before any work: it would be recorded as used."""
-    from lae.tasks import score_settings
+    from lae.tasks import ESTIMATE_SETTINGS, score_settings
 
     estimate, settings = score_settings(model, args.score, args.likelihood)
-    given = {k: getattr(args, k) for k in ("refine_steps", "k", "ais_chains", "ais_temps")
-             if getattr(args, k) is not None}
+    names = {k for estimate_settings in ESTIMATE_SETTINGS.values() for k in estimate_settings}
+    given = {k: getattr(args, k) for k in sorted(names) if getattr(args, k) is not None}
     unused = sorted(k for k in given if k not in settings)
     if unused:
         flags = ", ".join("--" + k.replace("_", "-") for k in unused)
@@ -182,8 +182,10 @@ def _checkpoints(args: argparse.Namespace) -> list[str]:
     ``--last-checkpoints`` epoch checkpoints of the run."""
     if args.last_checkpoints == 1:
         return [args.checkpoint]
-    folder = Path(args.run_dir) / "checkpoints"
-    epochs = sorted(int(p.stem.split("_")[1]) for p in folder.glob("epoch_*.pt"))
+    from lae.train.rundir import CHECKPOINT_DIR, epoch_checkpoints
+
+    folder = Path(args.run_dir) / CHECKPOINT_DIR
+    epochs = [epoch for epoch, _ in epoch_checkpoints(Path(args.run_dir))]
     if len(epochs) < args.last_checkpoints:
         raise ConfigError(f"--last-checkpoints {args.last_checkpoints}: {folder} keeps "
                           f"{len(epochs)} epoch checkpoint(s); train with "
@@ -244,8 +246,8 @@ def run(args: argparse.Namespace) -> int:
     write_json(paths[0], {
         # averaged over several epochs: no one checkpoint (checkpoints_averaged names them)
         "run_dir": str(run.run_dir),
-        "checkpoint": str(run.checkpoint_path) if len(checkpoints) == 1 else None,
-        "epoch": run.epoch if len(checkpoints) == 1 else None,
+        **({"checkpoint": str(run.checkpoint_path), "epoch": run.epoch} if len(checkpoints) == 1
+           else {"checkpoint": None, "epoch": None}),
         "dataset": run.config.data.name, "holdout_class": digit,
         "holdout_split": run.config.data.holdout_split, "against": args.against,
         "against_path": args.against_path,

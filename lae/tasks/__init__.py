@@ -9,6 +9,7 @@ docs/tasks.md).
 from lae.data.masks import MASKS, make_mask
 from lae.tasks.anomaly import (
     CORRECTED,
+    ESTIMATE_SETTINGS,
     LIKELIHOODS,
     SCORES,
     anomaly_scores,
@@ -20,6 +21,6 @@ from lae.tasks.anomaly import (
 )
 from lae.tasks.inpaint import InpaintResult, inpaint, save_inpainting_grid
 
-__all__ = ["CORRECTED", "LIKELIHOODS", "MASKS", "SCORES", "InpaintResult", "anomaly_scores",
-           "best_likelihood", "detection_metrics", "heldout_split", "inpaint", "make_mask",
-           "png_bits", "save_inpainting_grid", "score_settings"]
+__all__ = ["CORRECTED", "ESTIMATE_SETTINGS", "LIKELIHOODS", "MASKS", "SCORES", "InpaintResult",
+           "anomaly_scores", "best_likelihood", "detection_metrics", "heldout_split", "inpaint",
+           "make_mask", "png_bits", "save_inpainting_grid", "score_settings"]

@@ -25,7 +25,7 @@ import torch
 
 from lae.errors import RunDirError
 from lae.files import atomic_write
-from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST
+from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, epoch_checkpoints
 
 
 def atomic_save(obj: Any, path: Path) -> None:
@@ -91,7 +91,7 @@ def save_checkpoint(run_dir: Path, payload: dict[str, Any], epoch: int, keep: in
         if best:
             _link(path, ckpt_dir / BEST)
         if keep > 0:
-            for old in sorted(ckpt_dir.glob("epoch_*.pt"))[:-keep]:
+            for _, old in epoch_checkpoints(run_dir)[:-keep]:
                 old.unlink()
     return path
 

@@ -215,14 +215,22 @@ def check_run_flags(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
                           f"it: give one of them")
 
 
+def epoch_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """(epoch, path) of the epoch checkpoints a run keeps (``checkpoints/epoch_NNNN.pt``),
+    oldest first by epoch number (a name sort puts epoch 10000 before 9999)."""
+    ckpt_dir = run_dir / CHECKPOINT_DIR
+    found = ((p.stem.split("_", 1)[1], p) for p in ckpt_dir.glob("epoch_*.pt")
+             ) if ckpt_dir.is_dir() else ()
+    return sorted((int(epoch), p) for epoch, p in found if epoch.isdigit())
+
+
 def resume_advice(run_dir: Path) -> str:
     """How to resume a run whose ``last.pt`` is missing or damaged: from its newest epoch
     checkpoint where it kept one, else from the start."""
-    ckpt_dir = run_dir / CHECKPOINT_DIR
-    epochs = sorted(ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
+    epochs = epoch_checkpoints(run_dir)
     if epochs:
-        return (f"to resume from the newest epoch checkpoint kept, copy {epochs[-1]} to "
-                f"{ckpt_dir / LAST} and run --resume again")
+        return (f"to resume from the newest epoch checkpoint kept, copy {epochs[-1][1]} to "
+                f"{run_dir / CHECKPOINT_DIR / LAST} and run --resume again")
     return "no epoch checkpoint is kept: start the run again with --overwrite"
 
 
