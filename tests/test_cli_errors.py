@@ -394,3 +394,11 @@ def test_a_reference_too_short_to_keep_a_sample_is_a_parser_error(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["toy", "neural", "--ref-steps", "19"])
     assert stop.value.code == 2 and "--ref-steps" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("toy", ["neural", "posterior"])
+def test_a_toy_whose_features_grow_as_n_squared_bounds_its_data(toy, capsys):
+    # --n-data 1000000 ran for minutes without a word (ALD's features are N x 2N)
+    with pytest.raises(SystemExit) as stop:
+        main(["toy", toy, "--n-data", "4097"])
+    assert stop.value.code == 2 and "<= 4096" in capsys.readouterr().err

@@ -60,6 +60,21 @@ def test_results_of_another_checkpoint_are_refused_not_replaced(run, capsys):
     assert _eval(run, "--metrics", "mse", "--checkpoint", "1", "--overwrite") == 0
 
 
+def test_a_renamed_run_folder_keeps_adding_to_its_results(run, tmp_path):
+    # was: refused as "another evaluation" (the checkpoint's old path), and --overwrite then
+    # dropped the numbers already there
+    import shutil
+
+    (run / "results.json").unlink(missing_ok=True)
+    assert _eval(run, "--metrics", "iwae") == 0
+    moved = tmp_path / "renamed"
+    shutil.copytree(run, moved)
+    assert _eval(moved, "--metrics", "mse") == 0
+    results = json.loads((moved / "results.json").read_text())
+    assert set(results["metrics"]) == {"nll_iwae_nats", "mse_per_dim"}
+    assert results["run_dir"] == str(moved)
+
+
 def test_each_mean_keeps_its_per_example_values_for_paired_comparisons(run, tmp_path):
     from lae.eval.results import paired_difference, read_results
 

@@ -62,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="average each image's score over the run's last N epoch checkpoints "
                         "(the published protocol of LEBM; needs train.keep_checkpoints >= N; "
                         "default 1: --checkpoint alone)")
-    add_task_arguments(p, n_examples=0,
+    add_task_arguments(p, n_examples=0, examples="test images; with --against, N of each dataset",
                        out=f"folder for {RESULTS} (the metrics) and {PER_IMAGE} (each image's "
                            f"score and label; default RUN_DIR/anomaly/SCORE, or "
                            f"RUN_DIR/anomaly/SCORE-vs-DATASET with --against)")
@@ -83,12 +83,12 @@ def _images_and_labels(run: Any, args: argparse.Namespace):
         return x, (y == run.config.data.holdout_class).to(x.device)
     other_cfg = copy.deepcopy(run.config.data)
     other_cfg.name, other_cfg.path, other_cfg.mask = args.against, args.against_path, ""
-    other_cfg.holdout_class, other_cfg.holdout_split = None, "official"
+    other_cfg.holdout_class, other_cfg.holdout_split, other_cfg.val_size = None, "official", 0
     if args.against_data_dir is not None and not Path(args.against_data_dir).is_dir():
         raise ConfigError(f"--against-data-dir {args.against_data_dir} is not a folder")
     other_cfg.data_dir = args.against_data_dir
     try:
-        other = load_dataset(other_cfg).test
+        other = load_dataset(other_cfg, test_only=True).test
     except (ConfigError, DataError) as exc:  # named for this command's options
         text = str(exc).replace("data.name=", "--against ").replace(
             "data.path=", "--against-path ").replace(
@@ -257,7 +257,8 @@ def run(args: argparse.Namespace) -> int:
         "score_unit": ("bits" if args.score == "complexity" else "nats")
                       + " per image, higher = more anomalous",
         "checkpoints_averaged": checkpoints,
-        "settings": {**settings, "seed": args.seed, "n_examples": int(x.shape[0])},
+        "settings": {**settings, "seed": args.seed, "n_examples": int(x.shape[0]),
+                     "n_normal": int((~is_anomaly).sum()), "n_anomalous": int(is_anomaly.sum())},
         "metrics": metrics, "per_image": str(paths[1])})
     return 0
 

@@ -110,10 +110,11 @@ def refuse_foreign_checkpoint(run: Any, out: str | None) -> None:
                           "--out to write them elsewhere")
 
 
-def add_task_arguments(p: argparse.ArgumentParser, n_examples: int, out: str) -> None:
-    """The options lae anomaly and lae inpaint share."""
+def add_task_arguments(p: argparse.ArgumentParser, n_examples: int, out: str,
+                       examples: str = "images") -> None:
+    """The options lae anomaly and lae inpaint share (``examples``: what --n-examples counts)."""
     p.add_argument("--n-examples", type=count(0), default=n_examples,
-                   help=f"N evenly spaced images (0: all; default {n_examples})")
+                   help=f"N evenly spaced {examples} (0: all; default {n_examples})")
     add_checkpoint_argument(p)
     p.add_argument("--seed", type=seed, default=0, help="seed of the task's random draws "
                                                        "(default 0)")

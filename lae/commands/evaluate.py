@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
         "results.json" if args.split == "test" else f"results-{args.split}.json")
     refuse_existing(out, args.overwrite or args.out is None)
     data_cfg = run.config.data
-    identity = {"checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
-                "dataset": data_cfg.name, "split": args.split}
+    identity = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
+                "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split}
     # the default file is added to, if it holds results of the same evaluation
     earlier = read_results(out) if out.exists() and not args.overwrite else None
     if earlier is not None:
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if not results["metrics"]:  # nothing to write: every metric asked for was skipped
         raise ConfigError("no metric applies to this model: " + "; ".join(
             f"{name}: {why}" for name, why in results["skipped"].items()))
-    results = {"run_dir": str(run.run_dir), **identity, "training_warnings": flagged,
+    results = {**identity, "training_warnings": flagged,
                **results}
     for res in results["metrics"].values() if model_overrides else ():
         res["settings"]["model_overrides"] = model_overrides  # each number says how it was made

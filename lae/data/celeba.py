@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from lae.data.config import DataConfig, RawData
 from lae.data.npz import ZIP_READ_ERRORS
-from lae.data.registry import register_dataset
+from lae.data.registry import FILES, register_dataset
 from lae.data.sources import RemoteFile, locate
 from lae.errors import DataError
 
@@ -152,7 +152,8 @@ def _test_mask(folder: Path, names: list[str]) -> np.ndarray:
     return mask
 
 
-@register_dataset("celeba", "CelebA aligned faces, 64x64 colour, no labels (manual download)")
+@register_dataset("celeba", "CelebA aligned faces, 64x64 colour, no labels (manual download)",
+                  reads=FILES)
 def load_celeba(cfg: DataConfig) -> RawData:
     try:
         (path,) = locate(

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from lae.data.config import DataConfig, RawData
-from lae.data.registry import register_dataset
+from lae.data.registry import FILES, register_dataset
 from lae.data.sources import RemoteFile, locate
 from lae.errors import DataError, LaeError
 
@@ -139,7 +139,8 @@ def _read_batches(path: Path, names: tuple[str, ...]) -> tuple[np.ndarray, np.nd
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-@register_dataset("cifar10", "CIFAR-10, 50k/10k 32x32 colour (download 163 MB)")
+@register_dataset("cifar10", "CIFAR-10, 50k/10k 32x32 colour (download 163 MB)",
+                  reads=FILES)
 def load_cifar10(cfg: DataConfig) -> RawData:
     archive = RemoteFile("cifar-10-python.tar.gz", URL, alternatives=(FOLDER,), md5=MD5)
     (path,) = locate(cfg, "cifar10", [archive])

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lae.data.config import DataConfig, RawData
-from lae.data.registry import register_dataset
+from lae.data.registry import FILES, register_dataset
 from lae.data.sources import RemoteFile, locate
 from lae.errors import DataError
 
@@ -169,12 +169,14 @@ def _load_idx_dataset(
     return RawData("image", train_x, train_y, test_x, test_y)
 
 
-@register_dataset("mnist", "MNIST handwritten digits, 60k/10k 28x28 grey (IDX files)")
+@register_dataset("mnist", "MNIST handwritten digits, 60k/10k 28x28 grey (IDX files)",
+                  reads=FILES)
 def load_mnist(cfg: DataConfig) -> RawData:
     return _load_idx_dataset(cfg, "mnist")
 
 
-@register_dataset("fashion-mnist", "Fashion-MNIST clothing, 60k/10k 28x28 grey (IDX files)")
+@register_dataset("fashion-mnist", "Fashion-MNIST clothing, 60k/10k 28x28 grey (IDX files)",
+                  reads=FILES)
 def load_fashion_mnist(cfg: DataConfig) -> RawData:
     return _load_idx_dataset(
         cfg,

@@ -20,12 +20,13 @@ from lae.data.processing import (
     numeric,
     split_validation,
 )
-from lae.data.registry import get_spec
+from lae.data.registry import check_file_options, get_spec
 from lae.errors import ConfigError, DataError
 
 
-def load_dataset(cfg: DataConfig) -> DataSplits:
+def load_dataset(cfg: DataConfig, test_only: bool = False) -> DataSplits:
     """Load ``cfg.name`` and preprocess it per ``cfg``; every tensor stays in memory.
+    ``test_only``: only the test split will be read (its training split may be empty).
 
     Order: validate raw arrays -> drop ``holdout_class`` from train -> hold out ``val_size``
     (seeded by ``cfg.seed``) -> binarise or scale.
@@ -35,8 +36,8 @@ def load_dataset(cfg: DataConfig) -> DataSplits:
         DataError: files missing or corrupt, invalid pixel values or labels.
     """
     cfg.validate()  # again: fields may have been set after construction
-    spec = get_spec(cfg.name)
-    raw = spec.loader(cfg)
+    check_file_options(cfg)
+    raw = get_spec(cfg.name).loader(cfg)
     if raw.kind == "image":
         train = as_pixels(raw.train, f"{cfg.name} train images")
         test = as_pixels(raw.test, f"{cfg.name} test images")
@@ -50,9 +51,11 @@ def load_dataset(cfg: DataConfig) -> DataSplits:
     else:
         raise ValueError(f"loader of {cfg.name} returned unknown kind {raw.kind!r}")
     for split, x in (("train", train), ("test", test)):
-        if len(x) == 0:
-            raise DataError(f"{cfg.name}: the {split} split has no examples; expected at least one")
-        if x[0].numel() == 0:
+        if len(x) == 0 and not (test_only and split == "train"):
+            source = f" (no x_{split} in {cfg.path})" if cfg.name == "npz" else ""
+            raise DataError(f"{cfg.name}: the {split} split has no examples{source}; expected "
+                            f"at least one")
+        if x.shape[1:].numel() == 0:
             raise DataError(f"{cfg.name}: {split} examples have shape {tuple(x.shape[1:])}, "
                             "which holds no values; expected every dimension >= 1")
     train_labels = as_labels(raw.train_labels, len(train), f"{cfg.name} train labels")

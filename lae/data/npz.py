@@ -1,6 +1,7 @@
 """Your own data as one ``.npz`` file: ``lae train ... --data.name=npz --data.path=FILE.npz``.
 
-Keys: ``x_train`` and ``x_test`` (required), ``y_train`` and ``y_test`` (optional integer labels).
+Keys: ``x_train`` and ``x_test`` (required; ``x_test`` alone serves ``lae anomaly --against npz``),
+``y_train`` and ``y_test`` (optional integer labels).
 
 - Images: uint8 (or integer-valued) arrays [N, H, W] (grey) or [N, C, H, W] with values 0..255;
   they get the same binarisation / scaling options as the built-in image datasets.
@@ -139,7 +140,7 @@ def _check_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 @register_dataset("npz", "your own data: one .npz file given by data.path (x_train, x_test, "
-                         "optional y_train, y_test)")
+                         "optional y_train, y_test)", reads=("path",))
 def load_npz(cfg: DataConfig) -> RawData:
     if not cfg.path:
         raise ConfigError("data.name=npz needs data.path=FILE.npz")
@@ -148,11 +149,13 @@ def load_npz(cfg: DataConfig) -> RawData:
     except RuntimeError:  # "~user" of an unknown user
         path = Path(cfg.path)
     arrays = _read(path)
-    missing = {"x_train", "x_test"} - set(arrays)
-    if missing:
-        raise DataError(f"{path} lacks key(s) {sorted(missing)}; it has {sorted(arrays)}")
+    if "x_test" not in arrays:
+        raise DataError(f"{path} lacks key 'x_test'; it has {sorted(arrays)}")
     _check_arrays(path, arrays)
-    x_train, x_test = arrays["x_train"], arrays["x_test"]
+    # without x_train the file serves only where test images are all that is read (lae anomaly
+    # --against npz); training on it says that its training split is empty (load_dataset)
+    x_test = arrays["x_test"]
+    x_train = arrays.get("x_train", x_test[:0])
     if x_train.ndim == 2 and np.issubdtype(x_train.dtype, np.floating):
         kind = "points"
     elif x_train.ndim in (3, 4):

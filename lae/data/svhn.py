@@ -10,7 +10,7 @@ import numpy as np
 import scipy.io
 
 from lae.data.config import DataConfig, RawData
-from lae.data.registry import register_dataset
+from lae.data.registry import FILES, register_dataset
 from lae.data.sources import RemoteFile, locate
 from lae.errors import DataError
 
@@ -196,7 +196,8 @@ def read_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(x.transpose(3, 2, 0, 1)), y % 10  # label 10 is digit 0
 
 
-@register_dataset("svhn", "SVHN house numbers, 73k/26k 32x32 colour (download 240 MB)")
+@register_dataset("svhn", "SVHN house numbers, 73k/26k 32x32 colour (download 240 MB)",
+                  reads=FILES)
 def load_svhn(cfg: DataConfig) -> RawData:
     files = [RemoteFile(name, f"{BASE_URL}/{name}", md5=md5) for name, md5 in MD5.items()]
     train_path, test_path = locate(cfg, "svhn", files)

@@ -34,11 +34,25 @@ def read_results(path: Path) -> dict[str, Any]:
     return results
 
 
+def _identity(results: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`IDENTITY` of ``results``, its checkpoint as a path inside its run folder where
+    it is one (``checkpoints/last.pt``): a run folder moved or renamed since is the same run."""
+    identity = {k: results.get(k) for k in IDENTITY}
+    checkpoint, run_dir = results.get("checkpoint"), results.get("run_dir")
+    if checkpoint and run_dir:
+        try:
+            identity["checkpoint"] = Path(checkpoint).relative_to(run_dir).as_posix()
+        except ValueError:  # a checkpoint from elsewhere: its whole path identifies it
+            pass
+    return identity
+
+
 def refuse_other_results(old: dict[str, Any], identity: dict[str, Any], path: Path) -> None:
     """A :class:`lae.errors.RunDirError` when ``path`` holds results of another checkpoint,
-    epoch, dataset or split than ``identity`` describes: adding to them would mix two
-    evaluations, and replacing them would lose the user's numbers unasked."""
-    differ = [k for k in IDENTITY if old.get(k) != identity.get(k)]
+    epoch, dataset or split than ``identity`` (with the ``run_dir`` evaluated) describes:
+    adding to them would mix two evaluations, and replacing them would lose the user's numbers
+    unasked."""
+    differ = [k for k in IDENTITY if _identity(old)[k] != _identity(identity)[k]]
     if old.get("metrics") and differ:
         was = ", ".join(f"{k} {old.get(k)}" for k in differ)
         now = ", ".join(f"{k} {identity.get(k)}" for k in differ)
@@ -59,7 +73,7 @@ def merge_results(old: dict[str, Any], new: dict[str, Any], names: list[str]
         >>> sorted(merge_results(old, new, ["mse"])["metrics"])
         ['mse_per_pixel_01', 'nll_ais_nats']
     """
-    if any(old.get(k) != new.get(k) for k in IDENTITY):
+    if _identity(old) != _identity(new):
         return new
     metrics = old["metrics"] | new["metrics"]
     skipped = {k: v for k, v in old.get("skipped", {}).items() if k not in names}

@@ -16,6 +16,9 @@ from lae.errors import ConfigError
 # the toys' counts (sizes, steps, chains): at least 1 (0 for warm-up), at most COUNT_MAX, and
 # their scales finite and > 0, checked by the parser
 COUNT, COUNT_OR_0 = count(1, COUNT_MAX), count(0, COUNT_MAX)
+# the toys whose ALD features are N x max(2N, 128) (memory and each step's work grow as N^2):
+# at most 4096 points, 134 MB of features
+N_DATA_ALD = count(1, 4096)
 
 
 def _check_out_folder(out: str) -> None:
@@ -142,7 +145,8 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p = sub.add_parser("posterior", help="sample a linear-Gaussian posterior, score vs exact")
     p.add_argument("--model", choices=["linear-gaussian"], default="linear-gaussian")
     p.add_argument("--sampler", choices=["ald", "ld", "mala", "hmc"], default="ald")
-    p.add_argument("--n-data", type=COUNT, default=100)
+    p.add_argument("--n-data", type=N_DATA_ALD, default=100,
+                   help="data points, at most 4096 (ALD's features are N x 2N; default 100)")
     p.add_argument("--x-dim", type=COUNT, default=10)
     p.add_argument("--z-dim", type=COUNT, default=2)
     p.add_argument("--sigma", type=positive_number, default=0.5)
@@ -163,7 +167,8 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.set_defaults(toy_func=_posterior)
 
     p = sub.add_parser("neural", help="MLP likelihood: ALD and VI vs a long MALA reference")
-    p.add_argument("--n-data", type=COUNT, default=32)
+    p.add_argument("--n-data", type=N_DATA_ALD, default=32,
+                   help="data points, at most 4096 (ALD's features are N x 2N; default 32)")
     p.add_argument("--steps", type=COUNT, default=5000)
     p.add_argument("--warmup", type=COUNT_OR_0, default=500)
     # the reference keeps every 20th step (lae.toy.neural.reference_samples): fewer keep none

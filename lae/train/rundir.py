@@ -270,6 +270,10 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunLock 
                               f"{resume_advice(run_dir)}")
         write_manifest(run_dir)
         return lock
+    outer = next((p for p in run_dir.resolve().parents if is_lae_run(p)), None)
+    if outer is not None:  # its --overwrite would delete this run with its own files
+        raise RunDirError(f"--out {run_dir} is inside the lae run {outer}; a run folder holds "
+                          f"one run: choose an --out outside it")
     lock = None
     if run_dir.is_dir() and any(p.name != LOCK for p in run_dir.iterdir()):
         if not overwrite:

@@ -48,3 +48,14 @@ def test_toy2d(variant):
     assert torch.equal(load_dataset(cfg).train, s.train)
     other = load_dataset(DataConfig(name=f"toy2d:{variant}", n_toy=1000, seed=4))
     assert not torch.equal(other.train, s.train)
+
+
+@pytest.mark.parametrize("name,option,value,flag", [
+    ("digits", "data_dir", "/tmp", "--data-dir"), ("mnist5k", "download", True, "--download"),
+    ("toy2d:moons", "path", "x.npz", "data.path"), ("npz", "data_dir", "/tmp", "--data-dir")])
+def test_a_file_option_the_dataset_does_not_read_is_refused(name, option, value, flag):
+    # a folder or file given for a dataset that never reads it was ignored without a word
+    from lae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"{flag}.*does not read it"):
+        load_dataset(DataConfig(name=name, **{option: value}))

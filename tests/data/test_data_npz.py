@@ -33,7 +33,8 @@ def test_points(tmp_path):
 
 
 @pytest.mark.parametrize("arrays,message", [
-    ({"x_train": np.zeros((4, 2, 2), np.uint8)}, r"lacks key\(s\) \['x_test'\]"),
+    ({"x_train": np.zeros((4, 2, 2), np.uint8)}, r"lacks key 'x_test'"),
+    ({"x_test": np.zeros((4, 2, 2), np.uint8)}, r"the train split has no examples \(no x_train"),
     ({"x_train": np.zeros(4, np.uint8), "x_test": np.zeros(4, np.uint8)}, "expected images"),
     ({"x_train": np.full((4, 2, 2), 300.0), "x_test": np.zeros((4, 2, 2))}, "0..255|255"),
 ])

@@ -119,11 +119,13 @@ def test_likelihood_ratio_and_complexity_from_the_command_line(tmp_path, capsys)
     assert res["likelihood"] == "nll-iwae" and res["background"] == str(background)
     # the settings the score read, and only those (were: --k and --refine-steps always, and no
     # AIS settings for an AIS score)
-    assert res["settings"] == {"k": 5, "seed": 0, "n_examples": 100}
+    assert res["settings"] == {"k": 5, "seed": 0, "n_examples": 100, "n_normal": 91,
+                               "n_anomalous": 9}
     assert main(["anomaly", str(run), "--score", "nll-ais", "--ais-chains", "2", "--ais-temps",
                  "10", "--n-examples", "100"]) == 0
     res = json.loads((run / "anomaly" / "nll-ais" / "anomaly.json").read_text())
-    assert res["settings"] == {"ais_chains": 2, "ais_temps": 10, "seed": 0, "n_examples": 100}
+    assert res["settings"] == {"ais_chains": 2, "ais_temps": 10, "seed": 0, "n_examples": 100,
+                               "n_normal": 91, "n_anomalous": 9}
     assert main(["anomaly", str(run), "--score", "complexity", "--k", "5", "--n-examples",
                  "100"]) == 0
     res = json.loads((run / "anomaly" / "complexity" / "anomaly.json").read_text())
@@ -164,12 +166,14 @@ def test_likelihood_ratio_and_complexity_from_the_command_line(tmp_path, capsys)
     # its file)
     noise = tmp_path / "noise.npz"
     rng = np.random.default_rng(0)
-    np.savez(noise, x_train=rng.integers(0, 256, (40, 8, 8), dtype=np.uint8),
-             x_test=rng.integers(0, 256, (50, 8, 8), dtype=np.uint8))
+    # (only its test images are read: was, an x_train was required too)
+    np.savez(noise, x_test=rng.integers(0, 256, (50, 8, 8), dtype=np.uint8))
     assert main(["anomaly", str(run), "--against", "npz", "--against-path", str(noise),
                  "--n-examples", "50", "--out", str(tmp_path / "vs-npz")]) == 0
     res = json.loads((tmp_path / "vs-npz" / "anomaly.json").read_text())
     assert res["against"] == "npz" and res["metrics"]["auroc"] > 0.9  # noise is unlike digits
+    # --n-examples counts each set: said in the results (was: only their sum)
+    assert (res["settings"]["n_normal"], res["settings"]["n_anomalous"]) == (50, 50)
     with pytest.raises(Exception, match="tells no image from another"):
         detection_metrics(torch.tensor([False, True, False]), torch.zeros(3))
     # the outputs are lae's: --overwrite of the run removes them with the rest

@@ -162,3 +162,13 @@ def test_test_records_carry_training_wall_clock_and_the_per_epoch_ais_nll(tmp_pa
     resumed = Trainer(_cfg(fast_overrides, "train.epochs=3", "train.eval_ais_temps=3",
                            "train.eval_ais_chains=2", "train.eval_size=20"), run, resume=True)
     assert resumed.train_seconds == pytest.approx(tests[1]["train_seconds"], abs=1e-3)
+
+
+def test_a_new_run_inside_another_run_is_refused(tmp_path):
+    # --out inside another run's checkpoints/ was accepted: that run's --overwrite deletes it
+    outer = tmp_path / "outer"
+    prepare_run_dir(outer, resume=False, overwrite=False)
+    for inner in (outer / "checkpoints" / "inner", outer / "sub"):
+        with pytest.raises(RunDirError, match=f"inside the lae run {outer.resolve()}"):
+            prepare_run_dir(inner, resume=False, overwrite=False)
+        assert not inner.exists()
