@@ -148,11 +148,13 @@ def main() -> None:
             return run
         log = out / f"{model}-seed{seed}.log"
         print(f"start {run} ({threads} thread(s)), log {log}", flush=True)
-        train = ["train", f"{model}-mnist5k-mlp", "--out", str(run), f"--data.name={args.data}",
-                 f"--train.epochs={args.epochs}", f"--train.seed={seed}",
-                 f"--train.num_threads={threads}", "--train.progress=false",
-                 *[f"--{kv}" for kv in args.set],
-                 *[f"--{kv}" for name, kv in args.set_for if name == model], *data_dir]
+        # each setting once (lae train refuses a repeated one): --set-for over --set over these
+        settings = {kv.partition("=")[0]: kv for kv in (
+            f"data.name={args.data}", f"train.epochs={args.epochs}", f"train.seed={seed}",
+            f"train.num_threads={threads}", "train.progress=false", *args.set,
+            *[kv for name, kv in args.set_for if name == model])}
+        train = ["train", f"{model}-mnist5k-mlp", "--out", str(run),
+                 *[f"--{kv}" for kv in settings.values()], *data_dir]
         if (run / "checkpoints" / "last.pt").is_file():
             train.append("--resume")
         elif (run / "config.yaml").is_file():  # stopped inside its first epoch: nothing to keep

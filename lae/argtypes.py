@@ -6,6 +6,8 @@ import argparse
 import math
 
 COUNT_MAX = 10**6  # the largest count any option takes: a few more digits would run for weeks
+# torch threads: more than this is no machine's core count (100000 crashed inside torch)
+THREADS_MAX = 1024
 SEED_MAX = 2**63 - 1  # what torch.manual_seed takes (a larger one was an overflow traceback)
 
 

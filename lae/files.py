@@ -1,4 +1,5 @@
-"""Writing files so that a crash, a full disk or a second writer never leaves a half-written one."""
+"""Writing files so that a crash, a full disk or a second writer never leaves a half-written one,
+and refusing, before any work, outputs that would replace a user's files unasked."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+
+from lae.errors import LaeError
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -48,3 +51,19 @@ def check_writable(folder: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".lae-write-check.", suffix=".tmp")
     os.close(fd)
     os.unlink(tmp)
+
+
+def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
+    """Refuse, before any work, file outputs that exist when ``--overwrite`` was not given (all
+    of a command's outputs are checked together, so a second run never replaces some and keeps
+    others), and any that is a folder, which no flag lets the command replace."""
+    paths = [paths] if isinstance(paths, Path) else paths
+    folders = [str(p) for p in paths if p.is_dir()]
+    if folders:  # --overwrite would not replace a folder by a file: say so before any work
+        raise LaeError(f"{folders[0]} is a folder; this command writes a file there: give "
+                       f"another --out, a file path")
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not overwrite:
+        raise LaeError(f"{', '.join(existing)} exist{'s' if len(existing) == 1 else ''}; pass "
+                       "--overwrite to replace "
+                       f"{'it' if len(existing) == 1 else 'them'} (or choose another --out)")

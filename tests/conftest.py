@@ -33,6 +33,20 @@ def fast_overrides() -> list[str]:
     return list(FAST)
 
 
+def replacing(base: list[str], *extra: str) -> list[str]:
+    """``base`` overrides (``key=value``, with or without ``--``) less those whose key one of
+    ``extra`` sets, then ``extra``: the command line takes each setting once."""
+    keys = {item.removeprefix("--").partition("=")[0] for item in extra}
+    return [item for item in base if item.removeprefix("--").partition("=")[0] not in keys
+            ] + list(extra)
+
+
+@pytest.fixture(scope="session")
+def replacing_overrides():
+    """:func:`replacing`, for tests that vary one setting of a shared list."""
+    return replacing
+
+
 def make_linear_gaussian(n: int, seed: int = 0, *, d: int = 6, k: int = 2, sigma: float = 0.5,
                          weight_scale: float = 1.0, bias_scale: float = 1.0, dtype=None):
     """The linear-Gaussian test problem every closed-form test uses: (truth, x) with truth a

@@ -140,6 +140,9 @@ def test_a_stop_before_the_first_epoch_ended_says_to_start_again_not_to_resume(t
     assert not (run / "checkpoints" / "last.pt").exists()
     assert code == 130 and "nothing was kept" in err and "--overwrite" in err, err
     assert "--resume" not in err
+    # the command to start again is the user's own, overrides included (was: the preset alone,
+    # which trained another run)
+    assert "--train.epochs=2 --data.n_toy=2000000 --train.progress=false" in err, err
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
@@ -354,7 +357,7 @@ def test_a_batch_wider_than_the_training_data_is_said(tmp_path):
     # a word (on several processes it is an error: no full global batch); a warning is one
     # "warning:" line on the command line, not Python's file:line and source
     done = subprocess.run([sys.executable, "-m", "lae.cli", "train", "vae-toy2d", "--out",
-                           str(tmp_path / "run"), "--train.epochs=1", *TINY,
+                           str(tmp_path / "run"), "--train.epochs=1", *TINY[:-1],
                            "--train.batch_size=1000"], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr
@@ -402,3 +405,137 @@ def test_a_toy_whose_features_grow_as_n_squared_bounds_its_data(toy, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["toy", toy, "--n-data", "4097"])
     assert stop.value.code == 2 and "<= 4096" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["toy", "convergence", "--epochs", "3"], "--epochs"),
+    (["toy", "neural", "--n-data", "0"], "--n-data"),
+    (["bench", "--out", "OUT", "--size", "tiny", "--threads", "100000"], "--threads"),
+    (["toy", "likelihood", "--threads", "100000"], "--threads")])
+def test_the_fifth_probe_rounds_parser_ranges(argv, flag, tmp_path, capsys):
+    # --epochs 3 was an IndexError after the whole run; 100000 threads crashed inside torch
+    with pytest.raises(SystemExit) as stop:
+        main([str(tmp_path / a) if a == "OUT" else a for a in argv])
+    assert stop.value.code == 2 and flag in capsys.readouterr().err
+    assert not (tmp_path / "OUT").exists()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["toy", "posterior", "--steps", "100", "--warmup", "0", "--thin", "200"], "--thin 200"),
+    (["toy", "convergence", "--n-data", "20", "--batch", "100"], "--batch 100"),
+    (["train", "vae-toy2d", "--out", "OUT", "--train.num_threads=100000"], "0..1024"),
+    (["bench", "--out", "OUT", "--size", "tiny", "--device", "cuda"], "no CUDA device"),
+    # the last of a setting given twice won without a word
+    (["train", "vae-toy2d", "--out", "OUT", "--train.epochs=3", "--train.epochs=1"],
+     "given twice")])
+def test_the_fifth_probe_rounds_settings_fail_before_any_work(argv, message, tmp_path, capsys):
+    # --thin above --steps was an AttributeError; --device cuda left an empty --out behind
+    if "cuda" in argv and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    assert main([str(tmp_path / a) if a == "OUT" else a for a in argv]) == 2
+    assert message in _error(capsys)
+    assert not (tmp_path / "OUT").exists()
+
+
+def test_a_toy_run_twice_keeps_its_first_results_unless_told(tmp_path, capsys):
+    # was: toy_out/energy.json and energy.png replaced without a word
+    argv = ["toy", "energy", "--energies", "rings", "--n-chains", "10", "--feature-dim", "16",
+            "--steps", "20", "--warmup", "0", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    first = (tmp_path / "energy.json").read_bytes()
+    assert main(argv) == 2 and "--overwrite" in _error(capsys)
+    assert (tmp_path / "energy.json").read_bytes() == first
+    assert main(argv + ["--overwrite"]) == 0
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("digits") / "run"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--data.name=digits",
+                 "--model.net.hidden=16", "--train.epochs=1", "--train.eval_size=20",
+                 "--train.eval_k=2", "--train.progress=false"]) == 0
+    return run
+
+
+def test_a_result_of_one_example_merges_with_the_next(digits_run, capsys):
+    # one example has no standard error (null in the file): printing the kept result was a
+    # TypeError, and the new metric was lost
+    for metric in ("elbo", "mse"):
+        assert main(["eval", str(digits_run), "--metrics", metric, "--n-examples", "1"]) == 0
+    assert "± None" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--metrics", "probe", "--probe-train", "1"], "hold one class"),
+    (["--metrics", "interp", "--interp-steps", "1"], "--interp-steps")])
+def test_metric_settings_that_cannot_work_are_an_error_line(digits_run, tmp_path, capsys, flags,
+                                                           message):
+    # were sklearn's and interpolate's ValueError tracebacks
+    try:
+        code = main(["eval", str(digits_run), *flags, "--out", str(tmp_path / "r.json")])
+    except SystemExit as stop:  # a parser error
+        code = stop.value.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_hand_edited_metric_is_named_not_dropped(digits_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    edited = tmp_path / "edited"
+    shutil.copytree(digits_run, edited)
+    assert main(["eval", str(edited), "--metrics", "mse", "--n-examples", "5"]) == 0
+    results = json.loads((edited / "results.json").read_text())
+    results["metrics"]["mse_per_pixel_01"]["value"] = "low"
+    (edited / "results.json").write_text(json.dumps(results))
+    capsys.readouterr()
+    assert main(["report", str(edited), "--out", str(tmp_path / "rep")]) == 2
+    assert "mse_per_pixel_01" in _error(capsys)
+
+
+@pytest.mark.parametrize("preset,message", [("lae-mnist5k-mlp", "a 'vae' run"),
+                                            ("no-such-preset", "no-such-preset")])
+def test_resume_under_another_preset_is_said_not_ignored(run, preset, message, capsys):
+    # was: the preset was ignored, and the vae run went on training as a vae
+    assert main(["train", preset, "--out", str(run), "--resume", "--train.epochs=3"]) == 2
+    assert message in _error(capsys)
+
+
+def test_results_are_not_written_into_another_runs_folder(run, digits_run, tmp_path, capsys):
+    # was: --out OTHER/results.json became that run's results, read by lae report as its own
+    assert main(["eval", str(digits_run), "--metrics", "mse", "--n-examples", "5", "--out",
+                 str(run / "results-of-digits.json")]) == 2
+    assert f"inside the lae run {run.resolve()}" in _error(capsys)
+    assert main(["anomaly", str(digits_run), "--against", "npz", "--against-path", "x.npz",
+                 "--out", str(run / "ood")]) == 2
+    assert "inside the lae run" in _error(capsys) and not (run / "ood").exists()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["eval", "DIGITS", "--set", "eval_inference=mala"], "--set eval_inference:"),
+    (["train", "vae-toy2d", "--out", "OUT", "--data.binarize=yes"], "quote a word"),
+    (["report", "DIGITS/config.yaml", "--out", "OUT"], "is a file; expected a run folder")])
+def test_the_fifth_probe_rounds_messages(digits_run, tmp_path, capsys, argv, message):
+    # were: "--set eval_inference.None" (a key never written), "expected a string, got True"
+    # for YAML's yes, and "no config.yaml" for a file
+    argv = [a.replace("DIGITS", str(digits_run)).replace("OUT", str(tmp_path / "o"))
+            for a in argv]
+    assert main(argv) == 2
+    assert message in _error(capsys)
+
+
+def test_resume_with_another_models_checkpoint_names_it(digits_run, tmp_path, capsys):
+    # was: "cannot resume with changed settings" and 24 keys the user never changed
+    import shutil
+
+    other = tmp_path / "lae"
+    assert main(["train", "lae-mnist5k-mlp", "--out", str(other), "--data.name=digits",
+                 "--model.net.hidden=16", "--train.epochs=1", "--train.eval_size=5",
+                 "--train.progress=false"]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(digits_run, copy)
+    shutil.copy(other / "checkpoints" / "last.pt", copy / "checkpoints" / "last.pt")
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(copy), "--resume",
+                 "--train.epochs=3"]) == 2
+    assert "holds a 'lae' model, but its config a 'vae' one" in _error(capsys)

@@ -157,7 +157,9 @@ def test_a_damaged_config_is_an_error_line_for_report(run, tmp_path, capsys):
     (lambda text: text.replace("latent_dim: 2", "latent_dim: 4"), "model.latent_dim (2 -> 4)"),
     (lambda text: text.replace("seed: 0", "seed: 7", 1), "data.seed (0 -> 7)"),
     (lambda text: "", "is damaged (expected a mapping"),
-    (lambda text: text.replace("name: vae", "name: lae"), "holds a 'vae' model")])
+    (lambda text: text.replace("name: vae", "name: lae"), "holds a 'vae' model"),
+    # a key lae does not know was taken by eval and report, refused by --resume
+    (lambda text: text.replace("latent_dim: 2", "latent_dim: 2\n  latnt_dim: 4"), "latnt_dim")])
 def test_an_edited_config_is_refused_by_eval_and_report(run, tmp_path, capsys, edit, message):
     # was: lae eval ran the checkpoint (latent_dim 2) and lae report showed config.yaml's edited
     # value as the run's; an empty config.yaml was taken as no file

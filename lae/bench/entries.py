@@ -68,7 +68,9 @@ def entry_config(entry: ModelEntry, overrides: Sequence[str] = (), data: str = "
                  net: str = "mlp") -> Config:
     """The resolved config of ``entry``: its preset, then ``overrides``, then its own overrides
     (bad keys and values raise :class:`ConfigError` here, before any work)."""
-    return load_config(entry.preset(data, net), [*overrides, *entry.overrides])
+    own = {item.partition("=")[0] for item in entry.overrides}  # these win over the common ones
+    common = [item for item in overrides if item.partition("=")[0] not in own]
+    return load_config(entry.preset(data, net), [*common, *entry.overrides])
 
 
 @contextmanager

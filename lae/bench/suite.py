@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 import lae
+from lae.argtypes import THREADS_MAX
 from lae.bench.entries import (
     ModelEntry,
     entry_config,
@@ -49,6 +50,7 @@ from lae.bench.speed import interleaved_seconds_per_step, speed_summary, synchro
 from lae.bench.throughput import posterior_reference_throughput
 from lae.errors import ConfigError, LaeError
 from lae.eval.metrics import EvalSettings
+from lae.train.setup import resolve_device
 
 DATA, NET, BATCH_SIZE = "mnist5k", "mlp", 100
 
@@ -161,8 +163,9 @@ def run_bench(out: Path | str, models: str | Sequence[str] = DEFAULT_MODELS, *,
     out = Path(out)
     if size not in SIZES:
         raise ConfigError(f"--size must be one of {', '.join(SIZES)}, got {size!r}")
-    if threads < 0:
-        raise ConfigError(f"--threads must be >= 0 (0: torch's default), got {threads}")
+    if not 0 <= threads <= THREADS_MAX:
+        raise ConfigError(f"--threads must be in 0..{THREADS_MAX} (0: torch's default), got "
+                          f"{threads}")
     if data not in BENCH_DATASETS:
         raise ConfigError(f"--data must be one of {', '.join(BENCH_DATASETS)}, got {data!r}")
     bench_size = SIZES[size]
@@ -180,6 +183,7 @@ def run_bench(out: Path | str, models: str | Sequence[str] = DEFAULT_MODELS, *,
               *(["data.download=true"] if download else [])]
     # every config is resolved (bad keys and values fail) before anything is written
     configs = {e.label: entry_config(e, common, data, NET) for e in entries}
+    resolve_device(device)  # a device this machine lacks fails before --out is made
     check_out_dir(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -6,16 +6,18 @@ the test images of another dataset (out-of-distribution detection)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from lae.argtypes import count
+from lae.argtypes import COUNT_MAX, count
 from lae.commands.base import (
     Command,
     add_task_arguments,
     check_output_folder,
     load_task_run,
     note_all_examples,
+    refuse_another_runs_folder,
     refuse_existing,
     test_images,
     write_json,
@@ -27,7 +29,6 @@ RESULTS, PER_IMAGE = "anomaly.json", "anomaly_scores.npz"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from lae.argtypes import COUNT_MAX
     from lae.tasks import LIKELIHOODS, SCORES
 
     p.add_argument("run_dir", help="a run folder written by lae train")
@@ -58,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="chains per image of the nll-ais estimate (default 4)")
     p.add_argument("--ais-temps", type=count(2, COUNT_MAX), default=None,
                    help="temperatures of the nll-ais estimate (default 200)")
-    p.add_argument("--last-checkpoints", type=count(1), default=1, metavar="N",
+    p.add_argument("--last-checkpoints", type=count(1, COUNT_MAX), default=1, metavar="N",
                    help="average each image's score over the run's last N epoch checkpoints "
                         "(the published protocol of LEBM; needs train.keep_checkpoints >= N; "
                         "default 1: --checkpoint alone)")
@@ -81,6 +82,11 @@ def _images_and_labels(run: Any, args: argparse.Namespace):
         if y is None:
             raise ConfigError(f"the test split of {run.config.data.name} has no labels")
         return x, (y == run.config.data.holdout_class).to(x.device)
+    held_out = run.config.data.holdout_class
+    if held_out is not None and y is not None:  # never trained on: not a normal image
+        x = x[(y != held_out).to(x.device)]
+        print(f"note: the run was trained without class {held_out}: its test images of that "
+              f"class are left out of the normals", file=sys.stderr)
     other_cfg = copy.deepcopy(run.config.data)
     other_cfg.name, other_cfg.path, other_cfg.mask = args.against, args.against_path, ""
     other_cfg.holdout_class, other_cfg.holdout_split, other_cfg.val_size = None, "official", 0
@@ -148,11 +154,13 @@ def _settings(model: Any, args: argparse.Namespace) -> tuple[str | None, dict[st
 
 
 def _background(run: Any, path: str) -> Any:
-    """The likelihood-ratio score's background model: the run's own model, trained on its own
-    data with values perturbed (data.noise_fraction > 0), checked before any work."""
+    """The likelihood-ratio score's background run (its last checkpoint): the run's own model,
+    trained on its own data with values perturbed (data.noise_fraction > 0), checked before any
+    work."""
     from dataclasses import asdict
 
     from lae.train import load_run
+    from lae.train.resume import changed_settings, resumable_changes
 
     if Path(path).resolve() == Path(run.run_dir).resolve():
         raise ConfigError(f"--background {path} is the run itself: every score would be 0; "
@@ -167,14 +175,17 @@ def _background(run: Any, path: str) -> Any:
         raise ConfigError(f"--background {path} was trained on unperturbed data "
                           f"(data.noise_fraction={mu}); train the background with "
                           f"--data.noise_fraction=MU, e.g. 0.2")
-    ignore = {"noise_fraction", "data_dir", "download", "path"}
-    mine, theirs = asdict(run.config.data), asdict(background.config.data)
-    differ = sorted(k for k in mine if k not in ignore and mine[k] != theirs.get(k))
+    # the same model on the same data but for the noise: another likelihood (a density against
+    # a mass) or network makes the ratio compare two things (what a resume may change may differ)
+    free = resumable_changes(run.config) | {("data", "noise_fraction"), ("data", "path")}
+    differ = changed_settings(
+        {s: asdict(getattr(background.config, s)) for s in ("data", "model")},
+        {s: asdict(getattr(run.config, s)) for s in ("data", "model")}, free)
     if differ:
-        raise ConfigError(f"--background {path} was trained on other data than the run: "
-                          + ", ".join(f"data.{k} {theirs.get(k)!r} (the run: {mine[k]!r})"
-                                      for k in differ))
-    return background.model
+        raise ConfigError(f"--background {path} is not the run's model on the run's data but "
+                          f"for data.noise_fraction; it differs in (background -> run): "
+                          + ", ".join(differ))
+    return background
 
 
 def _checkpoints(args: argparse.Namespace) -> list[str]:
@@ -186,6 +197,10 @@ def _checkpoints(args: argparse.Namespace) -> list[str]:
 
     folder = Path(args.run_dir) / CHECKPOINT_DIR
     epochs = [epoch for epoch, _ in epoch_checkpoints(Path(args.run_dir))]
+    trained = epochs[-1] if epochs else 0
+    if trained < args.last_checkpoints:  # no keep_checkpoints helps: the epochs do not exist
+        raise ConfigError(f"--last-checkpoints {args.last_checkpoints}: the run has trained "
+                          f"{trained} epoch(s); give at most {trained}, or train longer")
     if len(epochs) < args.last_checkpoints:
         raise ConfigError(f"--last-checkpoints {args.last_checkpoints}: {folder} keeps "
                           f"{len(epochs)} epoch checkpoint(s); train with "
@@ -217,9 +232,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--score complexity compresses images as PNG; {run.run_dir} models "
                           f"points of shape {tuple(run.model.spec.shape)}")
     estimate, settings = _settings(run.model, args)
-    background = _background(run, args.background) if args.background else None
+    background = _background(run, args.background) if args.background else None  # a run
     name = args.score + (f"-vs-{args.against}" if args.against else "")
     out = Path(args.out) if args.out else run.run_dir / "anomaly" / name
+    refuse_another_runs_folder(out, run.run_dir)
     paths = [out / RESULTS, out / PER_IMAGE]
     refuse_existing(paths, args.overwrite)  # both, before any work
     x, is_anomaly = _images_and_labels(run, args)
@@ -236,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
         model = run.model if same else load_run(run.run_dir, checkpoint).model
         generator = torch.Generator(device=x.device).manual_seed(args.seed)
         scores = anomaly_scores(model, x, args.score, likelihood=args.likelihood,
-                                background=background, generator=generator,
+                                background=background and background.model, generator=generator,
                                 **settings).double().cpu()
         total = scores if total is None else total + scores
     scores = total / len(checkpoints)
@@ -254,6 +270,8 @@ def run(args: argparse.Namespace) -> int:
         "score": args.score,
         "likelihood": estimate,
         "background": str(args.background) if args.background else None,
+        **({"background_checkpoint": str(background.checkpoint_path),
+            "background_epoch": background.epoch} if background else {}),
         "score_unit": ("bits" if args.score == "complexity" else "nats")
                       + " per image, higher = more anomalous",
         "checkpoints_averaged": checkpoints,

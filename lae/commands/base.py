@@ -15,7 +15,7 @@ from typing import Any
 from lae.argtypes import count, path_text, seed
 from lae.errors import ConfigError, LaeError
 from lae.eval.json import json_safe
-from lae.files import atomic_write, check_writable
+from lae.files import atomic_write, check_writable, refuse_existing  # noqa: F401 (shared)
 
 
 @dataclass(frozen=True)
@@ -36,22 +36,6 @@ class Command:
 def add_checkpoint_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default="last",
                    help="last, best (train.patience), an epoch number, or a .pt path")
-
-
-def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
-    """Refuse, before any work, file outputs that exist when ``--overwrite`` was not given (all
-    of a command's outputs are checked together, so a second run never replaces some and keeps
-    others), and any that is a folder, which no flag lets the command replace."""
-    paths = [paths] if isinstance(paths, Path) else paths
-    folders = [str(p) for p in paths if p.is_dir()]
-    if folders:  # --overwrite would not replace a folder by a file: say so before any work
-        raise LaeError(f"{folders[0]} is a folder; this command writes a file there: give "
-                       f"another --out, a file path")
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not overwrite:
-        raise LaeError(f"{', '.join(existing)} exist{'s' if len(existing) == 1 else ''}; pass "
-                       "--overwrite to replace "
-                       f"{'it' if len(existing) == 1 else 'them'} (or choose another --out)")
 
 
 # the folders check_output_folder made, deepest last: removed again if a command fails or is
@@ -88,6 +72,19 @@ def remove_unused_folders() -> None:
             folder.rmdir()  # only if empty
         except OSError:
             pass
+
+
+def refuse_another_runs_folder(folder: Path, run_dir: Path) -> None:
+    """Outputs of the run in ``run_dir`` go in its own folder or outside every run: inside
+    another run's folder (``--out OTHER/results.json``) they would be read as that run's."""
+    from lae.train.rundir import is_lae_run
+
+    target = folder.resolve()
+    owner = next((p for p in (target, *target.parents) if p.is_dir() and is_lae_run(p)), None)
+    if owner is not None and owner != Path(run_dir).resolve():
+        raise ConfigError(f"--out {folder} is inside the lae run {owner}: the results of "
+                          f"{run_dir} would be read as that run's; choose an --out outside "
+                          f"other runs")
 
 
 def write_json(path: Path, results: dict[str, Any], echo: bool = True) -> None:

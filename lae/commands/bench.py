@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from lae.argtypes import path_text
+from lae.argtypes import THREADS_MAX, count, path_text
 from lae.commands.base import Command
 from lae.errors import ConfigError
 
@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budgets", metavar="S,S,...",
                    help="training seconds per model at which the quality part scores it "
                         "(default: the size's)")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=count(0, THREADS_MAX), default=1,
                    help="torch CPU threads, train.num_threads (0: torch's default; default 1)")
     p.add_argument("--device", default="auto", help="train.device (default auto)")
     p.add_argument("--data-dir", default=None, help="where the dataset files are (or go)")

@@ -12,6 +12,7 @@ from lae.commands.base import (
     add_checkpoint_argument,
     check_output_folder,
     note_all_examples,
+    refuse_another_runs_folder,
     refuse_existing,
     refuse_foreign_checkpoint,
     write_json,
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     model_overrides = evaluation_overrides(run, args.set)
     out = Path(args.out) if args.out else run.run_dir / (
         "results.json" if args.split == "test" else f"results-{args.split}.json")
+    refuse_another_runs_folder(out.parent, run.run_dir)
     refuse_existing(out, args.overwrite or args.out is None)
     data_cfg = run.config.data
     identity = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
@@ -118,9 +120,9 @@ def run(args: argparse.Namespace) -> int:
         res["settings"]["model_overrides"] = model_overrides  # each number says how it was made
     if earlier is not None:
         results = merge_results(earlier, results, names)
-    for key, res in results["metrics"].items():
-        print(f"{key:>22}: {res['value']:.4f} ± {res['stderr']:.4f}  (n={res['n']}, "
-              f"{res['settings']})")
+    for key, res in results["metrics"].items():  # kept ones included: as the file has them
+        print(f"{key:>22}: {_shown(res.get('value'))} ± {_shown(res.get('stderr'))}  "
+              f"(n={res.get('n')}, {res.get('settings')})")
     for name, why in results["skipped"].items():
         print(f"{name:>22}: skipped: {why}")
     for warning in flagged:
@@ -129,17 +131,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shown(number: Any) -> str:
+    """A value of a results file for the screen: a number to 4 decimals, anything else (a
+    standard error of one example, stored as null) as it is."""
+    real = isinstance(number, (int, float)) and not isinstance(number, bool)
+    return f"{number:.4f}" if real else str(number)
+
+
 def evaluation_overrides(run: Any, items: list[str]) -> dict[str, Any]:
     """Apply ``--set model.KEY=VALUE`` items to a loaded run's model config: only keys its config
     class declares resumable (they change what evaluation runs, not what the checkpoint holds),
     checked by the config's own validation. Returns the applied {"model.KEY": value}."""
-    from lae.train.config import config_from_dict, merge, parse_overrides
+    from lae.train.config import (
+        config_from_dict,
+        merge,
+        parse_overrides,
+        refuse_repeated_overrides,
+    )
 
     if not items:
         return {}
+    refuse_repeated_overrides(items)
     nested = parse_overrides(items)
     allowed = sorted(k for k in type(run.config.model).resumable if "." not in k)
-    bad = [f"{section}.{key}" for section, keys in nested.items()
+    bad = [f"{section}.{key}" if key is not None else section  # as the user wrote it
+           for section, keys in nested.items()
            for key in (keys if isinstance(keys, dict) else [None])
            if section != "model" or key not in allowed]
     if bad:

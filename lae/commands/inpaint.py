@@ -15,6 +15,7 @@ from lae.commands.base import (
     check_output_folder,
     load_task_run,
     note_all_examples,
+    refuse_another_runs_folder,
     refuse_existing,
     test_images,
     write_json,
@@ -65,8 +66,11 @@ def _training_images_and_masks(run: Any, spec: str, n_examples: int):
 
 
 def _mean_and_stderr(values: Any) -> dict[str, Any]:
+    """Mean and standard error over the images that have a value (NaN: an image with no
+    missing, or no observed, value to score), and their number."""
+    values = values[~values.isnan()]
     n = len(values)
-    return {"value": float(values.mean()),
+    return {"value": float(values.mean()) if n else None,
             "stderr": float(values.std() / n ** 0.5) if n > 1 else None, "n": n}
 
 
@@ -77,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     run = load_task_run(args)
     out = Path(args.out) if args.out else run.run_dir / "inpaint"
+    refuse_another_runs_folder(out, run.run_dir)
     spec = args.mask or (run.config.data.mask if args.split == "train" else "centre")
     if not spec:  # --split train on a run trained on whole images
         raise ConfigError(f"--split train: {run.run_dir} was trained on whole images; give the "
@@ -91,17 +96,26 @@ def run(args: argparse.Namespace) -> int:
         x, _, train = test_images(run, args.n_examples)
         mask = make_mask(spec, tuple(x.shape[1:]), x.shape[0],
                          torch.Generator().manual_seed(args.seed)).to(x.device)
+    if mask.all():  # the scores would be of nothing (was: MSE 0 and PSNR 100 dB)
+        raise ConfigError(f"--mask {spec} hides no value of the {x.shape[0]} images chosen: "
+                          f"nothing to fill; give a mask that hides some (e.g. centre)")
     check_output_folder(out)
     generator = torch.Generator(device=x.device).manual_seed(args.seed)
     result = inpaint(run.model, x, mask, steps=args.steps, step_size=args.step_size,
                      generator=generator)
     acceptance = float(result.acceptance.double().nanmean()) if args.steps else None
     warnings = []
+    moved = float(result.moved.median())
     if acceptance is not None and acceptance < 0.01:  # the fill is where the chain started
         warnings.append(f"the chain accepted {acceptance:.1%} of its {args.steps} proposals at "
                         f"--step-size {args.step_size:g}: the fill is (nearly) the model's own "
                         f"inference, not a posterior sample; use a smaller --step-size")
-        print(f"warning: {warnings[-1]}", file=sys.stderr)
+    elif args.steps and moved < 1e-3:  # accepted, but steps too small to go anywhere
+        warnings.append(f"the chains moved {moved:.1e} (median distance from the inference's "
+                        f"latents) in {args.steps} steps at --step-size {args.step_size:g}: the "
+                        f"fill is the model's own inference; use a larger --step-size")
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     picture = save_inpainting_grid(run.model, x, mask, result.filled, out / f"{stem}.png")
     mse, psnr = result.mse_missing.double().cpu(), result.psnr_missing.double().cpu()
     # the baseline: every missing value filled with the training set's mean at that position
@@ -109,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     mean_fill = to_unit(train.float().mean(0)).expand_as(x.cpu())
     missing = (~mask.cpu()).flatten(1).double()
     err = (mean_fill - to_unit(x.cpu())).pow(2).flatten(1).double()
-    baseline = (err * missing).sum(1) / missing.sum(1).clamp_min(1)
+    baseline = (err * missing).sum(1) / missing.sum(1)
     all_err = (to_unit(result.filled.cpu()) - to_unit(x.cpu())).pow(2).flatten(1).double()
     n = x.shape[0]
     write_json(out / f"{stem}.json", {
@@ -119,12 +133,12 @@ def run(args: argparse.Namespace) -> int:
         "missing_fraction": float((~mask).float().mean()),
         "settings": {"steps": args.steps, "step_size": args.step_size, "seed": args.seed,
                      "n_examples": n},
+        "chain_moved_median": moved if args.steps else None,
         "metrics": {
             "mse_missing_01": _mean_and_stderr(mse),
             "psnr_missing_db": _mean_and_stderr(psnr),
             "mse_all_01": {"value": float(all_err.mean()), "n": n},
-            "mse_observed_decoder_01": {
-                "value": float(result.mse_observed.double().mean()), "n": n},
+            "mse_observed_decoder_01": _mean_and_stderr(result.mse_observed.double().cpu()),
             "mean_fill_mse_missing_01": _mean_and_stderr(baseline),
             "mala_acceptance": acceptance},
         "warnings": warnings, "picture": str(picture) if picture else None})

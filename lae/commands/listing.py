@@ -70,7 +70,9 @@ def run_config(args: argparse.Namespace) -> int:
     import yaml
 
     from lae.train import load_config
+    from lae.train.config import refuse_repeated_overrides
 
+    refuse_repeated_overrides(list(args.overrides))
     cfg = load_config(args.config, list(args.overrides))
     print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -16,7 +17,8 @@ from lae.errors import ConfigError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="preset name (see `lae list`) or path to a YAML file; "
-                                  "ignored with --resume")
+                                  "with --resume the run's own config.yaml is used, and this "
+                                  "must name the same model")
     p.add_argument("--out", type=path_text, required=True, help="run directory to create")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
@@ -31,7 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lae.train import Trainer, load_config
     from lae.train.checkpoint import find_checkpoint, load_checkpoint
-    from lae.train.config import config_from_dict, merge, parse_overrides, read_yaml
+    from lae.train.config import (
+        config_from_dict,
+        merge,
+        parse_overrides,
+        read_yaml,
+        refuse_repeated_overrides,
+    )
     from lae.train.rundir import check_run_flags
 
     run_dir, overrides = Path(args.out), list(args.overrides)
@@ -42,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"data.data_dir={args.data_dir}")
     if args.download:
         overrides.append("data.download=true")
+    refuse_repeated_overrides(overrides)
     if args.resume:
+        check_resumed_preset(args.config, overrides, run_dir)
         # The run's own config, with any overrides (for example more train.epochs).
         path = run_dir / "config.yaml"
         raw = read_yaml(path, allow_empty=True) if path.is_file() else {}
@@ -116,6 +126,25 @@ def _train_on_local_processes(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_resumed_preset(config: str, overrides: list[str], run_dir: Path) -> None:
+    """``lae train CONFIG --out RUN --resume`` continues RUN's own config; a CONFIG that is no
+    preset or file, or one of another model than RUN's (``--model.name`` in ``overrides``
+    included), is a mistake to say, not to ignore."""
+    from lae.train import load_config
+    from lae.train.config import read_yaml
+
+    named = [item.partition("=")[2] for item in overrides
+             if item.removeprefix("--").startswith("model.name=")]
+    mine = named[-1] if named else load_config(config, []).model.name  # unknown: fails here
+    path = run_dir / "config.yaml"
+    saved = read_yaml(path, allow_empty=True) if path.is_file() else {}
+    theirs = (saved.get("model") or {}).get("name") if isinstance(saved, dict) else None
+    if theirs is not None and theirs != mine:
+        raise ConfigError(f"--resume continues {run_dir}, a {theirs!r} run, with its own "
+                          f"config.yaml; {config} is a {mine!r} preset: give the run's preset, "
+                          f"or another --out to train a new {mine!r} run")
+
+
 def resume_hint(args: argparse.Namespace) -> str:
     """How to go on after a stopped or failed lae train (the end of its message): --resume when
     an epoch was kept, else start again (the folder, if made, holds nothing to resume)."""
@@ -126,9 +155,12 @@ def resume_hint(args: argparse.Namespace) -> str:
     if (out / CHECKPOINT_DIR / LAST).is_file():
         return (f"continue from the last finished epoch with: lae train {args.config} --out "
                 f"{args.out} --resume{nproc}")
-    again = " --overwrite" if out.exists() else ""
+    # the same command line, overrides included, with --overwrite for the folder it made
+    again = [a for a in getattr(args, "argv", None) or ["train", args.config, "--out", args.out]
+             if a != "--resume"]
+    again += ["--overwrite"] if out.exists() and "--overwrite" not in again else []
     return (f"nothing was kept (the run stopped before its first epoch ended); start again "
-            f"with: lae train {args.config} --out {args.out}{again}{nproc}")
+            f"with: {shlex.join(['lae', *again])}")
 
 
 def _stopping_signal(exit_code: int | None) -> int | None:

@@ -88,8 +88,9 @@ def read_metrics(path: Path) -> list[dict]:
                 raise ValueError("not a JSON object")
         except ValueError as exc:
             if number == len(lines):
+                # issued here (stacklevel 1): shown once per file, however many readers it has
                 warnings.warn(f"{path}: its last line (line {number}) is incomplete, as after a "
-                              "crash mid-write; it is left out", stacklevel=2)
+                              "crash mid-write; it is left out", stacklevel=1)
                 break
             raise RunDirError(f"{path}, line {number}: not a JSON record ({exc})") from None
         records.append(record)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lae.errors import ConfigError
 from lae.eval.registry import NotApplicable, summarize
 
 PICTURE = "latents_pca.png"  # the codes' projection, written beside the results file
@@ -88,6 +89,10 @@ def probe_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
         g = torch.Generator().manual_seed(s.seed)
         idx = torch.randperm(train_x.shape[0], generator=g)[:s.probe_train].sort().values
         train_x, train_labels = train_x[idx], train_labels[idx]
+    if len(train_labels.unique()) < 2:  # one class leaves the classifier nothing to tell apart
+        raise ConfigError(f"probe: the {len(train_labels)} training codes (--probe-train "
+                          f"{s.probe_train}) hold one class; it needs two or more: raise "
+                          f"--probe-train (0: all)")
     test_codes = encode_all(model, x, s.batch_size, s.seed + 8)
     correct = probe_accuracy(encode_all(model, train_x, s.batch_size, s.seed + 7),
                              train_labels.numpy(), test_codes, test_labels.numpy(),

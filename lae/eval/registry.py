@@ -78,7 +78,8 @@ class EvalSettings:
     probe_max_iter: int = _setting(1000, "max iterations of the linear probe's solver", minimum=1)
     # interp (lae/eval/interpolate.py)
     interp_pairs: int = _setting(8, "pairs of test images interpolated (grid rows)", minimum=1)
-    interp_steps: int = _setting(8, "steps between the two ends of an interpolation", minimum=1)
+    interp_steps: int = _setting(8, "images from one end of an interpolation to the other, both "
+                                 "ends included", minimum=2)
     mse_inference: str = _setting(
         "infer", "the latents mse reconstructs from: infer (the model's own inference), mode "
         "(the posterior mode: --mse-steps backtracking gradient steps on U(x, z) from infer(x)) "

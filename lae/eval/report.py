@@ -74,6 +74,8 @@ def _cell(text: str) -> str:
 def summarize_run(run_dir: Path) -> dict[str, Any]:
     """What the report shows of one run: config highlights, numbers and picture paths."""
     cfg_path = run_dir / "config.yaml"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"{run_dir} is a file; expected a run folder (written by lae train)")
     if not cfg_path.is_file():
         raise RunDirError(f"{run_dir} is not a lae run directory (no config.yaml)")
     try:
@@ -87,7 +89,8 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
     numbers: dict[str, str] = {}
     values: dict[str, float] = {}
     settings: dict[str, dict] = {}
-    tests = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("split") == "test"]
+    records = read_metrics(run_dir / "metrics.jsonl")  # once: it warns about a torn line
+    tests = [r for r in records if r.get("split") == "test"]
     trained = tests[-1]["epoch"] if tests else None
     if results_path.is_file():
         results = read_results(results_path)
@@ -110,14 +113,18 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
             values = {k: float(v) for k, v in tests[-1].items()
                       if k not in SKIP_KEYS and _is_number(v)}
             numbers = {k: f"{v:.4g}" for k, v in values.items()}
-    train = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("split") == "train"]
+    train = [r for r in records if r.get("split") == "train"]
     return {
         "run": run_dir.name,
         "model": cfg["model"]["name"],
-        "data": cfg["data"]["name"],
+        # a class held out (anomaly detection) is another training set: said beside the name
+        "data": cfg["data"]["name"] + (f" without class {cfg['data']['holdout_class']}"
+                                       if cfg["data"].get("holdout_class") is not None else ""),
         "net": cfg["model"]["net"]["arch"],
         "latent_dim": cfg["model"]["latent_dim"],
-        "epochs": cfg["train"]["epochs"],
+        # the epochs trained (metrics.jsonl), and the planned ones where it stopped before
+        "epochs": str(trained or 0) if trained == cfg["train"]["epochs"] else
+                  f"{trained or 0} of {cfg['train']['epochs']}",
         "images_per_s": f"{train[-1]['images_per_s']:.0f}" if train else "",
         "images_per_s_value": float(train[-1]["images_per_s"]) if train else None,
         "numbers": numbers,
@@ -181,7 +188,8 @@ def group_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for members in groups.values():
         first = members[0]
-        row = {k: first[k] for k in ("model", "data", "net", "latent_dim", "epochs")}
+        row = {k: first[k] for k in ("model", "data", "net", "latent_dim")}
+        row["epochs"] = ", ".join(dict.fromkeys(m["epochs"] for m in members))
         row["run"] = ", ".join(m["run"] for m in members)
         row["seeds"] = str(len(members))
         row["source"] = ", ".join(sorted({m["source"] for m in members}))

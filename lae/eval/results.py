@@ -31,6 +31,13 @@ def read_results(path: Path) -> dict[str, Any]:
     if not isinstance(results, dict) or not isinstance(results.get("metrics"), dict):
         raise RunDirError(f"{path}: not a results file of lae eval (expected a JSON object with "
                           f"a 'metrics' object); move it away or run lae eval with --overwrite")
+    for key, res in results["metrics"].items():  # an edited value is said, not dropped
+        value = res.get("value") if isinstance(res, dict) else res
+        if not isinstance(res, dict) or not (value is None or isinstance(value, (int, float))
+                                             and not isinstance(value, bool)):
+            raise RunDirError(f"{path}: metric {key!r} is {json.dumps(res)[:80]}, not a result "
+                              f"of lae eval (an object with a numeric 'value'); move the file "
+                              f"away or run lae eval with --overwrite")
     return results
 
 

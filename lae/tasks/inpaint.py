@@ -48,10 +48,12 @@ class InpaintResult(NamedTuple):
 
     filled: Tensor  # [B, *shape], data scale: observed values kept, missing ones from the model
     z: Tensor  # [B, K], the masked posterior chain's last state
-    mse_missing: Tensor  # [B], per missing value, on [0, 1]
-    mse_observed: Tensor  # [B], the decoder's mean against the observed values, on [0, 1]
-    psnr_missing: Tensor  # [B], dB, of the missing values
+    mse_missing: Tensor  # [B], per missing value, on [0, 1]; NaN for an image missing none
+    mse_observed: Tensor  # [B], the decoder's mean against the observed values, on [0, 1]; NaN
+    # for an image with none observed
+    psnr_missing: Tensor  # [B], dB, of the missing values; NaN for an image missing none
     acceptance: Tensor  # [B], the frozen steps' mean MALA acceptance
+    moved: Tensor  # [B], how far each chain went from the inference's z (0: the fill is its)
 
 
 @torch.no_grad()
@@ -72,7 +74,7 @@ def inpaint(model: LatentModel, x: Tensor, mask: Tensor, *, steps: int = 100,
                          f"the same")
     mask = mask.to(x.device)
     x_obs = torch.where(mask, x, torch.full_like(x, model.fill_value))
-    z = model.infer(x_obs, generator).detach()
+    z = start = model.infer(x_obs, generator).detach()
     acceptance = torch.full((x.shape[0],), float("nan"), device=x.device)
     if steps > 0:
         energy_fn = lambda z: -model.log_joint(x_obs, z, mask)  # noqa: E731
@@ -88,10 +90,11 @@ def inpaint(model: LatentModel, x: Tensor, mask: Tensor, *, steps: int = 100,
     filled = torch.where(mask, x, mean)
     missing = (~mask).flatten(1).float()
     err = (model.spec.to_unit(mean) - model.spec.to_unit(x)).pow(2).flatten(1)
-    mse = (err * missing).sum(1) / missing.sum(1).clamp_min(1)
-    mse_observed = (err * (1 - missing)).sum(1) / (1 - missing).sum(1).clamp_min(1)
+    mse = (err * missing).sum(1) / missing.sum(1)  # 0 / 0 = NaN: no value to score
+    mse_observed = (err * (1 - missing)).sum(1) / (1 - missing).sum(1)
     psnr = 10 * torch.log10(1 / mse.clamp_min(1e-10))
-    return InpaintResult(filled, z, mse, mse_observed, psnr, acceptance)
+    moved = (z - start).flatten(1).norm(dim=1)
+    return InpaintResult(filled, z, mse, mse_observed, psnr, acceptance, moved)
 
 
 def save_inpainting_grid(model: LatentModel, x: Tensor, mask: Tensor, filled: Tensor,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lae.argtypes import COUNT_MAX, count, path_text, positive_number, seed
+from lae.argtypes import COUNT_MAX, THREADS_MAX, count, path_text, positive_number, seed
 from lae.errors import ConfigError
 
 # the toys' counts (sizes, steps, chains): at least 1 (0 for warm-up), at most COUNT_MAX, and
@@ -21,10 +21,16 @@ COUNT, COUNT_OR_0 = count(1, COUNT_MAX), count(0, COUNT_MAX)
 N_DATA_ALD = count(1, 4096)
 
 
-def _check_out_folder(out: str) -> None:
-    """The folder-writing toys' --out: a folder (made if missing), checked before the work."""
-    if Path(out).exists() and not Path(out).is_dir():
+def _check_out_folder(args: argparse.Namespace, name: str, png: str | None = None) -> None:
+    """The folder-writing toys' --out: a folder (made if missing), where the toy's report
+    ``name.json`` and picture (``png`` or ``name``.png) are new unless --overwrite: checked
+    before the work."""
+    from lae.files import refuse_existing
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; this toy writes a folder of results")
+    refuse_existing([out / f"{name}.json", out / f"{png or name}.png"], args.overwrite)
 
 
 def _refuse_existing_outputs(npz: str | None, out: str | None) -> None:
@@ -42,6 +48,9 @@ def _posterior(args: argparse.Namespace) -> int:
     from lae.toy.linear import SamplerSettings
     from lae.toy.posterior import run_posterior
 
+    if args.thin > args.steps:  # no step would be kept
+        raise ConfigError(f"--thin {args.thin} keeps every {args.thin}th of --steps "
+                          f"{args.steps}: none; give --thin <= --steps")
     s = SamplerSettings(args.sampler, steps=args.steps, warmup=args.warmup, thin=args.thin,
                         step_size=args.step_size, mh=not args.no_mh,
                         preconditioned=args.preconditioned, feature_dim=args.feature_dim,
@@ -55,7 +64,7 @@ def _posterior(args: argparse.Namespace) -> int:
 def _neural(args: argparse.Namespace) -> int:
     from lae.toy.neural import run_neural
 
-    _check_out_folder(args.out)
+    _check_out_folder(args, "neural", "neural_posteriors")
     run_neural(args.n_data, args.steps, args.warmup, args.ref_steps, args.seed, args.out)
     return 0
 
@@ -63,7 +72,7 @@ def _neural(args: argparse.Namespace) -> int:
 def _energy(args: argparse.Namespace) -> int:
     from lae.toy.energy import run_energy
 
-    _check_out_folder(args.out)
+    _check_out_folder(args, "energy")
     run_energy(tuple(args.energies), args.n_chains, args.feature_dim, args.steps, args.warmup,
                args.step_size, args.seed, out=args.out)
     return 0
@@ -72,7 +81,7 @@ def _energy(args: argparse.Namespace) -> int:
 def _capacity(args: argparse.Namespace) -> int:
     from lae.toy.capacity import run_capacity
 
-    _check_out_folder(args.out)
+    _check_out_folder(args, "capacity")
     run_capacity(args.n, tuple(args.widths), args.steps, args.warmup, args.step_size,
                  args.seed, out=args.out)
     return 0
@@ -81,7 +90,10 @@ def _capacity(args: argparse.Namespace) -> int:
 def _convergence(args: argparse.Namespace) -> int:
     from lae.toy.convergence import run_convergence
 
-    _check_out_folder(args.out)
+    if args.batch > args.n_data:
+        raise ConfigError(f"--batch {args.batch} is more than --n-data {args.n_data}: ALD's "
+                          f"minibatches would be the whole data; give --batch <= --n-data")
+    _check_out_folder(args, f"convergence_{args.toy}")
     run_convergence(args.toy, out=args.out, n_data=args.n_data, batch=args.batch,
                     width=args.feature_dim, epochs=args.epochs, seed=args.seed)
     return 0
@@ -176,6 +188,8 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
                    help="steps of the MALA reference, at least 20 (default 20000)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", type=path_text, default="toy_out")
+    p.add_argument("--overwrite", action="store_true", help="replace this toy's report and "
+                   "picture in --out")
     p.set_defaults(toy_func=_neural)
 
     p = sub.add_parser("energy", help="unconditional ALD on 8 Gaussians and rings")
@@ -188,6 +202,8 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--step-size", type=positive_number, default=0.005)
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", type=path_text, default="toy_out")
+    p.add_argument("--overwrite", action="store_true", help="replace this toy's report and "
+                   "picture in --out")
     p.set_defaults(toy_func=_energy)
 
     p = sub.add_parser("capacity", help="ALD with feature width d < n, d = n, d > n")
@@ -198,6 +214,8 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--step-size", type=positive_number, default=0.02)
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", type=path_text, default="toy_out")
+    p.add_argument("--overwrite", action="store_true", help="replace this toy's report and "
+                   "picture in --out")
     p.set_defaults(toy_func=_capacity)
 
     p = sub.add_parser("convergence", help="error vs gradient evaluations and time")
@@ -205,9 +223,13 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--n-data", type=COUNT, default=1000)
     p.add_argument("--batch", type=COUNT, default=100)
     p.add_argument("--feature-dim", type=COUNT, default=256)
-    p.add_argument("--epochs", type=COUNT, default=2000)
+    # its error curve is read at log-spaced epochs from the 4th (lae.toy.convergence.checkpoints)
+    p.add_argument("--epochs", type=count(4, COUNT_MAX), default=2000,
+                   help="epochs, at least 4 (default 2000)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", type=path_text, default="toy_out")
+    p.add_argument("--overwrite", action="store_true", help="replace this toy's report and "
+                   "picture in --out")
     p.set_defaults(toy_func=_convergence)
 
     p = sub.add_parser("likelihood", help="AIS / IWAE log p(x) of a linear-Gaussian vs exact")
@@ -225,7 +247,8 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
                    help="ais: also the reverse-AIS (BDMC) upper bound per point, reported and "
                    "saved in the npz as log_px_bdmc_upper (nats)")
     p.add_argument("--k", type=COUNT, default=1000, help="iwae: importance samples")
-    p.add_argument("--threads", type=COUNT, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=count(1, THREADS_MAX), default=None,
+                   help="torch CPU threads")
     _add_seed_and_outputs(p)
     p.set_defaults(toy_func=_likelihood)
 

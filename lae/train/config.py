@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from lae.argtypes import COUNT_MAX
+from lae.argtypes import COUNT_MAX, THREADS_MAX
 from lae.data import DataConfig
 from lae.errors import ConfigError
 from lae.models import MODELS, ModelConfig
@@ -128,9 +128,10 @@ class TrainConfig:
         }
         for key, (low, meaning) in minimum.items():
             value = getattr(self, key)
-            if not _is_int(value) or value < low or value > COUNT_MAX:
+            high = THREADS_MAX if key == "num_threads" else COUNT_MAX
+            if not _is_int(value) or value < low or value > high:
                 raise ConfigError(f"train.{key}={_show(value)} is not valid; expected an integer "
-                                  f"in {low}..{COUNT_MAX} ({meaning})")
+                                  f"in {low}..{high} ({meaning})")
         if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"train.seed={_show(self.seed)} is not valid; expected an integer in "
                               f"0..{MAX_SEED}")
@@ -277,7 +278,9 @@ def _exists(path: Path) -> bool:
 
 
 def parse_overrides(overrides: list[str]) -> dict[str, Any]:
-    """``["model.latent_dim=8", "train.lr=1e-4"]`` -> nested dict, values parsed as YAML scalars."""
+    """``["model.latent_dim=8", "train.lr=1e-4"]`` -> nested dict, values parsed as YAML scalars
+    (a key given again replaces the earlier value: lists built in code add to a shared one; the
+    command line refuses that, :func:`refuse_repeated_overrides`)."""
     nested: dict[str, Any] = {}
     for item in overrides:
         if not isinstance(item, str):
@@ -299,6 +302,22 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
                                   f"of {part}")
         node[parts[-1]] = value
     return nested
+
+
+def refuse_repeated_overrides(overrides: list[str]) -> None:
+    """A setting given twice on a command line, or beside one of its parts (``--model={}`` and
+    ``--model.net.hidden=64``), is an error: which one wins is not what a user should have to
+    know (:func:`parse_overrides` would take the last)."""
+    given: list[str] = []
+    for item in overrides:
+        key = str(item).removeprefix("--").partition("=")[0]
+        clash = next((k for k in given if k == key or k.startswith(key + ".")
+                      or key.startswith(k + ".")), None)
+        if clash is not None:
+            raise ConfigError(f"override {_show(item)}: {'the same key' if clash == key else clash}"
+                              f" is given {'twice' if clash == key else 'as well'}; give each "
+                              f"setting once")
+        given.append(key)
 
 
 def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -457,5 +476,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
                 return str(value)
             except ValueError:  # an int too long to print
                 raise ConfigError(f"{key}: expected a string, got {_show(value)}") from None
-        raise ConfigError(f"{key}: expected a string, got {_show(value)}")
+        why = (" (YAML reads yes, no, on, off, true and false as a truth value: quote a word "
+               "meant as text)" if isinstance(value, bool) else "")
+        raise ConfigError(f"{key}: expected a string, got {_show(value)}{why}")
     raise ConfigError(f"{key}: unsupported config type {hint!r}")

@@ -56,8 +56,13 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
     """Refuse to resume a checkpoint under a config that changes what it holds (the model's or
     the data's settings, the optimiser), naming the keys, or a run that has already trained
     ``train.epochs`` epochs."""
-    changed = changed_settings(checkpoint.get("config") or {}, cfg.to_dict(),
-                               resumable_changes(cfg))
+    saved = checkpoint.get("config") or {}
+    held = (saved.get("model") or {}).get("name")
+    if held is not None and held != cfg.model.name:  # not a changed setting: another run's file
+        raise ConfigError(f"the run's last checkpoint holds a {held!r} model, but its config a "
+                          f"{cfg.model.name!r} one: the checkpoint came from another run; put "
+                          f"this run's own back (or resume the run it came from)")
+    changed = changed_settings(saved, cfg.to_dict(), resumable_changes(cfg))
     if changed:
         raise ConfigError(f"cannot resume with changed settings: {', '.join(changed)}. A "
                           f"resumed run keeps its model, data and optimiser; train a new run "

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from lae.errors import RunDirError
+from lae.errors import ConfigError, RunDirError
 from lae.models import DataSpec, LatentModel, build_model
 from lae.train.checkpoint import find_checkpoint, load_checkpoint
 from lae.train.config import Config, config_from_dict
@@ -49,6 +49,11 @@ def check_config_file(run_dir: Path, checkpoint_path: Path, saved: dict[str, Any
                           f"the run trained {trained!r}: its numbers would be filed under the "
                           "wrong model; if the checkpoint came from another run, evaluate that "
                           "run; if config.yaml was edited, restore it")
+    try:  # a key lae does not know (an edit, a typo) is said, as --resume says it
+        config_from_dict(raw)
+    except ConfigError as exc:
+        raise RunDirError(f"{path}: {exc}; restore it (the checkpoint holds the run's config) "
+                          f"or remove it") from None
     changed = changed_settings(saved, raw, resumable_changes(config_from_dict(saved)))
     if changed:
         raise RunDirError(f"{path} differs from the config checkpoint {checkpoint_path} was "

@@ -163,8 +163,9 @@ def test_bad_budgets_fail_before_anything_is_written(tmp_path, capsys, option, m
 
 
 def test_bad_threads_is_an_error(tmp_path, capsys):
-    assert main(["bench", "--out", str(tmp_path / "o"), "--size", "tiny", "--threads", "-1"]) == 2
-    assert "--threads" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # a parser error now: in range 0..1024
+        main(["bench", "--out", str(tmp_path / "o"), "--size", "tiny", "--threads", "-1"])
+    assert stop.value.code == 2 and "--threads" in capsys.readouterr().err
 
 
 def _record(name, start, nbytes=0, end=None):

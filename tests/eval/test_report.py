@@ -19,7 +19,8 @@ def fake_run(root, name, seed, values, latent_dim=8, data_seed=0, device="cpu"):
     metrics = {k: {"value": v, "stderr": 0.1, "n": 100, "settings": {"k": 10}}
                for k, v in values.items()}
     (run / "results.json").write_text(json.dumps({"metrics": metrics}))
-    (run / "metrics.jsonl").write_text(json.dumps({"split": "train", "images_per_s": 100.0}))
+    (run / "metrics.jsonl").write_text(json.dumps({"split": "train", "images_per_s": 100.0})
+                                       + "\n" + json.dumps({"split": "test", "epoch": 2}))
     return run
 
 
@@ -147,3 +148,10 @@ def test_a_metric_scored_with_different_settings_is_flagged_under_the_table(tmp_
     assert "**`nll_ais_bpd` was scored with different settings**: a: k = 10, n = 100; b: k = 10, " \
            "n = 20." in report
     assert "`mse_per_pixel_01` was scored with different" not in report  # alike: no warning
+
+
+def test_the_epochs_column_is_the_epochs_trained(tmp_path):
+    # was train.epochs from the config: a run stopped at epoch 1 of 2 read as 2
+    run = fake_run(tmp_path, "r", 0, {"fd_classifier": 1.0})
+    (run / "metrics.jsonl").write_text(json.dumps({"split": "test", "epoch": 1}))
+    assert summarize_run(run)["epochs"] == "1 of 2"

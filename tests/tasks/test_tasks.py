@@ -155,6 +155,31 @@ def test_anomaly_and_inpaint_from_the_command_line(tmp_path, capsys):
                  "--step-size", "1e30", "--out", str(tmp_path / "stuck")]) == 0
     assert "accepted 0.0% of its 4 proposals" in capsys.readouterr().err
     assert json.loads((tmp_path / "stuck" / "bottom.json").read_text())["warnings"]
+    # and a chain that accepts every step too small to go anywhere (was: acceptance 1.0 and
+    # the inference's fill, without a word)
+    assert main(["inpaint", str(run), "--mask", "bottom", "--steps", "4", "--n-examples", "10",
+                 "--step-size", "1e-30", "--out", str(tmp_path / "still")]) == 0
+    assert "the fill is the model's own inference" in capsys.readouterr().err
+    # a mask that hides nothing is an error (was: MSE 0 and PSNR 100 dB on no value)
+    assert main(["inpaint", str(run), "--mask", "pixels:1e-9", "--n-examples", "10",
+                 "--out", str(tmp_path / "none")]) == 2
+    assert "hides no value" in capsys.readouterr().err and not (tmp_path / "none").exists()
+    # an image with every value hidden has no observed value to score: left out of that mean
+    # (was: counted as 0)
+    assert main(["inpaint", str(run), "--mask", "patches:2:0.999", "--steps", "2",
+                 "--n-examples", "10", "--out", str(tmp_path / "all")]) == 0
+    observed = json.loads((tmp_path / "all" / "patches_2_0.999.json").read_text())[
+        "metrics"]["mse_observed_decoder_01"]
+    assert observed["n"] < 10 and (observed["value"] is None or observed["value"] > 0)
+    # --against on a run trained without a class: that class's images are not normals (were
+    # counted as normals)
+    noise = tmp_path / "noise.npz"
+    np.savez(noise, x_test=np.random.default_rng(0).integers(0, 256, (20, 8, 8), dtype=np.uint8))
+    assert main(["anomaly", str(run), "--against", "npz", "--against-path", str(noise),
+                 "--out", str(tmp_path / "ood")]) == 0
+    assert "left out of the normals" in capsys.readouterr().err
+    ood = json.loads((tmp_path / "ood" / "anomaly.json").read_text())
+    assert ood["settings"]["n_normal"] == 1614 - 1291
     other = tmp_path / "plain"
     assert main(["train", "vae-toy2d", "--out", str(other), "--train.epochs=1",
                  "--data.n_toy=200", "--train.progress=false", "--train.eval_size=20",

@@ -111,7 +111,10 @@ def test_presets_can_build_on_a_base(tmp_path):
     ("train.keep_checkpoints=-1", r"train\.keep_checkpoints=-1 is not valid; expected an "
                                   r"integer in 0\.\.1000000"),
     ("train.num_threads=-2", r"train\.num_threads=-2 is not valid; expected "
-                             r"an integer in 0\.\.1000000"),
+                             r"an integer in 0\.\.1024"),
+    # 100000 threads crashed inside torch
+    ("train.num_threads=100000", r"train\.num_threads=100000 is not valid; expected "
+                                 r"an integer in 0\.\.1024"),
     ("train.grad_clip=-1", r"train\.grad_clip=-1\.0 is not valid; expected a finite number >= 0"),
     ("train.seed=-1", r"train\.seed=-1 is not valid; expected an integer in 0\.\.4294967295"),
     ("train.stall_steps=-1", r"train\.stall_steps=-1 is not valid; expected "
@@ -193,3 +196,16 @@ def test_override_values_that_are_not_yaml_stay_text():
     assert parse_overrides([f"train.device={deep}"]) == {"train": {"device": deep}}
     big = "9" * 5000
     assert parse_overrides([f"train.device={big}"]) == {"train": {"device": big}}
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["train.epochs=3", "train.epochs=1"], "the same key is given twice"),
+    (["model.net.hidden=64", "model={}"], "model.net.hidden is given as well"),
+    (["model.net={hidden: 8}", "model.net.depth=2"], "model.net is given as well")])
+def test_a_setting_given_twice_on_the_command_line_is_refused(overrides, message):
+    # were: the last one won (--train.epochs=3 --train.epochs=1 trained 1 epoch), and a bare
+    # --model={} reset an earlier --model.net.hidden=64 to the preset's 1024
+    from lae.train.config import refuse_repeated_overrides
+
+    with pytest.raises(ConfigError, match=message):
+        refuse_repeated_overrides(overrides)

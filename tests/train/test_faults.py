@@ -37,14 +37,15 @@ def test_overwrite_leaves_a_user_folder_with_a_config_yaml_alone(tmp_path, capsy
 
 
 def test_overwrite_of_the_current_folder_deletes_only_lae_files(tmp_path, monkeypatch,
-                                                                  fast_overrides):
+                                                                  fast_overrides,
+                                                                  replacing_overrides):
     """``--out . --overwrite`` used to empty the folder, then fail with EINVAL on '.'."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "analysis.py").write_text("print('mine')")
     (tmp_path / "samples").mkdir()
     (tmp_path / "samples" / "my_figure.png").write_bytes(b"png")
-    args = ["train", "vae-toy2d", "--out", ".", *[f"--{o}" for o in fast_overrides],
-            "--train.epochs=1"]
+    args = ["train", "vae-toy2d", "--out", ".",
+            *replacing_overrides([f"--{o}" for o in fast_overrides], "--train.epochs=1")]
     assert main(args) == 2  # the folder is not empty and not a run: refused
     (tmp_path / "samples" / "my_figure.png").unlink()
     (tmp_path / "samples").rmdir()
@@ -281,10 +282,12 @@ def test_divergence_is_decided_by_the_state_not_by_the_error_text(tmp_path, fast
         trainer.fit()
 
 
-def test_a_symlinked_checkpoint_folder_is_refused_not_written_through(tmp_path, fast_overrides):
+def test_a_symlinked_checkpoint_folder_is_refused_not_written_through(tmp_path, fast_overrides,
+                                                                      replacing_overrides):
     """--overwrite of a run whose checkpoints/ linked into another run replaced that run's
     checkpoints."""
-    args = ["train", "vae-toy2d", *[f"--{o}" for o in fast_overrides], "--train.epochs=1"]
+    args = ["train", "vae-toy2d", *replacing_overrides([f"--{o}" for o in fast_overrides],
+                                              "--train.epochs=1")]
     other, run = tmp_path / "other", tmp_path / "run"
     assert main(args + ["--out", str(other)]) == 0
     assert main(args + ["--out", str(run)]) == 0
