@@ -18,12 +18,11 @@ from lae.commands.base import (
     load_task_run,
     note_all_examples,
     refuse_another_runs_folder,
-    refuse_existing,
     test_images,
     write_json,
 )
 from lae.errors import ConfigError, DataError
-from lae.files import atomic_write
+from lae.files import atomic_write, refuse_existing
 
 RESULTS, PER_IMAGE = "anomaly.json", "anomaly_scores.npz"
 

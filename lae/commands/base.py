@@ -15,7 +15,7 @@ from typing import Any
 from lae.argtypes import count, path_text, seed
 from lae.errors import ConfigError, LaeError
 from lae.eval.json import json_safe
-from lae.files import atomic_write, check_writable, refuse_existing  # noqa: F401 (shared)
+from lae.files import atomic_write, check_writable
 
 
 @dataclass(frozen=True)

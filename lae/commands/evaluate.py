@@ -13,11 +13,11 @@ from lae.commands.base import (
     check_output_folder,
     note_all_examples,
     refuse_another_runs_folder,
-    refuse_existing,
     refuse_foreign_checkpoint,
     write_json,
 )
 from lae.errors import ConfigError
+from lae.files import refuse_existing
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

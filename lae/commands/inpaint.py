@@ -16,11 +16,11 @@ from lae.commands.base import (
     load_task_run,
     note_all_examples,
     refuse_another_runs_folder,
-    refuse_existing,
     test_images,
     write_json,
 )
 from lae.errors import ConfigError
+from lae.files import refuse_existing
 
 MAX_STEPS = 1_000_000  # each kept step's diagnostics stay in memory: more is a mistyped --steps
 

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from lae.argtypes import path_text
-from lae.commands.base import Command, refuse_existing
+from lae.commands.base import Command
 from lae.errors import LaeError
+from lae.files import refuse_existing
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from lae.argtypes import count, path_text, seed
-from lae.commands.base import Command, add_checkpoint_argument, refuse_existing
+from lae.commands.base import Command, add_checkpoint_argument
 from lae.errors import ConfigError
+from lae.files import refuse_existing
 
 # what lae sample can write (matplotlib's imsave / savefig formats lae tests)
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
