@@ -74,7 +74,10 @@ def test_expected_errors_print_one_line_and_exit_2(tmp_path, capsys, args, messa
     (["--ais-temps", "10000000"], "--ais-temps must be <= 1000000"),
     # a setting no chosen metric reads (was: silently ignored)
     (["--metrics", "iwae", "--mse-inference", "mode"], "--mse-inference changes only mse"),
-    (["--metrics", "mse", "--mse-start", "prior"], "not by --mse-inference infer"),
+    (["--metrics", "mse", "--mse-start", "prior"], "not under --mse-inference infer"),
+    # and one that the chosen kernel does not read (was: dropped without a word)
+    (["--metrics", "nll-ais", "--ais-kernel", "mala", "--ais-leapfrog", "5"],
+     "--ais-leapfrog is read under --ais-kernel hmc, not under --ais-kernel mala"),
     (["--metrics", "mse", "--ais-temps", "10"], "--ais-temps changes only nll-ais, bdmc"),
     (["--k", "100000000"], "--k must be <= 1000000"),
     (["--seed", "100000000000000000000000"], "--seed must be <= 9223372036854775807"),

@@ -75,7 +75,8 @@ def test_a_full_disk_while_training_keeps_the_checkpoint_and_says_how_to_go_on(
 @pytest.mark.parametrize("override,message", [
     ("--train.device=mps", "mps was asked for"),
     ("--train.device=xla", "is not supported"),
-    ("--model.latent_dim=2000000000", "reduce model.latent_dim"),
+    ("--model.latent_dim=2000000000", "model.latent_dim=2000000000 is too large"),
+    ("--model.net.hidden=1000000", "or model.net.hidden (1000000)"),  # in range, too big
 ])
 def test_devices_and_sizes_that_cannot_work_are_refused_before_the_folder(tmp_path, capsys,
                                                                           override, message):
@@ -84,7 +85,8 @@ def test_devices_and_sizes_that_cannot_work_are_refused_before_the_folder(tmp_pa
 
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             pytest.skip("this machine has an MPS device")
-    assert main(["train", "vae-toy2d", "--out", str(tmp_path / "run"), override, *TINY]) == 2
+    tiny = [a for a in TINY if a.partition("=")[0] != override.partition("=")[0]]
+    assert main(["train", "vae-toy2d", "--out", str(tmp_path / "run"), override, *tiny]) == 2
     assert message in _error(capsys) and not (tmp_path / "run").exists()
 
 
@@ -135,14 +137,14 @@ def test_a_stop_before_the_first_epoch_ended_says_to_start_again_not_to_resume(t
     # was: "continue from the last finished epoch with ... --resume", which then failed
     run = tmp_path / "run"
     code, err = _sigterm_when(
-        ["train", "vae-toy2d", "--out", str(run), "--train.epochs=2", "--data.n_toy=2000000",
+        ["train", "vae-toy2d", "--out", str(run), "--train.epochs=2", "--data.n_toy=1000000",
          "--train.progress=false"], (run / "metrics.jsonl").exists)  # training has started
     assert not (run / "checkpoints" / "last.pt").exists()
     assert code == 130 and "nothing was kept" in err and "--overwrite" in err, err
     assert "--resume" not in err
     # the command to start again is the user's own, overrides included (was: the preset alone,
     # which trained another run)
-    assert "--train.epochs=2 --data.n_toy=2000000 --train.progress=false" in err, err
+    assert "--train.epochs=2 --data.n_toy=1000000 --train.progress=false" in err, err
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
@@ -462,7 +464,7 @@ def test_a_result_of_one_example_merges_with_the_next(digits_run, capsys):
     # TypeError, and the new metric was lost
     for metric in ("elbo", "mse"):
         assert main(["eval", str(digits_run), "--metrics", metric, "--n-examples", "1"]) == 0
-    assert "± None" in capsys.readouterr().out
+    assert "± –" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("flags,message", [
@@ -539,3 +541,50 @@ def test_resume_with_another_models_checkpoint_names_it(digits_run, tmp_path, ca
     assert main(["train", "vae-mnist5k-mlp", "--out", str(copy), "--resume",
                  "--train.epochs=3"]) == 2
     assert "holds a 'lae' model, but its config a 'vae' one" in _error(capsys)
+
+
+def test_the_sixth_probe_rounds_findings(run, digits_run, tmp_path, capsys):
+    import shutil
+
+    # an AIS whose chains accepted nothing gave a number with no warning
+    assert main(["eval", str(digits_run), "--metrics", "nll-ais", "--n-examples", "3",
+                 "--ais-temps", "10", "--ais-chains", "2", "--ais-step-size", "1e9", "--out",
+                 str(tmp_path / "stuck.json")]) == 0
+    assert "not an AIS one" in capsys.readouterr().err
+    # lae sample and lae report wrote into another run's folder
+    assert main(["sample", str(digits_run), "-n", "4", "--out",
+                 str(run / "samples" / "samples_0009.png")]) == 2
+    assert "inside the lae run" in _error(capsys)
+    assert main(["report", str(digits_run), "--out", str(run / "rep")]) == 2
+    assert "inside the lae run" in _error(capsys) and not (run / "rep").exists()
+    # a mask that hides every value trained (and inpainted) on nothing
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "m"), "--data.name=digits",
+                 "--data.mask=patches:8:0.5"]) == 2
+    assert "hides every value" in _error(capsys)
+    assert main(["inpaint", str(digits_run), "--mask", "patches:8:0.01", "--out",
+                 str(tmp_path / "i")]) == 2
+    assert "hides every value" in _error(capsys)
+    # settings nothing reads
+    assert main(["inpaint", str(digits_run), "--steps", "0", "--step-size", "0.5", "--out",
+                 str(tmp_path / "i")]) == 2
+    assert "--steps 0 runs no chain" in _error(capsys)
+    assert main(["toy", "capacity", "--n", "20", "--widths", "40", "5", "5", "--out",
+                 str(tmp_path / "c")]) == 2
+    assert "each width once" in _error(capsys)
+    # a count without a ceiling ran until stopped
+    assert main(["train", "lae-mnist5k-mlp", "--out", str(tmp_path / "t"), "--data.name=digits",
+                 "--model.infer_steps=100000000000"]) == 2
+    assert "model.infer_steps=100000000000 is too large" in _error(capsys)
+    # a path that does not exist
+    assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
+    assert "does not exist" in _error(capsys)
+    # a checkpoint whose tensors do not fit its config was torch's traceback
+    bad = tmp_path / "bad"
+    shutil.copytree(digits_run, bad)
+    ckpt = torch.load(bad / "checkpoints" / "last.pt", weights_only=False)
+    name = next(iter(ckpt["model"]))
+    ckpt["model"][name] = torch.zeros(3, 3, 3)
+    torch.save(ckpt, bad / "checkpoints" / "last.pt")
+    assert main(["eval", str(bad), "--metrics", "mse", "--n-examples", "3", "--out",
+                 str(tmp_path / "b.json")]) == 2
+    assert "do not fit the model its config describes" in _error(capsys)

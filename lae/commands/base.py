@@ -74,17 +74,18 @@ def remove_unused_folders() -> None:
             pass
 
 
-def refuse_another_runs_folder(folder: Path, run_dir: Path) -> None:
-    """Outputs of the run in ``run_dir`` go in its own folder or outside every run: inside
-    another run's folder (``--out OTHER/results.json``) they would be read as that run's."""
+def refuse_another_runs_folder(folder: Path, run_dir: Path | None = None) -> None:
+    """Outputs of the run in ``run_dir`` go in its own folder or outside every run (those of no
+    one run, a report or a benchmark, outside every run): inside another run's folder
+    (``--out OTHER/results.json``) they would be read as that run's."""
     from lae.train.rundir import is_lae_run
 
     target = folder.resolve()
     owner = next((p for p in (target, *target.parents) if p.is_dir() and is_lae_run(p)), None)
-    if owner is not None and owner != Path(run_dir).resolve():
-        raise ConfigError(f"--out {folder} is inside the lae run {owner}: the results of "
-                          f"{run_dir} would be read as that run's; choose an --out outside "
-                          f"other runs")
+    if owner is not None and (run_dir is None or owner != Path(run_dir).resolve()):
+        whose = f"the results of {run_dir}" if run_dir is not None else "these outputs"
+        raise ConfigError(f"--out {folder} is inside the lae run {owner}: {whose} would be "
+                          f"read as that run's; choose an --out outside other runs")
 
 
 def write_json(path: Path, results: dict[str, Any], echo: bool = True) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from pathlib import Path
 
 from lae.argtypes import THREADS_MAX, count, path_text
-from lae.commands.base import Command
+from lae.commands.base import Command, refuse_another_runs_folder
 from lae.errors import ConfigError
 
 
@@ -41,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lae.bench.suite import run_bench
 
+    refuse_another_runs_folder(Path(args.out))
     budgets = None
     if args.budgets is not None:
         try:

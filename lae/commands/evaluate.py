@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +115,16 @@ def run(args: argparse.Namespace) -> int:
     if not results["metrics"]:  # nothing to write: every metric asked for was skipped
         raise ConfigError("no metric applies to this model: " + "; ".join(
             f"{name}: {why}" for name, why in results["skipped"].items()))
-    results = {**identity, "training_warnings": flagged,
-               **results}
+    # an annealing chain that accepted (almost) nothing gives a number, but not an estimate
+    stuck = [f"{key}: its chains accepted {value:.1%} of their proposals at the last "
+             f"temperature ({name}); the estimate is the starting point's, not an AIS one: "
+             f"lower --ais-step-size or keep its default" for key, res in results["metrics"].items()
+             for name, value in res.get("settings", {}).items()
+             if name.startswith("final_mean_acceptance") and isinstance(value, (int, float))
+             and value < 0.01]
+    for warning in stuck:
+        print(f"warning: {warning}", file=sys.stderr)
+    results = {**identity, "training_warnings": flagged, "warnings": stuck, **results}
     for res in results["metrics"].values() if model_overrides else ():
         res["settings"]["model_overrides"] = model_overrides  # each number says how it was made
     if earlier is not None:
@@ -132,10 +141,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _shown(number: Any) -> str:
-    """A value of a results file for the screen: a number to 4 decimals, anything else (a
-    standard error of one example, stored as null) as it is."""
-    real = isinstance(number, (int, float)) and not isinstance(number, bool)
-    return f"{number:.4f}" if real else str(number)
+    """A value of a results file for the screen: a number to 4 decimals, "–" for none (the
+    standard error of one example: NaN when computed, null once stored)."""
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        return "–" if number is None else str(number)
+    return "–" if number != number else f"{number:.4f}"  # NaN is the one unequal to itself
 
 
 def evaluation_overrides(run: Any, items: list[str]) -> dict[str, Any]:

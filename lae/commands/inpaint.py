@@ -39,8 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=count(0, MAX_STEPS), default=100,
                    help="MALA transitions on the masked posterior (default 100; 0: the model's "
                         f"inference alone; at most {MAX_STEPS:,}, a progress bar on a terminal)")
-    p.add_argument("--step-size", type=positive_number, default=0.01,
-                   help="initial MALA step size, adapted per image (default 0.01)")
+    p.add_argument("--step-size", type=positive_number, default=None,
+                   help="initial MALA step size, adapted per image (default 0.01; needs --steps "
+                        "above 0)")
     add_task_arguments(p, n_examples=100,
                        out="folder for MASK.json and MASK.png (default RUN_DIR/inpaint)")
 
@@ -79,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
 
     from lae.tasks import inpaint, make_mask, save_inpainting_grid
 
+    if args.step_size is not None and args.steps == 0:  # a setting nothing would read
+        raise ConfigError("--step-size is the MALA chain's, and --steps 0 runs no chain")
+    args.step_size = 0.01 if args.step_size is None else args.step_size
     run = load_task_run(args)
     out = Path(args.out) if args.out else run.run_dir / "inpaint"
     refuse_another_runs_folder(out, run.run_dir)
@@ -96,9 +100,11 @@ def run(args: argparse.Namespace) -> int:
         x, _, train = test_images(run, args.n_examples)
         mask = make_mask(spec, tuple(x.shape[1:]), x.shape[0],
                          torch.Generator().manual_seed(args.seed)).to(x.device)
-    if mask.all():  # the scores would be of nothing (was: MSE 0 and PSNR 100 dB)
-        raise ConfigError(f"--mask {spec} hides no value of the {x.shape[0]} images chosen: "
-                          f"nothing to fill; give a mask that hides some (e.g. centre)")
+    if mask.all() or not mask.any():  # scores of nothing, or of sampling with no condition
+        what = "no value" if mask.all() else "every value"
+        raise ConfigError(f"--mask {spec} hides {what} of the {x.shape[0]} images chosen: "
+                          f"nothing to {'fill' if mask.all() else 'condition on'}; give a mask "
+                          f"that hides some values and shows others (e.g. centre)")
     check_output_folder(out)
     generator = torch.Generator(device=x.device).manual_seed(args.seed)
     result = inpaint(run.model, x, mask, steps=args.steps, step_size=args.step_size,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from lae.argtypes import path_text
-from lae.commands.base import Command
+from lae.commands.base import Command, refuse_another_runs_folder
 from lae.errors import LaeError
 from lae.files import refuse_existing
 
@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise LaeError(f"--out {args.out} is a file; lae report writes a folder (report.md and "
                        f"its pictures): choose another --out")
+    refuse_another_runs_folder(Path(args.out))
     refuse_existing(Path(args.out) / "report.md", args.overwrite)
     seen: dict[Path, str] = {}
     for run_dir in args.run_dirs:  # one run twice would read as two seeds that agree exactly

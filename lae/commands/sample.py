@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from lae.argtypes import count, path_text, seed
-from lae.commands.base import Command, add_checkpoint_argument
+from lae.commands.base import Command, add_checkpoint_argument, refuse_another_runs_folder
 from lae.errors import ConfigError
 from lae.files import refuse_existing
 
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
                           f"{', '.join(PICTURE_SUFFIXES)}")
     refuse_existing(out, args.overwrite)
     run = load_run(args.run_dir, args.checkpoint)
+    refuse_another_runs_folder(out.parent, run.run_dir)
     if args.n * run.model.spec.n_dims > MAX_SAMPLE_VALUES:
         raise ConfigError(f"-n {args.n}: {args.n} samples of {run.model.spec.n_dims} values "
                           f"would not fit in memory; draw at most "

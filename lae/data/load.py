@@ -86,6 +86,10 @@ def load_dataset(cfg: DataConfig, test_only: bool = False) -> DataSplits:
         value_range, n_bits = (-math.inf, math.inf), None
     if cfg.mask:  # learning from corrupted data: hidden training values are NaN
         observed = training_masks(cfg.mask, tuple(train.shape[1:]), len(train), cfg.seed)
+        if not observed.any():  # nothing left to learn from
+            raise ConfigError(f"data.mask={cfg.mask!r} hides every value of the "
+                              f"{tuple(train.shape[1:])} training images; choose a mask that "
+                              f"shows some (smaller patches or a lower fraction)")
         train = torch.where(observed, train.float(), torch.tensor(float("nan")))
 
     return DataSplits(

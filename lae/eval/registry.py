@@ -124,14 +124,17 @@ USED_BY: dict[str, tuple[str, ...]] = {
     "interp_pairs": ("interp",), "interp_steps": ("interp",),
     **{f"mse_{k}": ("mse",) for k in ("inference", "steps", "step_size", "start")},
 }
-# mse's protocol settings and the protocols that read them
-_MSE_PROTOCOLS = {"mse_steps": ("mode", "noise-free"), "mse_step_size": ("mode", "noise-free"),
-                  "mse_start": ("noise-free",)}
+# settings read only under some value of another: (that setting, the values that read it)
+_READ_UNDER = {"mse_steps": ("mse_inference", ("mode", "noise-free")),
+               "mse_step_size": ("mse_inference", ("mode", "noise-free")),
+               "mse_start": ("mse_inference", ("noise-free",)),
+               "ais_leapfrog": ("ais_kernel", ("hmc",))}
 
 
 def refuse_unused_settings(settings: EvalSettings, metrics: list[str]) -> None:
     """A ConfigError naming each setting changed from its default that none of ``metrics``
-    reads (or, for mse's protocol settings, that the chosen ``mse_inference`` does not)."""
+    reads (or that the chosen value of another setting leaves unread: mse's protocol settings
+    under ``mse_inference``, the leapfrog count under ``ais_kernel``)."""
     for f in fields(settings):
         value, flag = getattr(settings, f.name), "--" + f.name.replace("_", "-")
         if value == f.default:
@@ -140,10 +143,11 @@ def refuse_unused_settings(settings: EvalSettings, metrics: list[str]) -> None:
         if used_by is not None and not set(used_by) & set(metrics):
             raise ConfigError(f"{flag} changes only {', '.join(used_by)}, and --metrics has "
                               f"{', '.join(metrics)}")
-        readers = _MSE_PROTOCOLS.get(f.name)
-        if readers is not None and settings.mse_inference not in readers:
-            raise ConfigError(f"{flag} is read by the mse protocol(s) {', '.join(readers)}, "
-                              f"not by --mse-inference {settings.mse_inference}")
+        under, readers = _READ_UNDER.get(f.name, (None, ()))
+        if under is not None and getattr(settings, under) not in readers:
+            chosen = "--" + under.replace("_", "-")
+            raise ConfigError(f"{flag} is read under {chosen} {' or '.join(readers)}, not "
+                              f"under {chosen} {getattr(settings, under)}")
 
 
 def add_settings_arguments(parser: Any) -> None:

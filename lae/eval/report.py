@@ -74,6 +74,9 @@ def _cell(text: str) -> str:
 def summarize_run(run_dir: Path) -> dict[str, Any]:
     """What the report shows of one run: config highlights, numbers and picture paths."""
     cfg_path = run_dir / "config.yaml"
+    if not run_dir.exists():
+        raise RunDirError(f"{run_dir} does not exist; expected a run folder (written by lae "
+                          f"train)")
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"{run_dir} is a file; expected a run folder (written by lae train)")
     if not cfg_path.is_file():
@@ -117,9 +120,14 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
     return {
         "run": run_dir.name,
         "model": cfg["model"]["name"],
-        # a class held out (anomaly detection) is another training set: said beside the name
-        "data": cfg["data"]["name"] + (f" without class {cfg['data']['holdout_class']}"
-                                       if cfg["data"].get("holdout_class") is not None else ""),
+        # a class held out, hidden values or noise make another training set: said with the name
+        "data": cfg["data"]["name"] + "".join(
+            text for text, on in (
+                (f" without class {cfg['data'].get('holdout_class')}",
+                 cfg["data"].get("holdout_class") is not None),
+                (f", masked {cfg['data'].get('mask')}", bool(cfg["data"].get("mask"))),
+                (f", noise {cfg['data'].get('noise_fraction')}",
+                 bool(cfg["data"].get("noise_fraction")))) if on),
         "net": cfg["model"]["net"]["arch"],
         "latent_dim": cfg["model"]["latent_dim"],
         # the epochs trained (metrics.jsonl), and the planned ones where it stopped before
@@ -183,8 +191,11 @@ def group_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     its own numbers; a group's shows mean ± std (ddof 1) over its runs of each metric, the runs
     that lack a metric left out (the cell says n=... when not all runs have it)."""
     groups: dict[str, list[dict[str, Any]]] = {}
-    for r in runs:
-        groups.setdefault(r["group"], []).append(r)
+    for r in runs:  # a second run of the same seeds is not another seed: a row of its own
+        key = r["group"]
+        while any(m["seeds"] == r["seeds"] for m in groups.get(key, [])):
+            key += "+"
+        groups.setdefault(key, []).append(r)
     rows = []
     for members in groups.values():
         first = members[0]

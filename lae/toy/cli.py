@@ -81,6 +81,9 @@ def _energy(args: argparse.Namespace) -> int:
 def _capacity(args: argparse.Namespace) -> int:
     from lae.toy.capacity import run_capacity
 
+    if len(set(args.widths)) != len(args.widths):
+        raise ConfigError(f"--widths {' '.join(map(str, args.widths))}: each width once (a "
+                          f"repeated one runs again and gives a second, identical row)")
     _check_out_folder(args, "capacity")
     run_capacity(args.n, tuple(args.widths), args.steps, args.warmup, args.step_size,
                  args.seed, out=args.out)

@@ -151,3 +151,16 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu",
     if missing:
         raise RunDirError(f"checkpoint {path} lacks {sorted(missing)}; not a lae checkpoint")
     return payload
+
+
+def load_model_state(model: torch.nn.Module, state: Any, path: Path | str) -> None:
+    """``model.load_state_dict(state)``, where ``state`` came from the checkpoint ``path``:
+    tensors that do not fit the model its config describes (an edited or foreign file) are a
+    :class:`RunDirError` naming the file, not torch's traceback."""
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunDirError(f"checkpoint {path}: its tensors do not fit the model its config "
+                          f"describes ({first}); the file was edited or comes from another "
+                          f"model") from None

@@ -448,11 +448,15 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
             return value
         raise ConfigError(f"{key}: expected true or false, got {_show(value)}")
     if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ConfigError(f"{key}: expected an integer, got {_show(value)}")
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {_show(value)}")
+        # every count (steps, sizes, widths) has a ceiling: a few more digits would run for
+        # weeks without a word (seeds have their own range)
+        if abs(value) > COUNT_MAX and not key.endswith("seed"):
+            raise ConfigError(f"{key}={_show(value)} is too large; expected at most {COUNT_MAX}")
+        return value
     if hint is float:
         number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -12,7 +12,7 @@ import torch
 from lae.errors import ConfigError
 from lae.eval.plots import read_metrics
 from lae.train import distributed
-from lae.train.checkpoint import find_checkpoint, load_checkpoint
+from lae.train.checkpoint import find_checkpoint, load_checkpoint, load_model_state
 from lae.train.config import Config
 from lae.train.rundir import resume_advice
 
@@ -138,7 +138,7 @@ def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     """Put a checkpoint's state back into a trainer built from the same config (model,
     optimisers at the trainer's learning rates, counters, random streams, early stopping, the
     chain watch), and drop the log records written after it."""
-    trainer.model.load_state_dict(ckpt["model"])
+    load_model_state(trainer.model, ckpt["model"], find_checkpoint(trainer.run_dir, "last"))
     for name, opt in trainer.optimizers.items():
         opt.load_state_dict(ckpt["optimizers"][name])
         for group in opt.param_groups:  # a resumed run may change train.lr

@@ -10,7 +10,7 @@ import torch
 
 from lae.errors import ConfigError, RunDirError
 from lae.models import DataSpec, LatentModel, build_model
-from lae.train.checkpoint import find_checkpoint, load_checkpoint
+from lae.train.checkpoint import find_checkpoint, load_checkpoint, load_model_state
 from lae.train.config import Config, config_from_dict
 from lae.train.rundir import CHECKPOINT_DIR, LAST
 
@@ -117,6 +117,6 @@ def load_run(run_dir: Path | str, checkpoint: str = "last",
                     missing=raw_spec.get("missing", False),
                     n_train=raw_spec.get("n_train", 0))
     model = build_model(cfg.model, spec)
-    model.load_state_dict(payload["model"])
+    load_model_state(model, payload["model"], path)
     model.to(device).eval()
     return LoadedRun(run_dir, path, cfg, model, payload["epoch"], payload["step"])

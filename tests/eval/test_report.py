@@ -155,3 +155,20 @@ def test_the_epochs_column_is_the_epochs_trained(tmp_path):
     run = fake_run(tmp_path, "r", 0, {"fd_classifier": 1.0})
     (run / "metrics.jsonl").write_text(json.dumps({"split": "test", "epoch": 1}))
     assert summarize_run(run)["epochs"] == "1 of 2"
+
+
+def test_runs_of_the_same_seeds_are_not_pooled_as_seeds(tmp_path):
+    # was one "seeds = 2" row with every spread 0: a run repeated is not another seed
+    runs = [fake_run(tmp_path, "a", 0, {"fd_classifier": 1.0}),
+            fake_run(tmp_path, "b", 0, {"fd_classifier": 1.0})]
+    rows = table_rows(write_report(runs, tmp_path / "out").read_text())[1:]
+    assert len(rows) == 2
+
+
+def test_the_data_column_names_what_changed_the_training_set(tmp_path):
+    run = fake_run(tmp_path, "m", 0, {"fd_classifier": 1.0})
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["data"] |= {"mask": "patches:4:0.5", "noise_fraction": 0.2, "holdout_class": 7}
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert summarize_run(run)["data"] == ("digits without class 7, masked patches:4:0.5, "
+                                          "noise 0.2")
