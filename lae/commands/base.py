@@ -78,10 +78,9 @@ def refuse_another_runs_folder(folder: Path, run_dir: Path | None = None) -> Non
     """Outputs of the run in ``run_dir`` go in its own folder or outside every run (those of no
     one run, a report or a benchmark, outside every run): inside another run's folder
     (``--out OTHER/results.json``) they would be read as that run's."""
-    from lae.train.rundir import is_lae_run
+    from lae.train.rundir import enclosing_run
 
-    target = folder.resolve()
-    owner = next((p for p in (target, *target.parents) if p.is_dir() and is_lae_run(p)), None)
+    owner = enclosing_run(folder)
     if owner is not None and (run_dir is None or owner != Path(run_dir).resolve()):
         whose = f"the results of {run_dir}" if run_dir is not None else "these outputs"
         raise ConfigError(f"--out {folder} is inside the lae run {owner}: {whose} would be "

@@ -77,7 +77,7 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
     if not run_dir.exists():
         raise RunDirError(f"{run_dir} does not exist; expected a run folder (written by lae "
                           f"train)")
-    if run_dir.exists() and not run_dir.is_dir():
+    if not run_dir.is_dir():
         raise RunDirError(f"{run_dir} is a file; expected a run folder (written by lae train)")
     if not cfg_path.is_file():
         raise RunDirError(f"{run_dir} is not a lae run directory (no config.yaml)")

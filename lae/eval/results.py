@@ -59,7 +59,8 @@ def refuse_other_results(old: dict[str, Any], identity: dict[str, Any], path: Pa
     epoch, dataset or split than ``identity`` (with the ``run_dir`` evaluated) describes:
     adding to them would mix two evaluations, and replacing them would lose the user's numbers
     unasked."""
-    differ = [k for k in IDENTITY if _identity(old)[k] != _identity(identity)[k]]
+    was_identity, identity_now = _identity(old), _identity(identity)
+    differ = [k for k in IDENTITY if was_identity[k] != identity_now[k]]
     if old.get("metrics") and differ:
         was = ", ".join(f"{k} {old.get(k)}" for k in differ)
         now = ", ".join(f"{k} {identity.get(k)}" for k in differ)

@@ -84,6 +84,12 @@ def is_lae_run(run_dir: Path) -> bool:
     return read_manifest(run_dir) is not None
 
 
+def enclosing_run(path: Path) -> Path | None:
+    """The lae run folder ``path`` is (or lies inside), resolved; None outside every run."""
+    target = path.resolve()
+    return next((p for p in (target, *target.parents) if p.is_dir() and is_lae_run(p)), None)
+
+
 def owned_files(run_dir: Path) -> list[Path]:
     """The files in ``run_dir`` that lae writes (those ``--overwrite`` deletes)."""
     return sorted(p for p in run_dir.rglob("*") if p.is_file() and any(
@@ -270,7 +276,7 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunLock 
                               f"{resume_advice(run_dir)}")
         write_manifest(run_dir)
         return lock
-    outer = next((p for p in run_dir.resolve().parents if is_lae_run(p)), None)
+    outer = enclosing_run(run_dir.resolve().parent)
     if outer is not None:  # its --overwrite would delete this run with its own files
         raise RunDirError(f"--out {run_dir} is inside the lae run {outer}; a run folder holds "
                           f"one run: choose an --out outside it")
