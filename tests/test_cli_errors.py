@@ -588,3 +588,61 @@ def test_the_sixth_probe_rounds_findings(run, digits_run, tmp_path, capsys):
     assert main(["eval", str(bad), "--metrics", "mse", "--n-examples", "3", "--out",
                  str(tmp_path / "b.json")]) == 2
     assert "do not fit the model its config describes" in _error(capsys)
+
+
+def test_the_sixth_rounds_leftovers(digits_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(digits_run, copy)
+    # a folder that is not a run was told to use --resume or --overwrite, both then refused
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "mine"),
+                 "--data.name=digits"]) == 2
+    err = _error(capsys)
+    assert "not a lae run directory" in err and "--resume" not in err
+    # --set without '=' showed a training override as the example
+    assert main(["eval", str(copy), "--metrics", "mse", "--set", "model.infer_steps"]) == 2
+    assert "must look like model.KEY=VALUE" in _error(capsys)
+    # a missing checkpoint file was reported as a path inside the run
+    assert main(["eval", str(copy), "--metrics", "mse", "--checkpoint", "mine.pt"]) == 2
+    assert "neither a path from the current folder nor a file in" in _error(capsys)
+    # a checkpoint of NaN weights wrote null results
+    ckpt = torch.load(copy / "checkpoints" / "last.pt", weights_only=False)
+    name = next(k for k in ckpt["model"] if k.endswith("weight"))
+    ckpt["model"][name][0] = float("nan")
+    torch.save(ckpt, tmp_path / "nan.pt")
+    assert main(["eval", str(copy), "--metrics", "mse", "--checkpoint", str(tmp_path / "nan.pt"),
+                 "--out", str(tmp_path / "nan.json")]) == 2
+    assert "non-finite values" in _error(capsys) and not (tmp_path / "nan.json").exists()
+    # one checkpoint spelled two ways (absolute path; the epoch number of last.pt) merges
+    assert main(["eval", str(copy), "--metrics", "mse", "--n-examples", "3"]) == 0
+    assert main(["eval", str(copy), "--metrics", "elbo", "--n-examples", "3", "--checkpoint",
+                 str((copy / "checkpoints" / "last.pt").absolute())]) == 0
+    assert main(["eval", str(copy), "--metrics", "iwae", "--n-examples", "3", "--checkpoint",
+                 "1", "--k", "2"]) == 0
+    merged = json.loads((copy / "results.json").read_text())["metrics"]
+    assert {"mse_per_pixel_01", "neg_elbo_nats", "nll_iwae_nats"} <= set(merged)
+    # a hand-edited number in metrics.jsonl dropped its column from the report unsaid
+    (copy / "results.json").unlink()
+    lines = (copy / "metrics.jsonl").read_text().splitlines()
+    last_test = max(i for i, line in enumerate(lines) if '"split": "test"' in line)
+    record = json.loads(lines[last_test])
+    key = next(k for k in record if k.endswith("_bpd"))
+    lines[last_test] = json.dumps(record | {key: "low"})
+    (copy / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert main(["report", str(copy), "--out", str(tmp_path / "rep")]) == 2
+    assert f"{key}='low'" in _error(capsys)
+    # a run without metrics.jsonl showed "0 of N" epochs
+    (copy / "metrics.jsonl").unlink()
+    assert main(["report", str(copy), "--out", str(tmp_path / "rep2")]) == 0
+    assert "? of 1 (no metrics.jsonl)" in (tmp_path / "rep2" / "report.md").read_text()
+    # config.yaml replaced by a folder: refused before --overwrite deleted anything
+    (copy / "config.yaml").unlink()
+    (copy / "config.yaml").mkdir()
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(copy), "--overwrite",
+                 "--data.name=digits"]) == 2
+    assert "is not a file" in _error(capsys) and (copy / "checkpoints" / "last.pt").is_file()

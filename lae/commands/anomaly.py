@@ -164,7 +164,8 @@ def _background(run: Any, path: str) -> Any:
     if Path(path).resolve() == Path(run.run_dir).resolve():
         raise ConfigError(f"--background {path} is the run itself: every score would be 0; "
                           f"give the same model trained with --data.noise_fraction=MU")
-    background = load_run(path)
+    background = load_run(path, advice="--background takes a run's last checkpoint: train "
+                                       "the background again, or name another run")
     if background.config.model.name != run.config.model.name:
         raise ConfigError(f"--background {path} is a {background.config.model.name!r} model, "
                           f"the run a {run.config.model.name!r}: the ratio compares one model "

@@ -161,6 +161,10 @@ def evaluation_overrides(run: Any, items: list[str]) -> dict[str, Any]:
 
     if not items:
         return {}
+    unformed = [item for item in items if "=" not in item]
+    if unformed:
+        raise ConfigError(f"--set {unformed[0]!r} must look like model.KEY=VALUE (for example "
+                          f"--set model.eval_warmup=800)")
     refuse_repeated_overrides(items)
     nested = parse_overrides(items)
     allowed = sorted(k for k in type(run.config.model).resumable if "." not in k)

@@ -392,7 +392,8 @@ def evaluate(model: LatentModel, x: Tensor, names: list[str],
         model.train(was_training)
     for result in metrics.values():  # each number says what it was computed from, also
         if isinstance(result, dict):  # after a later lae eval merged other metrics beside it
-            result["settings"] = {**result.get("settings", {}), "seed": settings.seed,
-                                  "n_examples": int(x.shape[0])}
+            own = result.get("settings", {})  # BDMC's points are simulated (n_sim), not x
+            result["settings"] = {**own, "seed": settings.seed,
+                                  **({} if "n_sim" in own else {"n_examples": int(x.shape[0])})}
     return {"metrics": metrics, "skipped": skipped, "settings": asdict(settings),
             "n_examples": int(x.shape[0])}

@@ -79,6 +79,8 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
                           f"train)")
     if not run_dir.is_dir():
         raise RunDirError(f"{run_dir} is a file; expected a run folder (written by lae train)")
+    if cfg_path.exists() and not cfg_path.is_file():
+        raise RunDirError(f"{cfg_path} is not a file: the run's config.yaml was replaced")
     if not cfg_path.is_file():
         raise RunDirError(f"{run_dir} is not a lae run directory (no config.yaml)")
     try:
@@ -92,7 +94,8 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
     numbers: dict[str, str] = {}
     values: dict[str, float] = {}
     settings: dict[str, dict] = {}
-    records = read_metrics(run_dir / "metrics.jsonl")  # once: it warns about a torn line
+    records_path = run_dir / "metrics.jsonl"
+    records = read_metrics(records_path)  # once: it warns about a torn line
     tests = [r for r in records if r.get("split") == "test"]
     trained = tests[-1]["epoch"] if tests else None
     if results_path.is_file():
@@ -111,10 +114,17 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
     else:
         # a run with no scored epoch (stopped in its first, or its records lost) says so
         source = (f"metrics.jsonl (epoch {trained})" if tests else
-                  "no scored epoch yet (metrics.jsonl has no test record; no results.json)")
+                  "no scored epoch yet (metrics.jsonl has no test record; no results.json)"
+                  if records_path.is_file() else "no metrics.jsonl and no results.json")
         if tests:
             values = {k: float(v) for k, v in tests[-1].items()
                       if k not in SKIP_KEYS and _is_number(v)}
+            edited = {k: v for k, v in tests[-1].items() if k not in SKIP_KEYS | set(values)}
+            if edited:  # lae writes numbers only: a hand edit, said as results.json's is
+                raise RunDirError(f"{records_path}: the test record of epoch {trained} holds "
+                                  f"values that are not numbers ("
+                                  f"{', '.join(f'{k}={v!r}' for k, v in edited.items())}); "
+                                  f"restore them, or score the run with lae eval")
             numbers = {k: f"{v:.4g}" for k, v in values.items()}
     train = [r for r in records if r.get("split") == "train"]
     return {
@@ -130,9 +140,11 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
                  bool(cfg["data"].get("noise_fraction")))) if on),
         "net": cfg["model"]["net"]["arch"],
         "latent_dim": cfg["model"]["latent_dim"],
-        # the epochs trained (metrics.jsonl), and the planned ones where it stopped before
-        "epochs": str(trained or 0) if trained == cfg["train"]["epochs"] else
-                  f"{trained or 0} of {cfg['train']['epochs']}",
+        # the epochs trained (metrics.jsonl), and the planned ones where it stopped before;
+        # without its records the count is unknown, not 0
+        "epochs": str(trained) if trained == cfg["train"]["epochs"] else
+                  f"{trained or 0} of {cfg['train']['epochs']}" if records_path.is_file() else
+                  f"? of {cfg['train']['epochs']} (no metrics.jsonl)",
         "images_per_s": f"{train[-1]['images_per_s']:.0f}" if train else "",
         "images_per_s_value": float(train[-1]["images_per_s"]) if train else None,
         "numbers": numbers,

@@ -11,6 +11,7 @@ same examples can be compared pairwise (:func:`paired_difference`).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +42,28 @@ def read_results(path: Path) -> dict[str, Any]:
     return results
 
 
+# the checkpoints lae train writes in a run folder: at one epoch, last.pt, best.pt and
+# epoch_NNNN.pt are links to one file (lae.train.checkpoint.save_checkpoint)
+RUN_CHECKPOINT = re.compile(r"checkpoints/(last|best|epoch_\d{4,})\.pt")
+
+
 def _identity(results: dict[str, Any]) -> dict[str, Any]:
     """The :data:`IDENTITY` of ``results``, its checkpoint as a path inside its run folder where
-    it is one (``checkpoints/last.pt``): a run folder moved or renamed since is the same run."""
+    it is one (a run folder moved or renamed since is the same run; a relative and an absolute
+    spelling are the same file), and one of the run's own checkpoints known by its epoch alone
+    (``last.pt`` at epoch 2 is ``epoch_0002.pt``)."""
     identity = {k: results.get(k) for k in IDENTITY}
     checkpoint, run_dir = results.get("checkpoint"), results.get("run_dir")
     if checkpoint and run_dir:
-        try:
-            identity["checkpoint"] = Path(checkpoint).relative_to(run_dir).as_posix()
-        except ValueError:  # a checkpoint from elsewhere: its whole path identifies it
-            pass
+        for file, folder in ((Path(checkpoint), Path(run_dir)),
+                             (Path(checkpoint).absolute(), Path(run_dir).absolute())):
+            try:
+                inside = file.relative_to(folder).as_posix()
+            except ValueError:  # a checkpoint from elsewhere: its whole path identifies it
+                continue
+            identity["checkpoint"] = ("the run's checkpoint" if RUN_CHECKPOINT.fullmatch(inside)
+                                      else inside)
+            break
     return identity
 
 

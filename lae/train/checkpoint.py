@@ -82,7 +82,7 @@ def _link(path: Path, target: Path) -> None:
 def save_checkpoint(run_dir: Path, payload: dict[str, Any], epoch: int, keep: int, *,
                     best: bool = False) -> Path:
     """Write ``epoch_NNNN.pt`` and ``last.pt`` (and ``best.pt`` if ``best``); keep the newest
-    ``keep`` epoch files (0: all)."""
+    ``keep`` epoch files up to this epoch (0: all)."""
     ckpt_dir = run_dir / CHECKPOINT_DIR
     path = ckpt_dir / epoch_checkpoint_name(epoch)
     with interrupts_deferred():
@@ -90,8 +90,9 @@ def save_checkpoint(run_dir: Path, payload: dict[str, Any], epoch: int, keep: in
         _link(path, ckpt_dir / LAST)
         if best:
             _link(path, ckpt_dir / BEST)
-        if keep > 0:
-            for _, old in epoch_checkpoints(run_dir)[:-keep]:
+        if keep > 0:  # a file named for a later epoch is not this run's history: left alone
+            kept = [(e, p) for e, p in epoch_checkpoints(run_dir) if e <= epoch]
+            for _, old in kept[:-keep]:
                 old.unlink()
     return path
 
@@ -117,14 +118,23 @@ def find_checkpoint(run_dir: Path, which: str = "last") -> Path:
         raise RunDirError(f"no checkpoint {path}: best.pt is written only by a run trained with "
                           f"train.patience (early stopping on a validation split); available: "
                           f"{', '.join(have) or 'none'}: pass --checkpoint last or an epoch")
+    if not path.is_file() and candidate.suffix == ".pt":  # a file name: where was it looked for
+        raise RunDirError(f"no checkpoint file {which}: neither a path from the current folder "
+                          f"nor a file in {ckpt_dir}; the run's checkpoints: "
+                          f"{', '.join(have) or 'none'}")
     if not path.is_file():
         raise RunDirError(f"no checkpoint {path}; available: {', '.join(have) or 'none'} "
                           f"(is {run_dir} a finished or resumable lae run directory?)")
     return path
 
 
+# what a user can do about a damaged checkpoint of the run they name (callers with another
+# remedy, resuming or a background model, pass their own)
+DAMAGED_ADVICE = "use another checkpoint (--checkpoint)"
+
+
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu",
-                    advice: str = "use another checkpoint (--checkpoint)") -> dict[str, Any]:
+                    advice: str = DAMAGED_ADVICE) -> dict[str, Any]:
     """Read a lae checkpoint safely: tensors, numbers, strings and containers only. ``advice``
     ends the message of a damaged file (what the caller can do instead)."""
     if path.is_file() and path.stat().st_size == 0:
@@ -153,10 +163,12 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu",
     return payload
 
 
-def load_model_state(model: torch.nn.Module, state: Any, path: Path | str) -> None:
+def load_model_state(model: torch.nn.Module, state: Any, path: Path | str,
+                     advice: str = DAMAGED_ADVICE) -> None:
     """``model.load_state_dict(state)``, where ``state`` came from the checkpoint ``path``:
-    tensors that do not fit the model its config describes (an edited or foreign file) are a
-    :class:`RunDirError` naming the file, not torch's traceback."""
+    tensors that do not fit the model its config describes (an edited or foreign file), or
+    weights that are not finite, are a :class:`RunDirError` naming the file (``advice`` ends
+    its message), not torch's traceback or NaN results."""
     try:
         model.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
@@ -164,3 +176,11 @@ def load_model_state(model: torch.nn.Module, state: Any, path: Path | str) -> No
         raise RunDirError(f"checkpoint {path}: its tensors do not fit the model its config "
                           f"describes ({first}); the file was edited or comes from another "
                           f"model") from None
+    # training skips every step with a non-finite loss or gradient, so such weights were
+    # edited in or damaged: every number computed from them would be NaN
+    bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad:
+        raise RunDirError(f"checkpoint {path}: {len(bad)} weight tensor(s) hold non-finite "
+                          f"values ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); lae "
+                          f"train never saves such weights, so the file was edited or damaged; "
+                          f"{advice}")

@@ -138,7 +138,8 @@ def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     """Put a checkpoint's state back into a trainer built from the same config (model,
     optimisers at the trainer's learning rates, counters, random streams, early stopping, the
     chain watch), and drop the log records written after it."""
-    load_model_state(trainer.model, ckpt["model"], find_checkpoint(trainer.run_dir, "last"))
+    load_model_state(trainer.model, ckpt["model"], find_checkpoint(trainer.run_dir, "last"),
+                     advice=resume_advice(trainer.run_dir))
     for name, opt in trainer.optimizers.items():
         opt.load_state_dict(ckpt["optimizers"][name])
         for group in opt.param_groups:  # a resumed run may change train.lr

@@ -10,7 +10,7 @@ import torch
 
 from lae.errors import ConfigError, RunDirError
 from lae.models import DataSpec, LatentModel, build_model
-from lae.train.checkpoint import find_checkpoint, load_checkpoint, load_model_state
+from lae.train.checkpoint import DAMAGED_ADVICE, find_checkpoint, load_checkpoint, load_model_state
 from lae.train.config import Config, config_from_dict
 from lae.train.rundir import CHECKPOINT_DIR, LAST
 
@@ -94,13 +94,15 @@ def is_foreign_checkpoint(run: LoadedRun) -> bool:
 
 
 def load_run(run_dir: Path | str, checkpoint: str = "last",
-             device: torch.device | str = "cpu") -> LoadedRun:
+             device: torch.device | str = "cpu",
+             advice: str = DAMAGED_ADVICE) -> LoadedRun:
     """Rebuild the model of a run from a checkpoint; the data set is not needed.
 
     Args:
         run_dir: a folder written by ``lae train``.
         checkpoint: "last", an epoch number, or a path to a ``.pt`` file.
         device: where to put the model.
+        advice: what the caller's user can do about a damaged checkpoint (ends its error).
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -108,7 +110,7 @@ def load_run(run_dir: Path | str, checkpoint: str = "last",
     if not run_dir.is_dir():
         raise RunDirError(f"run directory {run_dir} does not exist")
     path = find_checkpoint(run_dir, checkpoint)
-    payload: dict[str, Any] = load_checkpoint(path)
+    payload: dict[str, Any] = load_checkpoint(path, advice=advice)
     cfg = config_from_dict(payload["config"])
     check_config_file(run_dir, path, payload["config"])
     raw_spec = payload["data_spec"]
@@ -117,6 +119,6 @@ def load_run(run_dir: Path | str, checkpoint: str = "last",
                     missing=raw_spec.get("missing", False),
                     n_train=raw_spec.get("n_train", 0))
     model = build_model(cfg.model, spec)
-    load_model_state(model, payload["model"], path)
+    load_model_state(model, payload["model"], path, advice=advice)
     model.to(device).eval()
     return LoadedRun(run_dir, path, cfg, model, payload["epoch"], payload["step"])

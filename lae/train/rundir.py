@@ -257,14 +257,22 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunLock 
         raise RunDirError(f"--out {run_dir} is a symbolic link to {os.readlink(run_dir)}, which "
                           f"does not exist; make that folder, or choose another --out")
     marked = run_dir.is_dir() and is_lae_run(run_dir)
+    # runs from before the manifest existed are recognised by their config and checkpoint
+    legacy = (run_dir / "config.yaml").is_file() and (run_dir / CHECKPOINT_DIR / LAST).is_file()
     linked = [run_dir / d for d in OWNED_DIRS if "*" not in d and (run_dir / d).is_symlink()]
     if linked:  # lae would write (and --overwrite delete) inside the folder it points to
         raise RunDirError(f"{linked[0]} is a symbolic link to {os.readlink(linked[0])}: lae "
                           f"would write into (and --overwrite delete from) that folder, another "
                           f"run's perhaps; replace the link by a folder")
+    # a folder where lae writes a file (or the reverse) would fail mid-way, after --overwrite
+    # deleted the run: said before anything is touched
+    for name, kind in (("config.yaml", "file"), ("metrics.jsonl", "file"), (MANIFEST, "file"),
+                       (CHECKPOINT_DIR, "folder"), ("samples", "folder"), ("plots", "folder")):
+        path = run_dir / name
+        if path.exists() and not (path.is_file() if kind == "file" else path.is_dir()):
+            raise RunDirError(f"{path} is not a {kind}, and lae writes its {kind} {name} there: "
+                              f"move it away (nothing in {run_dir} was changed)")
     if resume:
-        # Runs from before the manifest existed are recognised by their config and checkpoint.
-        legacy = (run_dir / "config.yaml").is_file() and (run_dir / CHECKPOINT_DIR / LAST).is_file()
         if not (marked or legacy):
             raise RunDirError(f"--resume: {run_dir} is not a lae run directory (no {MANIFEST})")
         lock = lock_run_dir(run_dir)
@@ -282,13 +290,20 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunLock 
                           f"one run: choose an --out outside it")
     lock = None
     if run_dir.is_dir() and any(p.name != LOCK for p in run_dir.iterdir()):
+        if not (marked or legacy):  # neither --resume nor --overwrite could help
+            doing = "--overwrite: refusing to delete anything in" if overwrite else \
+                "refusing to write into"
+            raise RunDirError(f"{doing} {run_dir}: it is not empty and not a lae run directory (no "
+                              f"{MANIFEST} written by lae); choose another --out (a new or empty "
+                              f"folder)")
         if not overwrite:
             raise RunDirError(f"run directory {run_dir} already exists and is not empty; pass "
                               "--resume to continue it, --overwrite to replace it, or choose "
                               "another --out")
         if not marked:
-            raise RunDirError(f"--overwrite: refusing to delete anything in {run_dir}, which is "
-                              f"not a lae run directory (no {MANIFEST} written by lae)")
+            raise RunDirError(f"--overwrite: refusing to delete anything in {run_dir}, which "
+                              f"has no {MANIFEST} (a run from before lae wrote one): --resume "
+                              f"continues it")
         lock = lock_run_dir(run_dir)  # before deleting: another process may be training here
         remove_owned(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

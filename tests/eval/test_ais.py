@@ -116,6 +116,10 @@ def test_nll_ais_and_bdmc_metrics_end_to_end(name):
     assert (st["M"], st["K"], st["kernel"], st["leapfrog"]) == (4, 20, "hmc", 1)
     assert 0 <= st["final_mean_acceptance"] <= 1
     assert m["nll_ais_nats"]["n"] == 5 and m["bdmc_gap_nats"]["n"] == 3
+    # BDMC scores its simulated points: it records n_sim, not the 5 test examples it never read
+    assert m["bdmc_gap_nats"]["settings"]["n_sim"] == 3
+    assert "n_examples" not in m["bdmc_gap_nats"]["settings"]
+    assert m["nll_ais_nats"]["settings"]["n_examples"] == 5
 
 
 def test_ais_reports_its_progress_one_transition_at_a_time(monkeypatch):

@@ -1,6 +1,7 @@
 """Trainer: outputs of a run, exact resume, run-directory safety, one optimiser per named loss."""
 
 import json
+import shutil
 from dataclasses import dataclass
 
 import pytest
@@ -67,6 +68,18 @@ def test_checkpoints_are_pruned_but_last_kept(tmp_path, fast_overrides):
     assert names == ["epoch_0003.pt", "epoch_0004.pt", "last.pt"]
 
 
+def test_pruning_goes_by_the_epochs_trained_not_by_a_file_name(tmp_path, fast_overrides):
+    """A file named for a later epoch (a copy, a hand rename) neither counts among the newest
+    kept nor makes the run delete its real ones."""
+    run = tmp_path / "run"
+    Trainer(_cfg(fast_overrides, "train.epochs=2", "train.keep_checkpoints=2"), run).fit()
+    shutil.copyfile(run / "checkpoints" / "epoch_0001.pt", run / "checkpoints" / "epoch_0099.pt")
+    Trainer(_cfg(fast_overrides, "train.epochs=3", "train.keep_checkpoints=2"), run,
+            resume=True).fit()
+    names = sorted(p.name for p in (run / "checkpoints").glob("*.pt"))
+    assert names == ["epoch_0002.pt", "epoch_0003.pt", "epoch_0099.pt", "last.pt"]
+
+
 def test_existing_run_dir_is_never_overwritten_without_asking(tmp_path, fast_overrides):
     run = tmp_path / "run"
     Trainer(_cfg(fast_overrides, "train.epochs=1"), run).fit()
@@ -84,6 +97,10 @@ def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path):
     assert (tmp_path / "precious.txt").read_text() == "mine"
     with pytest.raises(RunDirError, match="not a lae run directory"):
         prepare_run_dir(tmp_path, resume=True, overwrite=False)
+    # without a flag, the advice is another --out: neither --resume nor --overwrite would work
+    with pytest.raises(RunDirError, match="not a lae run directory.*choose another --out") as err:
+        prepare_run_dir(tmp_path, resume=False, overwrite=False)
+    assert "--resume" not in str(err.value)
 
 
 class TwoLosses(LatentModel):
