@@ -15,7 +15,9 @@
 # (docs/findings/2026-12-06-lae-core.md, section 4).
 #
 # JOBS (default 2) runs that many (model, seed) pairs at once, one torch thread each; JOBS=1 under
-# `taskset -c 1` leaves the other core free.
+# `taskset -c 1` leaves the other core free. SEEDS (default 0,1,2) are the seeds of the three
+# presets, PAPER_SEEDS (default SEEDS) those of the paper's setting: a table sized to the hours
+# it has gives the main models every seed and the paper's setting fewer (say so beside it).
 #
 # Every run keeps its checkpoints and resumes where it stopped when the script is run again
 # (paper_table.py skips finished runs and resumes started ones), so it can span sessions. Sized:
@@ -27,14 +29,16 @@ DATA=${1:-mnist}
 OUT=${OUT:?set OUT to a folder outside the work tree}/$DATA
 DIR=()
 [ "$DATA" = mnist ] && DIR=(--data-dir "${DATA_DIR:?set DATA_DIR to the folder with the MNIST IDX files}")
-COMMON=(--data "$DATA" "${DIR[@]}" --seeds 0,1,2 --epochs 300 --jobs "${JOBS:-2}" --threads 1
+SEEDS=${SEEDS:-0,1,2}
+COMMON=(--data "$DATA" "${DIR[@]}" --epochs 300 --jobs "${JOBS:-2}" --threads 1
   --set data.val_size=5000 --set train.patience=10 --set train.eval_size=200 --set train.eval_k=20
   --set train.eval_ais_temps=500 --set train.eval_ais_chains=1 --set train.keep_checkpoints=1
   --checkpoint best --metrics nll-ais,bdmc,elbo,iwae,mse,posterior --n-examples 200
   --ais-chains 4 --ais-temps 1000 --bdmc-n-sim 10 --k 100 --reference vae)
-.venv/bin/python bench/paper_table.py "${COMMON[@]}" --models vae,lae,hoffman \
+.venv/bin/python bench/paper_table.py "${COMMON[@]}" --seeds "$SEEDS" --models vae,lae,hoffman \
   --set-for vae train.eval_ais_temps=0 --out "$OUT/presets"
-.venv/bin/python bench/paper_table.py "${COMMON[@]}" --models lae --out "$OUT/lae-paper" \
+.venv/bin/python bench/paper_table.py "${COMMON[@]}" --seeds "${PAPER_SEEDS:-$SEEDS}" --models lae \
+  --out "$OUT/lae-paper" \
   --set model.ald_steps=3 --set model.mh=false --set model.adapt_step=false \
   --set model.mala_steps=0 --set model.eval_inference=chain --set train.optimizer=sgd \
   --set train.lr=0.0001
