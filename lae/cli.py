@@ -71,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_quietly if worker else _raise_keyboard_interrupt)
     # a warning on the command line is one line for the user, not Python's file:line and source
     warnings.formatwarning = _warning_line
-    code = _run(command, args)
+    try:
+        code = _run(command, args)
+    except BaseException:  # a defect's traceback: it leaves no empty output folder either
+        remove_unused_folders()
+        raise
     if code:  # failed or interrupted: no empty output folder stays behind
         remove_unused_folders()
     forget_made_folders()
@@ -87,6 +91,11 @@ def _run(command: Any, args: argparse.Namespace) -> int:
         _report(f"error: {exc}")
         return 2
     except OSError as exc:  # a full disk, a read-only folder: the system's words, no traceback
+        if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename and \
+                Path(exc.filename).is_file():  # an output path below a file ("File exists")
+            _report(f"error: {exc.filename} is a file, not a folder: nothing can be written "
+                    f"inside it; choose another output path")
+            return 2
         where = f"{exc.filename}: " if exc.filename else ""
         hint = ""
         if args.command == "train":
@@ -114,7 +123,8 @@ def _run(command: Any, args: argparse.Namespace) -> int:
 
 # what sets the memory a command needs, for its out-of-memory message
 OOM_SIZES = {"train": "train.batch_size, model.latent_dim, model.net.hidden",
-             "eval": "--n-examples, --batch-size, --ais-chains, --k, --posterior-samples",
+             "eval": "--n-examples, --batch-size, --ais-chains, --k, --posterior-samples, "
+                     "--fd-samples, --interp-pairs, --interp-steps",
              "sample": "-n", "anomaly": "--n-examples, --k, --ais-chains",
              "inpaint": "--n-examples", "bench": "--size"}
 

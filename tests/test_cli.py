@@ -246,7 +246,7 @@ def test_float_points_under_an_image_preset_name_the_fix(tmp_path, capsys):
               "--train.progress=false", "--model.net.hidden=8", "--train.eval_size=10",
               "--train.eval_k=2", "--train.batch_size=20"]
     assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "a"), *common]) == 2
-    assert "--model.likelihood=gaussian" in capsys.readouterr().err
+    assert "--model.likelihood=auto" in capsys.readouterr().err
     assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "b"),
-                 "--model.likelihood=gaussian", *common]) == 0
+                 "--model.likelihood=auto", *common]) == 0
     assert main(["train", "vae-toy2d", "--out", str(tmp_path / "c"), *common]) == 0

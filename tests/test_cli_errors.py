@@ -646,3 +646,129 @@ def test_the_sixth_rounds_leftovers(digits_run, tmp_path, capsys):
     assert main(["train", "vae-mnist5k-mlp", "--out", str(copy), "--overwrite",
                  "--data.name=digits"]) == 2
     assert "is not a file" in _error(capsys) and (copy / "checkpoints" / "last.pt").is_file()
+
+
+@pytest.fixture(scope="module")
+def lae_digits_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("lae-digits") / "run"
+    assert main(["train", "lae-mnist5k-mlp", "--out", str(run), "--data.name=digits",
+                 "--model.net.hidden=16", "--train.epochs=1", "--train.eval_size=20",
+                 "--train.eval_k=2", "--train.progress=false"]) == 0
+    return run
+
+
+def test_the_seventh_probe_rounds_silent_findings(digits_run, lae_digits_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    # S1: YAML 1.1 read 016 as octal 14 and 1:30 as 90
+    for value, message in (("016", "without the leading zero (16)"), ("1:30", "got '1:30'")):
+        assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "o"),
+                     "--data.name=digits", f"--model.latent_dim={value}"]) == 2
+        assert message in _error(capsys)
+    assert not (tmp_path / "o").exists()
+    # S2: an evaluation-time --set that no chosen metric read was filed as applied
+    assert main(["eval", str(lae_digits_run), "--metrics", "elbo", "--n-examples", "3",
+                 "--set", "model.infer_steps=7", "--out", str(tmp_path / "s2.json")]) == 2
+    assert "none of the metrics computed (elbo) read it" in _error(capsys)
+    assert not (tmp_path / "s2.json").exists()
+    assert main(["eval", str(lae_digits_run), "--metrics", "mse", "--n-examples", "3",
+                 "--set", "model.infer_steps=7", "--out", str(tmp_path / "s2.json")]) == 0
+    # S3: another split's results into the file lae report reads as the test split's
+    copy = tmp_path / "copy"
+    shutil.copytree(digits_run, copy)
+    assert main(["eval", str(copy), "--metrics", "mse", "--split", "train", "--n-examples",
+                 "3", "--out", str(copy / "results.json")]) == 2
+    assert "that file holds the run's test-split results" in _error(capsys)
+    # S4: another run's results.json merged into this run's
+    shutil.copyfile(tmp_path / "s2.json", copy / "results.json")
+    assert main(["eval", str(copy), "--metrics", "elbo", "--n-examples", "3"]) == 2
+    assert "run_created_utc" in _error(capsys)
+    (copy / "results.json").unlink()
+    # S7: --n-examples with bdmc alone, which scores simulated points
+    assert main(["eval", str(copy), "--metrics", "bdmc", "--n-examples", "3"]) == 2
+    assert "reads no test example" in _error(capsys)
+    # S8: --against-data-dir without --against
+    assert main(["anomaly", str(copy), "--against-data-dir", str(tmp_path)]) == 2
+    assert "without --against it is read by nothing" in _error(capsys)
+    # S6: toy options their sampler or estimator does not read
+    assert main(["toy", "posterior", "--sampler", "mala", "--no-mh", "--n-data", "5"]) == 2
+    assert "--no-mh: not read by mala" in _error(capsys)
+    assert main(["toy", "likelihood", "--estimator", "ais", "--k", "50", "--n-data", "5"]) == 2
+    assert "--k: not read by --estimator ais" in _error(capsys)
+    # S9: --overwrite kept inpainting results of a mask written .5
+    shutil.rmtree(copy)
+    shutil.copytree(digits_run, copy)
+    assert main(["inpaint", str(copy), "--mask", "pixels:.5", "--steps", "0",
+                 "--n-examples", "3"]) == 0
+    # S12: no chain ran, so no step size is recorded
+    assert json.loads((copy / "inpaint" / "pixels_.5.json").read_text()
+                      )["settings"]["step_size"] is None
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(copy), "--overwrite",
+                 "--data.name=digits", "--model.net.hidden=16", "--train.epochs=1",
+                 "--train.eval_size=20", "--train.eval_k=2", "--train.progress=false"]) == 0
+    assert not (copy / "inpaint").exists()
+    # S10: each per-epoch record says how it estimated; S5: a report pooling it with a
+    # results.json of other settings says so under its table
+    record = [json.loads(line) for line in (copy / "metrics.jsonl").read_text().splitlines()
+              if '"split": "test"' in line][-1]
+    assert record["estimate"] == {"n_examples": 20, "k": 2}
+    other = tmp_path / "other"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(other), "--data.name=digits",
+                 "--model.net.hidden=16", "--train.epochs=1", "--train.eval_size=20",
+                 "--train.eval_k=2", "--train.progress=false", "--train.seed=1"]) == 0
+    assert main(["eval", str(other), "--metrics", "iwae", "--k", "5", "--n-examples", "3"]) == 0
+    assert main(["report", str(copy), str(other), "--out", str(tmp_path / "rep")]) == 0
+    assert "**`nll_iwae_nats` was scored with different settings**" in (
+        tmp_path / "rep" / "report.md").read_text()
+
+
+def test_an_interrupt_while_an_epoch_is_logged_leaves_records_and_checkpoint_together(
+        tmp_path, monkeypatch):
+    """S11 of the seventh round: an interrupt landing between an epoch's records and its
+    checkpoint left records of an epoch no checkpoint held."""
+    from lae.train import Trainer
+
+    logged = Trainer._log
+
+    def log_then_interrupt(self, record):
+        logged(self, record)
+        if record.get("split") == "test" and record["epoch"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C right after the record
+
+    monkeypatch.setattr(Trainer, "_log", log_then_interrupt)
+    run = tmp_path / "run"
+    assert main(["train", "vae-toy2d", "--out", str(run), "--train.epochs=5", *TINY]) == 130
+    epochs = [int(line.split('"epoch": ')[1].split(",")[0])
+              for line in (run / "metrics.jsonl").read_text().splitlines()
+              if '"split": "test"' in line]
+    assert epochs[-1] == 2 and (run / "checkpoints" / "epoch_0002.pt").is_file()
+
+
+def test_the_seventh_probe_rounds_messages(digits_run, tmp_path, capsys):
+    import shutil
+
+    # T1: a data override per benchmark model was a torch traceback (and left an empty --out)
+    assert main(["bench", "--out", str(tmp_path / "b"), "--size", "tiny", "--models",
+                 "vae+data.name=digits"]) == 2
+    assert "a benchmark's data are the suite's" in _error(capsys)
+    assert not (tmp_path / "b").exists()
+    # U2: data.scale=01, as documented, unquoted
+    assert main(["config", "vae-mnist5k-mlp", "--data.scale=01"]) == 0
+    assert "scale: '01'" in capsys.readouterr().out
+    # U5: an output below a file
+    (tmp_path / "afile").write_text("")
+    assert main(["sample", str(digits_run), "-n", "4", "--out",
+                 str(tmp_path / "afile" / "s.png")]) == 2
+    assert "is a file, not a folder" in _error(capsys)
+    # U8: resuming a folder that does not exist; an epoch the run did not keep
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "does not exist" in _error(capsys)
+    assert main(["eval", str(digits_run), "--metrics", "mse", "--checkpoint", "99", "--out",
+                 str(tmp_path / "e.json")]) == 2
+    assert "the run keeps" in _error(capsys)
+    # U9: the report of a run whose config.yaml was removed, as eval's advice allows
+    copy = tmp_path / "copy"
+    shutil.copytree(digits_run, copy)
+    (copy / "config.yaml").unlink()
+    assert main(["report", str(copy), "--out", str(tmp_path / "rep")]) == 0

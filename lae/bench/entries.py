@@ -49,6 +49,11 @@ def parse_entry(entry: str) -> ModelEntry:
     if bad:
         raise ConfigError(f"{entry!r}: overrides after '+' look like section.key=value, got "
                           f"{', '.join(repr(b) for b in bad)}")
+    data = [o for o in overrides if o.split("=")[0].startswith("data.")]
+    if data:  # every model of the suite trains and is timed on the suite's one dataset
+        raise ConfigError(f"{entry!r}: {', '.join(data)}: a benchmark's data are the suite's "
+                          f"(--data, --data-dir), the same for every model; overrides after "
+                          f"'+' may change the model and its training only")
     return ModelEntry(entry.strip(), model, tuple(overrides))
 
 

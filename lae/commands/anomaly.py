@@ -75,6 +75,7 @@ def _images_and_labels(run: Any, args: argparse.Namespace):
     import torch
 
     from lae.data import evenly_spaced, load_dataset
+    from lae.data.npz import EXPECTED as NPZ_EXPECTED
 
     x, y, _ = test_images(run, args.n_examples)
     if args.against is None:
@@ -96,7 +97,8 @@ def _images_and_labels(run: Any, args: argparse.Namespace):
         other = load_dataset(other_cfg, test_only=True).test
     except (ConfigError, DataError) as exc:  # named for this command's options
         text = str(exc).replace("data.name=", "--against ").replace(
-            "data.path=", "--against-path ").replace(
+            "data.path=", "--against-path ").replace("data.path:", "--against-path").replace(
+            NPZ_EXPECTED, "an .npz archive (written by numpy.savez) with an array x_test").replace(
             "pass --download (download=True) to fetch it into",
             "fetch it with lae train --download into").replace(
             "--data-dir PATH (data_dir=PATH)", "--against-data-dir PATH")
@@ -128,6 +130,9 @@ def _check_options(args: argparse.Namespace) -> None:
     if (args.against_path is not None) != (args.against == "npz"):
         raise ConfigError("--against-path FILE.npz goes with --against npz, and --against npz "
                           "needs it")
+    if args.against_data_dir is not None and args.against is None:
+        raise ConfigError("--against-data-dir is where --against DATASET's files are; without "
+                          "--against it is read by nothing")
     if args.last_checkpoints > 1 and args.checkpoint != "last":
         raise ConfigError(f"--last-checkpoints {args.last_checkpoints} averages the last "
                           f"epoch checkpoints, so --checkpoint {args.checkpoint} would be "

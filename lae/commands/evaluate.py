@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
     from lae.eval import interpolate, probe
     from lae.eval.metrics import METRICS, evaluate, settings_from_arguments
     from lae.eval.plots import read_metrics
-    from lae.eval.registry import refuse_unused_settings
+    from lae.eval.registry import SIMULATING, refuse_unused_settings
     from lae.eval.results import merge_results, read_results, refuse_other_results
     from lae.train import load_run
+    from lae.train.rundir import read_manifest
 
     if args.n_examples < 0:
         raise ConfigError(f"--n-examples must be >= 0 (0: all), got {args.n_examples}")
@@ -65,16 +68,24 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--metrics: {what}; choices: {', '.join(sorted(METRICS))}")
     settings = settings_from_arguments(args)  # bad settings fail before any work
     refuse_unused_settings(settings, names)
+    if args.n_examples and set(names) <= SIMULATING:
+        raise ConfigError(f"--n-examples: {', '.join(names)} scores --bdmc-n-sim points "
+                          f"simulated from the model and reads no {args.split} example")
     run = load_run(args.run_dir, args.checkpoint)
     refuse_foreign_checkpoint(run, args.out)
     model_overrides = evaluation_overrides(run, args.set)
-    out = Path(args.out) if args.out else run.run_dir / (
-        "results.json" if args.split == "test" else f"results-{args.split}.json")
+    out = Path(args.out) if args.out else run.run_dir / _results_name(args.split)
+    named_for = {_results_name(s): s for s in ("test", "val", "train")}.get(out.name)
+    if named_for not in (None, args.split) and out.parent.resolve() == run.run_dir.resolve():
+        raise ConfigError(f"--out {out}: that file holds the run's {named_for}-split results "
+                          f"(lae report reads it so); {args.split}-split results go to "
+                          f"{run.run_dir / _results_name(args.split)}")
     refuse_another_runs_folder(out.parent, run.run_dir)
     refuse_existing(out, args.overwrite or args.out is None)
     data_cfg = run.config.data
     identity = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
-                "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split}
+                "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,
+                "run_created_utc": (read_manifest(run.run_dir) or {}).get("created_utc")}
     # the default file is added to, if it holds results of the same evaluation
     earlier = read_results(out) if out.exists() and not args.overwrite else None
     if earlier is not None:
@@ -106,14 +117,23 @@ def run(args: argparse.Namespace) -> int:
     y = None if labels is None else evenly_spaced(labels, args.n_examples)
     # Training data and labels for the metrics that need them (fd, probe); pictures (interp)
     # go next to the results file.
-    results = evaluate(run.model, x, names, settings, train=(splits.train, splits.train_labels),
-                       test_labels=y, out_dir=out.parent)
+    with settings_read(run.model.cfg, [k.removeprefix("model.") for k in model_overrides]
+                       ) as read:
+        results = evaluate(run.model, x, names, settings,
+                           train=(splits.train, splits.train_labels), test_labels=y,
+                           out_dir=out.parent)
+    unread = [key for key in model_overrides if key.removeprefix("model.") not in read]
+    if unread:  # the numbers are those without it: filed with it, they would mislead
+        raise ConfigError(f"--set {', '.join(unread)}: none of the metrics computed "
+                          f"({', '.join(names)}) read it, so their numbers are the same "
+                          f"without it; nothing was written: drop it, or add a metric that "
+                          f"reads it")
     # What the trainer flagged (a chain that stalled, with train.on_stall=warn) travels with
     # the numbers it may have spoiled.
     flagged = [{k: r[k] for k in ("epoch", "step", "kind", "message") if k in r}
                for r in read_metrics(run.run_dir / "metrics.jsonl") if r.get("split") == "warning"]
     if not results["metrics"]:  # nothing to write: every metric asked for was skipped
-        raise ConfigError("no metric applies to this model: " + "; ".join(
+        raise ConfigError("no metric gave a number (nothing was written): " + "; ".join(
             f"{name}: {why}" for name, why in results["skipped"].items()))
     # an annealing chain that accepted (almost) nothing gives a number, but not an estimate
     stuck = [f"{key}: its chains accepted {value:.1%} of their proposals at the last "
@@ -121,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
              f"lower --ais-step-size or keep its default" for key, res in results["metrics"].items()
              for name, value in res.get("settings", {}).items()
              if name.startswith("final_mean_acceptance") and isinstance(value, (int, float))
-             and value < 0.01]
+             and value < 0.01 and not key.endswith("_bpd")]  # the _nats twin says it once
     for warning in stuck:
         print(f"warning: {warning}", file=sys.stderr)
     results = {**identity, "training_warnings": flagged, "warnings": stuck, **results}
@@ -138,6 +158,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"WARNING (training, step {warning.get('step')}): {warning.get('message')}")
     write_json(out, results, echo=False)
     return 0
+
+
+@contextmanager
+def settings_read(cfg: Any, keys: list[str]) -> Iterator[set[str]]:
+    """Within the block, ``cfg`` (a config dataclass) records which of ``keys`` the code reads
+    into the yielded set: whether an evaluation-time setting took part in the numbers is seen,
+    not assumed from a table that could fall behind the models."""
+    read: set[str] = set()
+    if not keys:
+        yield read
+        return
+    watched, base = frozenset(keys), type(cfg)
+
+    class Watched(base):  # type: ignore[misc, valid-type]
+        def __getattribute__(self, name: str) -> Any:
+            if name in watched:
+                read.add(name)
+            return super().__getattribute__(name)
+
+    cfg.__class__ = Watched
+    try:
+        yield read
+    finally:
+        cfg.__class__ = base
+
+
+def _results_name(split: str) -> str:
+    """The file in the run folder that holds a split's results: results.json for the test
+    split (the one lae report shows), results-val.json, results-train.json."""
+    return "results.json" if split == "test" else f"results-{split}.json"
 
 
 def _shown(number: Any) -> str:

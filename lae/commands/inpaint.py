@@ -137,8 +137,8 @@ def run(args: argparse.Namespace) -> int:
         "dataset": run.config.data.name, "mask": spec, "split": args.split,
         "trained_on_mask": run.config.data.mask or None,
         "missing_fraction": float((~mask).float().mean()),
-        "settings": {"steps": args.steps, "step_size": args.step_size, "seed": args.seed,
-                     "n_examples": n},
+        "settings": {"steps": args.steps, "step_size": args.step_size if args.steps else None,
+                     "seed": args.seed, "n_examples": n},  # no chain ran: no step to record
         "chain_moved_median": moved if args.steps else None,
         "metrics": {
             "mse_missing_01": _mean_and_stderr(mse),

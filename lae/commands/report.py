@@ -28,13 +28,15 @@ def run(args: argparse.Namespace) -> int:
     refuse_another_runs_folder(Path(args.out))
     refuse_existing(Path(args.out) / "report.md", args.overwrite)
     seen: dict[Path, str] = {}
+    configs = {}  # each run's checkpoint's config: the run's where config.yaml was removed
     for run_dir in args.run_dirs:  # one run twice would read as two seeds that agree exactly
         key = Path(run_dir).resolve()
         if key in seen:
             raise LaeError(f"{run_dir} and {seen[key]} are the same run; give each run once")
         seen[key] = run_dir
-        check_run_config(Path(run_dir))  # the table shows config.yaml: it must be the run's
-    path = write_report([Path(r) for r in args.run_dirs], Path(args.out))
+        # the table shows config.yaml: it must be the run's
+        configs[Path(run_dir)] = check_run_config(Path(run_dir))
+    path = write_report([Path(r) for r in args.run_dirs], Path(args.out), configs)
     print(f"wrote {path}")
     return 0
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lae.argtypes import count, path_text
 from lae.commands.base import Command
-from lae.errors import ConfigError
+from lae.errors import ConfigError, RunDirError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         overrides.append("data.download=true")
     refuse_repeated_overrides(overrides)
     if args.resume:
+        if not run_dir.is_dir():
+            raise RunDirError(f"--resume: {run_dir} does not exist (or is not a folder); --resume "
+                              f"continues a run in the folder lae train made")
         check_resumed_preset(args.config, overrides, run_dir)
         # The run's own config, with any overrides (for example more train.epochs).
         path = run_dir / "config.yaml"

@@ -58,7 +58,10 @@ def as_pixels(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
         raise DataError(f"{name}: shape {tuple(t.shape)} looks like [N, H, W, C] (channels "
                         f"last); expected [N, C, H, W]: store x.transpose(0, 3, 1, 2)")
     if (t.numel() >= 64 and t.dtype != torch.bool and not t.is_complex()
-            and t.min() >= 0 and t.max() == 1):  # 0/1 images, not 8-bit ones
+            and t.min() >= 0 and t.max() == 1):  # 0/1 (or [0, 1]) images, not 8-bit ones
+        if bool((t != t.round()).any()):
+            raise DataError(f"{name}: values on [0, 1], not 8-bit pixels 0..255; store the "
+                            f"images as (x * 255).round().astype('uint8')")
         raise DataError(f"{name}: every value is 0 or 1, which as 8-bit pixels is a black image "
                         f"(1 of 255); store binary images as 0 and 255 (x * 255), and pick "
                         f"data.binarize for a binary likelihood")

@@ -301,10 +301,10 @@ def build_likelihood(
     if "n_bits" in params:
         if n_bits is None:
             raise ConfigError(
-                f"model.likelihood: {name!r} needs discrete 8-bit data, but the data are "
-                "continuous (float points); set model.likelihood: gaussian (on the command "
-                "line: --model.likelihood=gaussian), or start from a preset for points such as "
-                "vae-toy2d"
+                f"model.likelihood: {name!r} needs discrete 8-bit data, but these data are "
+                "not 8-bit: continuous points, or images binarised by data.binarize; set "
+                "model.likelihood: auto (picks by the data), bernoulli for binary images or "
+                "gaussian for points (on the command line: --model.likelihood=auto)"
             )
         kwargs.update(value_range=value_range, n_bits=n_bits)
     return cls(**kwargs, **options)

@@ -109,6 +109,8 @@ class EvalSettings:
                                   f"{value!r}")
 
 
+# metrics that score points simulated from the model, not the data's examples (--n-examples)
+SIMULATING = frozenset({"bdmc"})
 _AIS = ("nll-ais", "bdmc")
 # the metrics each setting changes (batch_size and seed: every metric); a setting given with none
 # of them is an error (refuse_unused_settings), not silently ignored

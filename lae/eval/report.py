@@ -24,7 +24,10 @@ from lae.eval import interpolate, probe
 from lae.eval.plots import read_metrics, save_nll_comparison
 from lae.eval.results import read_results
 
-SKIP_KEYS = {"split", "epoch", "step", "train_seconds"}
+SKIP_KEYS = {"split", "epoch", "step", "train_seconds", "estimate"}
+# a per-epoch record's estimator settings (its "estimate"), and the columns that read each;
+# n_examples is every column's
+ESTIMATOR_OF = {"k": "nll_iwae", "ais_chains": "nll_ais", "ais_temps": "nll_ais"}
 NOT_IN_TABLE = {"interp_grid_rows"}  # a count of picture rows, not a score (picture shown below)
 SEED_KEYS = {("train", "seed"), ("data", "seed")}
 # Fields that do not change what a run computes (or only where it runs): ignored when grouping.
@@ -71,8 +74,9 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
-def summarize_run(run_dir: Path) -> dict[str, Any]:
-    """What the report shows of one run: config highlights, numbers and picture paths."""
+def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the report shows of one run: config highlights, numbers and picture paths.
+    ``saved_config`` (its checkpoint's) stands in for a removed config.yaml."""
     cfg_path = run_dir / "config.yaml"
     if not run_dir.exists():
         raise RunDirError(f"{run_dir} does not exist; expected a run folder (written by lae "
@@ -81,10 +85,10 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
         raise RunDirError(f"{run_dir} is a file; expected a run folder (written by lae train)")
     if cfg_path.exists() and not cfg_path.is_file():
         raise RunDirError(f"{cfg_path} is not a file: the run's config.yaml was replaced")
-    if not cfg_path.is_file():
+    if not cfg_path.is_file() and not saved_config:
         raise RunDirError(f"{run_dir} is not a lae run directory (no config.yaml)")
     try:
-        cfg = yaml.safe_load(cfg_path.read_text())
+        cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.is_file() else saved_config
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RunDirError(f"{cfg_path}: not a readable config ({exc})") from None
     if not isinstance(cfg, dict) or not isinstance(cfg.get("model"), dict):
@@ -126,6 +130,14 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
                                   f"{', '.join(f'{k}={v!r}' for k, v in edited.items())}); "
                                   f"restore them, or score the run with lae eval")
             numbers = {k: f"{v:.4g}" for k, v in values.items()}
+            # how the record estimated them, so that a column pooling these with another
+            # run's results.json (or another eval size) says so (_differing_settings)
+            estimate = tests[-1].get("estimate")
+            estimate = estimate if isinstance(estimate, dict) else {}
+            settings = {k: {"source": "metrics.jsonl per-epoch record", **{
+                name: value for name, value in estimate.items()
+                if name not in ESTIMATOR_OF or k.startswith(ESTIMATOR_OF[name])}}
+                for k in values}
     train = [r for r in records if r.get("split") == "train"]
     return {
         "run": run_dir.name,
@@ -164,11 +176,14 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
 
 def _results_source(results: dict[str, Any], run_dir: Path, trained: int | None) -> str:
     """Where a run's numbers come from, with the evaluated epoch, and what does not match: a
-    results.json of an older epoch than the run trained to, or written for another folder."""
+    results.json of an older epoch than the run trained to, of another split than the test
+    split, or written for another folder."""
     epoch = results.get("epoch")
     if epoch is None:
         return "results.json"
     source = f"results.json (epoch {epoch}"
+    if results.get("split") not in (None, "test"):
+        source += f"; the {results['split']} split, not the test split"
     if trained is not None and epoch != trained:
         source += f"; the run trained to epoch {trained}"
     evaluated = results.get("run_dir")
@@ -236,9 +251,11 @@ def group_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
-    """Write ``out_dir/report.md`` (and copies of the pictures) for the given runs."""
-    runs = [summarize_run(Path(r)) for r in run_dirs]
+def write_report(run_dirs: list[Path], out_dir: Path,
+                 saved_configs: dict[Path, dict[str, Any] | None] | None = None) -> Path:
+    """Write ``out_dir/report.md`` (and copies of the pictures) for the given runs;
+    ``saved_configs`` (run -> its checkpoint's config) stand in for removed config.yaml files."""
+    runs = [summarize_run(Path(r), (saved_configs or {}).get(Path(r))) for r in run_dirs]
     for run, label in zip(runs, _labels(run_dirs)):
         run["run"] = label
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,10 @@ from typing import Any
 
 from lae.errors import RunDirError
 
-# what identifies the model and data a results file describes
-IDENTITY = ("checkpoint", "epoch", "dataset", "split")
+# what identifies the model and data a results file describes: run_created_utc is the run's
+# birth (its lae-run.json), kept when the folder is moved or copied, new when it is trained over
+# (absent from older results files: then not compared)
+IDENTITY = ("checkpoint", "epoch", "dataset", "split", "run_created_utc")
 
 
 def read_results(path: Path) -> dict[str, Any]:
@@ -67,13 +69,20 @@ def _identity(results: dict[str, Any]) -> dict[str, Any]:
     return identity
 
 
+def _differing(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """The :data:`IDENTITY` keys in which two results (or a result and an identity) differ; a
+    run's birth that one of them does not record is not compared."""
+    first, second = _identity(a), _identity(b)
+    return [k for k in IDENTITY if first[k] != second[k]
+            and not (k == "run_created_utc" and None in (first[k], second[k]))]
+
+
 def refuse_other_results(old: dict[str, Any], identity: dict[str, Any], path: Path) -> None:
     """A :class:`lae.errors.RunDirError` when ``path`` holds results of another checkpoint,
     epoch, dataset or split than ``identity`` (with the ``run_dir`` evaluated) describes:
     adding to them would mix two evaluations, and replacing them would lose the user's numbers
     unasked."""
-    was_identity, identity_now = _identity(old), _identity(identity)
-    differ = [k for k in IDENTITY if was_identity[k] != identity_now[k]]
+    differ = _differing(old, identity)
     if old.get("metrics") and differ:
         was = ", ".join(f"{k} {old.get(k)}" for k in differ)
         now = ", ".join(f"{k} {identity.get(k)}" for k in differ)
@@ -94,7 +103,7 @@ def merge_results(old: dict[str, Any], new: dict[str, Any], names: list[str]
         >>> sorted(merge_results(old, new, ["mse"])["metrics"])
         ['mse_per_pixel_01', 'nll_ais_nats']
     """
-    if _identity(old) != _identity(new):
+    if _differing(old, new):
         return new
     metrics = old["metrics"] | new["metrics"]
     skipped = {k: v for k, v in old.get("skipped", {}).items() if k not in names}

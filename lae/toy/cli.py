@@ -44,6 +44,18 @@ def _refuse_existing_outputs(npz: str | None, out: str | None) -> None:
                           f"another --save / --out")
 
 
+# defaults of options read by one sampler or estimator only (_refuse_unread)
+POSTERIOR_LEAPFROG, AIS_CHAINS, AIS_TEMPS, AIS_LEAPFROG, IWAE_K = 5, 16, 3000, 1, 1000
+
+
+def _refuse_unread(what: str, unread: dict[str, bool]) -> None:
+    """An error naming the options (those marked True) that ``what`` does not read."""
+    given = [option for option, bad in unread.items() if bad]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: not read by {what}, so it would change nothing "
+                          f"(and be recorded as if it had); drop it")
+
+
 def _posterior(args: argparse.Namespace) -> int:
     from lae.toy.linear import SamplerSettings
     from lae.toy.posterior import run_posterior
@@ -51,6 +63,13 @@ def _posterior(args: argparse.Namespace) -> int:
     if args.thin > args.steps:  # no step would be kept
         raise ConfigError(f"--thin {args.thin} keeps every {args.thin}th of --steps "
                           f"{args.steps}: none; give --thin <= --steps")
+    # options another sampler reads: given here they would be recorded but change nothing
+    _refuse_unread(args.sampler, {"--no-mh": args.no_mh and args.sampler != "ald",
+                                  "--preconditioned": args.preconditioned and args.sampler != "ald",
+                                  "--feature-dim": args.feature_dim is not None
+                                  and args.sampler != "ald",
+                                  "--n-leapfrog": args.n_leapfrog != POSTERIOR_LEAPFROG
+                                  and args.sampler != "hmc"})
     s = SamplerSettings(args.sampler, steps=args.steps, warmup=args.warmup, thin=args.thin,
                         step_size=args.step_size, mh=not args.no_mh,
                         preconditioned=args.preconditioned, feature_dim=args.feature_dim,
@@ -109,6 +128,13 @@ def _likelihood(args: argparse.Namespace) -> int:
 
     if args.bdmc and args.estimator != "ais":
         raise ConfigError("--bdmc needs --estimator ais (the BDMC upper bound is reverse AIS)")
+    ais, hmc = args.estimator == "ais", args.kernel == "hmc"
+    _refuse_unread(f"--estimator {args.estimator}" + (f" --kernel {args.kernel}" if ais else ""),
+                   {"--n-chains": args.n_chains != AIS_CHAINS and not ais,
+                    "--n-temps": args.n_temps != AIS_TEMPS and not ais,
+                    "--kernel": args.kernel != "hmc" and not ais,
+                    "--n-leapfrog": args.n_leapfrog != AIS_LEAPFROG and not (ais and hmc),
+                    "--k": args.k != IWAE_K and ais})
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     _refuse_existing_outputs(args.save, args.out)
@@ -174,7 +200,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-mh", action="store_true", help="ald: unadjusted")
     p.add_argument("--preconditioned", action="store_true", help="ald: methods.md 1b")
     p.add_argument("--feature-dim", type=COUNT, default=None, help="ald: default max(2N, 128)")
-    p.add_argument("--n-leapfrog", type=COUNT, default=5)
+    p.add_argument("--n-leapfrog", type=COUNT, default=POSTERIOR_LEAPFROG, help="hmc")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--save-samples", default=None, help="FILE.npz")
     p.add_argument("--out", type=path_text, default=None,
@@ -242,14 +268,15 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--x-dim", type=COUNT, default=784)
     p.add_argument("--z-dim", type=COUNT, default=8)
     p.add_argument("--sigma", type=positive_number, default=1.0)
-    p.add_argument("--n-chains", type=COUNT, default=16, help="ais: chains per point (M)")
-    p.add_argument("--n-temps", type=COUNT, default=3000, help="ais: annealing steps (K)")
-    p.add_argument("--n-leapfrog", type=COUNT, default=1, help="ais: leapfrog steps per HMC move")
+    p.add_argument("--n-chains", type=COUNT, default=AIS_CHAINS, help="ais: chains per point (M)")
+    p.add_argument("--n-temps", type=COUNT, default=AIS_TEMPS, help="ais: annealing steps (K)")
+    p.add_argument("--n-leapfrog", type=COUNT, default=AIS_LEAPFROG,
+                   help="ais: leapfrog steps per HMC move")
     p.add_argument("--kernel", choices=["hmc", "mala"], default="hmc")
     p.add_argument("--bdmc", action="store_true",
                    help="ais: also the reverse-AIS (BDMC) upper bound per point, reported and "
                    "saved in the npz as log_px_bdmc_upper (nats)")
-    p.add_argument("--k", type=COUNT, default=1000, help="iwae: importance samples")
+    p.add_argument("--k", type=COUNT, default=IWAE_K, help="iwae: importance samples")
     p.add_argument("--threads", type=count(1, THREADS_MAX), default=None,
                    help="torch CPU threads")
     _add_seed_and_outputs(p)

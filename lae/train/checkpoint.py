@@ -122,9 +122,12 @@ def find_checkpoint(run_dir: Path, which: str = "last") -> Path:
         raise RunDirError(f"no checkpoint file {which}: neither a path from the current folder "
                           f"nor a file in {ckpt_dir}; the run's checkpoints: "
                           f"{', '.join(have) or 'none'}")
+    if not path.is_file() and have:  # a run with checkpoints, not this one
+        raise RunDirError(f"no checkpoint {path}; the run keeps {', '.join(have)} (epoch files "
+                          f"beyond train.keep_checkpoints are pruned as it trains)")
     if not path.is_file():
-        raise RunDirError(f"no checkpoint {path}; available: {', '.join(have) or 'none'} "
-                          f"(is {run_dir} a finished or resumable lae run directory?)")
+        raise RunDirError(f"no checkpoint {path}; available: none (is {run_dir} a finished or "
+                          f"resumable lae run directory?)")
     return path
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -220,6 +221,21 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# YAML 1.1 (PyYAML) reads 010 as octal 8 and 1:30 as base-60 90: a padded or clock-like number
+# would configure another value without a word. Here only plain decimal (and 0x, 0b) spellings
+# are numbers; the others stay text, which a count refuses by name and a text setting keeps
+# (data.scale: 01).
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_UniqueKeyLoader.add_implicit_resolver(_INT, re.compile(
+    r"^(?:[-+]?0b[0-1_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"), list("-+0123456789"))
+_UniqueKeyLoader.add_implicit_resolver(_FLOAT, re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
+
+
 def read_yaml(path: Path, allow_empty: bool = False) -> dict[str, Any]:
     """Read a YAML mapping, with errors that name the file: a key given twice in one mapping,
     and (unless ``allow_empty``) an empty file, are errors."""
@@ -290,7 +306,7 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
             raise ConfigError(f"override {_show(item)} must look like --section.key=value "
                               "(for example --train.epochs=5)")
         try:
-            value = yaml.safe_load(text) if text else ""
+            value = yaml.load(text, Loader=_UniqueKeyLoader) if text else ""  # noqa: S506
         except (yaml.YAMLError, RecursionError, ValueError):  # not YAML: the text itself
             value = text
         node = nested
@@ -450,6 +466,9 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if hint is int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
+        if isinstance(value, str) and value.lstrip("+-").isdigit():  # 010: see _INT above
+            raise ConfigError(f"{key}: expected an integer, got {_show(value)}: write it "
+                              f"without the leading zero ({int(value)})")
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"{key}: expected an integer, got {_show(value)}")
         # every count (steps, sizes, widths) has a ceiling: a few more digits would run for

@@ -64,9 +64,11 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
                           f"this run's own back (or resume the run it came from)")
     changed = changed_settings(saved, cfg.to_dict(), resumable_changes(cfg))
     if changed:
-        raise ConfigError(f"cannot resume with changed settings: {', '.join(changed)}. A "
-                          f"resumed run keeps its model, data and optimiser; train a new run "
-                          f"(another --out) to change them")
+        raise ConfigError(f"cannot resume with changed settings: {', '.join(changed)} "
+                          f"(checkpoint -> the run's config.yaml with this command's "
+                          f"overrides). A resumed run keeps its model, data and optimiser; "
+                          f"undo an edit of config.yaml, or train a new run (another --out) to "
+                          f"change them")
     done = int(checkpoint.get("epoch", 0))
     if done >= cfg.train.epochs:
         raise ConfigError(f"the run has already trained {done} epoch(s) and train.epochs is "

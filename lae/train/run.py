@@ -12,7 +12,7 @@ from lae.errors import ConfigError, RunDirError
 from lae.models import DataSpec, LatentModel, build_model
 from lae.train.checkpoint import DAMAGED_ADVICE, find_checkpoint, load_checkpoint, load_model_state
 from lae.train.config import Config, config_from_dict
-from lae.train.rundir import CHECKPOINT_DIR, LAST
+from lae.train.rundir import CHECKPOINT_DIR, LAST, resume_advice
 
 
 def check_config_file(run_dir: Path, checkpoint_path: Path, saved: dict[str, Any]) -> None:
@@ -63,17 +63,22 @@ def check_config_file(run_dir: Path, checkpoint_path: Path, saved: dict[str, Any
                           "evaluate that run")
 
 
-def check_run_config(run_dir: Path) -> None:
+def check_run_config(run_dir: Path) -> dict[str, Any] | None:
     """:func:`check_config_file` against the run's last checkpoint, where it has one (a run
-    stopped before its first checkpoint has nothing to compare with).
+    stopped before its first checkpoint has nothing to compare with); returns the config the
+    checkpoint holds (None without one), the run's config where config.yaml was removed.
 
     Raises:
         RunDirError: as :func:`check_config_file`.
     """
     if not (run_dir / CHECKPOINT_DIR / LAST).exists():
-        return
+        return None
     path = find_checkpoint(run_dir, "last")
-    check_config_file(run_dir, path, load_checkpoint(path).get("config") or {})
+    saved = load_checkpoint(
+        path, advice=f"the run's config.yaml is checked against it; {resume_advice(run_dir)}"
+    ).get("config") or {}
+    check_config_file(run_dir, path, saved)
+    return saved
 
 
 @dataclass

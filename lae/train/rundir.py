@@ -40,7 +40,7 @@ LAST = "last.pt"
 BEST = "best.pt"  # the epoch with the best validation bound (train.patience)
 # Every file lae writes in a run folder: regular expressions on the path relative to the folder
 # (what --overwrite deletes; anything else there stays, even beside lae's own files).
-_NUMBER = r"[0-9][0-9.eE+-]*"
+_NUMBER = r"[0-9.][0-9.eE+-]*"  # 0.5, .5, 5e-1: every spelling lae inpaint takes
 _SCORE = "|".join(re.escape(s) for s in SCORES)
 OWNED = tuple(re.compile(p) for p in (
     re.escape(MANIFEST), r"config\.yaml", r"metrics\.jsonl", r"diagnostics\.json",

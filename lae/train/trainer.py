@@ -41,7 +41,7 @@ from lae.models import LatentModel, build_model
 from lae.models.base import StepOutput
 from lae.samplers import ChainReport
 from lae.train import distributed
-from lae.train.checkpoint import save_checkpoint
+from lae.train.checkpoint import interrupts_deferred, save_checkpoint
 from lae.train.config import Config, save_config
 from lae.train.distributed import Processes
 from lae.train.guards import (
@@ -407,7 +407,7 @@ class Trainer:
         else:
             state = None
         record = self._score(self.x_eval, "test", epoch)
-        self._log(record)
+        records = [record]  # logged with the checkpoint, below
         improved = False
         if self.x_val is not None:
             val = self._score(self.x_val, "val", epoch)
@@ -419,10 +419,11 @@ class Trainer:
             improved = val[key] < self.best_value
             if improved:
                 self.best_epoch, self.best_value = epoch, float(val[key])
-            self._log({**val, "stopping_key": key, "best_epoch": self.best_epoch})
+            records.append({**val, "stopping_key": key, "best_epoch": self.best_epoch})
         shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items()
-                          if k not in ("split", "epoch", "step"))
-        tqdm.write(f"epoch {epoch}/{tc.epochs} step {self.step}: test {shown}")
+                          if k not in ("split", "epoch", "step", "estimate"))
+        estimate = ", ".join(f"{k} {v}" for k, v in record["estimate"].items())
+        tqdm.write(f"epoch {epoch}/{tc.epochs} step {self.step}: test {shown} ({estimate})")
         sys.stdout.flush()  # one line per epoch reaches a log file as it happens
         self.model.eval()
         reference = None if self.spec.is_image else self.splits.test[:2000]
@@ -430,12 +431,17 @@ class Trainer:
                            f"samples_{epoch:04d}.png", seed=tc.seed, reference=reference)
         save_reconstructions(self.model, self.x_recon.to(self.device),
                              self.run_dir / "samples" / f"recon_{epoch:04d}.png")
-        save_loss_curves(self.metrics_path, self.run_dir / "plots" / "loss.png")
-        save_step_size_profile(self.metrics_path, self.run_dir / "plots" / "step_sizes.png")
         if state is not None:  # gathered before the validation split was scored
             state["early_stopping"] = early_stopping_state(self)
-        save_checkpoint(self.run_dir, state or checkpoint_state(self), epoch, tc.keep_checkpoints,
-                        best=improved)
+        # the epoch's records and its checkpoint land together: an interrupt between them left
+        # records of an epoch no checkpoint holds (read as trained until a --resume)
+        with interrupts_deferred():
+            for r in records:
+                self._log(r)
+            save_checkpoint(self.run_dir, state or checkpoint_state(self), epoch,
+                            tc.keep_checkpoints, best=improved)
+        save_loss_curves(self.metrics_path, self.run_dir / "plots" / "loss.png")
+        save_step_size_profile(self.metrics_path, self.run_dir / "plots" / "step_sizes.png")
         if self.procs.distributed:
             distributed.barrier()
         return record
@@ -453,9 +459,16 @@ class Trainer:
                                 seed=tc.seed, ais_temps=max(tc.eval_ais_temps, 1),
                                 ais_chains=tc.eval_ais_chains)
         results = evaluate(self.model, x, names, settings)
+        # how the numbers were estimated, which --resume may change (train.eval_*): with them a
+        # curve or a report can tell estimates apart
+        estimate = {"n_examples": int(x.shape[0]),
+                    **({"k": tc.eval_k} if "iwae" in names else {}),
+                    **({"ais_chains": tc.eval_ais_chains, "ais_temps": tc.eval_ais_temps}
+                       if "nll-ais" in names else {})}
         record = {"split": split, "epoch": epoch, "step": self.step,
                   "train_seconds": round(self.train_seconds, 3),
-                  **{k: v["value"] for k, v in results["metrics"].items()}}
+                  **{k: v["value"] for k, v in results["metrics"].items()},
+                  "estimate": estimate}
         self._check_finite(record, epoch, None)
         return record
 

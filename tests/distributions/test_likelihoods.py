@@ -136,7 +136,8 @@ def test_registry_errors():
         build_likelihood("poisson", (2,))
     with pytest.raises(ConfigError, match=r"\['sigmaa'\].*sigma"):
         build_likelihood("gaussian", (2,), sigmaa=0.1)
-    with pytest.raises(ConfigError, match="discrete 8-bit data.*--model.likelihood=gaussian"):
+    with pytest.raises(ConfigError,
+                       match="discrete 8-bit data.*bernoulli.*gaussian.*--model.likelihood=auto"):
         build_likelihood("logistic", (2,), n_bits=None)
     with pytest.raises(ConfigError, match="value_range"):
         build_likelihood("bernoulli", (2,), value_range=(-1.0, 1.0))
