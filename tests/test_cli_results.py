@@ -5,6 +5,7 @@ results.json or config.yaml is an ``error:`` line, not a traceback."""
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -53,11 +54,18 @@ def test_results_of_another_checkpoint_are_refused_not_replaced(run, capsys):
     (run / "results.json").unlink(missing_ok=True)
     assert _eval(run, "--metrics", "iwae") == 0
     before = (run / "results.json").read_text()
-    assert _eval(run, "--metrics", "mse", "--checkpoint", "1") == 2  # epoch_0001.pt, not last
+    other = run / "checkpoints" / "mine.pt"  # not one of the run's own (last, best, epoch_N)
+    shutil.copyfile(run / "checkpoints" / "last.pt", other)
+    assert _eval(run, "--metrics", "mse", "--checkpoint", str(other)) == 2
     err = capsys.readouterr().err
     assert "holds results of another evaluation" in err and "--overwrite" in err
     assert (run / "results.json").read_text() == before
-    assert _eval(run, "--metrics", "mse", "--checkpoint", "1", "--overwrite") == 0
+    assert _eval(run, "--metrics", "mse", "--checkpoint", str(other), "--overwrite") == 0
+    other.unlink()
+    # the run's last checkpoint named by its epoch is the same evaluation: it adds to it
+    assert _eval(run, "--metrics", "iwae", "--checkpoint", "1", "--overwrite") == 0
+    assert _eval(run, "--metrics", "mse", "--checkpoint", "1") == 0
+    assert _eval(run, "--metrics", "mse") == 0
 
 
 def test_a_renamed_run_folder_keeps_adding_to_its_results(run, tmp_path):
