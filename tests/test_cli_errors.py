@@ -450,12 +450,15 @@ def test_a_toy_run_twice_keeps_its_first_results_unless_told(tmp_path, capsys):
     assert main(argv + ["--overwrite"]) == 0
 
 
+# a one-epoch run on the 8 x 8 digits, seconds on one core
+DIGITS = ["--data.name=digits", "--model.net.hidden=16", "--train.epochs=1",
+          "--train.eval_size=20", "--train.eval_k=2", "--train.progress=false"]
+
+
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("digits") / "run"
-    assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--data.name=digits",
-                 "--model.net.hidden=16", "--train.epochs=1", "--train.eval_size=20",
-                 "--train.eval_k=2", "--train.progress=false"]) == 0
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(run), *DIGITS]) == 0
     return run
 
 
@@ -651,9 +654,7 @@ def test_the_sixth_rounds_leftovers(digits_run, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def lae_digits_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("lae-digits") / "run"
-    assert main(["train", "lae-mnist5k-mlp", "--out", str(run), "--data.name=digits",
-                 "--model.net.hidden=16", "--train.epochs=1", "--train.eval_size=20",
-                 "--train.eval_k=2", "--train.progress=false"]) == 0
+    assert main(["train", "lae-mnist5k-mlp", "--out", str(run), *DIGITS]) == 0
     return run
 
 
@@ -704,9 +705,7 @@ def test_the_seventh_probe_rounds_silent_findings(digits_run, lae_digits_run, tm
     # S12: no chain ran, so no step size is recorded
     assert json.loads((copy / "inpaint" / "pixels_.5.json").read_text()
                       )["settings"]["step_size"] is None
-    assert main(["train", "vae-mnist5k-mlp", "--out", str(copy), "--overwrite",
-                 "--data.name=digits", "--model.net.hidden=16", "--train.epochs=1",
-                 "--train.eval_size=20", "--train.eval_k=2", "--train.progress=false"]) == 0
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(copy), "--overwrite", *DIGITS]) == 0
     assert not (copy / "inpaint").exists()
     # S10: each per-epoch record says how it estimated; S5: a report pooling it with a
     # results.json of other settings says so under its table
@@ -714,9 +713,8 @@ def test_the_seventh_probe_rounds_silent_findings(digits_run, lae_digits_run, tm
               if '"split": "test"' in line][-1]
     assert record["estimate"] == {"n_examples": 20, "k": 2}
     other = tmp_path / "other"
-    assert main(["train", "vae-mnist5k-mlp", "--out", str(other), "--data.name=digits",
-                 "--model.net.hidden=16", "--train.epochs=1", "--train.eval_size=20",
-                 "--train.eval_k=2", "--train.progress=false", "--train.seed=1"]) == 0
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(other), *DIGITS,
+                 "--train.seed=1"]) == 0
     assert main(["eval", str(other), "--metrics", "iwae", "--k", "5", "--n-examples", "3"]) == 0
     assert main(["report", str(copy), str(other), "--out", str(tmp_path / "rep")]) == 0
     assert "**`nll_iwae_nats` was scored with different settings**" in (
