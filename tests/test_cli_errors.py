@@ -684,7 +684,7 @@ def test_the_seventh_probe_rounds_silent_findings(digits_run, lae_digits_run, tm
     # S4: another run's results.json merged into this run's
     shutil.copyfile(tmp_path / "s2.json", copy / "results.json")
     assert main(["eval", str(copy), "--metrics", "elbo", "--n-examples", "3"]) == 2
-    assert "run_created_utc" in _error(capsys)
+    assert "run_id" in _error(capsys)
     (copy / "results.json").unlink()
     # S7: --n-examples with bdmc alone, which scores simulated points
     assert main(["eval", str(copy), "--metrics", "bdmc", "--n-examples", "3"]) == 2
@@ -770,3 +770,25 @@ def test_the_seventh_probe_rounds_messages(digits_run, tmp_path, capsys):
     shutil.copytree(digits_run, copy)
     (copy / "config.yaml").unlink()
     assert main(["report", str(copy), "--out", str(tmp_path / "rep")]) == 0
+
+
+def test_the_eighth_probe_rounds_findings(tmp_path, capsys):
+    # fd and probe of a run trained with hidden values read its training split, NaN where
+    # hidden: numpy's LinAlgError traceback; they now read the whole training images
+    run = tmp_path / "masked"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(run), *DIGITS,
+                 "--data.mask=pixels:0.5"]) == 0
+    assert main(["eval", str(run), "--metrics", "fd,probe", "--fd-samples", "100",
+                 "--fd-bootstrap", "2", "--out", str(tmp_path / "out" / "r.json")]) == 0
+    # L1: --out naming the run's own checkpoint (or config.yaml, lae-run.json), with
+    # --overwrite, replaced it with results
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    for own in ("checkpoints/last.pt", "config.yaml", "lae-run.json"):
+        assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "3", "--out",
+                     str(run / own), "--overwrite"]) == 2
+        assert f"is the run's own {own}" in _error(capsys)
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+    # L2: a toy's --save and --out naming one file: the report replaced the arrays
+    assert main(["toy", "ebm-logz", "--replicas", "2", "--chains", "2", "--temps", "10",
+                 "--save", str(tmp_path / "x.npz"), "--out", str(tmp_path / "x.npz")]) == 2
+    assert "both name" in _error(capsys) and not (tmp_path / "x.npz").exists()

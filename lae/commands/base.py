@@ -87,6 +87,21 @@ def refuse_another_runs_folder(folder: Path, run_dir: Path | None = None) -> Non
                           f"read as that run's; choose an --out outside other runs")
 
 
+def refuse_run_files(out: Path, run_dir: Path, mine: tuple[str, ...]) -> None:
+    """An output inside the run folder may be one of the command's own files (``mine``, paths
+    relative to the run) or a new name, never another file lae keeps there (its checkpoints,
+    config.yaml, lae-run.json, metrics.jsonl): --overwrite would replace the run itself."""
+    from lae.train.rundir import is_owned
+
+    try:
+        relative = out.resolve().relative_to(Path(run_dir).resolve()).as_posix()
+    except ValueError:  # outside the run
+        return
+    if is_owned(relative) and relative not in mine:
+        raise ConfigError(f"--out {out} is the run's own {relative}; this command writes "
+                          f"{' or '.join(mine)} there, or a new file: choose another --out")
+
+
 def write_json(path: Path, results: dict[str, Any], echo: bool = True) -> None:
     """``results`` as JSON at ``path``, written whole or not at all (and printed)."""
     text = json.dumps(json_safe(results), indent=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from lae.commands.base import (
     note_all_examples,
     refuse_another_runs_folder,
     refuse_foreign_checkpoint,
+    refuse_run_files,
     write_json,
 )
 from lae.errors import ConfigError
@@ -81,11 +83,12 @@ def run(args: argparse.Namespace) -> int:
                           f"(lae report reads it so); {args.split}-split results go to "
                           f"{run.run_dir / _results_name(args.split)}")
     refuse_another_runs_folder(out.parent, run.run_dir)
+    refuse_run_files(out, run.run_dir, tuple(_results_name(s) for s in ("test", "val", "train")))
     refuse_existing(out, args.overwrite or args.out is None)
     data_cfg = run.config.data
     identity = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
                 "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,
-                "run_created_utc": (read_manifest(run.run_dir) or {}).get("created_utc")}
+                "run_id": (read_manifest(run.run_dir) or {}).get("run_id")}
     # the default file is added to, if it holds results of the same evaluation
     earlier = read_results(out) if out.exists() and not args.overwrite else None
     if earlier is not None:
@@ -115,12 +118,15 @@ def run(args: argparse.Namespace) -> int:
     note_all_examples(args.n_examples, len(x), f"{args.split} examples of {data_cfg.name}")
     x = evenly_spaced(x, args.n_examples)
     y = None if labels is None else evenly_spaced(labels, args.n_examples)
-    # Training data and labels for the metrics that need them (fd, probe); pictures (interp)
-    # go next to the results file.
+    # Training data and labels for the metrics that need them (fd, probe): whole images, also
+    # for a run trained with hidden values (data.mask), whose training split holds NaN where
+    # a value is hidden; pictures (interp) go next to the results file.
+    whole = splits if not data_cfg.mask or not {"fd", "probe"} & set(names) else load_dataset(
+        dataclasses.replace(data_cfg, mask=""))
     with settings_read(run.model.cfg, [k.removeprefix("model.") for k in model_overrides]
                        ) as read:
         results = evaluate(run.model, x, names, settings,
-                           train=(splits.train, splits.train_labels), test_labels=y,
+                           train=(whole.train, whole.train_labels), test_labels=y,
                            out_dir=out.parent)
     unread = [key for key in model_overrides if key.removeprefix("model.") not in read]
     if unread:  # the numbers are those without it: filed with it, they would mislead

@@ -247,6 +247,10 @@ def fd_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
                          for i in range(0, n, s.batch_size)])
     f_test = classifier_features(net, test, s.batch_size)
     f_samples = classifier_features(net, samples, s.batch_size)
+    for what, features in (("test images", f_test), ("model's samples", f_samples)):
+        if not np.isfinite(features).all():  # NaN images (hidden values, a diverged model)
+            raise NotApplicable(f"the classifier features of the {what} are not finite (NaN or "
+                                f"inf in the images)")
     fd = frechet_distance(*gaussian_fit(f_samples), *gaussian_fit(f_test))
     stderr = bootstrap_stderr(f_samples, f_test, s.fd_bootstrap, s.seed)
     # Reference: the same statistic between training and test images (finite-sample floor).

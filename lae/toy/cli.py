@@ -38,7 +38,13 @@ def _refuse_existing_outputs(npz: str | None, out: str | None) -> None:
     unasked (and the check comes before the experiment, not after it)."""
     from lae.toy.output import output_paths
 
-    existing = [str(p) for p in output_paths(npz, out) if p is not None and p.exists()]
+    npz_path, json_path = output_paths(npz, out)
+    if npz_path is not None and json_path is not None and \
+            npz_path.resolve() == json_path.resolve():  # the report would replace the arrays
+        raise ConfigError(f"--save and --out both name {npz_path}: the JSON report would "
+                          f"replace the saved arrays; give --out another file (or leave it out: "
+                          f"the report goes next to the npz)")
+    existing = [str(p) for p in (npz_path, json_path) if p is not None and p.exists()]
     if existing:
         raise ConfigError(f"{' and '.join(existing)} already exist(s); remove it or choose "
                           f"another --save / --out")

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import socket
+import uuid
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,8 +62,9 @@ def write_manifest(run_dir: Path) -> None:
     path = run_dir / MANIFEST
     if not path.is_file():
         created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        path.write_text(json.dumps({"lae_version": lae.__version__, "created_utc": created},
-                                   indent=2) + "\n")
+        # run_id tells this run from every other, also one made in the same second
+        path.write_text(json.dumps({"lae_version": lae.__version__, "created_utc": created,
+                                    "run_id": uuid.uuid4().hex}, indent=2) + "\n")
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
@@ -90,10 +92,15 @@ def enclosing_run(path: Path) -> Path | None:
     return next((p for p in (target, *target.parents) if p.is_dir() and is_lae_run(p)), None)
 
 
+def is_owned(relative: str) -> bool:
+    """Whether ``relative`` (a path inside a run folder, with /) names a file lae writes."""
+    return any(pattern.fullmatch(relative) for pattern in OWNED)
+
+
 def owned_files(run_dir: Path) -> list[Path]:
     """The files in ``run_dir`` that lae writes (those ``--overwrite`` deletes)."""
-    return sorted(p for p in run_dir.rglob("*") if p.is_file() and any(
-        pattern.fullmatch(p.relative_to(run_dir).as_posix()) for pattern in OWNED))
+    return sorted(p for p in run_dir.rglob("*")
+                  if p.is_file() and is_owned(p.relative_to(run_dir).as_posix()))
 
 
 def stale_temporaries(run_dir: Path) -> list[Path]:

@@ -80,7 +80,7 @@ def test_a_run_is_marked_with_lae_version(tmp_path, fast_overrides):
     run = tmp_path / "run"
     Trainer(_cfg(fast_overrides, "train.epochs=1"), run).fit()
     manifest = json.loads((run / MANIFEST).read_text())
-    assert manifest["lae_version"] and manifest["created_utc"]
+    assert manifest["lae_version"] and manifest["created_utc"] and len(manifest["run_id"]) == 32
 
 
 def test_report_refuses_to_replace_a_report(tmp_path, fast_overrides, capsys):
