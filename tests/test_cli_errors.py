@@ -773,6 +773,8 @@ def test_the_seventh_probe_rounds_messages(digits_run, tmp_path, capsys):
 
 
 def test_the_eighth_probe_rounds_findings(tmp_path, capsys):
+    import json
+
     # fd and probe of a run trained with hidden values read its training split, NaN where
     # hidden: numpy's LinAlgError traceback; they now read the whole training images
     run = tmp_path / "masked"
@@ -792,3 +794,15 @@ def test_the_eighth_probe_rounds_findings(tmp_path, capsys):
     assert main(["toy", "ebm-logz", "--replicas", "2", "--chains", "2", "--temps", "10",
                  "--save", str(tmp_path / "x.npz"), "--out", str(tmp_path / "x.npz")]) == 2
     assert "both name" in _error(capsys) and not (tmp_path / "x.npz").exists()
+    # S12: 1_0 was read as 10; S5: one energy given twice ran twice
+    assert main(["config", "vae-mnist5k-mlp", "--model.latent_dim=1_0"]) == 2
+    assert "got '1_0'" in _error(capsys)
+    assert main(["toy", "energy", "--energies", "rings", "rings", "--out",
+                 str(tmp_path / "e")]) == 2
+    assert "each energy once" in _error(capsys)
+    # S10: a per-epoch record named an IWAE k that a model without a proposal never read
+    ld = tmp_path / "ld"
+    assert main(["train", "ld-mnist5k-mlp", "--out", str(ld), *DIGITS]) == 0
+    record = [json.loads(line) for line in (ld / "metrics.jsonl").read_text().splitlines()
+              if '"split": "test"' in line][-1]
+    assert "nll_iwae_nats" not in record and "k" not in record["estimate"]

@@ -97,6 +97,8 @@ def _neural(args: argparse.Namespace) -> int:
 def _energy(args: argparse.Namespace) -> int:
     from lae.toy.energy import run_energy
 
+    if len(set(args.energies)) != len(args.energies):  # a second run would replace the first
+        raise ConfigError(f"--energies {' '.join(args.energies)}: each energy once")
     _check_out_folder(args, "energy")
     run_energy(tuple(args.energies), args.n_chains, args.feature_dim, args.steps, args.warmup,
                args.step_size, args.seed, out=args.out)

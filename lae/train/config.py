@@ -221,18 +221,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-# YAML 1.1 (PyYAML) reads 010 as octal 8 and 1:30 as base-60 90: a padded or clock-like number
-# would configure another value without a word. Here only plain decimal (and 0x, 0b) spellings
-# are numbers; the others stay text, which a count refuses by name and a text setting keeps
-# (data.scale: 01).
+# YAML 1.1 (PyYAML) reads 010 as octal 8, 1:30 as base-60 90 and 1_0 as 10: a padded,
+# clock-like or mistyped number would configure another value without a word. Here only plain
+# decimal (and 0x, 0b) spellings are numbers; the others stay text, which a count refuses by name
+# and a text setting keeps (data.scale: 01).
 _INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _UniqueKeyLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT, _FLOAT)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 _UniqueKeyLoader.add_implicit_resolver(_INT, re.compile(
-    r"^(?:[-+]?0b[0-1_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"), list("-+0123456789"))
+    r"^(?:[-+]?0b[0-1]+|[-+]?(?:0|[1-9][0-9]*)|[-+]?0x[0-9a-fA-F]+)$"), list("-+0123456789"))
 _UniqueKeyLoader.add_implicit_resolver(_FLOAT, re.compile(
-    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"^(?:[-+]?(?:[0-9][0-9]*)\.[0-9]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9]*(?:[eE][-+][0-9]+)?"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
 
 

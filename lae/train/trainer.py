@@ -461,10 +461,11 @@ class Trainer:
         results = evaluate(self.model, x, names, settings)
         # how the numbers were estimated, which --resume may change (train.eval_*): with them a
         # curve or a report can tell estimates apart
+        scored = results["metrics"]  # a metric that does not apply is skipped: nothing read
         estimate = {"n_examples": int(x.shape[0]),
-                    **({"k": tc.eval_k} if "iwae" in names else {}),
+                    **({"k": tc.eval_k} if "nll_iwae_nats" in scored else {}),
                     **({"ais_chains": tc.eval_ais_chains, "ais_temps": tc.eval_ais_temps}
-                       if "nll-ais" in names else {})}
+                       if "nll_ais_nats" in scored else {})}
         record = {"split": split, "epoch": epoch, "step": self.step,
                   "train_seconds": round(self.train_seconds, 3),
                   **{k: v["value"] for k, v in results["metrics"].items()},
