@@ -62,6 +62,13 @@ def _refuse_unread(what: str, unread: dict[str, bool]) -> None:
                           f"(and be recorded as if it had); drop it")
 
 
+def _refuse_repeated(flag: str, values: list, what: str) -> None:
+    """A value given twice would run again: a second, identical row, or a result replaced."""
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{flag} {' '.join(map(str, values))}: each {what} once (a repeated "
+                          f"one runs again and gives a second, identical result)")
+
+
 def _posterior(args: argparse.Namespace) -> int:
     from lae.toy.linear import SamplerSettings
     from lae.toy.posterior import run_posterior
@@ -97,8 +104,7 @@ def _neural(args: argparse.Namespace) -> int:
 def _energy(args: argparse.Namespace) -> int:
     from lae.toy.energy import run_energy
 
-    if len(set(args.energies)) != len(args.energies):  # a second run would replace the first
-        raise ConfigError(f"--energies {' '.join(args.energies)}: each energy once")
+    _refuse_repeated("--energies", args.energies, "energy")
     _check_out_folder(args, "energy")
     run_energy(tuple(args.energies), args.n_chains, args.feature_dim, args.steps, args.warmup,
                args.step_size, args.seed, out=args.out)
@@ -108,9 +114,7 @@ def _energy(args: argparse.Namespace) -> int:
 def _capacity(args: argparse.Namespace) -> int:
     from lae.toy.capacity import run_capacity
 
-    if len(set(args.widths)) != len(args.widths):
-        raise ConfigError(f"--widths {' '.join(map(str, args.widths))}: each width once (a "
-                          f"repeated one runs again and gives a second, identical row)")
+    _refuse_repeated("--widths", args.widths, "width")
     _check_out_folder(args, "capacity")
     run_capacity(args.n, tuple(args.widths), args.steps, args.warmup, args.step_size,
                  args.seed, out=args.out)
