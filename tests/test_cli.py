@@ -113,8 +113,8 @@ def test_sample_refuses_to_overwrite_a_file(tmp_path, fast_overrides, capsys):
 
 
 def test_console_script_entry_point_runs():
-    # The installed command (pyproject [project.scripts]) resolves to lae.cli:main.
-    proc = subprocess.run([sys.executable, "-m", "lae.cli", "list"], capture_output=True,
+    # The installed command (pyproject [project.scripts]) is lae.launcher:main, as python -m lae.
+    proc = subprocess.run([sys.executable, "-m", "lae", "list"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and "datasets:" in proc.stdout
 
