@@ -697,13 +697,13 @@ def test_the_seventh_probe_rounds_silent_findings(digits_run, lae_digits_run, tm
     assert "--no-mh: not read by mala" in _error(capsys)
     assert main(["toy", "likelihood", "--estimator", "ais", "--k", "50", "--n-data", "5"]) == 2
     assert "--k: not read by --estimator ais" in _error(capsys)
-    # S9: --overwrite kept inpainting results of a mask written .5
+    # S9: --overwrite kept inpainting results of a mask written .5 (now named pixels_0.5)
     shutil.rmtree(copy)
     shutil.copytree(digits_run, copy)
     assert main(["inpaint", str(copy), "--mask", "pixels:.5", "--steps", "0",
                  "--n-examples", "3"]) == 0
     # S12: no chain ran, so no step size is recorded
-    assert json.loads((copy / "inpaint" / "pixels_.5.json").read_text()
+    assert json.loads((copy / "inpaint" / "pixels_0.5.json").read_text()
                       )["settings"]["step_size"] is None
     assert main(["train", "vae-mnist5k-mlp", "--out", str(copy), "--overwrite", *DIGITS]) == 0
     assert not (copy / "inpaint").exists()
@@ -806,3 +806,125 @@ def test_the_eighth_probe_rounds_findings(tmp_path, capsys):
     record = [json.loads(line) for line in (ld / "metrics.jsonl").read_text().splitlines()
               if '"split": "test"' in line][-1]
     assert "nll_iwae_nats" not in record and "k" not in record["estimate"]
+
+
+def test_the_eighth_probe_rounds_remaining_findings(tmp_path, capsys):
+    import json
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    # S1: an npz file changed since training (same shape) was scored and merged unsaid; the
+    # run records its data's digest, a command on other contents warns, and results.json of
+    # the earlier contents is not added to
+    digits = (load_digits().images * 15).astype(np.uint8)
+    data = tmp_path / "dig.npz"
+    np.savez(data, x_train=digits[:300], x_test=digits[300:360])
+    run = tmp_path / "npz"
+    npz = ["--data.name=npz", f"--data.path={data}", *DIGITS[1:]]
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(run), *npz]) == 0
+    digest = json.loads((run / "lae-run.json").read_text())["data_digest"]
+    assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "10"]) == 0
+    assert json.loads((run / "results.json").read_text())["data_digest"] == digest
+    np.savez(data, x_train=digits[:300], x_test=255 - digits[300:360])
+    with pytest.warns(UserWarning, match="changed since it was trained"):
+        assert main(["eval", str(run), "--metrics", "elbo", "--n-examples", "10"]) == 2
+    assert "data_digest" in _error(capsys)
+    with pytest.warns(UserWarning, match="changed since it was trained"):
+        assert main(["inpaint", str(run), "--steps", "0", "--n-examples", "5"]) == 0
+    # a resume on the changed data says so and records them
+    with pytest.warns(UserWarning, match="training data changed"):
+        assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
+                     "--train.epochs=2"]) == 0
+    assert json.loads((run / "lae-run.json").read_text())["data_digest"] != digest
+
+    # S2: a benchmark entry's train.* key that the suite sets for all or never reads
+    for key in ("train.batch_size=10", "train.epochs=3", "train.seed=4"):
+        assert main(["bench", "--out", str(tmp_path / "b"), "--size", "tiny", "--models",
+                     f"vae+{key}"]) == 2
+        assert "the training keys a model may change" in _error(capsys)
+    assert not (tmp_path / "b").exists()
+
+    # S3: inpainting float points is scored per dimension, with no PSNR
+    points = tmp_path / "pts.npz"
+    rng = np.random.default_rng(0)
+    np.savez(points, x_train=rng.normal(size=(200, 4)).astype(np.float32),
+             x_test=rng.normal(size=(30, 4)).astype(np.float32))
+    pts = tmp_path / "pts"
+    assert main(["train", "vae-toy2d", "--out", str(pts), "--data.name=npz",
+                 f"--data.path={points}", *DIGITS[1:]]) == 0
+    assert main(["inpaint", str(pts), "--mask", "pixels:0.5", "--steps", "2",
+                 "--n-examples", "10"]) == 0
+    metrics = json.loads((pts / "inpaint" / "pixels_0.5.json").read_text())["metrics"]
+    assert "mse_missing_per_dim" in metrics and "psnr_missing_db" not in metrics
+    assert not any(k.endswith("_01") for k in metrics)
+
+    # S4: a mask spelled with a space named a file --overwrite did not know; one spelling now
+    assert main(["inpaint", str(run), "--mask", "pixels: .50", "--steps", "0",
+                 "--n-examples", "5", "--overwrite"]) == 0
+    assert (run / "inpaint" / "pixels_0.5.json").is_file()
+    assert main(["inpaint", str(run), "--mask", "pixels:0.5", "--steps", "0",
+                 "--n-examples", "5"]) == 2  # the same file: refused without --overwrite
+    _error(capsys)
+
+    # S6: a YAML file's values that differ from the run's config are said not to be used
+    vae = tmp_path / "vae"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(vae), *DIGITS]) == 0
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("base: vae-mnist5k-mlp\ndata:\n  name: digits\ntrain:\n  lr: 0.01\n")
+    with pytest.warns(UserWarning, match=r"not used \(.*train\.lr \(0\.001 -> 0\.01\)"):
+        assert main(["train", str(mine), "--out", str(vae), "--resume",
+                     "--train.epochs=2"]) == 0
+    # S7: a resume that trains nothing (early stopping turned on after epochs trained without
+    # validation) leaves config.yaml as it was, and says what happened
+    val = tmp_path / "val"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(val), *DIGITS,
+                 "--data.val_size=100"]) == 0
+    config = (val / "config.yaml").read_text()
+    capsys.readouterr()
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(val), "--resume",
+                 "--train.epochs=3", "--train.patience=1"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to train" in out and "1 of those epochs trained without a validation" in out
+    assert (val / "config.yaml").read_text() == config
+
+    # S9: a chain stalled from step 1 of a short run is caught at the end of its first epoch
+    # (the check skipped the steps before the first logging step); S8: the report shows it
+    stall = tmp_path / "stall"
+    assert main(["train", "lae-mnist5k-mlp", "--out", str(stall), *DIGITS,
+                 "--model.step_size=10", "--train.on_stall=warn", "--train.stall_steps=2",
+                 "--train.log_every=1000"]) == 0
+    warned = [json.loads(line) for line in (stall / "metrics.jsonl").read_text().splitlines()
+              if '"warning"' in line]
+    assert warned and warned[0]["epoch"] == 1
+    assert main(["report", str(stall), "--out", str(tmp_path / "rep")]) == 0
+    assert "stopped moving" in (tmp_path / "rep" / "report.md").read_text()
+    # (round 7) --seed of a score that draws nothing for the model is recorded as null: the
+    # VAE's log-joint reads its encoder's mean; the LAE's infer(x) runs a chain
+    for model_run, drawn in ((vae, False), (stall, True)):
+        assert main(["anomaly", str(model_run), "--score", "log-joint", "--against", "npz",
+                     "--against-path", str(data), "--seed", "3", "--n-examples", "20"]) == 0
+        settings = json.loads((model_run / "anomaly" / "log-joint-vs-npz" / "anomaly.json"
+                               ).read_text())["settings"]
+        assert settings["seed"] == (3 if drawn else None)
+    # S11: an emptied metrics.jsonl beside a finished epoch's checkpoint is not "0 of N"
+    (vae / "metrics.jsonl").write_text("")
+    assert main(["report", str(vae), "--out", str(tmp_path / "rep2")]) == 0
+    assert "? of 2 (no test record in metrics.jsonl)" in (
+        tmp_path / "rep2" / "report.md").read_text()
+
+
+def test_a_ctrl_c_while_lae_imports_is_one_line(tmp_path):
+    # the installed command imports the CLI (torch, the models) under the interrupt handling:
+    # a KeyboardInterrupt raised by that import is "interrupted", status 130, no traceback
+    script = ("import sys\n"
+              "class Interrupt:\n"
+              "    def find_spec(self, name, path=None, target=None):\n"
+              "        if name == 'lae.cli':\n"
+              "            raise KeyboardInterrupt\n"
+              "sys.meta_path.insert(0, Interrupt())\n"
+              "from lae.launcher import main\n"
+              "sys.exit(main())\n")
+    proc = subprocess.run([sys.executable, "-c", script, "list"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 130 and proc.stderr == "interrupted\n", proc.stderr

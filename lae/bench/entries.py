@@ -22,6 +22,12 @@ from pathlib import Path
 from lae.errors import ConfigError
 from lae.train import Config, Trainer, load_config
 
+# the train.* keys a benchmark reads per model (the optimiser and the compiled step); every other
+# one it sets alike for all (batch_size, seed, device, num_threads) or never reads (epochs,
+# patience, evaluation, checkpoints, logging)
+ENTRY_TRAIN_KEYS = ("train.lr", "train.optimizer", "train.adam_betas", "train.grad_clip",
+                    "train.compile", "train.compile_mode")
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -54,6 +60,13 @@ def parse_entry(entry: str) -> ModelEntry:
         raise ConfigError(f"{entry!r}: {', '.join(data)}: a benchmark's data are the suite's "
                           f"(--data, --data-dir), the same for every model; overrides after "
                           f"'+' may change the model and its training only")
+    unread = [o for o in overrides if o.split("=")[0].startswith("train.")
+              and o.split("=")[0].strip() not in ENTRY_TRAIN_KEYS]
+    if unread:  # the suite would set them for every model, or never read them: refused
+        raise ConfigError(f"{entry!r}: {', '.join(unread)}: a benchmark times and trains every "
+                          f"model at one batch size, seed, device and thread count, to time "
+                          f"budgets (no epochs, evaluation or checkpoints); the training keys "
+                          f"a model may change after '+' are {', '.join(ENTRY_TRAIN_KEYS)}")
     return ModelEntry(entry.strip(), model, tuple(overrides))
 
 

@@ -250,17 +250,23 @@ def run(args: argparse.Namespace) -> int:
                           f"{args.n_examples}) are all {kind}: the metrics need both; raise "
                           f"--n-examples (0: all)")
     check_output_folder(out)
-    total = None
+    total, drew = None, False
     for checkpoint in checkpoints:
         # the loaded run's own checkpoint (last.pt is the last epoch's file) is not read again
         same = find_checkpoint(run.run_dir, checkpoint).samefile(run.checkpoint_path)
         model = run.model if same else load_run(run.run_dir, checkpoint).model
         generator = torch.Generator(device=x.device).manual_seed(args.seed)
+        before = generator.get_state()
         scores = anomaly_scores(model, x, args.score, likelihood=args.likelihood,
                                 background=background and background.model, generator=generator,
                                 **settings).double().cpu()
+        # whether the score drew at all depends on the model (the LAE's infer(x) runs a chain)
+        drew = drew or not torch.equal(generator.get_state(), before)
         total = scores if total is None else total + scores
     scores = total / len(checkpoints)
+    if not drew and args.seed != 0:
+        print(f"note: --seed {args.seed}: the {args.score} score of this model draws nothing "
+              f"at random; recorded as null", file=sys.stderr)
     metrics = detection_metrics(is_anomaly, scores)
     atomic_write(paths[1], lambda f: np.savez(f, score=scores.numpy(),
                                               is_anomaly=is_anomaly.cpu().numpy()))
@@ -280,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
         "score_unit": ("bits" if args.score == "complexity" else "nats")
                       + " per image, higher = more anomalous",
         "checkpoints_averaged": checkpoints,
-        "settings": {**settings, "seed": args.seed, "n_examples": int(x.shape[0]),
+        "settings": {**settings, "seed": args.seed if drew else None, "n_examples": int(x.shape[0]),
                      "n_normal": int((~is_anomaly).sum()), "n_anomalous": int(is_anomaly.sum())},
         "metrics": metrics, "per_image": str(paths[1])})
     return 0

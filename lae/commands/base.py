@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,16 +153,33 @@ def note_all_examples(n_examples: int, available: int, what: str) -> None:
               f"{available}", file=sys.stderr)
 
 
+def run_data(run: Any, data_cfg: Any = None) -> Any:
+    """The data of a loaded run (:class:`lae.data.DataSplits` of its ``config.data``, or of
+    ``data_cfg``: the same with another folder or without its mask), checked against the model:
+    the example shape it was trained on (else a ConfigError), and a warning when their content
+    differs from what the run last trained on (the digest in its ``lae-run.json``)."""
+    from lae.data import load_dataset
+    from lae.train.rundir import data_changed
+
+    cfg = run.config.data if data_cfg is None else data_cfg
+    splits = load_dataset(cfg)
+    if tuple(splits.shape) != tuple(run.model.spec.shape):
+        raise ConfigError(f"the data of {run.run_dir} ({cfg.name}) now have shape "
+                          f"{tuple(splits.shape)} per example, but the model was trained on "
+                          f"{tuple(run.model.spec.shape)}: the dataset changed since training")
+    change = data_changed(run.run_dir, splits.digest)
+    if change:
+        warnings.warn(change, stacklevel=2)
+    return splits
+
+
 def test_images(run: Any, n_examples: int) -> tuple[Any, Any, Any]:
     """The run's test images (evenly spaced ``n_examples``; 0: all) on the model's device,
     their labels (or None) and the training split, for the task commands."""
-    from lae.data import evenly_spaced, load_dataset
+    from lae.data import evenly_spaced
 
-    splits = load_dataset(run.config.data)
+    splits = run_data(run)
     x, y = splits.test, splits.test_labels
-    if tuple(x.shape[1:]) != tuple(run.model.spec.shape):
-        raise ConfigError(f"the data of {run.run_dir} now have shape {tuple(x.shape[1:])} per "
-                          f"example, but the model was trained on {tuple(run.model.spec.shape)}")
     note_all_examples(n_examples, len(x), f"test images of {run.config.data.name}")
     x = evenly_spaced(x, n_examples)
     y = None if y is None else evenly_spaced(y, n_examples)

@@ -18,8 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="folder for the results; must be new or empty")
     p.add_argument("--models", default=DEFAULT_MODELS,
                    help="comma-separated models, each optionally with config overrides after "
-                        "'+', e.g. lae+model.mala_steps=0; the VAE (the speed baseline) is "
-                        f"added when missing (default {DEFAULT_MODELS})")
+                        "'+', e.g. lae+model.mala_steps=0 (model.* keys and the optimiser's "
+                        "train.lr, optimizer, adam_betas, grad_clip, compile, compile_mode); "
+                        "the VAE (the speed baseline) is added when missing (default "
+                        f"{DEFAULT_MODELS})")
     p.add_argument("--size", choices=list(SIZES), default="default",
                    help="tiny: seconds (tests); small: minutes; default: under 20 minutes on "
                         "one core (default)")

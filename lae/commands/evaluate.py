@@ -19,6 +19,7 @@ from lae.commands.base import (
     refuse_another_runs_folder,
     refuse_foreign_checkpoint,
     refuse_run_files,
+    run_data,
     write_json,
 )
 from lae.errors import ConfigError
@@ -102,7 +103,11 @@ def run(args: argparse.Namespace) -> int:
         refuse_existing(pictures, args.overwrite)
     if args.data_dir is not None:
         data_cfg.data_dir = args.data_dir
-    splits = load_dataset(data_cfg)
+    splits = run_data(run, data_cfg)
+    # results of other data contents are not added to (the data file changed since)
+    identity["data_digest"] = splits.digest
+    if earlier is not None:
+        refuse_other_results(earlier, identity, out)
     x = getattr(splits, args.split)
     if x is None:
         raise ConfigError("--split val: this run has no validation split (data.val_size is 0)")
@@ -111,10 +116,6 @@ def run(args: argparse.Namespace) -> int:
                           f"values (data.mask), which these metrics cannot score; lae inpaint "
                           f"--split train scores their recovery")
     labels = getattr(splits, f"{args.split}_labels")
-    if tuple(x.shape[1:]) != tuple(run.model.spec.shape):
-        raise ConfigError(f"the data of {run.run_dir} ({data_cfg.name}) now have shape "
-                          f"{tuple(x.shape[1:])} per example, but the model was trained on "
-                          f"{tuple(run.model.spec.shape)}: the dataset changed since training")
     note_all_examples(args.n_examples, len(x), f"{args.split} examples of {data_cfg.name}")
     x = evenly_spaced(x, args.n_examples)
     y = None if labels is None else evenly_spaced(labels, args.n_examples)

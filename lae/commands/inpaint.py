@@ -16,6 +16,7 @@ from lae.commands.base import (
     load_task_run,
     note_all_examples,
     refuse_another_runs_folder,
+    run_data,
     test_images,
     write_json,
 )
@@ -53,12 +54,12 @@ def _training_images_and_masks(run: Any, spec: str, n_examples: int):
     the clean training split."""
     import copy
 
-    from lae.data import evenly_spaced, load_dataset
+    from lae.data import evenly_spaced
     from lae.data.masks import training_masks
 
     clean_cfg = copy.deepcopy(run.config.data)
     clean_cfg.mask = ""
-    train = load_dataset(clean_cfg).train
+    train = run_data(run, clean_cfg).train
     masks = training_masks(spec, tuple(train.shape[1:]), len(train), clean_cfg.seed)
     device = next(run.model.parameters()).device
     note_all_examples(n_examples, len(train), f"training images of {clean_cfg.name}")
@@ -78,6 +79,7 @@ def _mean_and_stderr(values: Any) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from lae.data.masks import mask_name
     from lae.tasks import inpaint, make_mask, save_inpainting_grid
 
     if args.step_size is not None and args.steps == 0:  # a setting nothing would read
@@ -91,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--split train: {run.run_dir} was trained on whole images; give the "
                           f"--mask whose recovery to score (e.g. the data.mask of the run to "
                           f"compare with)")
+    spec = mask_name(spec)  # one spelling, one file name (pixels: .5 is pixels:0.5)
     stem = ("train-" if args.split == "train" else "") + spec.replace(":", "_")
     # the picture and the numbers describe one run: both are refused or replaced together
     refuse_existing([out / f"{stem}.json", out / f"{stem}.png"], args.overwrite)
@@ -132,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
     baseline = (err * missing).sum(1) / missing.sum(1)
     all_err = (to_unit(result.filled.cpu()) - to_unit(x.cpu())).pow(2).flatten(1).double()
     n = x.shape[0]
+    # images are scored on the [0, 1] pixel scale, points in their own units, per dimension
+    image = run.model.spec.is_image
+    unit = "_01" if image else "_per_dim"
     write_json(out / f"{stem}.json", {
         "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
         "dataset": run.config.data.name, "mask": spec, "split": args.split,
@@ -141,11 +147,12 @@ def run(args: argparse.Namespace) -> int:
                      "seed": args.seed, "n_examples": n},  # no chain ran: no step to record
         "chain_moved_median": moved if args.steps else None,
         "metrics": {
-            "mse_missing_01": _mean_and_stderr(mse),
-            "psnr_missing_db": _mean_and_stderr(psnr),
-            "mse_all_01": {"value": float(all_err.mean()), "n": n},
-            "mse_observed_decoder_01": _mean_and_stderr(result.mse_observed.double().cpu()),
-            "mean_fill_mse_missing_01": _mean_and_stderr(baseline),
+            f"mse_missing{unit}": _mean_and_stderr(mse),
+            # a peak signal of 1 is the [0, 1] pixel scale's: no PSNR for points
+            **({"psnr_missing_db": _mean_and_stderr(psnr)} if image else {}),
+            f"mse_all{unit}": {"value": float(all_err.mean()), "n": n},
+            f"mse_observed_decoder{unit}": _mean_and_stderr(result.mse_observed.double().cpu()),
+            f"mean_fill_mse_missing{unit}": _mean_and_stderr(baseline),
             "mala_acceptance": acceptance},
         "warnings": warnings, "picture": str(picture) if picture else None})
     return 0

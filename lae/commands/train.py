@@ -8,6 +8,7 @@ import os
 import shlex
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 from lae.argtypes import count, path_text
@@ -132,13 +133,16 @@ def _train_on_local_processes(args: argparse.Namespace) -> int:
 def check_resumed_preset(config: str, overrides: list[str], run_dir: Path) -> None:
     """``lae train CONFIG --out RUN --resume`` continues RUN's own config; a CONFIG that is no
     preset or file, or one of another model than RUN's (``--model.name`` in ``overrides``
-    included), is a mistake to say, not to ignore."""
+    included), is a mistake to say, not to ignore. A YAML file's values that differ from the
+    run's (and that ``overrides`` do not set) are not used: a warning names them."""
     from lae.train import load_config
-    from lae.train.config import read_yaml
+    from lae.train.config import PRESET_DIR, config_from_dict, read_yaml, resolve_preset
+    from lae.train.resume import changed_settings
 
     named = [item.partition("=")[2] for item in overrides
              if item.removeprefix("--").startswith("model.name=")]
-    mine = named[-1] if named else load_config(config, []).model.name  # unknown: fails here
+    given = load_config(config, [])  # unknown: fails here
+    mine = named[-1] if named else given.model.name
     path = run_dir / "config.yaml"
     saved = read_yaml(path, allow_empty=True) if path.is_file() else {}
     theirs = (saved.get("model") or {}).get("name") if isinstance(saved, dict) else None
@@ -146,6 +150,20 @@ def check_resumed_preset(config: str, overrides: list[str], run_dir: Path) -> No
         raise ConfigError(f"--resume continues {run_dir}, a {theirs!r} run, with its own "
                           f"config.yaml; {config} is a {mine!r} preset: give the run's preset, "
                           f"or another --out to train a new {mine!r} run")
+    if not saved or resolve_preset(config).parent == PRESET_DIR:  # a preset only names the model
+        return
+    try:
+        run_cfg = config_from_dict(saved).to_dict()
+    except ConfigError:  # the run's own file is at fault: said where it is read
+        return
+    set_here = {item.removeprefix("--").partition("=")[0] for item in overrides}
+    differ = [d for d in changed_settings(run_cfg, given.to_dict(), set())
+              if d.partition(" ")[0] not in set_here]
+    if differ:
+        warnings.warn(f"--resume continues {run_dir} with its own config.yaml: the values of "
+                      f"{config} that differ from it are not used ({'; '.join(differ)}, the "
+                      f"run's value first); a resume changes what it may (train.epochs, "
+                      f"train.lr, ...) by --section.key=value", stacklevel=2)
 
 
 def resume_hint(args: argparse.Namespace) -> str:

@@ -182,6 +182,8 @@ class DataSplits:
         binarize: the binarisation mode used.
         value_range: (0, 1) or (-1, 1) for images, (-inf, inf) for points.
         n_bits: 8 for 8-bit pixels that were not binarised, else None.
+        digest: sha256 (hex, 16 digits) of the loaded arrays before preprocessing (images,
+            labels): a run records it, so that data changed since training is noticed.
     """
 
     name: str
@@ -196,6 +198,7 @@ class DataSplits:
     binarize: str
     value_range: tuple[float, float]
     n_bits: int | None
+    digest: str = ""
 
     def describe(self) -> str:
         """One line: name, split sizes, shape, value range, binarisation."""

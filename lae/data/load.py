@@ -13,6 +13,7 @@ from lae.data.masks import training_masks
 from lae.data.processing import (
     as_labels,
     as_pixels,
+    content_digest,
     convert_pixels,
     drop_class,
     heldout_split,
@@ -38,6 +39,7 @@ def load_dataset(cfg: DataConfig, test_only: bool = False) -> DataSplits:
     cfg.validate()  # again: fields may have been set after construction
     check_file_options(cfg)
     raw = get_spec(cfg.name).loader(cfg)
+    digest = content_digest(raw.train, raw.train_labels, raw.test, raw.test_labels)[:16]
     if raw.kind == "image":
         train = as_pixels(raw.train, f"{cfg.name} train images")
         test = as_pixels(raw.test, f"{cfg.name} test images")
@@ -105,6 +107,7 @@ def load_dataset(cfg: DataConfig, test_only: bool = False) -> DataSplits:
         binarize=cfg.binarize,
         value_range=value_range,
         n_bits=n_bits,
+        digest=digest,
     )
 
 

@@ -39,6 +39,30 @@ def _fraction(text: str, spec: str) -> float:
     return p
 
 
+def mask_name(spec: str) -> str:
+    """The one spelling of the mask ``spec`` (``center`` -> ``centre``, ``pixels: .50`` ->
+    ``pixels:0.5``): what names the files a mask's results go to. Its fraction and patch size
+    are checked here; whether the family fits the examples, by :func:`make_mask`.
+
+    Example:
+        >>> mask_name("pixels: .50"), mask_name("patches:4:5e-1"), mask_name("center")
+        ('pixels:0.5', 'patches:4:0.5', 'centre')
+    """
+    kind, *args = spec.strip().split(":")
+    if kind in ("centre", "center", "bottom") and not args:
+        return "centre" if kind == "center" else kind
+    if kind == "pixels" and len(args) == 1:
+        return f"pixels:{_fraction(args[0], spec):g}"
+    if kind == "patches" and len(args) == 2:
+        size = args[0].strip()
+        if not size.isdigit() or int(size) < 1:
+            raise ConfigError(f"mask {spec!r}: the patch size must be a whole number >= 1, got "
+                              f"{args[0]!r}")
+        return f"patches:{int(size)}:{_fraction(args[1], spec):g}"
+    raise ConfigError(f"unknown mask {spec!r}; choices: {', '.join(MASKS)} (e.g. pixels:0.7, "
+                      f"patches:4:0.5)")
+
+
 def make_mask(spec: str, shape: tuple[int, ...], n: int,
               generator: torch.Generator | None = None) -> Tensor:
     """``n`` masks of the family ``spec`` for examples of ``shape`` ((C, H, W) or (D,)):

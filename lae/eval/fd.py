@@ -18,7 +18,6 @@ second call loads instead of training.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lae.data.processing import content_digest
 from lae.errors import DataError
 from lae.eval.registry import NotApplicable
 from lae.samplers import seeded_global_rng
@@ -89,13 +89,8 @@ def _check(x: Tensor, labels: Tensor | None) -> Tensor:
 
 def content_hash(x: Tensor, labels: Tensor, recipe: FDRecipe = RECIPE) -> str:
     """sha256 (hex) of the recipe fields, the images (dtype, shape, bytes) and the labels."""
-    h = hashlib.sha256()
-    h.update(json.dumps(dataclasses.asdict(recipe), sort_keys=True).encode())
-    for t in (x, labels):
-        a = t.detach().cpu().contiguous().numpy()
-        h.update(f"{a.dtype}{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
+    recipe_fields = json.dumps(dataclasses.asdict(recipe), sort_keys=True).encode()
+    return content_digest(x, labels, salt=recipe_fields)
 
 
 def cache_dir() -> Path:
@@ -265,7 +260,7 @@ def fd_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
                                             s.batch_size), 4)
     settings = {"units": "squared feature distance", "recipe": RECIPE.version,
                 "weights": info["hash"], "feature_dim": RECIPE.feature_dim,
-                "n_samples": n, "n_test_images": int(test.shape[0]),
+                "n_samples": n, "n_test_images_in_fd": int(test.shape[0]),
                 "classifier_test_accuracy": acc, "fd_train_vs_test": round(fd_ref, 4),
                 "stderr": f"bootstrap over samples and test images, {s.fd_bootstrap} resamples"}
     return {"fd_classifier": {"value": fd, "stderr": stderr, "n": n, "settings": settings}}

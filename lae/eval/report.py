@@ -139,6 +139,17 @@ def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> 
                 if name not in ESTIMATOR_OF or k.startswith(ESTIMATOR_OF[name])}}
                 for k in values}
     train = [r for r in records if r.get("split") == "train"]
+    # what training flagged (a stalled chain) and what the evaluation did (an AIS chain that
+    # accepted nothing): the numbers of the run may be spoiled, so the report says it
+    flagged = [r for r in records if r.get("split") == "warning"] or (
+        results.get("training_warnings") or [] if results_path.is_file() else [])
+    warned = [f"training, epoch {w.get('epoch')} step {w.get('step')}: {w.get('message')}"
+              for w in flagged if isinstance(w, dict)]
+    warned += [f"evaluation: {w}" for w in (results.get("warnings") or []
+                                            if results_path.is_file() else [])
+               if isinstance(w, str)]
+    # no test record, but a finished epoch's checkpoint: the records were lost, not the epochs
+    lost = not tests and (run_dir / "checkpoints" / "last.pt").is_file()
     return {
         "run": run_dir.name,
         "model": cfg["model"]["name"],
@@ -155,8 +166,10 @@ def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> 
         # the epochs trained (metrics.jsonl), and the planned ones where it stopped before;
         # without its records the count is unknown, not 0
         "epochs": str(trained) if trained == cfg["train"]["epochs"] else
-                  f"{trained or 0} of {cfg['train']['epochs']}" if records_path.is_file() else
-                  f"? of {cfg['train']['epochs']} (no metrics.jsonl)",
+                  f"? of {cfg['train']['epochs']} (no metrics.jsonl)"
+                  if not records_path.is_file() else
+                  f"? of {cfg['train']['epochs']} (no test record in metrics.jsonl)" if lost else
+                  f"{trained or 0} of {cfg['train']['epochs']}",
         "images_per_s": f"{train[-1]['images_per_s']:.0f}" if train else "",
         "images_per_s_value": float(train[-1]["images_per_s"]) if train else None,
         "numbers": numbers,
@@ -165,6 +178,7 @@ def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> 
         "seeds": seeds_of(cfg),
         "settings": settings,
         "source": source,
+        "warnings": warned,
         "samples_caption": prior_sampler_caption(cfg),
         "pictures": {kind: _latest(run_dir / folder, pattern) for kind, folder, pattern in (
             ("samples", "samples", "samples_*.png"), ("reconstructions", "samples", "recon_*.png"),
@@ -282,6 +296,9 @@ def write_report(run_dirs: list[Path], out_dir: Path,
               "`fd_classifier` is the FD-classifier (a Fréchet distance in the features of a "
               "classifier trained on the same dataset; not FID), lower is better; "
               "`probe_accuracy` is the linear-probe test accuracy of latent codes.", ""]
+    warned = [f"- {_cell(r['run'])}: {_cell(w)}" for r in runs for w in r["warnings"]]
+    if warned:
+        lines += ["**Warnings: the numbers of these runs may be spoiled**", "", *warned, ""]
     lines += _differing_settings(runs, metric_keys)
     lines += _comparison(runs, run_dirs, out_dir)
     for r in runs:

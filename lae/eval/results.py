@@ -18,9 +18,12 @@ from typing import Any
 from lae.errors import RunDirError
 
 # what identifies the model and data a results file describes: run_id is the run's (its
-# lae-run.json's), kept when the folder is moved or copied, new when it is trained over
-# (absent from older results files and runs: then not compared)
-IDENTITY = ("checkpoint", "epoch", "dataset", "split", "run_id")
+# lae-run.json's), kept when the folder is moved or copied, new when it is trained over;
+# data_digest that of the data's content (lae.data.DataSplits.digest), so that results of a
+# data file changed since are not mixed with the earlier ones. The last two are absent from
+# older results files and runs: then not compared.
+IDENTITY = ("checkpoint", "epoch", "dataset", "split", "run_id", "data_digest")
+OPTIONAL_IDENTITY = ("run_id", "data_digest")
 
 
 def read_results(path: Path) -> dict[str, Any]:
@@ -74,7 +77,7 @@ def _differing(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     run's birth that one of them does not record is not compared."""
     first, second = _identity(a), _identity(b)
     return [k for k in IDENTITY if first[k] != second[k]
-            and not (k == "run_id" and None in (first[k], second[k]))]
+            and not (k in OPTIONAL_IDENTITY and None in (first[k], second[k]))]
 
 
 def refuse_other_results(old: dict[str, Any], identity: dict[str, Any], path: Path) -> None:

@@ -36,8 +36,9 @@ config switch, measured against each other:
 Diagnostics: ``shared_motion`` (the share of the minibatch's latent move Z_T - Z_0 common to
 the batch, samplers/diagnostics.py; 0 when nothing moved) every step, beside acceptance and step
 size; on logging steps only (they need an SVD, which reads on the host), ``gram_condition`` (top
-over median squared singular value of G) and ``feature_rank_fraction``. A warning fires when
-most of the motion of the plain ALD chain is shared, and when G is rank deficient.
+over median squared singular value of G), ``feature_rank`` and ``feature_rank_fraction``. A
+warning fires when most of the motion of the plain ALD chain is shared, and when G is rank
+deficient (once: at the first step when the batch is larger than G's width).
 
 Several latent layers (``latent_layers``, a top-down generator): Phi's rows split into one head
 per layer, and each head is its own ALD chain with its own step size and MH test; a transition
@@ -64,7 +65,7 @@ Example::
     >>> list(out.chains), out.chains[""].rule  # the ALD chain's step size and acceptance
     ([''], 'adapted')
     >>> sorted(model.diagnostics(torch.randn(16, 2)))  # logged on logging steps only
-    ['feature_rank_fraction', 'gram_condition']
+    ['feature_rank', 'feature_rank_fraction', 'gram_condition']
 """
 
 from __future__ import annotations
@@ -540,20 +541,27 @@ class LAE(LatentModel):
 
     @torch.no_grad()
     def diagnostics(self, x: Tensor) -> dict[str, Tensor | float]:
-        """On logging steps: ``feature_rank_fraction``, rank(G) / n of the batch's features (below
-        1, this batch's latents cannot move independently: Theorem 1), and ``gram_condition``,
+        """On logging steps: ``feature_rank``, the numerical rank of the batch's features G,
+        ``feature_rank_fraction``, rank(G) / n (below 1, this batch's latents cannot move
+        independently: Theorem 1), and ``gram_condition``,
         top over median squared singular value of G (one SVD, which reads the factorisation's
         status on the host)."""
         feats = self.eval_feature_matrix(x)
         s = torch.linalg.svdvals(feats)
-        return {"feature_rank_fraction": feature_rank(feats, s) / x.shape[0],
+        rank = feature_rank(feats, s)
+        return {"feature_rank": rank, "feature_rank_fraction": rank / x.shape[0],
                 "gram_condition": gram_condition(s)}
 
     def warnings(self, record: dict[str, float]) -> list[str]:
         """Rank-deficient features; and, for the plain ALD chain (no refinement, which the
         decoder would train on instead), a move mostly shared by the batch."""
         out = []
-        if record.get("feature_rank_fraction", 1.0) < 1.0:
+        fraction, rank = record.get("feature_rank_fraction", 1.0), record.get("feature_rank")
+        # a batch larger than G's width d + 1 was said at the first step (ald.check_width):
+        # the measured rank adds nothing then
+        shapes_said = (rank is not None and 0 < fraction
+                       and rank / fraction > self.features_width + 1)
+        if fraction < 1.0 and not shapes_said:
             out.append("LAE: the ALD features of a minibatch have rank < batch size, so its "
                        "latents cannot follow the product of the posteriors (Theorem 1 needs "
                        "rank(G) = n; see feature_rank_fraction in metrics.jsonl)")

@@ -82,6 +82,28 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
     return manifest
 
 
+def record_data_digest(run_dir: Path, digest: str) -> str | None:
+    """Write the digest of the data the run trains on (:attr:`lae.data.DataSplits.digest`) into
+    its manifest; returns the digest recorded before when it differs (the data changed since
+    the run last trained), else None."""
+    manifest = read_manifest(run_dir) or {}
+    before = manifest.get("data_digest")
+    if before != digest:
+        manifest["data_digest"] = digest
+        (run_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return before if before not in (None, digest) else None
+
+
+def data_changed(run_dir: Path, digest: str) -> str | None:
+    """A sentence saying that the data now read differ from those ``run_dir`` last trained on
+    (by :attr:`lae.data.DataSplits.digest`); None when they agree or the run recorded none."""
+    trained_on = (read_manifest(run_dir) or {}).get("data_digest")
+    if trained_on in (None, digest):
+        return None
+    return (f"the data of {run_dir} changed since it was trained (content digest {digest}, "
+            f"trained on {trained_on}): the results describe the data as they are now")
+
+
 def is_lae_run(run_dir: Path) -> bool:
     return read_manifest(run_dir) is not None
 

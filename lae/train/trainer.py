@@ -55,7 +55,7 @@ from lae.train.guards import (
     non_finite_losses,
 )
 from lae.train.resume import checkpoint_state, early_stopping_state, load_resumable, restore_state
-from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, prepare_run_dir
+from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, prepare_run_dir, record_data_digest
 from lae.train.setup import (
     batch_noise,
     build_optimizer,
@@ -205,9 +205,24 @@ class Trainer:
                 self.visited = torch.zeros(n_train, dtype=torch.bool, device=self.device)
         if not resume and main:  # last: a setting only the processes can check fails first
             self.lock = prepare_run_dir(self.run_dir, resume=False, overwrite=overwrite)
-        if main:
-            save_config(cfg, self.run_dir / "config.yaml")
+        # a new run's config is written now; a resumed one's when it trains an epoch (a
+        # resume that trains nothing leaves the run as it was)
+        self.settings_recorded = False
+        if not resume:
+            self._record_settings()
         self.writer = make_writer(self.run_dir) if make_writer else None
+
+    def _record_settings(self) -> None:
+        """Write the run's config.yaml and the digest of its data (process 0); data changed
+        since the run last trained are said."""
+        if self.procs.is_main:
+            save_config(self.cfg, self.run_dir / "config.yaml")
+            before = record_data_digest(self.run_dir, self.splits.digest)
+            if before is not None:  # resumed on other data: said, and the new data recorded
+                warnings.warn(f"the training data changed since {self.run_dir} last trained "
+                              f"(content digest {self.splits.digest}, was {before}): training "
+                              f"goes on with the data as they are now", stacklevel=2)
+        self.settings_recorded = True
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -221,8 +236,11 @@ class Trainer:
                        f"{self.procs.world_size * tc.batch_size}")
         try:
             for epoch in range(self.epoch + 1, self.cfg.train.epochs + 1):
-                if self._patience_ran_out():  # checked first: a resumed run may have stopped
+                # checked first: a resumed run may have stopped (said below, once)
+                if self._patience_ran_out(announce=bool(record)):
                     break
+                if not self.settings_recorded:
+                    self._record_settings()
                 self.train_epoch(epoch)
                 record = self.end_of_epoch(epoch)
         finally:
@@ -235,9 +253,8 @@ class Trainer:
         if not record:  # nothing trained (a resumed run already at its end): say why
             tests = [r for r in read_metrics(self.metrics_path) if r.get("split") == "test"]
             record = tests[-1] if tests else {}
-            why = (f"it stopped early after epoch {self.epoch} (no better validation bound "
-                   f"since epoch {self.best_epoch}); raise train.patience to go on"
-                   if self.epoch < tc.epochs else
+            why = (f"it stopped early after epoch {self.epoch} ({self._early_stop_reason()}); "
+                   f"raise train.patience to go on" if self.epoch < tc.epochs else
                    f"it has trained train.epochs={tc.epochs}; raise train.epochs to go on")
             if self.procs.is_main:
                 tqdm.write(f"nothing to train: {why}")
@@ -294,7 +311,9 @@ class Trainer:
                 sums.clear()
                 n_images, n_steps, t0 = 0, 0, time.perf_counter()
         if n_steps:  # steps since the last logging step: checked before the epoch's checkpoint
-            self._checked_record(sums, n_steps, epoch, last_x, diagnostics=False)
+            rec = self._checked_record(sums, n_steps, epoch, last_x, diagnostics=False)
+            # and watched: a chain stalled from step 1 of a short epoch counts every step
+            self._watch_chains(rec, out.chains, n_steps, epoch)
         self.train_seconds += time.perf_counter() - epoch_start  # the check above synchronised
 
     def _checked_record(self, sums: dict[str, Any], n_steps: int, epoch: int, x: torch.Tensor,
@@ -473,9 +492,10 @@ class Trainer:
         self._check_finite(record, epoch, None)
         return record
 
-    def _patience_ran_out(self) -> bool:
+    def _patience_ran_out(self, announce: bool = True) -> bool:
         """True (on every process) when ``train.patience`` epochs passed without a better
-        validation bound; the run then ends with checkpoints/best.pt the best epoch."""
+        validation bound; the run then ends with checkpoints/best.pt the best epoch. ``announce``:
+        say so (a resume that trains nothing says it once, in :meth:`fit`)."""
         patience = self.cfg.train.patience
         if not patience:  # the same config on every process: no collective needed
             return False
@@ -484,11 +504,24 @@ class Trainer:
             flag = torch.tensor([float(stop)], device=self.device)
             distributed.broadcast_([flag])
             stop = bool(flag.item())
-        if stop and self.procs.is_main:
-            tqdm.write(f"early stop after epoch {self.epoch}: no better validation bound for "
-                       f"{patience} epochs; the best, epoch {self.best_epoch}, is "
-                       f"{self.run_dir / CHECKPOINT_DIR / BEST}")
+        if stop and announce and self.procs.is_main:
+            tqdm.write(f"early stop after epoch {self.epoch}: {self._early_stop_reason()}; the "
+                       f"best epoch is {self.run_dir / CHECKPOINT_DIR / BEST}")
         return stop
+
+    def _early_stop_reason(self) -> str:
+        """Why the run stopped: the best validation epoch, how long ago, and the epochs since
+        that were trained without a validation score (train.patience was 0 then)."""
+        scored = {r.get("epoch") for r in read_metrics(self.metrics_path)
+                  if r.get("split") == "val"}
+        unscored = [e for e in range(self.best_epoch + 1, self.epoch + 1) if e not in scored]
+        since = self.epoch - self.best_epoch
+        head = (f"no better validation bound in the {since} epoch(s) since the best, epoch "
+                f"{self.best_epoch}" if self.best_epoch else
+                f"no validation bound in the {since} epoch(s) trained")
+        return (f"{head} (train.patience={self.cfg.train.patience})"
+                + (f"; {len(unscored)} of those epochs trained without a validation score "
+                   f"(train.patience was 0 then)" if unscored else ""))
 
     # -- state -----------------------------------------------------------------------------
     # -- logging ---------------------------------------------------------------------------

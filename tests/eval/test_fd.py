@@ -115,7 +115,7 @@ def test_fd_metric_through_evaluate(tmp_path, monkeypatch):
     res = out["metrics"]["fd_classifier"]
     assert res["value"] > 0 and res["n"] == 60 and 0 < res["stderr"] < res["value"]
     st = res["settings"]
-    assert st["recipe"] == "fdclf-v1" and st["n_samples"] == 60 and st["n_test_images"] == 60
+    assert st["recipe"] == "fdclf-v1" and st["n_samples"] == 60 and st["n_test_images_in_fd"] == 60
     assert 0 <= st["classifier_test_accuracy"] <= 1 and st["fd_train_vs_test"] < res["value"]
     assert len(list((tmp_path / "fd").glob("fdclf-v1-*.pt"))) == 1
     # Skipped, with the reason, without labels or training data or on non-image data.

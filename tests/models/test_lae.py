@@ -131,9 +131,14 @@ def test_training_step_reports_the_feature_rank_and_warns_at_the_caller(precondi
     with pytest.warns(UserWarning, match="rank <= 65 < batch size 80") as record:
         model.training_step(x)
     assert record[0].filename.endswith("lae/models/lae.py")
-    fraction = model.diagnostics(x)["feature_rank_fraction"]
-    assert fraction == pytest.approx(65 / 80)
-    assert "rank < batch size" in model.warnings({"feature_rank_fraction": fraction})[0]
+    diagnostics = model.diagnostics(x)
+    assert diagnostics["feature_rank"] == 65
+    assert diagnostics["feature_rank_fraction"] == pytest.approx(65 / 80)
+    # the shapes said it at the first step: the measured rank does not say it again
+    assert model.warnings(diagnostics) == []
+    # a rank below the batch size that the shapes do not explain (40 examples, rank 20) is said
+    low = {"feature_rank": 20, "feature_rank_fraction": 0.5}
+    assert "rank < batch size" in model.warnings(low)[0]
 
 
 def test_mala_refinement_samples_the_exact_posterior_and_splits_the_losses():
