@@ -928,3 +928,19 @@ def test_a_ctrl_c_while_lae_imports_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script, "list"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 130 and proc.stderr == "interrupted\n", proc.stderr
+
+
+def test_the_eighth_probe_rounds_messages(digits_run, tmp_path, capsys):
+    # U2: a quoted integer was told to drop a leading zero it does not have
+    assert main(["config", "vae-mnist5k-mlp", '--train.epochs="3"']) == 2
+    assert "without quotes (3)" in _error(capsys)
+    assert main(["config", "vae-mnist5k-mlp", '--train.epochs="03"']) == 2
+    assert "without the leading zero (3)" in _error(capsys)
+    # U6: --interp-pairs above what the examples make was capped without a word
+    with pytest.warns(UserWarning, match="using all 2 pairs"):
+        assert main(["eval", str(digits_run), "--metrics", "interp", "--n-examples", "4",
+                     "--interp-pairs", "5", "--out", str(tmp_path / "r.json")]) == 0
+    # U8: the keys are named as a config names them
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "v"), *DIGITS,
+                 "--data.holdout_class=11"]) == 2
+    assert "data.holdout_class=11" in _error(capsys)

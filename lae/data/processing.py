@@ -106,13 +106,14 @@ def drop_class(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Remove every example of class ``label`` (anomaly-detection training sets)."""
     if y is None:
-        raise DataError(f"holdout_class={label} needs labels, but {name} has none")
+        raise DataError(f"data.holdout_class={label} needs labels, but {name} has none")
     keep = y != label
     if bool(keep.all()):
         present = sorted(set(y.tolist()))
-        raise DataError(f"holdout_class={label} does not occur in {name}; labels are {present}")
+        raise DataError(f"data.holdout_class={label} does not occur in {name}; labels are "
+                        f"{present}")
     if not bool(keep.any()):
-        raise DataError(f"holdout_class={label} is the label of every example in {name}; "
+        raise DataError(f"data.holdout_class={label} is the label of every example in {name}; "
                         "nothing would be left to train on")
     return x[keep], y[keep]
 
@@ -124,8 +125,8 @@ def n_validation(val_size: float, n: int) -> int:
     count = max(1, round(val_size * n)) if val_size < 1 else int(val_size)
     if count >= n:
         raise DataError(
-            f"val_size={val_size} holds out {count} of {n} training examples; at least one must "
-            "stay in train"
+            f"data.val_size={val_size} holds out {count} of {n} training examples; at least one "
+            "must stay in train"
         )
     return count
 

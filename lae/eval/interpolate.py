@@ -7,6 +7,7 @@ own ``encode``. Pixels are shown on [0, 1] (``spec.to_unit``).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,9 @@ def interp_metric(model: Any, x: Tensor, s: Any, ctx: Any) -> dict[str, Any]:
     if x.shape[0] < 2:
         raise NotApplicable("interp needs at least 2 test examples")
     pairs = pairs_from(x, s.interp_pairs)
+    if pairs.shape[0] < s.interp_pairs:  # capped by the examples at hand: said, as --n-examples
+        warnings.warn(f"--interp-pairs {s.interp_pairs} is more than the {x.shape[0]} examples "
+                      f"make: using all {pairs.shape[0]} pairs", stacklevel=2)
     path = save_interpolations(model, pairs, Path(ctx.out_dir) / PICTURE,
                                steps=s.interp_steps)
     rows = pairs.shape[0]

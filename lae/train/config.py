@@ -467,8 +467,10 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, str) and value.lstrip("+-").isdigit():  # 010: see _INT above
+            zero = len(value.lstrip("+-")) > 1 and value.lstrip("+-").startswith("0")
             raise ConfigError(f"{key}: expected an integer, got {_show(value)}: write it "
-                              f"without the leading zero ({int(value)})")
+                              f"{'without the leading zero' if zero else 'without quotes'} "
+                              f"({int(value)})")
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"{key}: expected an integer, got {_show(value)}")
         # every count (steps, sizes, widths) has a ceiling: a few more digits would run for
