@@ -171,10 +171,15 @@ class MALARefinement(PlainChain):
                metrics: dict[str, Any], chains: dict[str, ChainReport]
                ) -> tuple[dict[str, Tensor], Tensor]:
         # The refinement starts from the chain's last state, whose energy and gradient at z_end
-        # the chain has already computed (one layer).
+        # the chain has already computed (one layer); several draws per image run as one
+        # batch of copies, block d holding draw d of every image.
+        draws = model.cfg.mala_draws
+        if draws > 1:
+            x, z_end, end = tile_batch(x, draws), tile_batch(z_end, draws), None
         z, acceptance, nonfinite = self.refine(model, x, z_end, adapt=True,
                                                generator=generator, start=end)
         decoder_loss = -model.log_joint(x, z).mean()
+        z = z[:z.shape[0] // draws]  # the first draw of each image
         chains["mala_"] = ChainReport(model.log_mala_step_size.exp(), acceptance,
                                       self.adapter.rule)
         metrics["log_joint_refined_nats"] = -decoder_loss.detach()
@@ -258,6 +263,10 @@ class LAE(LatentModel):
         mala_step_size: float = 1e-2  # their initial step size (adapted toward mala_target)
         mala_target: float = MALA_TARGET
         mala_adapt_gain: float = 0.0  # the refinement step's adapter gain (0: adapt_gain)
+        # refined draws per image per training step, each its own mala_steps chain from the
+        # ALD state: the decoder's gradient averages them (a lower-variance estimate of
+        # E_post grad log p(x, z), at mala_draws x the refinement's decoder passes)
+        mala_draws: int = 1
         # Evaluation-time inference (posterior_samples, infer), apart from training's chain:
         # "chain": the training chain continued on the test batch (ALD on Phi, then mala_steps
         # refinement steps), the paper's amortized inference; "mala": per-image MALA from the
@@ -290,6 +299,10 @@ class LAE(LatentModel):
                 raise ValueError("phi_prior_std and mala_steps must be >= 0 and mala_step_size "
                                  f"> 0; got {self.phi_prior_std}, {self.mala_steps}, "
                                  f"{self.mala_step_size}")
+            if self.mala_draws < 1 or (self.mala_draws > 1 and not self.mala_steps):
+                raise ValueError(f"mala_draws must be >= 1, and above 1 only with mala_steps "
+                                 f"(the draws are refinement chains); got {self.mala_draws} "
+                                 f"with mala_steps={self.mala_steps}")
             if self.row_space_noise and (self.preconditioned or self.phi_prior_std):
                 raise ValueError("row_space_noise excludes preconditioned (its moves already stay "
                                  "in the row space) and phi_prior_std (its drift leaves it)")

@@ -170,6 +170,37 @@ def test_mala_refinement_samples_the_exact_posterior_and_splits_the_losses():
     assert ((draws.var(0).mean(0) / sd.pow(2)) - 1).abs().max() < 0.25
 
 
+def test_several_refined_draws_per_image_average_the_decoder_loss():
+    # mala_draws = D runs D refinement chains per image from the same ALD state: given that
+    # state they are independent, so the decoder loss (their mean) has 1/D of one chain's
+    # variance over the refinement's noise. D = 4, 400 replicates from one state (the step
+    # size restored each time): each sample variance is within ~7 % (sqrt(2/400)) one standard
+    # error out, so the ratio's 0.25 lies within [0.17, 0.36] by more than 4 standard errors.
+    losses = {}
+    for draws in (1, 4):
+        torch.manual_seed(0)  # the same model, data and ALD state for both
+        model = linear_lae(mala_steps=2, mala_step_size=0.05, step_size=1e-4, mala_draws=draws)
+        lin = model.decoder[0]
+        truth = LinearGaussian(lin.weight.detach(), lin.bias.detach(), 0.5)
+        x = truth.sample_x(10, generator=torch.Generator().manual_seed(1))
+        z_end = model.chain_latents(x).detach()
+        step = model.log_mala_step_size.clone()
+        values = []
+        for r in range(400):
+            model.log_mala_step_size.copy_(step)
+            with torch.no_grad():
+                named, z = model.scheme.losses(
+                    model, x, torch.zeros(()), z_end, None, torch.Generator().manual_seed(r),
+                    {"nonfinite_proposals": 0}, {})
+            assert z.shape == z_end.shape  # the first draw of each image
+            values.append(float(named["decoder"]))
+        losses[draws] = torch.tensor(values)
+    ratio = float(losses[4].var() / losses[1].var())
+    assert 0.17 < ratio < 0.36, ratio
+    with pytest.raises(ValueError, match="mala_draws"):
+        linear_lae(mala_draws=2)  # draws are refinement chains: needs mala_steps
+
+
 def test_infer_estimates_the_posterior_mean_from_the_amortized_start():
     # Linear-Gaussian (posterior sds ~0.3): infer(x) averages the last 100 of 200 MALA steps
     # from Phi g(x), whose ESS is >~ 20 at step 0.05, so each coordinate's error is ~0.2
