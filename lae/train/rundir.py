@@ -86,7 +86,9 @@ def record_data_digest(run_dir: Path, digest: str) -> str | None:
     """Write the digest of the data the run trains on (:attr:`lae.data.DataSplits.digest`) into
     its manifest; returns the digest recorded before when it differs (the data changed since
     the run last trained), else None."""
-    manifest = read_manifest(run_dir) or {}
+    manifest = read_manifest(run_dir)
+    if manifest is None:  # not a lae run folder (prepare_run_dir writes the manifest first)
+        return None
     before = manifest.get("data_digest")
     if before != digest:
         manifest["data_digest"] = digest
