@@ -944,3 +944,10 @@ def test_the_eighth_probe_rounds_messages(digits_run, tmp_path, capsys):
     assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "v"), *DIGITS,
                  "--data.holdout_class=11"]) == 2
     assert "data.holdout_class=11" in _error(capsys)
+    # U11: another run's checkpoint scored through a run recorded that run's run_id
+    other = tmp_path / "other"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(other), *DIGITS]) == 0
+    assert main(["eval", str(digits_run), "--checkpoint", str(other / "checkpoints" / "last.pt"),
+                 "--metrics", "mse", "--n-examples", "5", "--out", str(tmp_path / "o.json")]) == 0
+    import json
+    assert json.loads((tmp_path / "o.json").read_text())["run_id"] is None

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from lae.eval.registry import SIMULATING, refuse_unused_settings
     from lae.eval.results import merge_results, read_results, refuse_other_results
     from lae.train import load_run
+    from lae.train.run import is_foreign_checkpoint
     from lae.train.rundir import read_manifest
 
     if args.n_examples < 0:
@@ -89,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     data_cfg = run.config.data
     identity = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
                 "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,
-                "run_id": (read_manifest(run.run_dir) or {}).get("run_id")}
+                # a checkpoint from elsewhere is not this run's model: no run of it is known
+                "run_id": None if is_foreign_checkpoint(run) else
+                          (read_manifest(run.run_dir) or {}).get("run_id")}
     # the default file is added to, if it holds results of the same evaluation
     earlier = read_results(out) if out.exists() and not args.overwrite else None
     if earlier is not None:
