@@ -49,9 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """The ``lae`` command on ``argv`` (default: this process's); its exit status. ``parser``:
+    one :func:`build_parser` made already (:mod:`lae.launcher` builds it with interrupts
+    held)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    parser = parser or build_parser()
     args, extra = parser.parse_known_args(argv)
     command = COMMANDS.get(args.command)
     if extra and not (command and command.overrides):

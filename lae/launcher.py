@@ -1,23 +1,37 @@
 """The installed ``lae`` command (``[project.scripts]``) and ``python -m lae``.
 
-Importing :mod:`lae.cli` loads torch and every model (a second or more); a Ctrl-C meanwhile
-would end in Python's traceback, before the CLI's own handling of an interrupt is in place. This
-module imports nothing heavy at the top: the import itself runs under that handling.
+Starting takes a second or more: :mod:`lae.cli` and the commands' parsers import torch, scipy
+and matplotlib. An interrupt raised inside those imports ends in Python's traceback (or worse:
+a half-imported numpy answers with a RecursionError), before the CLI's own handling of an
+interrupt is in place. So this module, which imports nothing heavy, holds a Ctrl-C (SIGINT) or
+a scheduler's stop (SIGTERM) back while the CLI loads and builds its parser, and then ends as an
+interrupted command does: ``interrupted``, status 130.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+
+HELD = (signal.SIGINT, signal.SIGTERM)
 
 
 def main() -> int:
     """Run ``lae`` with the command line of this process; its exit status (130: interrupted)."""
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in HELD}
     try:
+        from lae.cli import build_parser
         from lae.cli import main as cli_main
-    except KeyboardInterrupt:  # Ctrl-C while starting: as one during a command, no traceback
+
+        parser = build_parser()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if caught:  # as a command interrupted later says it (lae.cli)
         print("interrupted", file=sys.stderr)
         return 130
-    return cli_main()
+    return cli_main(parser=parser)
 
 
 if __name__ == "__main__":

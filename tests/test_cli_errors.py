@@ -830,6 +830,12 @@ def test_the_eighth_probe_rounds_remaining_findings(tmp_path, capsys):
     with pytest.warns(UserWarning, match="changed since it was trained"):
         assert main(["eval", str(run), "--metrics", "elbo", "--n-examples", "10"]) == 2
     assert "data_digest" in _error(capsys)
+    # (round 9) kept in the results, for lae report's warnings
+    with pytest.warns(UserWarning, match="changed since it was trained"):
+        assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "10", "--out",
+                     str(tmp_path / "changed.json")]) == 0
+    warned = json.loads((tmp_path / "changed.json").read_text())["warnings"]
+    assert any("changed since it was trained" in w for w in warned)
     with pytest.warns(UserWarning, match="changed since it was trained"):
         assert main(["inpaint", str(run), "--steps", "0", "--n-examples", "5"]) == 0
     # a resume on the changed data says so and records them
@@ -914,20 +920,25 @@ def test_the_eighth_probe_rounds_remaining_findings(tmp_path, capsys):
         tmp_path / "rep2" / "report.md").read_text()
 
 
-def test_a_ctrl_c_while_lae_imports_is_one_line(tmp_path):
-    # the installed command imports the CLI (torch, the models) under the interrupt handling:
-    # a KeyboardInterrupt raised by that import is "interrupted", status 130, no traceback
-    script = ("import sys\n"
-              "class Interrupt:\n"
-              "    def find_spec(self, name, path=None, target=None):\n"
-              "        if name == 'lae.cli':\n"
-              "            raise KeyboardInterrupt\n"
-              "sys.meta_path.insert(0, Interrupt())\n"
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_while_lae_starts_is_one_line(signum):
+    # the installed command loads the CLI and builds its parsers (torch, scipy, matplotlib: a
+    # second or more) with SIGINT and SIGTERM held back: a stop then ends as an interrupted
+    # command does, "interrupted" and status 130, where it printed a traceback (round 8 and 9)
+    script = ("import os, sys\n"
+              "import lae.cli\n"
+              "build = lae.cli.build_parser\n"
+              "def stopped_while_building():\n"
+              f"    os.kill(os.getpid(), {int(signum)})\n"
+              "    return build()\n"
+              "lae.cli.build_parser = stopped_while_building\n"
               "from lae.launcher import main\n"
+              "sys.argv = ['lae', 'list']\n"
               "sys.exit(main())\n")
-    proc = subprocess.run([sys.executable, "-c", script, "list"], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == 130 and proc.stderr == "interrupted\n", proc.stderr
+    assert proc.stdout == ""  # the command did not run
 
 
 def test_the_eighth_probe_rounds_messages(digits_run, tmp_path, capsys):
@@ -951,3 +962,62 @@ def test_the_eighth_probe_rounds_messages(digits_run, tmp_path, capsys):
                  "--metrics", "mse", "--n-examples", "5", "--out", str(tmp_path / "o.json")]) == 0
     import json
     assert json.loads((tmp_path / "o.json").read_text())["run_id"] is None
+
+
+def test_the_ninth_probe_rounds_findings(digits_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    train = ["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "t"), *DIGITS]
+    # T2, X1: prior and likelihood options out of range ended in torch/zuko/math errors, or
+    # built for hours (10^6 flow transforms); now errors naming the option
+    for option, message in (("--model.prior_options={transforms: 0}", "transforms must be"),
+                            ("--model.prior_options={transforms: 1000000}", "1..1,000"),
+                            ("--model.prior_options={hidden: 0}", "hidden must be")):
+        assert main([*train, "--model.prior=flow", option]) == 2
+        assert message in _error(capsys)
+    for option, message in (("--model.likelihood_options={init_log_scale: 1000}", "[-50, 50]"),
+                            ("--model.likelihood_options={per_dim: 5}", "true or false"),
+                            ("--model.likelihood_options={min_scale: .inf}", "finite")):
+        assert main([*train, option]) == 2
+        assert message in _error(capsys)
+    # S3: a noise fraction that replaces no value; S4: a compile mode without compiling;
+    # S6: an underscore in a float was read as a digit separator
+    for option, message in (("--data.noise_fraction=0.001", "replaces round(0.001 x 64) = 0"),
+                            ("--train.compile_mode=max-autotune", "train.compile is false"),
+                            ("--train.lr=1_0e-3", "expected a number, got '1_0e-3'")):
+        assert main([*train, option]) == 2
+        assert message in _error(capsys)
+    assert not (tmp_path / "t").exists()
+    # T3, T4: the toys' counts that broke after the work
+    assert main(["toy", "neural", "--n-data", "2", "--steps", "20", "--warmup", "5",
+                 "--ref-steps", "40", "--out", str(tmp_path / "n")]) == 0
+    assert (tmp_path / "n" / "neural_posteriors.png").is_file()
+    with pytest.raises(SystemExit):
+        main(["toy", "energy", "--n-chains", "1", "--out", str(tmp_path / "e")])
+    assert "expected an integer >= 2" in capsys.readouterr().err
+    # L1: lae sample over the run's own pictures (training's) replaced them
+    loss = next((digits_run / "plots").glob("*.png"))
+    before = loss.read_bytes()
+    assert main(["sample", str(digits_run), "--out", str(loss), "--overwrite"]) == 2
+    assert "is the run's own plots/" in _error(capsys) and loss.read_bytes() == before
+    # S1: a key given twice in one benchmark entry
+    assert main(["bench", "--out", str(tmp_path / "b"), "--size", "tiny", "--models",
+                 "vae+train.lr=0.01+train.lr=0.02"]) == 2
+    assert "given twice" in _error(capsys)
+    # S2: a preset named on --resume whose values differ from the run's is said not to be used
+    # (only the keys the preset sets: not the defaults it leaves)
+    copy = tmp_path / "copy"
+    shutil.copytree(digits_run, copy)
+    with pytest.warns(UserWarning, match=r"vae-fashion-mnist-mlp that differ.*data\.name") as w:
+        assert main(["train", "vae-fashion-mnist-mlp", "--out", str(copy), "--resume",
+                     "--train.epochs=2"]) == 0
+    assert "train.stall_steps" not in str(w[0].message)
+    # S5: inpainting a run trained with hidden values had no mean-fill baseline (NaN means)
+    masked = tmp_path / "masked"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(masked), *DIGITS,
+                 "--data.mask=pixels:0.5"]) == 0
+    assert main(["inpaint", str(masked), "--steps", "0", "--n-examples", "5"]) == 0
+    baseline = json.loads((masked / "inpaint" / "centre.json").read_text()
+                          )["metrics"]["mean_fill_mse_missing_01"]
+    assert baseline["n"] == 5 and baseline["value"] > 0

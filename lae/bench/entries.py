@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lae.errors import ConfigError
 from lae.train import Config, Trainer, load_config
+from lae.train.config import refuse_repeated_overrides
 
 # the train.* keys a benchmark reads per model (the optimiser and the compiled step); every other
 # one it sets alike for all (batch_size, seed, device, num_threads) or never reads (epochs,
@@ -67,6 +68,10 @@ def parse_entry(entry: str) -> ModelEntry:
                           f"model at one batch size, seed, device and thread count, to time "
                           f"budgets (no epochs, evaluation or checkpoints); the training keys "
                           f"a model may change after '+' are {', '.join(ENTRY_TRAIN_KEYS)}")
+    try:
+        refuse_repeated_overrides(overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"{entry!r}: {exc}") from None
     return ModelEntry(entry.strip(), model, tuple(overrides))
 
 

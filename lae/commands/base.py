@@ -99,8 +99,9 @@ def refuse_run_files(out: Path, run_dir: Path, mine: tuple[str, ...]) -> None:
     except ValueError:  # outside the run
         return
     if is_owned(relative) and relative not in mine:
+        writes = f"{' or '.join(mine)} there, or a new file" if mine else "new files only there"
         raise ConfigError(f"--out {out} is the run's own {relative}; this command writes "
-                          f"{' or '.join(mine)} there, or a new file: choose another --out")
+                          f"{writes}: choose another --out")
 
 
 def write_json(path: Path, results: dict[str, Any], echo: bool = True) -> None:

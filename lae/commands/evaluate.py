@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from lae.eval.results import merge_results, read_results, refuse_other_results
     from lae.train import load_run
     from lae.train.run import is_foreign_checkpoint
-    from lae.train.rundir import read_manifest
+    from lae.train.rundir import data_changed, read_manifest
 
     if args.n_examples < 0:
         raise ConfigError(f"--n-examples must be >= 0 (0: all), got {args.n_examples}")
@@ -154,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
              and value < 0.01 and not key.endswith("_bpd")]  # the _nats twin says it once
     for warning in stuck:
         print(f"warning: {warning}", file=sys.stderr)
-    results = {**identity, "training_warnings": flagged, "warnings": stuck, **results}
+    changed = data_changed(run.run_dir, splits.digest)  # said at loading; kept for the report
+    results = {**identity, "training_warnings": flagged,
+               "warnings": [*stuck, *([changed] if changed else [])], **results}
     for res in results["metrics"].values() if model_overrides else ():
         res["settings"]["model_overrides"] = model_overrides  # each number says how it was made
     if earlier is not None:

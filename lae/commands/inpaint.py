@@ -129,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     mse, psnr = result.mse_missing.double().cpu(), result.psnr_missing.double().cpu()
     # the baseline: every missing value filled with the training set's mean at that position
     to_unit = run.model.spec.to_unit
-    mean_fill = to_unit(train.float().mean(0)).expand_as(x.cpu())
+    # (nanmean: a run trained with data.mask holds NaN where its training values are hidden)
+    mean_fill = to_unit(train.float().nanmean(0)).expand_as(x.cpu())
     missing = (~mask.cpu()).flatten(1).double()
     err = (mean_fill - to_unit(x.cpu())).pow(2).flatten(1).double()
     baseline = (err * missing).sum(1) / missing.sum(1)

@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 
 from lae.argtypes import count, path_text, seed
-from lae.commands.base import Command, add_checkpoint_argument, refuse_another_runs_folder
+from lae.commands.base import (
+    Command,
+    add_checkpoint_argument,
+    refuse_another_runs_folder,
+    refuse_run_files,
+)
 from lae.errors import ConfigError
 from lae.files import refuse_existing
 
@@ -34,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in PICTURE_SUFFIXES:
         raise ConfigError(f"--out {out}: expected a picture file ending in "
                           f"{', '.join(PICTURE_SUFFIXES)}")
+    # the run's own pictures are training's, not this command's: refused before "exists"
+    refuse_run_files(out, Path(args.run_dir), ())
     refuse_existing(out, args.overwrite)
     run = load_run(args.run_dir, args.checkpoint)
     refuse_another_runs_folder(out.parent, run.run_dir)

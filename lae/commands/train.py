@@ -10,6 +10,7 @@ import signal
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 from lae.argtypes import count, path_text
 from lae.commands.base import Command
@@ -133,10 +134,11 @@ def _train_on_local_processes(args: argparse.Namespace) -> int:
 def check_resumed_preset(config: str, overrides: list[str], run_dir: Path) -> None:
     """``lae train CONFIG --out RUN --resume`` continues RUN's own config; a CONFIG that is no
     preset or file, or one of another model than RUN's (``--model.name`` in ``overrides``
-    included), is a mistake to say, not to ignore. A YAML file's values that differ from the
-    run's (and that ``overrides`` do not set) are not used: a warning names them."""
+    included), is a mistake to say, not to ignore. The values the preset or YAML file sets that
+    differ from the run's (and that ``overrides`` do not set) are not used: a warning names
+    them."""
     from lae.train import load_config
-    from lae.train.config import PRESET_DIR, config_from_dict, read_yaml, resolve_preset
+    from lae.train.config import config_from_dict, read_preset, read_yaml
     from lae.train.resume import changed_settings
 
     named = [item.partition("=")[2] for item in overrides
@@ -150,20 +152,34 @@ def check_resumed_preset(config: str, overrides: list[str], run_dir: Path) -> No
         raise ConfigError(f"--resume continues {run_dir}, a {theirs!r} run, with its own "
                           f"config.yaml; {config} is a {mine!r} preset: give the run's preset, "
                           f"or another --out to train a new {mine!r} run")
-    if not saved or resolve_preset(config).parent == PRESET_DIR:  # a preset only names the model
+    if not saved:
         return
     try:
         run_cfg = config_from_dict(saved).to_dict()
     except ConfigError:  # the run's own file is at fault: said where it is read
         return
+    # the keys the named preset or file sets itself (its base's included), not the defaults
+    set_there = set(_leaf_keys(read_preset(config)))
     set_here = {item.removeprefix("--").partition("=")[0] for item in overrides}
     differ = [d for d in changed_settings(run_cfg, given.to_dict(), set())
-              if d.partition(" ")[0] not in set_here]
+              if d.partition(" ")[0] in set_there and d.partition(" ")[0] not in set_here]
     if differ:
         warnings.warn(f"--resume continues {run_dir} with its own config.yaml: the values of "
                       f"{config} that differ from it are not used ({'; '.join(differ)}, the "
                       f"run's value first); a resume changes what it may (train.epochs, "
                       f"train.lr, ...) by --section.key=value", stacklevel=2)
+
+
+def _leaf_keys(raw: Any, prefix: str = "") -> list[str]:
+    """The dotted keys of a config dict, each level's (``model``, ``model.net``,
+    ``model.net.hidden``): what a preset or YAML file sets."""
+    if not isinstance(raw, dict):
+        return []
+    keys = []
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        keys += [name, *_leaf_keys(value, name + ".")]
+    return keys
 
 
 def resume_hint(args: argparse.Namespace) -> str:

@@ -130,8 +130,13 @@ class _ScaledLikelihood(Likelihood):
         min_scale: float,
     ):
         super().__init__(event_shape)
-        if min_scale < 0:
-            raise ConfigError(f"min_scale must be >= 0, got {min_scale}")
+        for name, flag in (("learn_scale", learn_scale), ("per_dim", per_dim)):
+            if not isinstance(flag, bool):  # 5 would be read as true
+                raise ConfigError(f"{name}: expected true or false, got {flag!r}")
+        if not 0 <= min_scale < math.inf:
+            raise ConfigError(f"min_scale must be a finite number >= 0, got {min_scale}")
+        if not math.isfinite(init_scale):
+            raise ConfigError(f"the initial scale must be a finite number, got {init_scale}")
         if init_scale <= min_scale:
             raise ConfigError(
                 f"the initial scale ({init_scale}) must exceed min_scale ({min_scale})"
@@ -226,6 +231,9 @@ class DiscretizedLogisticLikelihood(_ScaledLikelihood):
         low, high = (float(v) for v in value_range)
         if init_log_scale is None:
             init_log_scale = math.log(0.05 * (high - low)) if high > low else 0.0
+        if not -50 <= init_log_scale <= 50:  # exp() of it is the scale: beyond, 0 or overflow
+            raise ConfigError(f"init_log_scale must be a number in [-50, 50] (the log of the "
+                              f"initial scale, in data units), got {init_log_scale}")
         super().__init__(
             event_shape, min_scale + math.exp(init_log_scale), learn_scale, per_dim, min_scale
         )

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from lae.argtypes import COUNT_MAX
 from lae.distributions.base import Independent, Normal, independent, rsample_and_log_prob
 from lae.errors import ConfigError, ModelDiverged
 from lae.nn import mlp, mlp_trunk
@@ -42,15 +43,27 @@ from lae.samplers.base import EnergyAndGrad, energy_and_grad
 
 
 def _positive_float(key: str, value: Any) -> float:
-    """``model.prior_options.<key>`` as a positive float (YAML 1.1 reads 1e4 as a string)."""
-    try:
-        number = float(value)
+    """``model.prior_options.<key>`` as a positive finite float (YAML 1.1 reads 1e4 as a
+    string)."""
+    try:  # (Python's float reads 1_0 as 10: an underscore is text, as in configs)
+        number = float(value) if not (isinstance(value, str) and "_" in value) else None
+        number = float(number)
     except (TypeError, ValueError):
         raise ConfigError(f"model.prior_options.{key}: expected a positive number, got "
                           f"{value!r}") from None
-    if not number > 0:
-        raise ConfigError(f"model.prior_options.{key} must be > 0, got {value!r}")
+    if not 0 < number < math.inf:
+        raise ConfigError(f"model.prior_options.{key} must be a finite number > 0, got "
+                          f"{value!r}")
     return number
+
+
+def _count(key: str, value: Any, high: int = COUNT_MAX) -> int:
+    """``model.prior_options.<key>`` as a whole number in 1..``high`` (sizes and steps: zero
+    builds nothing to train, and a few more digits would build for hours)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise ConfigError(f"model.prior_options.{key} must be a whole number in 1..{high:,}, "
+                          f"got {value!r}")
+    return value
 
 
 class Prior(nn.Module):
@@ -196,11 +209,13 @@ class ALDPriorSampler(nn.Module):
                  steps: int = 2, step_size: float = 0.01, target_acceptance: float = 0.6,
                  adapt_gain: float = 0.02):
         super().__init__()
-        if min(n_chains, width, input_dim, steps) < 1 or width + 1 < n_chains:
-            raise ConfigError(f"model.prior_options.ald: n_chains, width, input_dim and steps "
-                              f"must be >= 1 and width + 1 >= n_chains (ALD needs as many "
-                              f"features as chains); got {n_chains}, {width}, {input_dim}, "
-                              f"{steps}")
+        for key, value in (("n_chains", n_chains), ("width", width), ("input_dim", input_dim),
+                           ("steps", steps)):
+            _count(f"ald.{key}", value)
+        if width + 1 < n_chains:
+            raise ConfigError(f"model.prior_options.ald: width + 1 >= n_chains is needed (ALD "
+                              f"needs as many features as chains); got width {width}, "
+                              f"n_chains {n_chains}")
         self.n_chains, self.steps = n_chains, steps
         self.features = mlp_trunk(input_dim, width, 2, layernorm=False)
         self.register_buffer("inputs", torch.randn(n_chains, input_dim))
@@ -304,9 +319,8 @@ class LatentEBMPrior(Prior):
             raise ConfigError(f"model.prior_options.sampler: expected 'langevin' or 'ald', got "
                               f"{sampler!r}")
         self.max_energy = _positive_float("max_energy", max_energy)
-        if not isinstance(sample_steps, int) or sample_steps < 1:
-            raise ConfigError(f"model.prior_options.sample_steps must be a positive integer, "
-                              f"got {sample_steps!r}")
+        sample_steps, hidden, depth = (_count(key, value) for key, value in (
+            ("sample_steps", sample_steps), ("hidden", hidden), ("depth", depth)))
         self._base = NormalPrior(dim, base_scale)
         self.dim = dim
         self.energy_net = mlp(dim, 1, hidden, depth, layernorm=False)  # f_alpha
@@ -439,8 +453,8 @@ class FlowPrior(Prior):
         from zuko.flows import MAF  # the maintained flow library
 
         self.dim = dim
-        self.flow = MAF(features=dim, context=0, transforms=transforms,
-                        hidden_features=(hidden, hidden))
+        self.flow = MAF(features=dim, context=0, transforms=_count("transforms", transforms, 1000),
+                        hidden_features=(_count("hidden", hidden),) * 2)
 
     def log_prob(self, z: Tensor) -> Tensor:
         """The exact log p(z) [...] for z [..., dim]."""

@@ -236,7 +236,8 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p = sub.add_parser("energy", help="unconditional ALD on 8 Gaussians and rings")
     p.add_argument("--energies", nargs="+", choices=["8gaussians", "rings"],
                    default=["8gaussians", "rings"])
-    p.add_argument("--n-chains", type=COUNT, default=500)
+    # the MMD to the exact samples is unbiased only with 2 chains or more
+    p.add_argument("--n-chains", type=count(2, COUNT_MAX), default=500)
     p.add_argument("--feature-dim", type=COUNT, default=512)
     p.add_argument("--steps", type=COUNT, default=2000)
     p.add_argument("--warmup", type=COUNT_OR_0, default=1000)

@@ -159,8 +159,9 @@ def _ellipse(mu: Tensor, chol: Tensor, k: float = 2.0) -> tuple[list, list]:
 def plot_neural(prob: NeuralProblem, ald: Tensor, mf, full, path: Path, n_plot: int = 4) -> None:
     plt = pyplot()
 
-    fig, axes = plt.subplots(1, n_plot, figsize=(3.2 * n_plot, 3.3))
-    for j, ax in enumerate(axes):
+    n_plot = min(n_plot, ald.shape[1])  # fewer points than panels: one panel each
+    fig, axes = plt.subplots(1, n_plot, figsize=(3.2 * n_plot, 3.3), squeeze=False)
+    for j, ax in enumerate(axes[0]):
         pts = ald[:, j]
         lo, hi = pts.min(0).values - 0.5, pts.max(0).values + 0.5
         g1 = torch.linspace(float(lo[0]), float(hi[0]), 120, dtype=torch.float64)
@@ -174,8 +175,8 @@ def plot_neural(prob: NeuralProblem, ald: Tensor, mf, full, path: Path, n_plot: 
         ax.plot(*_ellipse(full[0][j], full[1][j]), color="C2", label="VI full-cov")
         ax.set_title(f"data point {j}")
         ax.set_xlabel("z1")
-    axes[0].set_ylabel("z2")
-    axes[0].legend(fontsize=7, loc="best")
+    axes[0, 0].set_ylabel("z2")
+    axes[0, 0].legend(fontsize=7, loc="best")
     fig.suptitle("Neural likelihood: exact posterior contours, ALD samples, VI 2-sd ellipses",
                  fontsize=10)
     fig.tight_layout()

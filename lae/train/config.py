@@ -482,8 +482,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             number = value
-        elif isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
-            try:
+        elif isinstance(value, str) and "_" not in value:  # YAML 1.1 reads "1e-4" as a string
+            try:  # (Python's float reads 1_0e-3 as 0.01: an underscore is text, as for counts)
                 number = float(value)
             except ValueError:
                 pass

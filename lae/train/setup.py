@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -106,8 +107,10 @@ def check_model_fits(cfg: Config, spec: DataSpec, device: torch.device) -> None:
         raise ConfigError(
             f"the model needs about {need / 2**30:.1f} GiB ({params:,} parameters, "
             f"{buffers:,} buffer values) and {device} has {free / 2**30:.1f} GiB free{where}; "
-            f"reduce model.latent_dim ({cfg.model.latent_dim}) or model.net.hidden "
-            f"({cfg.model.net.hidden})")
+            f"reduce model.latent_dim ({cfg.model.latent_dim}), model.net.hidden "
+            f"({cfg.model.net.hidden})" + (f" or the sizes in model.prior_options "
+                                           f"({cfg.model.prior_options})"
+                                           if cfg.model.prior_options else ""))
 
 
 OPTIMIZERS = {  # train.optimizer -> (parameters, TrainConfig, learning rate, fused) -> optimiser
@@ -180,6 +183,12 @@ def batch_noise(data_cfg: Any, splits: DataSplits):
     if not all(math.isfinite(v) for v in splits.value_range):
         raise ConfigError(f"data.noise_fraction needs data with a bounded range to draw the "
                           f"noise from; {data_cfg.name} is unbounded")
+    values = math.prod(splits.shape)
+    if round(fraction * values) == 0:  # perturb_values replaces round(fraction * D) values
+        raise ConfigError(f"data.noise_fraction={fraction:g} replaces round({fraction:g} x "
+                          f"{values}) = 0 of the {values} values of each example: the "
+                          f"background model would be the plain one; give at least "
+                          f"{1 / values:.3g} (one value)")
     return functools.partial(perturb_values, fraction=fraction,
                              value_range=tuple(splits.value_range), n_bits=splits.n_bits)
 
@@ -203,6 +212,11 @@ def check_train_choices(tc: Any) -> None:
     if tc.on_stall not in STALL_ACTIONS:
         raise ConfigError(f"train.on_stall: expected one of {list(STALL_ACTIONS)}, got "
                           f"{tc.on_stall!r}")
+    # a compile mode without compiling would be recorded as the run's: refused
+    default = next(f.default for f in dataclasses.fields(tc) if f.name == "compile_mode")
+    if not tc.compile and tc.compile_mode != default:
+        raise ConfigError(f"train.compile_mode={tc.compile_mode!r} is set, but train.compile is "
+                          f"false, so nothing reads it; leave it out, or set train.compile=true")
 
 
 def threads_and_device(tc: Any, procs: Any) -> torch.device:
