@@ -36,8 +36,17 @@ from lae.errors import ERROR_FILE_ENV, LaeError
 from lae.toy.cli import add_toy_commands
 
 
+class ExactOptionParser(argparse.ArgumentParser):
+    """A parser that takes options by their whole name only (its subcommands' too): argparse's
+    abbreviations would read ``--data={name: digits}``, a config section, as ``--data-dir``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ExactOptionParser(
         prog="lae", description="Train, sample, evaluate and compare deep latent variable "
         "models whose inference runs on Langevin dynamics (train, sample, eval, report, "
         "anomaly, inpaint, list, config, bench, toy; docs/cli.md).")

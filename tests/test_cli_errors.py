@@ -1013,6 +1013,22 @@ def test_the_ninth_probe_rounds_findings(digits_run, tmp_path, capsys):
         assert main(["train", "vae-fashion-mnist-mlp", "--out", str(copy), "--resume",
                      "--train.epochs=2"]) == 0
     assert "train.stall_steps" not in str(w[0].message)
+    # U1: --data=... was taken as an abbreviation of --data-dir, not as the data section
+    section = tmp_path / "section"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(section), "--data={name: digits}",
+                 *DIGITS[1:]]) == 0
+    assert "name: digits" in (section / "config.yaml").read_text()
+    # U6: the toy posterior's option is named as it is spelled
+    assert main(["toy", "posterior", "--n-data", "5", "--steps", "10", "--warmup", "2",
+                 "--save-samples", str(tmp_path / "p.npz"), "--out", str(tmp_path / "p.npz")]) == 2
+    assert "--save-samples and --out both name" in _error(capsys)
+    # U7: a ../ spelling of the run's own checkpoint is that checkpoint
+    assert main(["eval", str(copy), "--metrics", "mse", "--n-examples", "5"]) == 0
+    other_spelling = copy / ".." / copy.name / "checkpoints" / "last.pt"
+    assert main(["eval", str(copy), "--checkpoint", str(other_spelling), "--metrics", "elbo",
+                 "--n-examples", "5"]) == 0
+    assert {"mse_per_pixel_01", "neg_elbo_nats"} <= set(
+        json.loads((copy / "results.json").read_text())["metrics"])
     # S5: inpainting a run trained with hidden values had no mean-fill baseline (NaN means)
     masked = tmp_path / "masked"
     assert main(["train", "vae-mnist5k-mlp", "--out", str(masked), *DIGITS,

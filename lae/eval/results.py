@@ -11,6 +11,7 @@ same examples can be compared pairwise (:func:`paired_difference`).
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -54,14 +55,17 @@ RUN_CHECKPOINT = re.compile(r"checkpoints/(last|best|epoch_\d{4,})\.pt")
 
 def _identity(results: dict[str, Any]) -> dict[str, Any]:
     """The :data:`IDENTITY` of ``results``, its checkpoint as a path inside its run folder where
-    it is one (a run folder moved or renamed since is the same run; a relative and an absolute
-    spelling are the same file), and one of the run's own checkpoints known by its epoch alone
+    it is one (a run folder moved or renamed since is the same run; a relative, an absolute and
+    a ../ spelling are the same file), and one of the run's own checkpoints known by its epoch alone
     (``last.pt`` at epoch 2 is ``epoch_0002.pt``)."""
     identity = {k: results.get(k) for k in IDENTITY}
     checkpoint, run_dir = results.get("checkpoint"), results.get("run_dir")
     if checkpoint and run_dir:
+        # as written, then absolute, each with its ../ parts normalised away (a relative, an
+        # absolute and a ../ spelling of one file are that file)
         for file, folder in ((Path(checkpoint), Path(run_dir)),
                              (Path(checkpoint).absolute(), Path(run_dir).absolute())):
+            file, folder = Path(os.path.normpath(file)), Path(os.path.normpath(folder))
             try:
                 inside = file.relative_to(folder).as_posix()
             except ValueError:  # a checkpoint from elsewhere: its whole path identifies it

@@ -33,21 +33,22 @@ def _check_out_folder(args: argparse.Namespace, name: str, png: str | None = Non
     refuse_existing([out / f"{name}.json", out / f"{png or name}.png"], args.overwrite)
 
 
-def _refuse_existing_outputs(npz: str | None, out: str | None) -> None:
+def _refuse_existing_outputs(npz: str | None, out: str | None, flag: str = "--save") -> None:
     """The npz and JSON report a toy would write must be new: a user's files are not replaced
-    unasked (and the check comes before the experiment, not after it)."""
+    unasked (and the check comes before the experiment, not after it). ``flag``: the toy's
+    option for the npz."""
     from lae.toy.output import output_paths
 
     npz_path, json_path = output_paths(npz, out)
     if npz_path is not None and json_path is not None and \
             npz_path.resolve() == json_path.resolve():  # the report would replace the arrays
-        raise ConfigError(f"--save and --out both name {npz_path}: the JSON report would "
+        raise ConfigError(f"{flag} and --out both name {npz_path}: the JSON report would "
                           f"replace the saved arrays; give --out another file (or leave it out: "
                           f"the report goes next to the npz)")
     existing = [str(p) for p in (npz_path, json_path) if p is not None and p.exists()]
     if existing:
         raise ConfigError(f"{' and '.join(existing)} already exist(s); remove it or choose "
-                          f"another --save / --out")
+                          f"another {flag} / --out")
 
 
 # defaults of options read by one sampler or estimator only (_refuse_unread)
@@ -87,7 +88,7 @@ def _posterior(args: argparse.Namespace) -> int:
                         step_size=args.step_size, mh=not args.no_mh,
                         preconditioned=args.preconditioned, feature_dim=args.feature_dim,
                         n_leapfrog=args.n_leapfrog, seed=args.seed)
-    _refuse_existing_outputs(args.save_samples, args.out)
+    _refuse_existing_outputs(args.save_samples, args.out, "--save-samples")
     run_posterior(args.n_data, args.x_dim, args.z_dim, args.sigma, s,
                   save_samples=args.save_samples, out=args.out)
     return 0

@@ -125,6 +125,7 @@ class ChainWatch:
     def __init__(self, tc: TrainConfig) -> None:
         self.stall_steps, self.stall_acceptance = tc.stall_steps, tc.stall_acceptance
         self.stalled_steps: dict[str, int] = {}
+        self.stalled_run: dict[str, int] = {}
         self.max_step_size: dict[str, float] = {}
 
     def problems(self, record: dict[str, float], chains: dict[str, ChainReport],
@@ -141,9 +142,11 @@ class ChainWatch:
                 value = record[key]
                 low = value < self.stall_acceptance
                 self.stalled_steps[key] = self.stalled_steps.get(key, 0) + n_steps if low else 0
+                # the whole stretch, which a warning does not restart (the count above it does)
+                self.stalled_run[key] = self.stalled_run.get(key, 0) + n_steps if low else 0
                 if self.stalled_steps[key] >= self.stall_steps:
                     found.append(f"{key} stayed below {self.stall_acceptance:g} for "
-                                 f"{self.stalled_steps[key]} steps (now {value:.3g}; the step "
+                                 f"{self.stalled_run[key]} steps (now {value:.3g}; the step "
                                  f"size is {chain.rule})")
             key = f"{prefix}step_size"
             if chain.rule != "fixed" and record.get(key, 0.0) > 0:  # only a moving step falls
@@ -160,9 +163,10 @@ class ChainWatch:
             self.stalled_steps[key] = 0
 
     def state_dict(self) -> dict[str, dict[str, float]]:
-        return {"stalled_steps": dict(self.stalled_steps),
+        return {"stalled_steps": dict(self.stalled_steps), "stalled_run": dict(self.stalled_run),
                 "max_step_size": dict(self.max_step_size)}
 
     def load_state_dict(self, state: dict[str, dict[str, float]]) -> None:
         self.stalled_steps = dict(state.get("stalled_steps", {}))
+        self.stalled_run = dict(state.get("stalled_run", self.stalled_steps))
         self.max_step_size = dict(state.get("max_step_size", {}))

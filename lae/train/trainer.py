@@ -564,8 +564,9 @@ class Trainer:
                    f"{tc.stall_steps}, train.on_stall={tc.on_stall})")
         if tc.on_stall == "error":
             last = self.run_dir / CHECKPOINT_DIR / LAST
-            raise ChainStalled(message + (f"; the last checkpoint {last} is kept"
-                                          if last.is_file() else ""))
+            raise ChainStalled(message + (f"; the last checkpoint {last} is kept" if last.is_file()
+                                          else "; no checkpoint was written yet: once this is "
+                                          "fixed, train again with --overwrite"))
         tqdm.write(f"WARNING: {message}")
         self._log({"split": "warning", "epoch": epoch, "step": self.step,
                    "kind": "stalled_chain", "message": message})

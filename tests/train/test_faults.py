@@ -297,3 +297,24 @@ def test_a_symlinked_checkpoint_folder_is_refused_not_written_through(tmp_path, 
     for flag in ("--overwrite", "--resume"):
         assert main(args + ["--out", str(run), flag]) == 2
     assert (other / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_a_stall_warning_counts_the_whole_stalled_stretch():
+    # a chain stuck from step 1: warned at 14 steps (stall_steps 10), then again at 28, which
+    # says 28 (round 9: it said 14 again, the count restarted by the first warning)
+    from lae.samplers import ChainReport
+    from lae.train.config import TrainConfig
+    from lae.train.guards import ChainWatch
+
+    watch = ChainWatch(TrainConfig(stall_steps=10))
+    chains = {"": ChainReport(0.1, 0.0, "fixed")}
+    record = {"acceptance": 0.0}
+    first = watch.problems(record, chains, 14)
+    watch.restart_counts()
+    assert "for 14 steps" in first[0]
+    assert watch.problems(record, chains, 7) == []  # 7 since the warning: not yet
+    second = watch.problems(record, chains, 7)
+    assert "for 28 steps" in second[0]
+    assert watch.problems({"acceptance": 0.5}, chains, 7) == []  # it moves again: counts reset
+    watch.restart_counts()
+    assert watch.stalled_run == {"acceptance": 0}
