@@ -29,6 +29,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from lae import interrupts
 from lae.commands import COMMANDS
 from lae.commands.base import forget_made_folders, remove_unused_folders
 from lae.commands.train import resume_hint
@@ -80,7 +81,12 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
     # or its launcher stopped: the launcher says why, so it leaves quietly (a KeyboardInterrupt
     # raised inside a finalizer printed "Exception ignored ... Traceback")
     worker = args.command == "train" and bool(os.environ.get(ERROR_FILE_ENV))
-    signal.signal(signal.SIGTERM, _exit_quietly if worker else _raise_keyboard_interrupt)
+    # (recorded as well as raised: a raise inside a finalizer is dropped, lae.interrupts)
+    interrupts.clear()
+    sys.unraisablehook = interrupts.quiet_unraisable
+    signal.signal(signal.SIGTERM, _exit_quietly if worker else interrupts.request_stop)
+    if not worker and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, interrupts.request_stop)
     # a warning on the command line is one line for the user, not Python's file:line and source
     warnings.formatwarning = _warning_line
     try:
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
     except BaseException:  # a defect's traceback: it leaves no empty output folder either
         remove_unused_folders()
         raise
+    finally:  # a stop asked of this command is not one of the next (tests run several)
+        interrupts.clear()
     if code:  # failed or interrupted: no empty output folder stays behind
         remove_unused_folders()
     forget_made_folders()
@@ -156,10 +164,6 @@ def _report(line: str) -> None:
             f.write(line + "\n")
     else:
         print(line, file=sys.stderr)
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _exit_quietly(signum: int, frame: object) -> None:

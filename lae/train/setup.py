@@ -107,8 +107,8 @@ def check_model_fits(cfg: Config, spec: DataSpec, device: torch.device) -> None:
         raise ConfigError(
             f"the model needs about {need / 2**30:.1f} GiB ({params:,} parameters, "
             f"{buffers:,} buffer values) and {device} has {free / 2**30:.1f} GiB free{where}; "
-            f"reduce model.latent_dim ({cfg.model.latent_dim}), model.net.hidden "
-            f"({cfg.model.net.hidden})" + (f" or the sizes in model.prior_options "
+            f"reduce model.latent_dim ({cfg.model.latent_dim}) or model.net.hidden "
+            f"({cfg.model.net.hidden})" + (f", or the sizes in model.prior_options "
                                            f"({cfg.model.prior_options})"
                                            if cfg.model.prior_options else ""))
 

@@ -37,6 +37,7 @@ from lae.eval.plots import (
     save_reconstructions,
     save_step_size_profile,
 )
+from lae.interrupts import raise_if_requested
 from lae.models import LatentModel, build_model
 from lae.models.base import StepOutput
 from lae.samplers import ChainReport
@@ -283,6 +284,7 @@ class Trainer:
                     raise
                 raise self._diverged(epoch, f"{type(exc).__name__}: {exc}", x) from None
             self.step += 1
+            raise_if_requested()  # a stop whose KeyboardInterrupt a finalizer swallowed
             # Sums (maxima for max_* metrics) stay on the device: nothing here waits for the
             # step to finish.
             for key, value in out.logged().items():
