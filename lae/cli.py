@@ -45,6 +45,22 @@ class ExactOptionParser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """As argparse's, refusing an option that takes one value given twice (argparse keeps
+        the last: ``--metrics mse --metrics elbo`` scored ELBO alone)."""
+        parsed = super().parse_known_args(args, namespace)
+        tokens = [str(t) for t in (sys.argv[1:] if args is None else args)]
+        for action in self._actions:
+            if isinstance(action, (argparse._AppendAction, argparse._SubParsersAction,
+                                   argparse._HelpAction)) or not action.option_strings:
+                continue
+            given = sum(t == o or t.startswith(o + "=") for t in tokens
+                        for o in action.option_strings)
+            if given > 1:
+                self.error(f"{'/'.join(action.option_strings)} is given {given} times; give it "
+                           f"once")
+        return parsed
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = ExactOptionParser(

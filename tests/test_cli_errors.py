@@ -1068,3 +1068,33 @@ def test_a_stop_swallowed_by_a_finalizer_still_stops_training(tmp_path, capsys):
         trainer.Trainer.train_step = real
     assert code == 130 and steps["n"] == 3
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_the_tenth_probe_rounds_findings(digits_run, tmp_path, capsys):
+    train = ["train", "vae-toy2d", "--out", str(tmp_path / "t"), "--train.epochs=1",
+             "--train.progress=false"]
+    # T1: a likelihood option YAML reads as text (1e-1) ended in a TypeError; text that spells a
+    # number is the number, anything else an error naming the option
+    assert main([*train, "--model.likelihood_options={sigma: 1e-1}"]) == 0
+    assert main([*train, "--overwrite", "--model.likelihood_options={sigma: [0.1]}"]) == 2
+    assert "model.likelihood_options.sigma: expected a number" in _error(capsys)
+    # X1: the flow prior's size is counted (zuko's flow cannot be built on the meta device)
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "f"), *DIGITS,
+                 "--model.prior=flow", "--model.prior_options={transforms: 10, hidden: 100000}"]
+                ) == 2
+    assert "model.prior_options" in _error(capsys) and not (tmp_path / "f").exists()
+    # L1: eval --out --overwrite replaced any file (the run's own data file): results are JSON
+    data = tmp_path / "data.npz"
+    data.write_bytes(b"user data")
+    assert main(["eval", str(digits_run), "--metrics", "mse", "--n-examples", "3", "--out",
+                 str(data), "--overwrite"]) == 2
+    assert "ending in .json" in _error(capsys) and data.read_bytes() == b"user data"
+    # S1: a key twice inside one {...} mapping (on one line) was taken, the last winning
+    mine = tmp_path / "dup.yaml"
+    mine.write_text("base: vae-mnist5k-mlp\ndata: {name: digits, name: mnist}\n")
+    assert main(["config", str(mine)]) == 2
+    assert "appears twice" in _error(capsys)
+    # S2: a command's own option given twice kept the last (--metrics mse --metrics elbo)
+    with pytest.raises(SystemExit):
+        main(["eval", str(digits_run), "--metrics", "mse", "--metrics", "elbo"])
+    assert "--metrics is given 2 times" in capsys.readouterr().err

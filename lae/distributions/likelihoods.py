@@ -266,6 +266,24 @@ LIKELIHOODS: dict[str, type[Likelihood]] = {
 _DATA_ARGS = ("event_shape", "value_range", "n_bits")
 
 
+def _option_number(key: str, value: object, none_ok: bool = False) -> float | None:
+    """``model.likelihood_options.<key>`` as a float: a number, or text that spells one (not
+    with an underscore, which Python's float would read as a digit separator)."""
+    if value is None and none_ok:
+        return None
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and "_" not in value:
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+    if number is None:
+        raise ConfigError(f"model.likelihood_options.{key}: expected a number, got {value!r}")
+    return number
+
+
 def build_likelihood(
     name: str,
     event_shape: Sequence[int],
@@ -305,6 +323,10 @@ def build_likelihood(
         raise ConfigError(
             f"likelihood 'bernoulli' needs binary data in {{0, 1}}, got value_range={value_range}"
         )
+    for key, value in options.items():  # YAML 1.1 reads 1e-1 as text: numbers made numbers
+        hint = str(params[key].annotation)
+        if hint.startswith("float"):
+            options[key] = _option_number(key, value, none_ok="None" in hint)
     kwargs: dict[str, object] = {"event_shape": event_shape}
     if "n_bits" in params:
         if n_bits is None:

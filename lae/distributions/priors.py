@@ -453,8 +453,16 @@ class FlowPrior(Prior):
         from zuko.flows import MAF  # the maintained flow library
 
         self.dim = dim
-        self.flow = MAF(features=dim, context=0, transforms=_count("transforms", transforms, 1000),
+        self.flow = MAF(features=dim, context=0, transforms=_count("transforms", transforms, 100),
                         hidden_features=(_count("hidden", hidden),) * 2)
+
+    @staticmethod
+    def parameter_count(dim: int, transforms: int = 4, hidden: int = 64) -> int:
+        """The flow's parameters, counted without building it (zuko's masks cannot be built on
+        torch's meta device, where the trainer counts a model's size): per transform an MLP
+        dim -> hidden -> hidden -> 2 dim (a shift and a log-scale per coordinate)."""
+        per_layer = (dim + 1) * hidden + (hidden + 1) * hidden + (hidden + 1) * 2 * dim
+        return transforms * per_layer
 
     def log_prob(self, z: Tensor) -> Tensor:
         """The exact log p(z) [...] for z [..., dim]."""

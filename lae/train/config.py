@@ -211,10 +211,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             if key == "<<":  # merge keys may repeat by design
                 continue
             try:
-                first = seen.setdefault(key, key_node.start_mark.line + 1)
+                first = seen.get(key)
+                seen.setdefault(key, key_node.start_mark.line + 1)
             except TypeError:  # an unhashable key: the base class reports it
                 continue
-            if first != key_node.start_mark.line + 1:
+            if first is not None:  # also twice on one line: {name: a, name: b}
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} appears twice (first on line {first})",
                     key_node.start_mark)

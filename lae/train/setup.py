@@ -14,6 +14,7 @@ import torch
 
 from lae.data import DataSplits
 from lae.data.processing import perturb_values
+from lae.distributions.priors import PRIORS
 from lae.errors import ConfigError
 from lae.models import DataSpec, build_model
 from lae.train.config import Config
@@ -92,12 +93,20 @@ def check_model_fits(cfg: Config, spec: DataSpec, device: torch.device) -> None:
     parameter, could not fit in the memory free on ``device``: the sizes are counted on the
     meta device (no memory), so an absurd ``model.latent_dim`` or ``net.hidden`` is an error
     naming them instead of an allocator crash."""
+    model_cfg, prior_params = cfg.model, 0
+    counted = getattr(PRIORS.get(cfg.model.prior), "parameter_count", None)
+    if counted is not None:  # a prior that cannot be built on meta, counted by its own rule
+        try:
+            prior_params = counted(cfg.model.latent_dim, **cfg.model.prior_options)
+        except TypeError:  # an option it does not take: said when the model is built
+            return
+        model_cfg = dataclasses.replace(cfg.model, prior="normal", prior_options={})
     try:
         with torch.device("meta"):
-            meta = build_model(cfg.model, spec)
+            meta = build_model(model_cfg, spec)
     except Exception:  # noqa: BLE001 (a model that cannot be built on meta: no check)
         return
-    params = sum(p.numel() for p in meta.parameters())
+    params = sum(p.numel() for p in meta.parameters()) + prior_params
     buffers = sum(b.numel() for b in meta.buffers())
     need = (4 * params + buffers) * 4  # float32: weights, gradients, Adam's two moments
     free = _available_memory(device)
