@@ -23,7 +23,8 @@ def run(tmp_path_factory):
 
 def _eval(run, *flags):
     k = ["--k", "5"] if "iwae" in flags else []  # a setting no chosen metric reads is refused
-    return main(["eval", str(run), "--n-examples", "20", *k, *flags])
+    n = [] if "--n-examples" in flags else ["--n-examples", "20"]  # each option once
+    return main(["eval", str(run), *n, *k, *flags])
 
 
 def test_a_later_eval_adds_its_metrics_to_the_runs_results(run):

@@ -232,8 +232,9 @@ class DiscretizedLogisticLikelihood(_ScaledLikelihood):
         if init_log_scale is None:
             init_log_scale = math.log(0.05 * (high - low)) if high > low else 0.0
         if not -50 <= init_log_scale <= 50:  # exp() of it is the scale: beyond, 0 or overflow
-            raise ConfigError(f"init_log_scale must be a number in [-50, 50] (the log of the "
-                              f"initial scale, in data units), got {init_log_scale}")
+            raise ConfigError(f"model.likelihood_options.init_log_scale must be a number in "
+                              f"[-50, 50] (the log of the initial scale above min_scale, in data "
+                              f"units), got {init_log_scale}")
         super().__init__(
             event_shape, min_scale + math.exp(init_log_scale), learn_scale, per_dim, min_scale
         )

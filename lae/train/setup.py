@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
@@ -100,7 +101,10 @@ def check_model_fits(cfg: Config, spec: DataSpec, device: torch.device) -> None:
             prior_params = counted(cfg.model.latent_dim, **cfg.model.prior_options)
         except TypeError:  # an option it does not take: said when the model is built
             return
-        model_cfg = dataclasses.replace(cfg.model, prior="normal", prior_options={})
+        # the rest of the model with a normal prior (set, not validated: a flow-prior model's
+        # config insists on its flow)
+        model_cfg = copy.copy(cfg.model)
+        model_cfg.prior, model_cfg.prior_options = "normal", {}
     try:
         with torch.device("meta"):
             meta = build_model(model_cfg, spec)
@@ -196,8 +200,8 @@ def batch_noise(data_cfg: Any, splits: DataSplits):
     if round(fraction * values) == 0:  # perturb_values replaces round(fraction * D) values
         raise ConfigError(f"data.noise_fraction={fraction:g} replaces round({fraction:g} x "
                           f"{values}) = 0 of the {values} values of each example: the "
-                          f"background model would be the plain one; give at least "
-                          f"{1 / values:.3g} (one value)")
+                          f"background model would be the plain one; give more than "
+                          f"{0.5 / values:.3g} (one value rounds to 1)")
     return functools.partial(perturb_values, fraction=fraction,
                              value_range=tuple(splits.value_range), n_bits=splits.n_bits)
 
