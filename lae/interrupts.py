@@ -11,7 +11,11 @@ dropped interrupt from printing a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 _requested = False
@@ -43,3 +47,30 @@ def quiet_unraisable(unraisable: Any) -> None:
     if _requested and issubclass(unraisable.exc_type, KeyboardInterrupt):
         return
     sys.__unraisablehook__(unraisable)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) and SIGTERM until the block ends, then raise
+    KeyboardInterrupt.
+
+    An interrupt inside torch.save lands in the middle of its zip writer, whose cleanup then
+    fails with an error of its own (a traceback instead of "interrupted") and leaves a
+    half-written temporary file; one inside an import of torch or numpy leaves a half-imported
+    module (a RecursionError). A checkpoint write and the CLI's start-up (:mod:`lae.launcher`)
+    take seconds at most, so they are let finish. Signals can only be handled in the main
+    thread: elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if caught:
+        raise KeyboardInterrupt

@@ -10,25 +10,20 @@ interrupted command does: ``interrupted``, status 130.
 
 from __future__ import annotations
 
-import signal
 import sys
 
-HELD = (signal.SIGINT, signal.SIGTERM)
+from lae.interrupts import interrupts_deferred
 
 
 def main() -> int:
     """Run ``lae`` with the command line of this process; its exit status (130: interrupted)."""
-    caught: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in HELD}
     try:
-        from lae.cli import build_parser
-        from lae.cli import main as cli_main
+        with interrupts_deferred():  # raises KeyboardInterrupt at its end if one came
+            from lae.cli import build_parser
+            from lae.cli import main as cli_main
 
-        parser = build_parser()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if caught:  # as a command interrupted later says it (lae.cli)
+            parser = build_parser()
+    except KeyboardInterrupt:  # as a command interrupted later says it (lae.cli)
         print("interrupted", file=sys.stderr)
         return 130
     return cli_main(parser=parser)

@@ -9,15 +9,11 @@ that holds anything but tensors and plain containers is refused, never executed.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import pickle
 import shutil
-import signal
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +21,7 @@ import torch
 
 from lae.errors import RunDirError
 from lae.files import atomic_write
+from lae.interrupts import interrupts_deferred
 from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, epoch_checkpoints
 
 
@@ -36,31 +33,6 @@ def atomic_save(obj: Any, path: Path) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write(path, lambda f: f.write(buffer.getbuffer()))
-
-
-@contextlib.contextmanager
-def interrupts_deferred() -> Iterator[None]:
-    """Hold back Ctrl-C (SIGINT) and SIGTERM until the block ends, then raise
-    KeyboardInterrupt.
-
-    An interrupt inside torch.save lands in the middle of its zip writer, whose cleanup then
-    fails with an error of its own (a traceback instead of "interrupted") and leaves a
-    half-written temporary file; a checkpoint write takes well under a second, so it is let
-    finish. Signals can only be handled in the main thread: elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if caught:
-        raise KeyboardInterrupt
 
 
 def epoch_checkpoint_name(epoch: int) -> str:

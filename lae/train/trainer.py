@@ -37,12 +37,12 @@ from lae.eval.plots import (
     save_reconstructions,
     save_step_size_profile,
 )
-from lae.interrupts import raise_if_requested
+from lae.interrupts import interrupts_deferred, raise_if_requested
 from lae.models import LatentModel, build_model
 from lae.models.base import StepOutput
 from lae.samplers import ChainReport
 from lae.train import distributed
-from lae.train.checkpoint import interrupts_deferred, save_checkpoint
+from lae.train.checkpoint import save_checkpoint
 from lae.train.config import Config, save_config
 from lae.train.distributed import Processes
 from lae.train.guards import (
