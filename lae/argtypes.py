@@ -11,6 +11,26 @@ THREADS_MAX = 1024
 SEED_MAX = 2**63 - 1  # what torch.manual_seed takes (a larger one was an overflow traceback)
 
 
+def decimal_number(value: object) -> float | None:
+    """``value`` as a float when it is a number (not a bool) or text that spells a decimal one
+    (YAML 1.1 reads ``1e-4`` as text); None otherwise, also for text with an underscore, which
+    Python's float would read as a digit separator (``1_0e-3`` is 0.01). An int beyond the float
+    range raises OverflowError.
+
+    Example:
+        >>> decimal_number("1e-4"), decimal_number(3), decimal_number("1_0"), decimal_number(True)
+        (0.0001, 3.0, None, None)
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and "_" not in value:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
 def count(minimum: int, maximum: int | None = None, what: str = ""):
     """An argparse type: an integer in [minimum, maximum], else an error naming the range (the
     flag is named by argparse), before any work.

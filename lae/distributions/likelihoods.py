@@ -17,6 +17,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from lae.argtypes import decimal_number
 from lae.distributions.base import Bernoulli, Independent, Normal, independent
 from lae.distributions.logistic import DiscretizedLogistic, on_grid
 from lae.errors import ConfigError
@@ -268,18 +269,13 @@ _DATA_ARGS = ("event_shape", "value_range", "n_bits")
 
 
 def _option_number(key: str, value: object, none_ok: bool = False) -> float | None:
-    """``model.likelihood_options.<key>`` as a float: a number, or text that spells one (not
-    with an underscore, which Python's float would read as a digit separator)."""
+    """``model.likelihood_options.<key>`` as a float (:func:`lae.argtypes.decimal_number`)."""
     if value is None and none_ok:
         return None
-    number = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str) and "_" not in value:
-        try:
-            number = float(value)
-        except ValueError:
-            pass
+    try:
+        number = decimal_number(value)
+    except OverflowError:  # an int beyond the float range
+        number = None
     if number is None:
         raise ConfigError(f"model.likelihood_options.{key}: expected a number, got {value!r}")
     return number

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from lae.argtypes import COUNT_MAX
+from lae.argtypes import COUNT_MAX, decimal_number
 from lae.distributions.base import Independent, Normal, independent, rsample_and_log_prob
 from lae.errors import ConfigError, ModelDiverged
 from lae.nn import mlp, mlp_trunk
@@ -45,12 +45,13 @@ from lae.samplers.base import EnergyAndGrad, energy_and_grad
 def _positive_float(key: str, value: Any) -> float:
     """``model.prior_options.<key>`` as a positive finite float (YAML 1.1 reads 1e4 as a
     string)."""
-    try:  # (Python's float reads 1_0 as 10: an underscore is text, as in configs)
-        number = float(value) if not (isinstance(value, str) and "_" in value) else None
-        number = float(number)
-    except (TypeError, ValueError):
+    try:
+        number = decimal_number(value)
+    except OverflowError:
+        number = math.inf  # refused below, as too large
+    if number is None:
         raise ConfigError(f"model.prior_options.{key}: expected a positive number, got "
-                          f"{value!r}") from None
+                          f"{value!r}")
     if not 0 < number < math.inf:
         raise ConfigError(f"model.prior_options.{key} must be a finite number > 0, got "
                           f"{value!r}")

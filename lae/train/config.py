@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from lae.argtypes import COUNT_MAX, THREADS_MAX
+from lae.argtypes import COUNT_MAX, THREADS_MAX, decimal_number
 from lae.data import DataConfig
 from lae.errors import ConfigError
 from lae.models import MODELS, ModelConfig
@@ -480,16 +480,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
             raise ConfigError(f"{key}={_show(value)} is too large; expected at most {COUNT_MAX}")
         return value
     if hint is float:
-        number = None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = value
-        elif isinstance(value, str) and "_" not in value:  # YAML 1.1 reads "1e-4" as a string
-            try:  # (Python's float reads 1_0e-3 as 0.01: an underscore is text, as for counts)
-                number = float(value)
-            except ValueError:
-                pass
         try:
-            number = None if number is None else float(number)
+            number = decimal_number(value)
         except OverflowError:  # an int beyond the float range
             raise ConfigError(f"{key}: {_show(value)} is too large; expected a number below "
                               "1.8e308") from None
