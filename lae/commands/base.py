@@ -154,11 +154,12 @@ def note_all_examples(n_examples: int, available: int, what: str) -> None:
               f"{available}", file=sys.stderr)
 
 
-def run_data(run: Any, data_cfg: Any = None) -> Any:
+def run_data(run: Any, data_cfg: Any = None) -> tuple[Any, str | None]:
     """The data of a loaded run (:class:`lae.data.DataSplits` of its ``config.data``, or of
     ``data_cfg``: the same with another folder or without its mask), checked against the model:
     the example shape it was trained on (else a ConfigError), and a warning when their content
-    differs from what the run last trained on (the digest in its ``lae-run.json``)."""
+    differs from what the run last trained on (the digest in its ``lae-run.json``). Returns
+    (the splits, that warning or None), so that a command can keep it with its results."""
     from lae.data import load_dataset
     from lae.train.rundir import data_changed
 
@@ -171,7 +172,7 @@ def run_data(run: Any, data_cfg: Any = None) -> Any:
     change = data_changed(run.run_dir, splits.digest)
     if change:
         warnings.warn(change, stacklevel=2)
-    return splits
+    return splits, change
 
 
 def test_images(run: Any, n_examples: int) -> tuple[Any, Any, Any]:
@@ -179,7 +180,7 @@ def test_images(run: Any, n_examples: int) -> tuple[Any, Any, Any]:
     their labels (or None) and the training split, for the task commands."""
     from lae.data import evenly_spaced
 
-    splits = run_data(run)
+    splits, _ = run_data(run)
     x, y = splits.test, splits.test_labels
     note_all_examples(n_examples, len(x), f"test images of {run.config.data.name}")
     x = evenly_spaced(x, n_examples)

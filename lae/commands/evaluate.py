@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from lae.eval.results import merge_results, read_results, refuse_other_results
     from lae.train import load_run
     from lae.train.run import is_foreign_checkpoint
-    from lae.train.rundir import data_changed, read_manifest
+    from lae.train.rundir import read_manifest
 
     if args.n_examples < 0:
         raise ConfigError(f"--n-examples must be >= 0 (0: all), got {args.n_examples}")
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         refuse_existing(pictures, args.overwrite)
     if args.data_dir is not None:
         data_cfg.data_dir = args.data_dir
-    splits = run_data(run, data_cfg)
+    splits, changed = run_data(run, data_cfg)  # changed: said now, kept for the report
     # results of other data contents are not added to (the data file changed since)
     identity["data_digest"] = splits.digest
     if earlier is not None:
@@ -156,7 +156,6 @@ def run(args: argparse.Namespace) -> int:
              and value < 0.01 and not key.endswith("_bpd")]  # the _nats twin says it once
     for warning in stuck:
         print(f"warning: {warning}", file=sys.stderr)
-    changed = data_changed(run.run_dir, splits.digest)  # said at loading; kept for the report
     results = {**identity, "training_warnings": flagged,
                "warnings": [*stuck, *([changed] if changed else [])], **results}
     for res in results["metrics"].values() if model_overrides else ():

@@ -59,7 +59,7 @@ def _training_images_and_masks(run: Any, spec: str, n_examples: int):
 
     clean_cfg = copy.deepcopy(run.config.data)
     clean_cfg.mask = ""
-    train = run_data(run, clean_cfg).train
+    train = run_data(run, clean_cfg)[0].train
     masks = training_masks(spec, tuple(train.shape[1:]), len(train), clean_cfg.seed)
     device = next(run.model.parameters()).device
     note_all_examples(n_examples, len(train), f"training images of {clean_cfg.name}")
