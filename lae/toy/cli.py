@@ -190,6 +190,15 @@ def _add_seed_and_outputs(p: argparse.ArgumentParser) -> None:
                    help="JSON report (default: next to the npz)")
 
 
+def _add_seed_and_folder(p: argparse.ArgumentParser) -> None:
+    """--seed, --out FOLDER and --overwrite, as the toys that write a report and a picture
+    into a folder take them."""
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--out", type=path_text, default="toy_out")
+    p.add_argument("--overwrite", action="store_true", help="replace this toy's report and "
+                   "picture in --out")
+
+
 def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     """Add ``toy`` and its subcommands to an argparse subparsers object; each subcommand sets
     ``args.toy_func`` (call it with ``args``; returns the exit status)."""
@@ -228,10 +237,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     # the reference keeps every 20th step (lae.toy.neural.reference_samples): fewer keep none
     p.add_argument("--ref-steps", type=count(20, COUNT_MAX), default=20000,
                    help="steps of the MALA reference, at least 20 (default 20000)")
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--out", type=path_text, default="toy_out")
-    p.add_argument("--overwrite", action="store_true", help="replace this toy's report and "
-                   "picture in --out")
+    _add_seed_and_folder(p)
     p.set_defaults(toy_func=_neural)
 
     p = sub.add_parser("energy", help="unconditional ALD on 8 Gaussians and rings")
@@ -243,10 +249,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=COUNT, default=2000)
     p.add_argument("--warmup", type=COUNT_OR_0, default=1000)
     p.add_argument("--step-size", type=positive_number, default=0.005)
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--out", type=path_text, default="toy_out")
-    p.add_argument("--overwrite", action="store_true", help="replace this toy's report and "
-                   "picture in --out")
+    _add_seed_and_folder(p)
     p.set_defaults(toy_func=_energy)
 
     p = sub.add_parser("capacity", help="ALD with feature width d < n, d = n, d > n")
@@ -255,10 +258,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=COUNT, default=3000)
     p.add_argument("--warmup", type=COUNT_OR_0, default=300)
     p.add_argument("--step-size", type=positive_number, default=0.02)
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--out", type=path_text, default="toy_out")
-    p.add_argument("--overwrite", action="store_true", help="replace this toy's report and "
-                   "picture in --out")
+    _add_seed_and_folder(p)
     p.set_defaults(toy_func=_capacity)
 
     p = sub.add_parser("convergence", help="error vs gradient evaluations and time")
@@ -269,10 +269,7 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     # its error curve is read at log-spaced epochs from the 4th (lae.toy.convergence.checkpoints)
     p.add_argument("--epochs", type=count(4, COUNT_MAX), default=2000,
                    help="epochs, at least 4 (default 2000)")
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--out", type=path_text, default="toy_out")
-    p.add_argument("--overwrite", action="store_true", help="replace this toy's report and "
-                   "picture in --out")
+    _add_seed_and_folder(p)
     p.set_defaults(toy_func=_convergence)
 
     p = sub.add_parser("likelihood", help="AIS / IWAE log p(x) of a linear-Gaussian vs exact")
