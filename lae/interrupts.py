@@ -49,6 +49,11 @@ def quiet_unraisable(unraisable: Any) -> None:
     sys.__unraisablehook__(unraisable)
 
 
+def ignored(signum: int) -> bool:
+    """Whether the process ignores ``signum`` (SIG_IGN), as it was started: lae keeps that."""
+    return signal.getsignal(signum) is signal.SIG_IGN
+
+
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
     """Hold back Ctrl-C (SIGINT) and SIGTERM until the block ends, then raise
@@ -58,14 +63,16 @@ def interrupts_deferred() -> Iterator[None]:
     fails with an error of its own (a traceback instead of "interrupted") and leaves a
     half-written temporary file; one inside an import of torch or numpy leaves a half-imported
     module (a RecursionError). A checkpoint write and the CLI's start-up (:mod:`lae.launcher`)
-    take seconds at most, so they are let finish. Signals can only be handled in the main
-    thread: elsewhere this does nothing.
+    take seconds at most, so they are let finish. A signal the process ignores stays ignored.
+    Signals can only be handled in the main thread: elsewhere this does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
+    # a signal the environment set to be ignored (as a shell does for a script's background
+    # jobs) stays ignored
+    held = [s for s in (signal.SIGINT, signal.SIGTERM) if not ignored(s)]
     previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
     try:
         yield

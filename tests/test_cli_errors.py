@@ -1098,3 +1098,115 @@ def test_the_tenth_probe_rounds_findings(digits_run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["eval", str(digits_run), "--metrics", "mse", "--metrics", "elbo"])
     assert "--metrics is given 2 times" in capsys.readouterr().err
+
+
+def test_the_eleventh_probe_rounds_findings(digits_run, tmp_path, capsys, monkeypatch):
+    import json
+    import shutil
+
+    import lae.eval.metrics
+    from lae import interrupts
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run, run)
+    ev = ["eval", str(run), "--n-examples", "3"]
+    # T1: a number beyond float32 (1e39) passed the finite-number checks, then torch.full raised
+    # an overflow traceback; one below its normal range (1e-50) would have been 0
+    with pytest.raises(SystemExit):  # an argparse type
+        main(["inpaint", str(run), "--step-size", "1e39", "--steps", "2"])
+    assert "float32's largest number" in capsys.readouterr().err
+    assert main([*ev, "--metrics", "mse", "--mse-inference", "mode", "--mse-step-size", "1e39"]
+                ) == 2
+    assert "float32's largest number" in _error(capsys)
+    for item in ("--model.prior_options={scale: 1e39}", "--model.step_size=1e-50"):
+        assert main(["train", "lae-mnist5k-mlp", "--out", str(tmp_path / "t"), *DIGITS, item]
+                    ) == 2
+        assert "float32" in _error(capsys) and not (tmp_path / "t").exists()
+    # D1: two evals of one run that finish together: the later replaced the earlier's metrics.
+    # Here another eval writes while this one computes; both sets are kept
+    evaluate = lae.eval.metrics.evaluate
+
+    def meanwhile_another_eval(*args, **kwargs):
+        results = evaluate(*args, **kwargs)
+        monkeypatch.setattr(lae.eval.metrics, "evaluate", evaluate)  # the other eval: plain
+        assert main([*ev, "--metrics", "elbo"]) == 0
+        return results
+
+    monkeypatch.setattr(lae.eval.metrics, "evaluate", meanwhile_another_eval)
+    assert main([*ev, "--metrics", "mse"]) == 0
+    assert {"neg_elbo_nats", "mse_per_pixel_01"} <= set(
+        json.loads((run / "results.json").read_text())["metrics"])
+    # S1: the run trained over (a new run_id) while an eval ran: its numbers were filed under
+    # the new model; now refused, the file untouched
+    before = (run / "results.json").read_text()
+
+    def meanwhile_trained_over(*args, **kwargs):
+        manifest = json.loads((run / "lae-run.json").read_text())
+        (run / "lae-run.json").write_text(json.dumps({**manifest, "run_id": "another"}))
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(lae.eval.metrics, "evaluate", meanwhile_trained_over)
+    assert main([*ev, "--metrics", "mse"]) == 2
+    assert "trained again" in _error(capsys)
+    assert (run / "results.json").read_text() == before
+    monkeypatch.setattr(lae.eval.metrics, "evaluate", evaluate)
+    # D2: lae report --out replaced the user's pictures of the same names (only report.md was
+    # checked)
+    figs = tmp_path / "figs"
+    figs.mkdir()
+    (figs / "run_samples.png").write_bytes(b"mine")
+    assert main(["report", str(digits_run), "--out", str(figs)]) == 2
+    assert "run_samples.png" in _error(capsys)
+    assert (figs / "run_samples.png").read_bytes() == b"mine"
+    # D3: --out --overwrite replaced a data file named .json (the run's own, here)
+    data = tmp_path / "dig.json"
+    np.savez(data.open("wb"), x=np.zeros(3))
+    content = data.read_bytes()
+    assert main([*ev, "--metrics", "mse", "--out", str(data), "--overwrite"]) == 2
+    assert "other than JSON results" in _error(capsys) and data.read_bytes() == content
+    # S2: --out x.json/ wrote the file x.json
+    with pytest.raises(SystemExit):
+        main([*ev, "--metrics", "mse", "--out", str(tmp_path / "x.json") + "/"])
+    assert "ends in a slash" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
+    # U1, U2: an infinite prior learning rate was accepted; a divergence named only
+    # model.step_size, not the LAE's other step sizes or the prior's learning rate
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "t"), *DIGITS,
+                 "--model.prior=flow", "--model.prior_lr_scale=inf"]) == 2
+    assert "prior_lr_scale must be a finite number" in _error(capsys)
+    from lae.models import DataSpec, build_model
+    from lae.train.config import load_config
+    spec = DataSpec(shape=(1, 8, 8), value_range=(0.0, 1.0), n_bits=8, binary=False, n_train=10)
+    model = build_model(load_config("lae-mnist5k-mlp").model, spec)
+    causes = " ".join(c for _, c in model.divergence_causes())
+    assert "model.mala_step_size" in causes and "model.step_size" in causes
+    # U3: likelihood options' errors named neither the key nor its section
+    for option, message in (("{per_dim: 5}", "model.likelihood_options.per_dim: expected true"),
+                            ("{sigma: 0}", "model.likelihood_options.sigma (0) must exceed")):
+        assert main(["train", "vae-toy2d", "--out", str(tmp_path / "t"), "--train.epochs=1",
+                     "--model.likelihood=gaussian", f"--model.likelihood_options={option}"]) == 2
+        assert message in _error(capsys)
+    # U4: a full-width digit (８) was told to drop quotes it never had, or read as 8
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "t"), *DIGITS,
+                 "--model.latent_dim=８"]) == 2
+    assert "outside ASCII" in _error(capsys)
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "t"), *DIGITS,
+                 "--train.lr=０.001"]) == 2
+    assert "outside ASCII" in _error(capsys)
+    # U5: --checkpoint "" was "checkpoints is a folder"
+    with pytest.raises(SystemExit):
+        main([*ev, "--metrics", "mse", "--checkpoint", ""])
+    assert "an empty value" in capsys.readouterr().err
+    # U6: a signal the environment ignores (a script's background job's SIGINT) was caught
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interrupts.interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)  # ignored: no KeyboardInterrupt after the block
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        assert main(["config", "vae-mnist5k-mlp"]) == 0
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)

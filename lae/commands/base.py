@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lae.argtypes import count, path_text, seed
+from lae.argtypes import count, nonempty_text, path_text, seed
 from lae.errors import ConfigError, LaeError
 from lae.eval.json import json_safe
 from lae.files import atomic_write, check_writable
@@ -35,7 +35,7 @@ class Command:
 
 
 def add_checkpoint_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", default="last",
+    p.add_argument("--checkpoint", type=nonempty_text, default="last",
                    help="last, best (train.patience), an epoch number, or a .pt path")
 
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lae.argtypes import path_text
+from lae.argtypes import file_path_text
 from lae.commands.base import (
     Command,
     add_checkpoint_argument,
@@ -22,7 +22,7 @@ from lae.commands.base import (
     run_data,
     write_json,
 )
-from lae.errors import ConfigError
+from lae.errors import ConfigError, RunDirError
 from lae.files import refuse_existing
 
 
@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from lae.eval.metrics import METRICS, add_settings_arguments
 
     p.add_argument("run_dir", help="a run folder written by lae train")
-    p.add_argument("--out", type=path_text, default=None,
+    p.add_argument("--out", type=file_path_text, default=None,
                    help="results JSON (default RUN_DIR/results.json, to which metrics are added)")
     p.add_argument("--metrics", default="elbo,iwae,mse",
                    help=f"comma-separated: {', '.join(sorted(METRICS))} (lae list describes "
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from lae.eval.metrics import METRICS, evaluate, settings_from_arguments
     from lae.eval.plots import read_metrics
     from lae.eval.registry import SIMULATING, refuse_unused_settings
-    from lae.eval.results import merge_results, read_results, refuse_other_results
+    from lae.eval.results import merge_results, read_results, refuse_other_results, results_locked
     from lae.train import load_run
     from lae.train.run import is_foreign_checkpoint
     from lae.train.rundir import read_manifest
@@ -89,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     refuse_existing(out, args.overwrite or args.out is None)
     if out.suffix.lower() != ".json":  # --overwrite would replace a data file, a checkpoint...
         raise ConfigError(f"--out {out}: the results are JSON: give a file name ending in .json")
+    if args.out is not None and args.overwrite and out.is_file() and not _is_json_object(out):
+        raise ConfigError(f"--out {out} holds something other than JSON results (a data file "
+                          f"named .json?); --overwrite replaces only a results file: choose "
+                          f"another --out")
     data_cfg = run.config.data
     identity = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
                 "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,
@@ -160,16 +164,27 @@ def run(args: argparse.Namespace) -> int:
                "warnings": [*stuck, *([changed] if changed else [])], **results}
     for res in results["metrics"].values() if model_overrides else ():
         res["settings"]["model_overrides"] = model_overrides  # each number says how it was made
-    if earlier is not None:
-        results = merge_results(earlier, results, names)
-    for key, res in results["metrics"].items():  # kept ones included: as the file has them
-        print(f"{key:>22}: {_shown(res.get('value'))} ± {_shown(res.get('stderr'))}  "
-              f"(n={res.get('n')}, {res.get('settings')})")
-    for name, why in results["skipped"].items():
-        print(f"{name:>22}: skipped: {why}")
-    for warning in flagged:
-        print(f"WARNING (training, step {warning.get('step')}): {warning.get('message')}")
-    write_json(out, results, echo=False)
+    with results_locked(out):  # another lae eval of this run may be writing: one at a time
+        if identity["run_id"] is not None:
+            now = (read_manifest(run.run_dir) or {}).get("run_id")
+            if now != identity["run_id"]:
+                raise RunDirError(f"{run.run_dir} was trained again (--overwrite) while this "
+                                  f"evaluation ran: its numbers are of the model that was there "
+                                  f"before, and would be filed under the new one; nothing was "
+                                  f"written")
+        # what the file holds now: another evaluation may have added to it since it was read
+        earlier = read_results(out) if out.exists() and not args.overwrite else None
+        if earlier is not None:
+            refuse_other_results(earlier, identity, out)
+            results = merge_results(earlier, results, names)
+        for key, res in results["metrics"].items():  # kept ones included: as the file has them
+            print(f"{key:>22}: {_shown(res.get('value'))} ± {_shown(res.get('stderr'))}  "
+                  f"(n={res.get('n')}, {res.get('settings')})")
+        for name, why in results["skipped"].items():
+            print(f"{name:>22}: skipped: {why}")
+        for warning in flagged:
+            print(f"WARNING (training, step {warning.get('step')}): {warning.get('message')}")
+        write_json(out, results, echo=False)
     return 0
 
 
@@ -195,6 +210,16 @@ def settings_read(cfg: Any, keys: list[str]) -> Iterator[set[str]]:
         yield read
     finally:
         cfg.__class__ = base
+
+
+def _is_json_object(path: Path) -> bool:
+    """Whether ``path`` starts as a JSON object does (what lae eval writes), not as binary or
+    other data does; reads 4 KiB, not the file (a data file may be gigabytes)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(4096).lstrip().startswith(b"{")
+    except OSError:
+        return False
 
 
 def _results_name(split: str) -> str:

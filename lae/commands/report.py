@@ -8,14 +8,14 @@ from pathlib import Path
 from lae.argtypes import path_text
 from lae.commands.base import Command, refuse_another_runs_folder
 from lae.errors import LaeError
-from lae.files import refuse_existing
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dirs", nargs="+", help="run folders written by lae train")
     p.add_argument("--out", type=path_text, required=True,
                    help="folder for report.md and its pictures")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing report.md")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report.md and "
+                   "pictures of the same names")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +26,6 @@ def run(args: argparse.Namespace) -> int:
         raise LaeError(f"--out {args.out} is a file; lae report writes a folder (report.md and "
                        f"its pictures): choose another --out")
     refuse_another_runs_folder(Path(args.out))
-    refuse_existing(Path(args.out) / "report.md", args.overwrite)
     seen: dict[Path, str] = {}
     configs = {}  # each run's checkpoint's config: the run's where config.yaml was removed
     for run_dir in args.run_dirs:  # one run twice would read as two seeds that agree exactly
@@ -36,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         seen[key] = run_dir
         # the table shows config.yaml: it must be the run's
         configs[Path(run_dir)] = check_run_config(Path(run_dir))
-    path = write_report([Path(r) for r in args.run_dirs], Path(args.out), configs)
+    path = write_report([Path(r) for r in args.run_dirs], Path(args.out), configs,
+                        overwrite=args.overwrite)
     print(f"wrote {path}")
     return 0
 

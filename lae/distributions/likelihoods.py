@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from lae.argtypes import decimal_number
+from lae.argtypes import NumberRangeError, decimal_number
 from lae.distributions.base import Bernoulli, Independent, Normal, independent
 from lae.distributions.logistic import DiscretizedLogistic, on_grid
 from lae.errors import ConfigError
@@ -129,6 +130,7 @@ class _ScaledLikelihood(Likelihood):
         learn_scale: bool,
         per_dim: bool,
         min_scale: float,
+        init_name: str = "the initial scale",
     ):
         super().__init__(event_shape)
         for name, flag in (("learn_scale", learn_scale), ("per_dim", per_dim)):
@@ -137,11 +139,10 @@ class _ScaledLikelihood(Likelihood):
         if not 0 <= min_scale < math.inf:
             raise ConfigError(f"min_scale must be a finite number >= 0, got {min_scale}")
         if not math.isfinite(init_scale):
-            raise ConfigError(f"the initial scale must be a finite number, got {init_scale}")
+            raise ConfigError(f"{init_name} must be a finite number, got {init_scale}")
         if init_scale <= min_scale:
-            raise ConfigError(
-                f"the initial scale ({init_scale}) must exceed min_scale ({min_scale})"
-            )
+            raise ConfigError(f"{init_name} ({init_scale:g}) must exceed min_scale "
+                              f"({min_scale:g})")
         if per_dim and not learn_scale:
             raise ConfigError("per_dim=True needs learn_scale=True (a fixed scale is one number)")
         shape = self.event_shape if per_dim else ()
@@ -187,7 +188,7 @@ class GaussianLikelihood(_ScaledLikelihood):
         per_dim: bool = False,
         min_scale: float = 0.0,
     ):
-        super().__init__(event_shape, sigma, learn_scale, per_dim, min_scale)
+        super().__init__(event_shape, sigma, learn_scale, per_dim, min_scale, init_name="sigma")
 
     def _base(self, params: Tensor) -> Normal:
         return Normal(params, self.scale, validate_args=False)
@@ -237,7 +238,8 @@ class DiscretizedLogisticLikelihood(_ScaledLikelihood):
                               f"[-50, 50] (the log of the initial scale above min_scale, in data "
                               f"units), got {init_log_scale}")
         super().__init__(
-            event_shape, min_scale + math.exp(init_log_scale), learn_scale, per_dim, min_scale
+            event_shape, min_scale + math.exp(init_log_scale), learn_scale, per_dim, min_scale,
+            init_name="min_scale + exp(init_log_scale)"
         )
         if not low < high:
             raise ConfigError(f"value_range must be (low, high) with low < high, got {value_range}")
@@ -274,8 +276,8 @@ def _option_number(key: str, value: object, none_ok: bool = False) -> float | No
         return None
     try:
         number = decimal_number(value)
-    except OverflowError:  # an int beyond the float range
-        number = None
+    except NumberRangeError as exc:
+        raise ConfigError(f"model.likelihood_options.{key}: {value!r} is {exc}") from None
     if number is None:
         raise ConfigError(f"model.likelihood_options.{key}: expected a number, got {value!r}")
     return number
@@ -334,4 +336,10 @@ def build_likelihood(
                 "gaussian for points (on the command line: --model.likelihood=auto)"
             )
         kwargs.update(value_range=value_range, n_bits=n_bits)
-    return cls(**kwargs, **options)
+    try:
+        return cls(**kwargs, **options)
+    except ConfigError as exc:  # the class names its argument; the user wrote it as this key
+        text = str(exc)
+        if re.match(r"\w+", text) and re.match(r"\w+", text)[0] in options:
+            raise ConfigError(f"model.likelihood_options.{text}") from None
+        raise

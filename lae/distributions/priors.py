@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from lae.argtypes import COUNT_MAX, decimal_number
+from lae.argtypes import COUNT_MAX, NumberRangeError, decimal_number
 from lae.distributions.base import Independent, Normal, independent, rsample_and_log_prob
 from lae.errors import ConfigError, ModelDiverged
 from lae.nn import mlp, mlp_trunk
@@ -47,8 +47,8 @@ def _positive_float(key: str, value: Any) -> float:
     string)."""
     try:
         number = decimal_number(value)
-    except OverflowError:
-        number = math.inf  # refused below, as too large
+    except NumberRangeError as exc:
+        raise ConfigError(f"model.prior_options.{key}: {value!r} is {exc}") from None
     if number is None:
         raise ConfigError(f"model.prior_options.{key}: expected a positive number, got "
                           f"{value!r}")

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from lae.argtypes import COUNT_MAX, SEED_MAX
+from lae.argtypes import COUNT_MAX, SEED_MAX, NumberRangeError, ascii_number, check_float32
 from lae.errors import ConfigError
 from lae.eval.ais import KERNELS, SCHEDULES
 from lae.models import LatentModel
@@ -104,6 +104,11 @@ class EvalSettings:
                 raise ConfigError(f"{flag} must be <= {f.metadata['maximum']}, got {value}")
             if f.metadata.get("positive") and not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{flag} must be a finite number > 0, got {value}")
+            if isinstance(value, float):
+                try:
+                    check_float32(value)
+                except NumberRangeError as exc:
+                    raise ConfigError(f"{flag} {value:g} is {exc}") from None
             if "choices" in f.metadata and value not in f.metadata["choices"]:
                 raise ConfigError(f"{flag} must be one of {list(f.metadata['choices'])}, got "
                                   f"{value!r}")
@@ -156,7 +161,9 @@ def add_settings_arguments(parser: Any) -> None:
     """Add one ``--flag`` per :class:`EvalSettings` field to an argparse parser."""
     for f in fields(EvalSettings):
         kwargs = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
-        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default),
+        kind = type(f.default)
+        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name,
+                            type=ascii_number(kind) if kind in (int, float) else kind,
                             default=f.default, help=f"{f.metadata['help']} (default "
                             f"{f.default})", **kwargs)
 

@@ -23,6 +23,9 @@ from lae.errors import ConfigError, RunDirError
 from lae.eval import interpolate, probe
 from lae.eval.plots import read_metrics, save_nll_comparison
 from lae.eval.results import read_results
+from lae.files import refuse_existing
+
+COMPARISON_PICTURE = "compare_nll.png"  # the test NLL of every run against epoch and time
 
 SKIP_KEYS = {"split", "epoch", "step", "train_seconds", "estimate"}
 # a per-epoch record's estimator settings (its "estimate"), and the columns that read each;
@@ -266,12 +269,18 @@ def group_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_report(run_dirs: list[Path], out_dir: Path,
-                 saved_configs: dict[Path, dict[str, Any] | None] | None = None) -> Path:
+                 saved_configs: dict[Path, dict[str, Any] | None] | None = None,
+                 overwrite: bool = False) -> Path:
     """Write ``out_dir/report.md`` (and copies of the pictures) for the given runs;
-    ``saved_configs`` (run -> its checkpoint's config) stand in for removed config.yaml files."""
+    ``saved_configs`` (run -> its checkpoint's config) stand in for removed config.yaml files.
+    Every file it would write is refused first if it exists, unless ``overwrite``: the folder
+    may hold the user's own pictures under the same names."""
     runs = [summarize_run(Path(r), (saved_configs or {}).get(Path(r))) for r in run_dirs]
     for run, label in zip(runs, _labels(run_dirs)):
         run["run"] = label
+    refuse_existing([out_dir / "report.md", out_dir / COMPARISON_PICTURE, *(
+        out_dir / _picture_name(r["run"], kind) for r in runs
+        for kind, pic in r["pictures"].items() if pic is not None)], overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = group_runs(runs)
     metric_keys = sorted({k for r in rows for k in r["numbers"]})
@@ -346,7 +355,7 @@ def _comparison(runs: list[dict[str, Any]], run_dirs: list[Path], out_dir: Path)
     side."""
     lines = ["## Comparison", ""]
     key = save_nll_comparison({r["run"]: Path(d) for r, d in zip(runs, run_dirs)},
-                              out_dir / "compare_nll.png")
+                              out_dir / COMPARISON_PICTURE)
     if key is not None:
         caveat = ("" if key.startswith("nll_ais") else
                   " (no run logged a per-epoch AIS NLL, `train.eval_ais_temps`; this IWAE bound "
@@ -354,7 +363,7 @@ def _comparison(runs: list[dict[str, Any]], run_dirs: list[Path], out_dir: Path)
                   "as models)")
         lines += [f"Test `{key}` after each epoch, against the epoch and against the training "
                   f"wall-clock (evaluation excluded; the machine and its load set the time "
-                  f"axis){caveat}:", "", "![test NLL](compare_nll.png)", ""]
+                  f"axis){caveat}:", "", f"![test NLL]({COMPARISON_PICTURE})", ""]
     kinds = [k for k in ("samples", "reconstructions")
              if any(r["pictures"].get(k) for r in runs)]
     if kinds:

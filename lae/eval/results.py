@@ -10,9 +10,12 @@ same examples can be compared pairwise (:func:`paired_difference`).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,25 @@ from lae.errors import RunDirError
 # older results files and runs: then not compared.
 IDENTITY = ("checkpoint", "epoch", "dataset", "split", "run_id", "data_digest")
 OPTIONAL_IDENTITY = ("run_id", "data_digest")
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file of the results file ``path``: ``.<name>.lock`` beside it."""
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextmanager
+def results_locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the results file ``path`` for a read-merge-write: two ``lae
+    eval`` that finish together then add their metrics one after the other, where the later
+    used to replace what the earlier wrote (a ``flock`` on :func:`lock_path`, which the system
+    releases however the process ends; the file stays, as the lock must be one inode)."""
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def read_results(path: Path) -> dict[str, Any]:

@@ -67,8 +67,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
-        if not self.prior_lr_scale > 0:
-            raise ValueError(f"prior_lr_scale must be > 0, got {self.prior_lr_scale}")
+        if not 0 < self.prior_lr_scale < math.inf:
+            raise ValueError(f"prior_lr_scale must be a finite number > 0, got "
+                             f"{self.prior_lr_scale}")
         if any(not isinstance(k, int) or k < 1 for k in self.latent_layers):
             raise ValueError(f"latent_layers must be positive integers, got {self.latent_layers}")
         if self.latent_layers and sum(self.latent_layers) != self.latent_dim:
@@ -461,15 +462,22 @@ class LatentModel(nn.Module):
     def divergence_causes(self) -> list[tuple[int, str]]:
         """Likely causes of a divergence that lie in the model's own settings, each with a score
         (higher: more likely; the trainer's own causes score 0-4), for the trainer's
-        ``diagnostics.json``. Default: a Langevin step size, where the model has one, more
-        likely without a Metropolis-Hastings test."""
-        step_size = getattr(self.cfg, "step_size", None)
-        if step_size is None:
-            return []
+        ``diagnostics.json``. Default: each Langevin step size the config sets (``step_size``,
+        ``mala_step_size``, ...), more likely without a Metropolis-Hastings test, and a learned
+        prior's learning rate, more likely above ``train.lr``."""
         mh = getattr(self.cfg, "mh", None)
-        return [(int(mh is False), f"the Langevin step size model.step_size={step_size:g}"
-                 + (" without a Metropolis-Hastings test (model.mh=false)" if mh is False else "")
-                 + ": try one 10-100x smaller")]
+        causes = [(int(mh is False and key == "step_size"),
+                   f"the Langevin step size model.{key}={value:g}"
+                   + (" without a Metropolis-Hastings test (model.mh=false)"
+                      if mh is False and key == "step_size" else "") + ": try one 10-100x smaller")
+                  for key, value in sorted(vars(self.cfg).items())
+                  if key.endswith("step_size") and isinstance(value, float)]
+        if self.prior.loss_parameters():
+            scale = self.cfg.prior_lr_scale
+            causes.append((1 + 2 * (scale > 1), f"the learned prior's learning rate, "
+                           f"model.prior_lr_scale={scale:g} times train.lr: try a smaller "
+                           f"model.prior_lr_scale"))
+        return causes
 
     def warnings(self, record: dict[str, float]) -> list[str]:
         """Warnings for a logged record (train metrics averaged since the last logging step,

@@ -10,7 +10,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lae.argtypes import COUNT_MAX, THREADS_MAX, count, path_text, positive_number, seed
+from lae.argtypes import (
+    COUNT_MAX,
+    THREADS_MAX,
+    count,
+    file_path_text,
+    path_text,
+    positive_number,
+    seed,
+)
 from lae.errors import ConfigError
 
 # the toys' counts (sizes, steps, chains): at least 1 (0 for warm-up), at most COUNT_MAX, and
@@ -185,8 +193,8 @@ def _ebm_logz(args: argparse.Namespace) -> int:
 def _add_seed_and_outputs(p: argparse.ArgumentParser) -> None:
     """--seed, --save FILE.npz and --out (the JSON report), as the npz-writing toys take them."""
     p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--save", default=None, help="FILE.npz")
-    p.add_argument("--out", type=path_text, default=None,
+    p.add_argument("--save", type=file_path_text, default=None, help="FILE.npz")
+    p.add_argument("--out", type=file_path_text, default=None,
                    help="JSON report (default: next to the npz)")
 
 
@@ -224,8 +232,8 @@ def add_toy_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--feature-dim", type=COUNT, default=None, help="ald: default max(2N, 128)")
     p.add_argument("--n-leapfrog", type=COUNT, default=POSTERIOR_LEAPFROG, help="hmc")
     p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--save-samples", default=None, help="FILE.npz")
-    p.add_argument("--out", type=path_text, default=None,
+    p.add_argument("--save-samples", type=file_path_text, default=None, help="FILE.npz")
+    p.add_argument("--out", type=file_path_text, default=None,
                    help="JSON report (default: next to the npz)")
     p.set_defaults(toy_func=_posterior)
 

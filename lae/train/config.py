@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from lae.argtypes import COUNT_MAX, THREADS_MAX, decimal_number
+from lae.argtypes import COUNT_MAX, THREADS_MAX, NumberRangeError, decimal_number
 from lae.data import DataConfig
 from lae.errors import ConfigError
 from lae.models import MODELS, ModelConfig
@@ -467,13 +467,15 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if hint is int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if isinstance(value, str) and value.lstrip("+-").isdigit():  # 010: see _INT above
+        if isinstance(value, str) and value.isascii() and value.lstrip("+-").isdigit():  # 010
             zero = len(value.lstrip("+-")) > 1 and value.lstrip("+-").startswith("0")
             raise ConfigError(f"{key}: expected an integer, got {_show(value)}: write it "
                               f"{'without the leading zero' if zero else 'without quotes'} "
                               f"({int(value)})")
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigError(f"{key}: expected an integer, got {_show(value)}")
+            wide = isinstance(value, str) and not value.isascii()
+            raise ConfigError(f"{key}: expected an integer, got {_show(value)}"
+                              + (" (characters outside ASCII: write ASCII digits)" if wide else ""))
         # every count (steps, sizes, widths) has a ceiling: a few more digits would run for
         # weeks without a word (seeds have their own range)
         if abs(value) > COUNT_MAX and not key.endswith("seed"):
@@ -482,11 +484,12 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if hint is float:
         try:
             number = decimal_number(value)
-        except OverflowError:  # an int beyond the float range
-            raise ConfigError(f"{key}: {_show(value)} is too large; expected a number below "
-                              "1.8e308") from None
+        except NumberRangeError as exc:
+            raise ConfigError(f"{key}: {_show(value)} is {exc}") from None
         if number is None or math.isnan(number):
-            raise ConfigError(f"{key}: expected a number, got {_show(value)}")
+            wide = isinstance(value, str) and not value.isascii()
+            raise ConfigError(f"{key}: expected a number, got {_show(value)}"
+                              + (" (characters outside ASCII: write ASCII digits)" if wide else ""))
         return number
     if hint is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):

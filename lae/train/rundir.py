@@ -11,7 +11,7 @@ Layout written by ``lae train`` (and ``lae eval``)::
     checkpoints/epoch_NNNN.pt  checkpoints/last.pt
     samples/samples_NNNN.png  samples/recon_NNNN.png  plots/loss.png  plots/step_sizes.png
     tensorboard/events.*  anomaly/SCORE/anomaly.json  anomaly/SCORE/anomaly_scores.npz
-    inpaint/MASK.json  inpaint/MASK.png  .lae.lock
+    inpaint/MASK.json  inpaint/MASK.png  .lae.lock  .results.json.lock (lae eval's)
 
 A process that trains into a run folder holds an exclusive lock on its ``.lae.lock`` (a POSIX
 record lock, released by the system when the process ends, however it ends), so a second
@@ -45,7 +45,8 @@ _NUMBER = r"[0-9.][0-9.eE+-]*"  # 0.5, .5, 5e-1: every spelling lae inpaint take
 _SCORE = "|".join(re.escape(s) for s in SCORES)
 OWNED = tuple(re.compile(p) for p in (
     re.escape(MANIFEST), r"config\.yaml", r"metrics\.jsonl", r"diagnostics\.json",
-    r"results(-val|-train)?\.json", re.escape(interpolate.PICTURE), re.escape(probe.PICTURE),
+    r"results(-val|-train)?\.json", r"\.results(-val|-train)?\.json\.lock",
+    re.escape(interpolate.PICTURE), re.escape(probe.PICTURE),
     rf"{CHECKPOINT_DIR}/(epoch_\d{{4,}}|{LAST[:-3]}|{BEST[:-3]})\.pt",
     rf"{CHECKPOINT_DIR}/\.(epoch_\d{{4,}}|{LAST[:-3]}|{BEST[:-3]})\.pt\.tmp",
     r"samples/(samples|recon)_\d{4,}\.png", r"plots/(loss|step_sizes)\.png",
