@@ -22,8 +22,8 @@ be set beside rows scored earlier with the same settings without training those 
 ``--jobs J`` runs J (model, seed) pairs at once with ``--threads`` torch threads each (default:
 cores // J); on a small CPU, J = cores with one thread each is fastest (several multi-threaded
 torch processes on the same cores slow each other down badly). Each run's output goes to
-``OUT/<model>-seed<seed>.log``. Runs that already have results.json are skipped, so an
-interrupted table can be continued.
+``OUT/<model>-seed<seed>.log``. Runs already trained and scored (in ``timings.json``, with a
+results.json) are skipped and the others resumed, so an interrupted table can be continued.
 """
 
 from __future__ import annotations
@@ -144,7 +144,10 @@ def main() -> None:
 
     def one(model: str, seed: str) -> Path:
         run = out / f"{model}-seed{seed}"
-        if (run / "results.json").is_file():
+        # finished: trained and scored (timings.json has it). A results.json alone is not enough:
+        # another lae eval (a second reconstruction protocol) may have written one into a run
+        # whose training was interrupted, which then was never resumed
+        if run.name in timings and (run / "results.json").is_file():
             return run
         log = out / f"{model}-seed{seed}.log"
         print(f"start {run} ({threads} thread(s)), log {log}", flush=True)
