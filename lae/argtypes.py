@@ -16,6 +16,7 @@ SEED_MAX = 2**63 - 1  # what torch.manual_seed takes (a larger one was an overfl
 # then is 0 (a step size of 1e-50 was a chain that never moved)
 FLOAT32_MAX = 3.4028234663852886e38
 FLOAT32_TINY = 1.1754943508222875e-38
+_TOO_LARGE = "beyond float32's largest number, 3.4e38 (lae computes in float32)"
 
 
 class NumberRangeError(ValueError):
@@ -33,8 +34,7 @@ def check_float32(number: float) -> float:
     """
     magnitude = abs(number)
     if FLOAT32_MAX < magnitude < math.inf:
-        raise NumberRangeError("beyond float32's largest number, 3.4e38 (lae computes in "
-                               "float32)")
+        raise NumberRangeError(_TOO_LARGE)
     if 0 < magnitude < FLOAT32_TINY:
         raise NumberRangeError("below float32's smallest normal number, 1.2e-38 (lae computes "
                                "in float32, where it would be 0)")
@@ -56,8 +56,7 @@ def decimal_number(value: object) -> float | None:
         try:
             return check_float32(float(value))
         except OverflowError:  # an int beyond even float64's range
-            raise NumberRangeError("beyond float32's largest number, 3.4e38 (lae computes in "
-                                   "float32)") from None
+            raise NumberRangeError(_TOO_LARGE) from None
     if isinstance(value, str) and "_" not in value and value.isascii():  # float reads "８" too
         try:
             number = float(value)
@@ -77,7 +76,7 @@ def count(minimum: int, maximum: int | None = None, what: str = ""):
     """
     def parse(text: str) -> int:
         try:
-            value = int(text) if text.isascii() else int("x")  # int reads "８" as 8
+            value = ascii_number(int)(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum or (maximum is not None and value > maximum):
@@ -133,15 +132,16 @@ def file_path_text(text: str) -> str:
 
 
 def ascii_number(kind: type) -> Callable[[str], Any]:
-    """An argparse type: ``kind(text)`` (int or float) for text in ASCII only (Python reads the
-    full-width ``８`` as 8, which a user did not mean to type).
+    """An argparse type: ``kind(text)`` (int or float) for text in ASCII without underscores,
+    else ValueError: Python reads the full-width ``８`` as 8 and ``1_0`` as 10, neither what a
+    user meant to type.
 
     Example:
         >>> ascii_number(int)("12"), ascii_number(float)("0.5")
         (12, 0.5)
     """
     def parse(text: str) -> Any:
-        if not text.isascii():
+        if not text.isascii() or "_" in text:
             raise ValueError(text)  # argparse: "invalid int value: '８'"
         return kind(text)
     parse.__name__ = kind.__name__

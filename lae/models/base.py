@@ -465,13 +465,14 @@ class LatentModel(nn.Module):
         ``diagnostics.json``. Default: each Langevin step size the config sets (``step_size``,
         ``mala_step_size``, ...), more likely without a Metropolis-Hastings test, and a learned
         prior's learning rate, more likely above ``train.lr``."""
-        mh = getattr(self.cfg, "mh", None)
-        causes = [(int(mh is False and key == "step_size"),
-                   f"the Langevin step size model.{key}={value:g}"
-                   + (" without a Metropolis-Hastings test (model.mh=false)"
-                      if mh is False and key == "step_size" else "") + ": try one 10-100x smaller")
-                  for key, value in sorted(vars(self.cfg).items())
-                  if key.endswith("step_size") and isinstance(value, float)]
+        causes = []
+        for key, value in sorted(vars(self.cfg).items()):
+            if not (key.endswith("step_size") and isinstance(value, float)):
+                continue
+            no_mh = key == "step_size" and getattr(self.cfg, "mh", None) is False
+            causes.append((int(no_mh), f"the Langevin step size model.{key}={value:g}"
+                           + (" without a Metropolis-Hastings test (model.mh=false)" if no_mh
+                              else "") + ": try one 10-100x smaller"))
         if self.prior.loss_parameters():
             scale = self.cfg.prior_lr_scale
             causes.append((1 + 2 * (scale > 1), f"the learned prior's learning rate, "
