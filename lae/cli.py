@@ -146,6 +146,12 @@ def _run(command: Any, args: argparse.Namespace) -> int:
         _report(f"error: {where}{exc.strerror or exc}{hint}")
         return 2
     except (MemoryError, RuntimeError) as exc:
+        # Path.resolve on a loop of symbolic links (Python < 3.13; later ones raise OSError
+        # ELOOP, answered above): any path a command resolves may be one
+        if isinstance(exc, RuntimeError) and str(exc).startswith("Symlink loop"):
+            _report(f"error: {str(exc).removeprefix('Symlink loop from ')}: a loop of symbolic "
+                    f"links (it leads back to itself); give another path")
+            return 2
         if not isinstance(exc, MemoryError) and not _is_out_of_memory(exc):
             raise
         sizes = (OOM_SIZES.get(args.command) if args.command != "toy" else

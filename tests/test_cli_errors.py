@@ -1210,3 +1210,100 @@ def test_the_eleventh_probe_rounds_findings(digits_run, tmp_path, capsys, monkey
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_the_twelfth_probe_rounds_findings(digits_run, tmp_path, capsys):
+    import shutil
+
+    # T1: a checkpoint edited by hand (a key removed, a number made text) ended in a KeyError
+    # or TypeError traceback, on resume and on eval: every part lae reads is checked
+    edits = {"rng": lambda c: c.pop("rng"), "epoch": lambda c: c.__setitem__("epoch", "1"),
+             "negative": lambda c: c.__setitem__("epoch", -5),
+             "shape": lambda c: c["data_spec"].pop("shape"),
+             "n_bits": lambda c: c["data_spec"].__setitem__("n_bits", "8")}
+    read_by_resume = {"rng", "epoch", "negative"}  # a resume rebuilds the spec from the data
+    read_by_eval = {"epoch", "negative", "shape", "n_bits"}  # eval reads no training state
+    for name, edit in edits.items():
+        run = tmp_path / name
+        shutil.copytree(digits_run, run)
+        last = run / "checkpoints" / "last.pt"
+        ckpt = torch.load(last, weights_only=True)
+        edit(ckpt)
+        last.unlink()  # the epoch checkpoint is a link to the same file: keep it as it was
+        torch.save(ckpt, last)
+        if name in read_by_resume:
+            assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
+                         "--train.epochs=2"]) == 2
+            assert "edited or damaged" in _error(capsys)
+        if name in read_by_eval:
+            assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "3"]) == 2
+            assert "edited or damaged" in _error(capsys)
+
+
+def test_the_twelfth_probe_rounds_other_findings(digits_run, tmp_path, capsys, monkeypatch):
+    import json
+    import shutil
+
+    import lae.tasks
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run, run)
+    # D1: two lae inpaint of one run at once: the later replaced the earlier's result unasked.
+    # Here another writes it while this one computes: this one refuses, the other's file stays
+    inpaint = lae.tasks.inpaint
+    task = ["inpaint", str(run), "--steps", "2", "--n-examples", "3"]
+
+    def meanwhile_another(*args, **kwargs):
+        monkeypatch.setattr(lae.tasks, "inpaint", inpaint)
+        assert main(task) == 0
+        return inpaint(*args, **kwargs)
+
+    monkeypatch.setattr(lae.tasks, "inpaint", meanwhile_another)
+    result = run / "inpaint" / "centre.json"
+    assert main(task) == 2
+    assert "appeared while this command ran" in _error(capsys)
+    kept = result.read_text()
+    # S1: the same while the run was trained over: refused, nothing written
+    def meanwhile_trained_over(*args, **kwargs):
+        manifest = json.loads((run / "lae-run.json").read_text())
+        (run / "lae-run.json").write_text(json.dumps({**manifest, "run_id": "another"}))
+        return inpaint(*args, **kwargs)
+
+    monkeypatch.setattr(lae.tasks, "inpaint", meanwhile_trained_over)
+    assert main([*task, "--overwrite"]) == 2
+    assert "trained again" in _error(capsys) and result.read_text() == kept
+    monkeypatch.setattr(lae.tasks, "inpaint", inpaint)
+    # T1: an --out through a loop of symbolic links ended in a RuntimeError traceback
+    (tmp_path / "loopA").symlink_to(tmp_path / "loopB")
+    (tmp_path / "loopB").symlink_to(tmp_path / "loopA")
+    assert main(["report", str(digits_run), "--out", str(tmp_path / "loopA" / "r")]) == 2
+    # (Python < 3.13: lae's message; later, the system's ELOOP "Too many levels of symbolic links")
+    assert "symbolic links" in _error(capsys)
+    # S3: runs "a b" and "a_b" shared their pictures' file names in a report
+    shutil.copytree(digits_run, tmp_path / "a b")
+    shutil.copytree(digits_run, tmp_path / "a_b")
+    assert main(["report", str(tmp_path / "a b"), str(tmp_path / "a_b"), "--out",
+                 str(tmp_path / "rep")]) == 2
+    assert "same file names" in _error(capsys)
+    # S4: a mask fraction too small to hide any value trained a run recorded as masked
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "t"), *DIGITS,
+                 "--data.mask=pixels:1e-6"]) == 2
+    assert "hides no value" in _error(capsys) and not (tmp_path / "t").exists()
+    # S6: full-width digits read as numbers in a checkpoint's epoch and a mask
+    assert main(["eval", str(run), "--metrics", "mse", "--checkpoint", "１"]) == 2
+    capsys.readouterr()
+    assert main([*task, "--mask", "pixels:０.５"]) == 2
+    assert "fraction must be a number" in _error(capsys)
+    # S2: a metric that overflowed was filed as null without a word
+    import lae.eval.metrics
+    evaluate = lae.eval.metrics.evaluate
+
+    def overflowed(*args, **kwargs):
+        results = evaluate(*args, **kwargs)
+        results["metrics"]["mse_per_pixel_01"]["value"] = float("inf")
+        return results
+
+    monkeypatch.setattr(lae.eval.metrics, "evaluate", overflowed)
+    assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "3", "--out",
+                 str(tmp_path / "inf.json")]) == 0
+    assert "mse_per_pixel_01: not a finite number" in capsys.readouterr().err

@@ -20,6 +20,7 @@ from lae.commands.base import (
     refuse_another_runs_folder,
     test_images,
     write_json,
+    writing_results,
 )
 from lae.errors import ConfigError, DataError
 from lae.files import atomic_write, refuse_existing
@@ -268,27 +269,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: --seed {args.seed}: the {args.score} score of this model draws nothing "
               f"at random; recorded as null", file=sys.stderr)
     metrics = detection_metrics(is_anomaly, scores)
-    atomic_write(paths[1], lambda f: np.savez(f, score=scores.numpy(),
-                                              is_anomaly=is_anomaly.cpu().numpy()))
-    write_json(paths[0], {
-        # averaged over several epochs: no one checkpoint (checkpoints_averaged names them)
-        "run_dir": str(run.run_dir),
-        **({"checkpoint": str(run.checkpoint_path), "epoch": run.epoch} if len(checkpoints) == 1
-           else {"checkpoint": None, "epoch": None}),
-        "dataset": run.config.data.name, "holdout_class": digit,
-        "holdout_split": run.config.data.holdout_split, "against": args.against,
-        "against_path": args.against_path,
-        "score": args.score,
-        "likelihood": estimate,
-        "background": str(args.background) if args.background else None,
-        **({"background_checkpoint": str(background.checkpoint_path),
-            "background_epoch": background.epoch} if background else {}),
-        "score_unit": ("bits" if args.score == "complexity" else "nats")
-                      + " per image, higher = more anomalous",
-        "checkpoints_averaged": checkpoints,
-        "settings": {**settings, "seed": args.seed if drew else None, "n_examples": int(x.shape[0]),
-                     "n_normal": int((~is_anomaly).sum()), "n_anomalous": int(is_anomaly.sum())},
-        "metrics": metrics, "per_image": str(paths[1])})
+    # another command may have written these, or trained the run over, meanwhile
+    with writing_results(run, paths, args.overwrite):
+        atomic_write(paths[1], lambda f: np.savez(f, score=scores.numpy(),
+                                                  is_anomaly=is_anomaly.cpu().numpy()))
+        write_json(paths[0], {
+            # averaged over several epochs: no one checkpoint (checkpoints_averaged names them)
+            "run_dir": str(run.run_dir),
+            **({"checkpoint": str(run.checkpoint_path), "epoch": run.epoch} if len(checkpoints) == 1
+               else {"checkpoint": None, "epoch": None}),
+            "dataset": run.config.data.name, "holdout_class": digit,
+            "holdout_split": run.config.data.holdout_split, "against": args.against,
+            "against_path": args.against_path,
+            "score": args.score,
+            "likelihood": estimate,
+            "background": str(args.background) if args.background else None,
+            **({"background_checkpoint": str(background.checkpoint_path),
+                "background_epoch": background.epoch} if background else {}),
+            "score_unit": ("bits" if args.score == "complexity" else "nats")
+                          + " per image, higher = more anomalous",
+            "checkpoints_averaged": checkpoints,
+            "settings": {**settings, "seed": args.seed if drew else None,
+                         "n_examples": int(x.shape[0]), "n_normal": int((~is_anomaly).sum()),
+                         "n_anomalous": int(is_anomaly.sum())},
+            "metrics": metrics, "per_image": str(paths[1])})
     return 0
 
 

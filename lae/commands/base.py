@@ -8,13 +8,14 @@ import argparse
 import json
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lae.argtypes import count, nonempty_text, path_text, seed
-from lae.errors import ConfigError, LaeError
+from lae.errors import ConfigError, LaeError, RunDirError
 from lae.eval.json import json_safe
 from lae.files import atomic_write, check_writable
 
@@ -134,6 +135,37 @@ def add_task_arguments(p: argparse.ArgumentParser, n_examples: int, out: str,
                                                        "(default 0)")
     p.add_argument("--out", type=path_text, default=None, help=out)
     p.add_argument("--overwrite", action="store_true", help="replace existing results")
+
+
+def refuse_replaced_run(run: Any) -> None:
+    """A :class:`RunDirError` when the folder of the loaded ``run`` was trained over since it
+    was loaded (its ``lae-run.json`` has another run_id): results computed from the model
+    loaded would be filed under the new one."""
+    from lae.train.rundir import read_manifest
+
+    if run.run_id is not None and (read_manifest(run.run_dir) or {}).get("run_id") != run.run_id:
+        raise RunDirError(f"{run.run_dir} was trained again (--overwrite) while this command "
+                          f"ran: its results are of the model that was there before, and would "
+                          f"be filed under the new one; nothing was written")
+
+
+@contextmanager
+def writing_results(run: Any, paths: list[Path], overwrite: bool) -> Iterator[None]:
+    """Around the writing of a command's result files ``paths`` (checked free when it started):
+    one command at a time (a lock on the first, :func:`lae.eval.results.results_locked`), and
+    nothing written when, while this command computed, the run's folder was trained over
+    (its run_id changed: the numbers are the model's before) or another command wrote these
+    files (without ``overwrite``: the later used to replace the earlier's unasked)."""
+    from lae.eval.results import results_locked
+
+    with results_locked(paths[0]):
+        refuse_replaced_run(run)
+        appeared = [str(p) for p in paths if p.exists()]
+        if appeared and not overwrite:
+            raise RunDirError(f"{', '.join(appeared)} appeared while this command ran (another "
+                              f"lae command wrote it); nothing was written: run again with "
+                              f"--overwrite to replace it")
+        yield
 
 
 def load_task_run(args: argparse.Namespace) -> Any:

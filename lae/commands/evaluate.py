@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +19,12 @@ from lae.commands.base import (
     note_all_examples,
     refuse_another_runs_folder,
     refuse_foreign_checkpoint,
+    refuse_replaced_run,
     refuse_run_files,
     run_data,
     write_json,
 )
-from lae.errors import ConfigError, RunDirError
+from lae.errors import ConfigError
 from lae.files import refuse_existing
 
 
@@ -60,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
     from lae.eval.registry import SIMULATING, refuse_unused_settings
     from lae.eval.results import merge_results, read_results, refuse_other_results, results_locked
     from lae.train import load_run
-    from lae.train.run import is_foreign_checkpoint
-    from lae.train.rundir import read_manifest
 
     if args.n_examples < 0:
         raise ConfigError(f"--n-examples must be >= 0 (0: all), got {args.n_examples}")
@@ -97,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
     identity = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
                 "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,
                 # a checkpoint from elsewhere is not this run's model: no run of it is known
-                "run_id": None if is_foreign_checkpoint(run) else
-                          (read_manifest(run.run_dir) or {}).get("run_id")}
+                "run_id": run.run_id}
     # the default file is added to, if it holds results of the same evaluation
     earlier = read_results(out) if out.exists() and not args.overwrite else None
     if earlier is not None:
@@ -158,6 +157,10 @@ def run(args: argparse.Namespace) -> int:
              for name, value in res.get("settings", {}).items()
              if name.startswith("final_mean_acceptance") and isinstance(value, (int, float))
              and value < 0.01 and not key.endswith("_bpd")]  # the _nats twin says it once
+    # a number that overflowed (a model setting far out of range) is filed as null: say so
+    stuck += [f"{key}: not a finite number ({res['value']}): the model's computation "
+              f"overflowed; filed as null" for key, res in results["metrics"].items()
+              if isinstance(res.get("value"), float) and not math.isfinite(res["value"])]
     for warning in stuck:
         print(f"warning: {warning}", file=sys.stderr)
     results = {**identity, "training_warnings": flagged,
@@ -165,13 +168,7 @@ def run(args: argparse.Namespace) -> int:
     for res in results["metrics"].values() if model_overrides else ():
         res["settings"]["model_overrides"] = model_overrides  # each number says how it was made
     with results_locked(out):  # another lae eval of this run may be writing: one at a time
-        if identity["run_id"] is not None:
-            now = (read_manifest(run.run_dir) or {}).get("run_id")
-            if now != identity["run_id"]:
-                raise RunDirError(f"{run.run_dir} was trained again (--overwrite) while this "
-                                  f"evaluation ran: its numbers are of the model that was there "
-                                  f"before, and would be filed under the new one; nothing was "
-                                  f"written")
+        refuse_replaced_run(run)
         # what the file holds now: another evaluation may have added to it since it was read
         earlier = read_results(out) if out.exists() and not args.overwrite else None
         if earlier is not None:

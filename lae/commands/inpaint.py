@@ -19,6 +19,7 @@ from lae.commands.base import (
     run_data,
     test_images,
     write_json,
+    writing_results,
 )
 from lae.errors import ConfigError
 from lae.files import refuse_existing
@@ -125,37 +126,39 @@ def run(args: argparse.Namespace) -> int:
                         f"fill is the model's own inference; use a larger --step-size")
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    picture = save_inpainting_grid(run.model, x, mask, result.filled, out / f"{stem}.png")
-    mse, psnr = result.mse_missing.double().cpu(), result.psnr_missing.double().cpu()
-    # the baseline: every missing value filled with the training set's mean at that position
-    to_unit = run.model.spec.to_unit
-    # (nanmean: a run trained with data.mask holds NaN where its training values are hidden)
-    mean_fill = to_unit(train.float().nanmean(0)).expand_as(x.cpu())
-    missing = (~mask.cpu()).flatten(1).double()
-    err = (mean_fill - to_unit(x.cpu())).pow(2).flatten(1).double()
-    baseline = (err * missing).sum(1) / missing.sum(1)
-    all_err = (to_unit(result.filled.cpu()) - to_unit(x.cpu())).pow(2).flatten(1).double()
-    n = x.shape[0]
-    # images are scored on the [0, 1] pixel scale, points in their own units, per dimension
-    image = run.model.spec.is_image
-    unit = "_01" if image else "_per_dim"
-    write_json(out / f"{stem}.json", {
-        "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
-        "dataset": run.config.data.name, "mask": spec, "split": args.split,
-        "trained_on_mask": run.config.data.mask or None,
-        "missing_fraction": float((~mask).float().mean()),
-        "settings": {"steps": args.steps, "step_size": args.step_size if args.steps else None,
-                     "seed": args.seed, "n_examples": n},  # no chain ran: no step to record
-        "chain_moved_median": moved if args.steps else None,
-        "metrics": {
-            f"mse_missing{unit}": _mean_and_stderr(mse),
-            # a peak signal of 1 is the [0, 1] pixel scale's: no PSNR for points
-            **({"psnr_missing_db": _mean_and_stderr(psnr)} if image else {}),
-            f"mse_all{unit}": {"value": float(all_err.mean()), "n": n},
-            f"mse_observed_decoder{unit}": _mean_and_stderr(result.mse_observed.double().cpu()),
-            f"mean_fill_mse_missing{unit}": _mean_and_stderr(baseline),
-            "mala_acceptance": acceptance},
-        "warnings": warnings, "picture": str(picture) if picture else None})
+    # another command may have written these, or trained the run over, meanwhile
+    with writing_results(run, [out / f"{stem}.json", out / f"{stem}.png"], args.overwrite):
+        picture = save_inpainting_grid(run.model, x, mask, result.filled, out / f"{stem}.png")
+        mse, psnr = result.mse_missing.double().cpu(), result.psnr_missing.double().cpu()
+        # the baseline: every missing value filled with the training set's mean at that position
+        to_unit = run.model.spec.to_unit
+        # (nanmean: a run trained with data.mask holds NaN where its training values are hidden)
+        mean_fill = to_unit(train.float().nanmean(0)).expand_as(x.cpu())
+        missing = (~mask.cpu()).flatten(1).double()
+        err = (mean_fill - to_unit(x.cpu())).pow(2).flatten(1).double()
+        baseline = (err * missing).sum(1) / missing.sum(1)
+        all_err = (to_unit(result.filled.cpu()) - to_unit(x.cpu())).pow(2).flatten(1).double()
+        n = x.shape[0]
+        # images are scored on the [0, 1] pixel scale, points in their own units, per dimension
+        image = run.model.spec.is_image
+        unit = "_01" if image else "_per_dim"
+        write_json(out / f"{stem}.json", {
+            "run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path), "epoch": run.epoch,
+            "dataset": run.config.data.name, "mask": spec, "split": args.split,
+            "trained_on_mask": run.config.data.mask or None,
+            "missing_fraction": float((~mask).float().mean()),
+            "settings": {"steps": args.steps, "step_size": args.step_size if args.steps else None,
+                         "seed": args.seed, "n_examples": n},  # no chain ran: no step to record
+            "chain_moved_median": moved if args.steps else None,
+            "metrics": {
+                f"mse_missing{unit}": _mean_and_stderr(mse),
+                # a peak signal of 1 is the [0, 1] pixel scale's: no PSNR for points
+                **({"psnr_missing_db": _mean_and_stderr(psnr)} if image else {}),
+                f"mse_all{unit}": {"value": float(all_err.mean()), "n": n},
+                f"mse_observed_decoder{unit}": _mean_and_stderr(result.mse_observed.double().cpu()),
+                f"mean_fill_mse_missing{unit}": _mean_and_stderr(baseline),
+                "mala_acceptance": acceptance},
+            "warnings": warnings, "picture": str(picture) if picture else None})
     return 0
 
 

@@ -92,6 +92,11 @@ def load_dataset(cfg: DataConfig, test_only: bool = False) -> DataSplits:
             raise ConfigError(f"data.mask={cfg.mask!r} hides every value of the "
                               f"{tuple(train.shape[1:])} training images; choose a mask that "
                               f"shows some (smaller patches or a lower fraction)")
+        if observed.all():  # the run would be recorded as trained on corrupted data
+            raise ConfigError(f"data.mask={cfg.mask!r} hides no value of the "
+                              f"{len(train)} training images (its fraction is too small for "
+                              f"their {math.prod(train.shape[1:])} values); choose a larger "
+                              f"fraction, or no mask")
         train = torch.where(observed, train.float(), torch.tensor(float("nan")))
 
     return DataSplits(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lae.argtypes import NumberRangeError, decimal_number
 from lae.errors import ConfigError
 
 MASKS = ("centre", "bottom", "pixels:P", "patches:S:P")
@@ -30,10 +31,10 @@ MASKS = ("centre", "bottom", "pixels:P", "patches:S:P")
 
 def _fraction(text: str, spec: str) -> float:
     try:
-        p = float(text)
-    except ValueError:
-        p = -1.0
-    if not 0 < p < 1:
+        p = decimal_number(text)  # ASCII, no underscores, a fraction float32 holds
+    except NumberRangeError:
+        p = None
+    if p is None or not 0 < p < 1:
         raise ConfigError(f"mask {spec!r}: the missing fraction must be a number in (0, 1), got "
                           f"{text!r}")
     return p
@@ -55,7 +56,7 @@ def mask_name(spec: str) -> str:
         return f"pixels:{_fraction(args[0], spec):g}"
     if kind == "patches" and len(args) == 2:
         size = args[0].strip()
-        if not size.isdigit() or int(size) < 1:
+        if not (size.isascii() and size.isdigit()) or int(size) < 1:
             raise ConfigError(f"mask {spec!r}: the patch size must be a whole number >= 1, got "
                               f"{args[0]!r}")
         return f"patches:{int(size)}:{_fraction(args[1], spec):g}"
@@ -84,7 +85,8 @@ def make_mask(spec: str, shape: tuple[int, ...], n: int,
         missing = torch.rand(n, *grid, generator=generator) < p
         observed &= ~(missing.unsqueeze(1) if image else missing)
     elif kind == "patches" and len(args) == 2:
-        size, p = int(args[0]) if args[0].isdigit() else 0, _fraction(args[1], spec)
+        digits = args[0].isascii() and args[0].isdigit()  # not the full-width ２
+        size, p = int(args[0]) if digits else 0, _fraction(args[1], spec)
         _, h, w = shape
         if not 1 <= size <= min(h, w):
             raise ConfigError(f"mask {spec!r}: the patch size must be a whole number in "

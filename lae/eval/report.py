@@ -278,6 +278,13 @@ def write_report(run_dirs: list[Path], out_dir: Path,
     runs = [summarize_run(Path(r), (saved_configs or {}).get(Path(r))) for r in run_dirs]
     for run, label in zip(runs, _labels(run_dirs)):
         run["run"] = label
+    named: dict[str, str] = {}  # picture name -> the run it is of
+    for r in runs:
+        other = named.setdefault(_picture_name(r["run"], ""), r["run"])
+        if other != r["run"]:  # one file for both: one run's row would show the other's
+            raise ConfigError(f"runs {other!r} and {r['run']!r} give their pictures the same "
+                              f"file names ({_picture_name(r['run'], 'samples')}, ...); rename "
+                              f"one folder so that they differ in a letter or digit")
     refuse_existing([out_dir / "report.md", out_dir / COMPARISON_PICTURE, *(
         out_dir / _picture_name(r["run"], kind) for r in runs
         for kind, pic in r["pictures"].items() if pic is not None)], overwrite)

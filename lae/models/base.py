@@ -92,6 +92,25 @@ class DataSpec:
     # encoders see them filled (:meth:`LatentModel.fill_missing`)
     missing: bool = False
 
+    def __post_init__(self) -> None:
+        """Each field of the type and range lae writes (a checkpoint's copy may be edited)."""
+        def whole(v: Any, low: int) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= low
+        problems = [what for what, ok in (
+            ("shape: whole numbers >= 1", isinstance(self.shape, tuple) and bool(self.shape)
+             and all(whole(d, 1) for d in self.shape)),
+            ("value_range: (low, high), low < high", len(self.value_range) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool)
+                for v in self.value_range) and self.value_range[0] < self.value_range[1]),
+            ("n_bits: None or 1..16", self.n_bits is None or whole(self.n_bits, 1)
+             and self.n_bits <= 16),
+            ("binary, missing: true or false", isinstance(self.binary, bool)
+             and isinstance(self.missing, bool)),
+            ("n_train: a whole number >= 0", whole(self.n_train, 0))) if not ok]
+        if problems:
+            raise ValueError(f"a data description with {'; '.join(problems)} expected, got "
+                             f"{self.__dict__}")
+
     @classmethod
     def points(cls, dim: int, n_train: int = 0) -> DataSpec:
         """Continuous, unbounded data of shape (dim,), like the 2-D toys."""

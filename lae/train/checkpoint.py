@@ -9,17 +9,19 @@ that holds anything but tensors and plain containers is refused, never executed.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
 import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lae.errors import RunDirError
+from lae.errors import LaeError, RunDirError
 from lae.files import atomic_write
 from lae.interrupts import interrupts_deferred
 from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, epoch_checkpoints
@@ -77,7 +79,7 @@ def find_checkpoint(run_dir: Path, which: str = "last") -> Path:
         return candidate
     ckpt_dir = run_dir / CHECKPOINT_DIR
     name = {"last": LAST, "best": BEST}.get(which, which)
-    if which.isdigit():
+    if which.isascii() and which.isdigit():  # not the full-width ２
         name = epoch_checkpoint_name(int(which))
     path = ckpt_dir / name
     if path.exists() and not path.is_file():
@@ -135,7 +137,36 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu",
     missing = {"config", "model", "epoch", "step"} - set(payload)
     if missing:
         raise RunDirError(f"checkpoint {path} lacks {sorted(missing)}; not a lae checkpoint")
+    edited = [key for key, ok in (("config", isinstance(payload["config"], dict)),
+                                  ("model", isinstance(payload["model"], dict)),
+                                  ("epoch", _is_count(payload["epoch"])),
+                                  ("step", _is_count(payload["step"]))) if not ok]
+    if edited:
+        raise RunDirError(f"checkpoint {path}: {', '.join(edited)} not as lae writes them "
+                          f"(config and model: mappings; epoch and step: whole numbers >= 0), "
+                          f"so the file was edited or damaged; {advice}")
     return payload
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@contextlib.contextmanager
+def checkpoint_part(path: Path, part: str, advice: str = DAMAGED_ADVICE) -> Iterator[None]:
+    """A context in which reading the part ``part`` of the checkpoint ``path`` (its data spec,
+    its training state) that is not as lae writes it (a key missing, a value of another type:
+    an edited file) is a :class:`RunDirError` naming the file and the part, not a KeyError or
+    TypeError traceback; ``advice`` ends the message."""
+    try:
+        yield
+    except LaeError:  # already says what is wrong
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+        what = (f"no key {exc}" if isinstance(exc, KeyError) else
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise RunDirError(f"checkpoint {path}: its {part} is not as lae writes it ({what}), so "
+                          f"the file was edited or damaged; {advice}") from None
 
 
 def load_model_state(model: torch.nn.Module, state: Any, path: Path | str,

@@ -4,6 +4,7 @@ may change, and the check that refuses the rest."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,12 @@ import torch
 from lae.errors import ConfigError
 from lae.eval.plots import read_metrics
 from lae.train import distributed
-from lae.train.checkpoint import find_checkpoint, load_checkpoint, load_model_state
+from lae.train.checkpoint import (
+    checkpoint_part,
+    find_checkpoint,
+    load_checkpoint,
+    load_model_state,
+)
 from lae.train.config import Config
 from lae.train.rundir import resume_advice
 
@@ -140,14 +146,28 @@ def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     """Put a checkpoint's state back into a trainer built from the same config (model,
     optimisers at the trainer's learning rates, counters, random streams, early stopping, the
     chain watch), and drop the log records written after it."""
-    load_model_state(trainer.model, ckpt["model"], find_checkpoint(trainer.run_dir, "last"),
-                     advice=resume_advice(trainer.run_dir))
+    last, advice = find_checkpoint(trainer.run_dir, "last"), resume_advice(trainer.run_dir)
+    load_model_state(trainer.model, ckpt["model"], last, advice=advice)
+    with checkpoint_part(last, "training state (optimisers, counters, random streams)",
+                         advice):
+        _restore_training_state(trainer, ckpt)
+    # Records written after the checkpoint (by a run that then died) would be repeated; a
+    # last line torn by a crash mid-write is dropped (read_metrics warns).
+    if trainer.procs.is_main and trainer.metrics_path.is_file():
+        kept = [r for r in read_metrics(trainer.metrics_path) if r["step"] <= trainer.step]
+        trainer.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _restore_training_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
+    """The optimisers, counters, random streams, early stopping and chain watch of ``ckpt``."""
     for name, opt in trainer.optimizers.items():
         opt.load_state_dict(ckpt["optimizers"][name])
         for group in opt.param_groups:  # a resumed run may change train.lr
             group["lr"] = trainer.lrs[name]
     trainer.epoch, trainer.step = ckpt["epoch"], ckpt["step"]
     trainer.train_seconds = float(ckpt.get("train_seconds", 0.0))  # older checkpoints: 0
+    if not 0 <= trainer.train_seconds < math.inf:
+        raise ValueError(f"train_seconds {trainer.train_seconds} is not a duration")
     torch.set_rng_state(ckpt["rng"]["torch"])
     trainer.generator.set_state(ckpt["rng"]["data"])
     if trainer.procs.distributed:
@@ -161,8 +181,3 @@ def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     trainer.best_epoch = int(stopping.get("best_epoch", 0))
     trainer.best_value = float(stopping.get("best_value", float("inf")))
     trainer.chain_watch.load_state_dict(ckpt.get("chain_watch", {}))
-    # Records written after the checkpoint (by a run that then died) would be repeated; a
-    # last line torn by a crash mid-write is dropped (read_metrics warns).
-    if trainer.procs.is_main and trainer.metrics_path.is_file():
-        kept = [r for r in read_metrics(trainer.metrics_path) if r["step"] <= trainer.step]
-        trainer.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))

@@ -10,9 +10,15 @@ import torch
 
 from lae.errors import ConfigError, RunDirError
 from lae.models import DataSpec, LatentModel, build_model
-from lae.train.checkpoint import DAMAGED_ADVICE, find_checkpoint, load_checkpoint, load_model_state
+from lae.train.checkpoint import (
+    DAMAGED_ADVICE,
+    checkpoint_part,
+    find_checkpoint,
+    load_checkpoint,
+    load_model_state,
+)
 from lae.train.config import Config, config_from_dict
-from lae.train.rundir import CHECKPOINT_DIR, LAST, resume_advice
+from lae.train.rundir import CHECKPOINT_DIR, LAST, read_manifest, resume_advice
 
 
 def check_config_file(run_dir: Path, checkpoint_path: Path, saved: dict[str, Any]) -> None:
@@ -89,6 +95,9 @@ class LoadedRun:
     model: LatentModel  # in eval mode
     epoch: int
     step: int
+    # the run's lae-run.json run_id when loaded (None: no manifest, or a checkpoint from
+    # elsewhere): a later look tells whether the folder was trained over meanwhile
+    run_id: str | None = None
 
 
 def is_foreign_checkpoint(run: LoadedRun) -> bool:
@@ -118,12 +127,17 @@ def load_run(run_dir: Path | str, checkpoint: str = "last",
     payload: dict[str, Any] = load_checkpoint(path, advice=advice)
     cfg = config_from_dict(payload["config"])
     check_config_file(run_dir, path, payload["config"])
-    raw_spec = payload["data_spec"]
-    spec = DataSpec(shape=tuple(raw_spec["shape"]), value_range=tuple(raw_spec["value_range"]),
-                    n_bits=raw_spec["n_bits"], binary=raw_spec["binary"],
-                    missing=raw_spec.get("missing", False),
-                    n_train=raw_spec.get("n_train", 0))
+    with checkpoint_part(path, "data description (data_spec)", advice):
+        raw_spec = payload["data_spec"]
+        spec = DataSpec(shape=tuple(raw_spec["shape"]),
+                        value_range=tuple(raw_spec["value_range"]),
+                        n_bits=raw_spec["n_bits"], binary=raw_spec["binary"],
+                        missing=raw_spec.get("missing", False),
+                        n_train=raw_spec.get("n_train", 0))
     model = build_model(cfg.model, spec)
     load_model_state(model, payload["model"], path, advice=advice)
     model.to(device).eval()
-    return LoadedRun(run_dir, path, cfg, model, payload["epoch"], payload["step"])
+    run = LoadedRun(run_dir, path, cfg, model, payload["epoch"], payload["step"])
+    if not is_foreign_checkpoint(run):
+        run.run_id = (read_manifest(run_dir) or {}).get("run_id")
+    return run

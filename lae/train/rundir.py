@@ -45,7 +45,7 @@ _NUMBER = r"[0-9.][0-9.eE+-]*"  # 0.5, .5, 5e-1: every spelling lae inpaint take
 _SCORE = "|".join(re.escape(s) for s in SCORES)
 OWNED = tuple(re.compile(p) for p in (
     re.escape(MANIFEST), r"config\.yaml", r"metrics\.jsonl", r"diagnostics\.json",
-    r"results(-val|-train)?\.json", r"\.results(-val|-train)?\.json\.lock",
+    r"results(-val|-train)?\.json",
     re.escape(interpolate.PICTURE), re.escape(probe.PICTURE),
     rf"{CHECKPOINT_DIR}/(epoch_\d{{4,}}|{LAST[:-3]}|{BEST[:-3]})\.pt",
     rf"{CHECKPOINT_DIR}/\.(epoch_\d{{4,}}|{LAST[:-3]}|{BEST[:-3]})\.pt\.tmp",
@@ -118,7 +118,12 @@ def enclosing_run(path: Path) -> Path | None:
 
 
 def is_owned(relative: str) -> bool:
-    """Whether ``relative`` (a path inside a run folder, with /) names a file lae writes."""
+    """Whether ``relative`` (a path inside a run folder, with /) names a file lae writes: one of
+    :data:`OWNED`, or the lock ``.NAME.lock`` beside one (lae.eval.results.results_locked)."""
+    folder, _, name = relative.rpartition("/")
+    locked = re.fullmatch(r"\.(.+)\.lock", name)
+    if locked and name != ".lae.lock":
+        relative = f"{folder}/{locked[1]}" if folder else locked[1]
     return any(pattern.fullmatch(relative) for pattern in OWNED)
 
 
