@@ -1307,3 +1307,12 @@ def test_the_twelfth_probe_rounds_other_findings(digits_run, tmp_path, capsys, m
     assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "3", "--out",
                  str(tmp_path / "inf.json")]) == 0
     assert "mse_per_pixel_01: not a finite number" in capsys.readouterr().err
+    # S5: an empty run folder argument was the current folder
+    with pytest.raises(SystemExit):
+        main(["eval", "", "--metrics", "mse"])
+    assert "an empty value" in capsys.readouterr().err
+    # S8, S6: bench budgets of 1e-39 s (labelled with time no step fits in) or a full-width ５
+    for budgets in ("1e-39", "５"):
+        assert main(["bench", "--out", str(tmp_path / "b"), "--size", "tiny", "--budgets",
+                     budgets]) == 2
+        assert "--budgets" in _error(capsys) and not (tmp_path / "b").exists()

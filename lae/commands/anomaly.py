@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lae.argtypes import COUNT_MAX, count
+from lae.argtypes import COUNT_MAX, count, nonempty_text
 from lae.commands.base import (
     Command,
     add_task_arguments,
@@ -31,7 +31,7 @@ RESULTS, PER_IMAGE = "anomaly.json", "anomaly_scores.npz"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from lae.tasks import LIKELIHOODS, SCORES
 
-    p.add_argument("run_dir", help="a run folder written by lae train")
+    p.add_argument("run_dir", type=nonempty_text, help="a run folder written by lae train")
     p.add_argument("--score", choices=SCORES, default="log-joint",
                    help="log-joint: -log p(x, z) at the model's inferred z; refined: after "
                         "--refine-steps gradient steps on it; nll-iwae, nll-ais: -log p(x); "

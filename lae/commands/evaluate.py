@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lae.argtypes import file_path_text
+from lae.argtypes import file_path_text, nonempty_text
 from lae.commands.base import (
     Command,
     add_checkpoint_argument,
@@ -31,7 +31,7 @@ from lae.files import refuse_existing
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from lae.eval.metrics import METRICS, add_settings_arguments
 
-    p.add_argument("run_dir", help="a run folder written by lae train")
+    p.add_argument("run_dir", type=nonempty_text, help="a run folder written by lae train")
     p.add_argument("--out", type=file_path_text, default=None,
                    help="results JSON (default RUN_DIR/results.json, to which metrics are added)")
     p.add_argument("--metrics", default="elbo,iwae,mse",

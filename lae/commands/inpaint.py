@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lae.argtypes import count, positive_number
+from lae.argtypes import count, nonempty_text, positive_number
 from lae.commands.base import (
     Command,
     add_task_arguments,
@@ -30,7 +30,7 @@ MAX_STEPS = 1_000_000  # each kept step's diagnostics stay in memory: more is a 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from lae.tasks import MASKS
 
-    p.add_argument("run_dir", help="a run folder written by lae train")
+    p.add_argument("run_dir", type=nonempty_text, help="a run folder written by lae train")
     p.add_argument("--mask", default=None,
                    help=f"which values are missing: {', '.join(MASKS)} (default centre; with "
                         f"--split train, the run's data.mask)")

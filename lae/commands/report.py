@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lae.argtypes import path_text
+from lae.argtypes import nonempty_text, path_text
 from lae.commands.base import Command, refuse_another_runs_folder
 from lae.errors import LaeError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dirs", nargs="+", help="run folders written by lae train")
+    p.add_argument("run_dirs", nargs="+", type=nonempty_text,
+                   help="run folders written by lae train")
     p.add_argument("--out", type=path_text, required=True,
                    help="folder for report.md and its pictures")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report.md and "

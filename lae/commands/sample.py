@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lae.argtypes import count, file_path_text, seed
+from lae.argtypes import count, file_path_text, nonempty_text, seed
 from lae.commands.base import (
     Command,
     add_checkpoint_argument,
@@ -22,7 +22,7 @@ MAX_SAMPLE_VALUES = 2**28
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", help="a run folder written by lae train")
+    p.add_argument("run_dir", type=nonempty_text, help="a run folder written by lae train")
     p.add_argument("-n", type=count(1, 10_000), default=64,
                    help="number of samples, drawn as one grid picture (default 64, at most 10000)")
     p.add_argument("--out", type=file_path_text, required=True, help="the PNG file to write")
