@@ -10,8 +10,6 @@ from lae.argtypes import THREADS_MAX, NumberRangeError, count, decimal_number, p
 from lae.commands.base import Command, refuse_another_runs_folder
 from lae.errors import ConfigError
 
-BUDGET_MIN = 0.01  # seconds
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from lae.bench.sizes import BENCH_DATASETS, DEFAULT_MODELS, SIZES
@@ -56,10 +54,6 @@ def run(args: argparse.Namespace) -> int:
         if None in budgets:
             raise ConfigError(f"--budgets: comma-separated seconds, e.g. 60,120; got "
                               f"{args.budgets!r}")
-        if any(b < BUDGET_MIN for b in budgets):  # a model trains at least one whole step
-            raise ConfigError(f"--budgets: each at least {BUDGET_MIN} s (no training step is "
-                              f"shorter, so a smaller budget would be labelled with time the "
-                              f"model did not train in); got {args.budgets!r}")
     run_bench(args.out, args.models, size=args.size, threads=args.threads, device=args.device,
               overwrite=args.overwrite, command=shlex.join(["lae", *args.argv]), data=args.data,
               budgets=budgets, data_dir=args.data_dir, download=args.download)

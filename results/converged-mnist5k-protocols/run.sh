@@ -41,3 +41,8 @@ for n in 500 2000 4000; do
   $TS $PY bench/paper_table.py "${COMMON[@]}" --models vae,infovae --set data.val_size=$((4500 - n)) --out $O/small-$n
 done
 date; echo done
+# (small-2000's infovae-seed1 was stopped at epoch 102 by a machine restart; phase 3's protocol
+# loop, run again on resuming, then wrote a results.json into it, which paper_table took for a
+# finished run. The file was moved aside and phase 4's command for n = 2000 run again: the run
+# resumed at epoch 102 and stopped early at 112. paper_table now counts a run finished only once
+# it is in timings.json.)
