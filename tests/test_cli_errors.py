@@ -1316,3 +1316,19 @@ def test_the_twelfth_probe_rounds_other_findings(digits_run, tmp_path, capsys, m
         assert main(["bench", "--out", str(tmp_path / "b"), "--size", "tiny", "--budgets",
                      budgets]) == 2
         assert "--budgets" in _error(capsys) and not (tmp_path / "b").exists()
+
+
+def test_the_twelfth_probe_rounds_messages(digits_run, tmp_path, capsys):
+    # U4: base: "" named neither the file nor the key
+    empty = tmp_path / "emptybase.yaml"
+    empty.write_text('base: ""\n')
+    assert main(["config", str(empty)]) == 2
+    err = _error(capsys)
+    assert str(empty) in err and "base=''" in err
+    # U5: data.val_size (a count or a fraction) out of float32's range said "expected an integer"
+    assert main(["config", "vae-mnist5k-mlp", "--data.val_size=1e-39"]) == 2
+    assert "float32" in _error(capsys)
+    # S6: eval's --n-examples read the full-width ５ as 5
+    with pytest.raises(SystemExit):
+        main(["eval", str(digits_run), "--metrics", "mse", "--n-examples", "５"])
+    assert "--n-examples" in capsys.readouterr().err

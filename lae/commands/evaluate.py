@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lae.argtypes import file_path_text, nonempty_text
+from lae.argtypes import ascii_number, file_path_text, nonempty_text
 from lae.commands.base import (
     Command,
     add_checkpoint_argument,
@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", default="elbo,iwae,mse",
                    help=f"comma-separated: {', '.join(sorted(METRICS))} (lae list describes "
                         f"them; default elbo,iwae,mse)")
-    p.add_argument("--n-examples", type=int, default=0,
+    p.add_argument("--n-examples", type=ascii_number(int), default=0,
                    help="N evenly spaced test examples (0: all)")
     p.add_argument("--split", choices=["test", "val", "train"], default="test",
                    help="the split to score (default test; train: the images the model was "

@@ -384,7 +384,7 @@ def read_preset(preset_or_path: str, _seen: tuple[str, ...] = ()) -> dict[str, A
     base = raw.pop("base", None)
     if base is None:
         return raw
-    if not isinstance(base, str):
+    if not isinstance(base, str) or not base.strip():  # "" would name the current folder
         raise ConfigError(f"{path}: base={_show(base)} is not valid; expected a preset name or "
                           "the path of a YAML file")
     if str(path) in _seen:
@@ -437,7 +437,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
                 return _coerce(arg, value, key)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{key}: cannot be None")
+        # the last type's words: int | float says what a number must be, not "an integer"
+        raise ConfigError(errors[-1] if errors else f"{key}: cannot be None")
     if dataclasses.is_dataclass(hint):
         return build_dataclass(hint, value, key)
     if origin is typing.Literal:
