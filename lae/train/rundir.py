@@ -11,7 +11,7 @@ Layout written by ``lae train`` (and ``lae eval``)::
     checkpoints/epoch_NNNN.pt  checkpoints/last.pt
     samples/samples_NNNN.png  samples/recon_NNNN.png  plots/loss.png  plots/step_sizes.png
     tensorboard/events.*  anomaly/SCORE/anomaly.json  anomaly/SCORE/anomaly_scores.npz
-    inpaint/MASK.json  inpaint/MASK.png  .lae.lock  .results.json.lock (lae eval's)
+    inpaint/MASK.json  inpaint/MASK.png  .lae.lock  .NAME.lock beside a results file
 
 A process that trains into a run folder holds an exclusive lock on its ``.lae.lock`` (a POSIX
 record lock, released by the system when the process ends, however it ends), so a second
@@ -121,8 +121,8 @@ def is_owned(relative: str) -> bool:
     """Whether ``relative`` (a path inside a run folder, with /) names a file lae writes: one of
     :data:`OWNED`, or the lock ``.NAME.lock`` beside one (lae.eval.results.results_locked)."""
     folder, _, name = relative.rpartition("/")
-    locked = re.fullmatch(r"\.(.+)\.lock", name)
-    if locked and name != ".lae.lock":
+    locked = re.fullmatch(r"\.(.+)\.lock", name)  # .lae.lock names no owned file: not owned
+    if locked:
         relative = f"{folder}/{locked[1]}" if folder else locked[1]
     return any(pattern.fullmatch(relative) for pattern in OWNED)
 
