@@ -53,6 +53,19 @@ def check_writable(folder: Path) -> None:
     os.unlink(tmp)
 
 
+def check_creatable(path: Path, what: str = "--out") -> None:
+    """Raise :class:`LaeError` now, before any work, when ``path`` (a file or folder to be made)
+    could not be: a part of it that exists is a file, or the nearest folder above it that exists
+    is not writable. Nothing is created (a command that fails later leaves no empty folder)."""
+    above = Path(os.path.abspath(path))
+    while not above.exists():
+        above = above.parent
+    if above != Path(os.path.abspath(path)) and not above.is_dir():
+        raise LaeError(f"{what} {path}: {above} is a file, so nothing can be made below it")
+    if above != Path(os.path.abspath(path)) and not os.access(above, os.W_OK | os.X_OK):
+        raise LaeError(f"{what} {path}: the folder {above} is not writable")
+
+
 def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
     """Refuse, before any work, file outputs that exist when ``--overwrite`` was not given (all
     of a command's outputs are checked together, so a second run never replaces some and keeps

@@ -1332,3 +1332,54 @@ def test_the_twelfth_probe_rounds_messages(digits_run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["eval", str(digits_run), "--metrics", "mse", "--n-examples", "５"])
     assert "--n-examples" in capsys.readouterr().err
+
+
+def test_the_twelfth_rounds_leftovers(tmp_path, capsys, monkeypatch):
+    import json
+
+    import yaml
+
+    # lae config printed configs lae train then refused: the same checks run before printing
+    for key, named in (("--data.name=nope", "data.name"), ("--train.device=gpu", "train.device"),
+                       ("--train.optimizer=rmsprop", "train.optimizer"),
+                       ("--data.path=x.npz", "data.path")):
+        assert main(["config", "vae-mnist5k-mlp", key]) == 2
+        assert named in _error(capsys)
+    assert main(["config", "vae-mnist5k-mlp", "--train.device=cuda"]) == 0  # for another machine
+    capsys.readouterr()
+
+    # data.path was kept as typed: a resume from another folder read another file (or none)
+    points = tmp_path / "here" / "pts.npz"
+    points.parent.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(points, x_train=rng.normal(size=(100, 2)).astype(np.float32),
+             x_test=rng.normal(size=(20, 2)).astype(np.float32))
+    run = tmp_path / "pts-run"
+    monkeypatch.chdir(points.parent)
+    assert main(["train", "vae-toy2d", "--out", str(run), "--data.name=npz",
+                 "--data.path=pts.npz", *DIGITS[1:]]) == 0
+    saved = yaml.safe_load((run / "config.yaml").read_text())["data"]["path"]
+    assert saved == str(points)
+    # the same file spelled otherwise is the same setting
+    assert main(["train", "vae-toy2d", "--out", str(run), "--resume", "--train.epochs=2",
+                 "--data.path=./../here/pts.npz"]) == 0
+    monkeypatch.chdir(tmp_path)  # and a resume from elsewhere finds it
+    assert main(["train", "vae-toy2d", "--out", str(run), "--resume", "--train.epochs=3"]) == 0
+    capsys.readouterr()
+
+    # the toys said "Not a directory" after their work, for an --out below a file
+    blocker = tmp_path / "afile"
+    blocker.write_text("mine")
+    energy = ["toy", "energy", "--energies", "rings", "--n-chains", "4", "--feature-dim", "8",
+              "--steps", "2", "--warmup", "0"]
+    for argv in (energy + ["--out", str(blocker / "sub")],
+                 ["toy", "posterior", "--save-samples", str(blocker / "x.npz")]):
+        assert main(argv) == 2
+        assert "is a file" in _error(capsys)
+    assert blocker.read_text() == "mine"
+
+    # a latent code wider than the data trained without a word (slowly, at 1,000,000)
+    with pytest.warns(UserWarning, match="exceeds the data's 64 dimensions"):
+        assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "wide"),
+                     "--model.latent_dim=80", *DIGITS]) == 0
+    assert json.loads((tmp_path / "wide" / "lae-run.json").read_text())

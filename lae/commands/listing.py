@@ -71,9 +71,11 @@ def run_config(args: argparse.Namespace) -> int:
 
     from lae.train import load_config
     from lae.train.config import refuse_repeated_overrides
+    from lae.train.setup import check_config
 
     refuse_repeated_overrides(list(args.overrides))
     cfg = load_config(args.config, list(args.overrides))
+    check_config(cfg)  # what lae train would refuse before its work is not printed as valid
     print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
     return 0
 

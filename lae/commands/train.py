@@ -33,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lae.data.config import with_absolute_paths
     from lae.train import Trainer, load_config
     from lae.train.checkpoint import find_checkpoint, load_checkpoint
     from lae.train.config import (
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = config_from_dict(merge(raw, parse_overrides(overrides)))
     else:
         cfg = load_config(args.config, overrides)
+    cfg.data = with_absolute_paths(cfg.data)  # the run names its files from any folder
     trainer = Trainer(cfg, run_dir, resume=args.resume, overwrite=args.overwrite)
     summary = trainer.fit()
     if trainer.procs.is_main:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,3 +212,19 @@ class DataSplits:
             f"{self.kind} shape {tuple(self.shape)}, range [{lo:g}, {hi:g}], "
             f"binarize {self.binarize}, {labels}"
         )
+
+
+PATH_KEYS = ("data_dir", "path")  # the data keys that name files or folders
+
+
+def absolute_path(text: str) -> str:
+    """``text`` (``~`` expanded) as an absolute path against the current folder, normalised."""
+    return os.path.abspath(os.path.expanduser(text))
+
+
+def with_absolute_paths(cfg: DataConfig) -> DataConfig:
+    """``cfg`` with ``data_dir`` and ``path`` absolute: a run's saved config then names the same
+    files wherever it is resumed or scored from, and one file spelled two ways is one setting."""
+    return dataclasses.replace(cfg, **{key: absolute_path(getattr(cfg, key))
+                                       for key in PATH_KEYS if getattr(cfg, key)})
+

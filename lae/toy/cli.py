@@ -33,11 +33,12 @@ def _check_out_folder(args: argparse.Namespace, name: str, png: str | None = Non
     """The folder-writing toys' --out: a folder (made if missing), where the toy's report
     ``name.json`` and picture (``png`` or ``name``.png) are new unless --overwrite: checked
     before the work."""
-    from lae.files import refuse_existing
+    from lae.files import check_creatable, refuse_existing
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; this toy writes a folder of results")
+    check_creatable(out)
     refuse_existing([out / f"{name}.json", out / f"{png or name}.png"], args.overwrite)
 
 
@@ -45,9 +46,13 @@ def _refuse_existing_outputs(npz: str | None, out: str | None, flag: str = "--sa
     """The npz and JSON report a toy would write must be new: a user's files are not replaced
     unasked (and the check comes before the experiment, not after it). ``flag``: the toy's
     option for the npz."""
+    from lae.files import check_creatable
     from lae.toy.output import output_paths
 
     npz_path, json_path = output_paths(npz, out)
+    for path, option in ((npz_path, flag), (json_path, "--out")):
+        if path is not None:
+            check_creatable(path, option)
     if npz_path is not None and json_path is not None and \
             npz_path.resolve() == json_path.resolve():  # the report would replace the arrays
         raise ConfigError(f"{flag} and --out both name {npz_path}: the JSON report would "

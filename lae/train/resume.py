@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from lae.data.config import PATH_KEYS, absolute_path
 from lae.errors import ConfigError
 from lae.eval.plots import read_metrics
 from lae.train import distributed
@@ -68,6 +69,12 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
         raise ConfigError(f"the run's last checkpoint holds a {held!r} model, but its config a "
                           f"{cfg.model.name!r} one: the checkpoint came from another run; put "
                           f"this run's own back (or resume the run it came from)")
+    # a path as the run saved it (relative to where it was trained, before paths were saved
+    # absolute) and as given now: one file is one setting however it is spelled
+    if isinstance(saved.get("data"), dict):
+        saved = {**saved, "data": {
+            key: absolute_path(value) if key in PATH_KEYS and isinstance(value, str) else value
+            for key, value in saved["data"].items()}}
     changed = changed_settings(saved, cfg.to_dict(), resumable_changes(cfg))
     if changed:
         raise ConfigError(f"cannot resume with changed settings: {', '.join(changed)} "

@@ -8,6 +8,7 @@ import functools
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import torch
 
 from lae.data import DataSplits
 from lae.data.processing import perturb_values
+from lae.data.registry import check_file_options
 from lae.distributions.priors import PRIORS
 from lae.errors import ConfigError
 from lae.models import DataSpec, build_model
@@ -22,28 +24,37 @@ from lae.train.config import Config
 from lae.train.guards import STALL_ACTIONS
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; anything else is passed to torch.device."""
+def parse_device(name: str) -> torch.device | None:
+    """``train.device`` read without asking the hardware: ``None`` for ``auto``, else the
+    device it names; ConfigError for a name that is no device lae runs on."""
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return None
     try:
         device = torch.device(name)
     except RuntimeError:
         raise ConfigError(f"train.device: {name!r} is not a device; use auto, cpu, cuda, "
                           "cuda:N or mps") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"train.device: {name!r} is not supported; use auto, cpu, cuda, "
+                          f"cuda:N or mps")
+    return device
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; anything else is passed to torch.device."""
+    device = parse_device(name)
+    if device is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device: cuda was asked for but torch sees no CUDA device")
     if device.type == "mps" and not (getattr(torch.backends, "mps", None)
                                      and torch.backends.mps.is_available()):
         raise ConfigError("train.device: mps was asked for but this torch has no MPS device "
                           "(Apple GPUs only); use auto or cpu")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"train.device: {name!r} is not supported; use auto, cpu, cuda, "
-                          f"cuda:N or mps")
     return device
 
 
@@ -124,6 +135,17 @@ def check_model_fits(cfg: Config, spec: DataSpec, device: torch.device) -> None:
             f"({cfg.model.net.hidden})" + (f", or the sizes in model.prior_options "
                                            f"({cfg.model.prior_options})"
                                            if cfg.model.prior_options else ""))
+
+
+def warn_wide_latent(cfg: Config, spec: DataSpec) -> None:
+    """Say, before training, that ``model.latent_dim`` exceeds the data's dimension: legal, but
+    each step's work grows with it, and a code wider than the example it explains is more often
+    a typo (an extra 0) than a choice."""
+    dims = math.prod(spec.shape)
+    if cfg.model.latent_dim > dims:
+        warnings.warn(f"model.latent_dim={cfg.model.latent_dim} exceeds the data's "
+                      f"{dims} dimensions per example {tuple(spec.shape)}: every step's work "
+                      f"grows with it; is it meant?", stacklevel=2)
 
 
 OPTIMIZERS = {  # train.optimizer -> (parameters, TrainConfig, learning rate, fused) -> optimiser
@@ -215,6 +237,15 @@ def tensorboard_writer():
         raise ConfigError("train.tensorboard=true needs the tensorboard package: "
                           "pip install 'lae[tensorboard]'") from None
     return lambda run_dir: SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
+def check_config(cfg: Config) -> None:
+    """What can be checked of a config without data or hardware, as ``lae train`` checks it
+    first and ``lae config`` before printing: the choice keys, the device's name, the dataset's
+    name and the file options it reads."""
+    check_train_choices(cfg.train)
+    parse_device(cfg.train.device)
+    check_file_options(cfg.data)  # an unknown data.name included
 
 
 def check_train_choices(tc: Any) -> None:

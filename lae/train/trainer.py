@@ -61,12 +61,13 @@ from lae.train.setup import (
     batch_noise,
     build_optimizer,
     check_compiler,
+    check_config,
     check_loss_groups,
     check_model_fits,
-    check_train_choices,
     data_spec,
     tensorboard_writer,
     threads_and_device,
+    warn_wide_latent,
 )
 
 # those that do not apply to a model are skipped
@@ -107,7 +108,7 @@ class Trainer:
         tc = cfg.train
         # Everything that can be wrong with the config or the data fails before the run folder
         # is touched: options, then data, then the model and its optimisers.
-        check_train_choices(tc)
+        check_config(cfg)
         # several processes (torchrun, lae train --nproc): process 0 alone touches the run folder
         self.procs: Processes = distributed.processes_from_env()
         main = self.procs.is_main
@@ -128,6 +129,7 @@ class Trainer:
         self.spec = data_spec(self.splits)
         training_noise = batch_noise(cfg.data, self.splits)
         check_model_fits(cfg, self.spec, self.device)
+        warn_wide_latent(cfg, self.spec)
         self.model: LatentModel = build_model(cfg.model, self.spec).to(self.device)
         if tc.patience and not tc.eval_ais_temps and not _logs_own_bound(self.model):
             # known now: refused before the run folder exists (was: after the first epoch)
