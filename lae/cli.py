@@ -200,5 +200,7 @@ def _is_out_of_memory(exc: RuntimeError) -> bool:
     return "out of memory" in text or "can't allocate memory" in text
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m lae.cli: as lae starts (an interrupt while it loads)
+    from lae.launcher import main as launch
+
+    sys.exit(launch())

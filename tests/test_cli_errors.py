@@ -1383,3 +1383,37 @@ def test_the_twelfth_rounds_leftovers(tmp_path, capsys, monkeypatch):
         assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "wide"),
                      "--model.latent_dim=80", *DIGITS]) == 0
     assert json.loads((tmp_path / "wide" / "lae-run.json").read_text())
+
+
+def test_the_thirteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
+    import shutil
+
+    # T1: a last checkpoint whose world_size was edited (text, null) was a ValueError/TypeError
+    # traceback on --resume; now a line naming the file and the part
+    for bad in ("x", None, 0):
+        run = tmp_path / f"world-{bad}"
+        shutil.copytree(digits_run, run)
+        last = run / "checkpoints" / "last.pt"
+        ckpt = torch.load(last, weights_only=False)
+        ckpt["world_size"] = bad
+        torch.save(ckpt, last)
+        assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
+                     "--train.epochs=3"]) == 2
+        err = _error(capsys)
+        assert str(last) in err and "world_size" in err
+    # T2: a class label beyond int64 was torch's OverflowError after the data loaded
+    assert main(["config", "vae-mnist5k-mlp", "--data.holdout_class=" + "1" * 31]) == 2
+    assert "data.holdout_class" in _error(capsys)
+    # and a toy data set of 10^30 points, bounded like every count
+    assert main(["config", "vae-toy2d", "--data.n_toy=" + "1" * 31]) == 2
+    assert "data.n_toy" in _error(capsys)
+    # T3: python -m lae.cli (as the benchmarks call it) started without the launcher's guard,
+    # so a Ctrl-C while torch loaded was a traceback: it now starts through the launcher
+    script = ("import runpy, sys\n"
+              "import lae.launcher\n"
+              "lae.launcher.main = lambda: print('launched') or 0\n"
+              "sys.argv = ['lae.cli', 'list']\n"
+              "runpy.run_module('lae.cli', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout == "launched\n", proc.stderr

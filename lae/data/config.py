@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lae.argtypes import COUNT_MAX
 from lae.errors import ConfigError
 
 BINARIZE_MODES = ("none", "static", "dynamic")
@@ -126,9 +127,10 @@ class DataConfig:
                 f"data.val_size={_show(val)} is ambiguous: a fraction must be below 1 and a count "
                 f"is written as an integer (data.val_size={int(val)} holds out {int(val)} "
                 f"example{'s' if int(val) != 1 else ''})")
-        if self.holdout_class is not None and not _is_int(self.holdout_class):
-            raise ConfigError(f"data.holdout_class={_show(self.holdout_class)} must be an int or "
-                              "None")
+        held = self.holdout_class
+        if held is not None and (not _is_int(held) or not -2**63 <= held < 2**63):
+            raise ConfigError(f"data.holdout_class={_show(held)} is not valid; expected a class "
+                              "label (an integer, as labels are stored: int64) or null")
         if self.holdout_split not in ("official", "zenati"):
             raise ConfigError(f"data.holdout_split={_show(self.holdout_split)}: expected "
                               f"'official' or 'zenati'")
@@ -146,8 +148,8 @@ class DataConfig:
         if frac and self.binarize != "none":
             raise ConfigError("data.noise_fraction cannot be combined with data.binarize: "
                               "perturb the grey levels (data.binarize=none)")
-        if not _is_int(self.n_toy) or self.n_toy < 5:
-            raise ConfigError(f"data.n_toy={_show(self.n_toy)} must be an int >= 5")
+        if not _is_int(self.n_toy) or not 5 <= self.n_toy <= COUNT_MAX:
+            raise ConfigError(f"data.n_toy={_show(self.n_toy)} must be an int in 5..{COUNT_MAX}")
         if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"data.seed={_show(self.seed)} must be an int in 0..{MAX_SEED}")
 

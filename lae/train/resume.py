@@ -48,10 +48,14 @@ def resumable_changes(cfg: Config) -> set[tuple[str, ...]]:
 def load_resumable(run_dir: Path, cfg: Config, world_size: int) -> dict[str, Any]:
     """The run's ``last.pt``, checked against the config it is resumed with
     (:func:`check_resumable`) and the number of processes it was trained on."""
-    checkpoint = load_checkpoint(find_checkpoint(run_dir, "last"),
-                                 advice=resume_advice(run_dir))
-    check_resumable(checkpoint, cfg)
-    saved_world = int(checkpoint.get("world_size", 1))
+    path = find_checkpoint(run_dir, "last")
+    checkpoint = load_checkpoint(path, advice=resume_advice(run_dir))
+    # its config, epoch and number of processes, edited by hand (text, null, a list): named
+    with checkpoint_part(path, "header (config, epoch, world_size)", resume_advice(run_dir)):
+        check_resumable(checkpoint, cfg)
+        saved_world = checkpoint.get("world_size", 1)
+        if isinstance(saved_world, bool) or not isinstance(saved_world, int) or saved_world < 1:
+            raise ValueError(f"world_size {saved_world!r} is not a whole number >= 1")
     if saved_world != world_size:
         raise ConfigError(f"the run was trained on {saved_world} process(es) and is resumed on "
                           f"{world_size}: resume it on {saved_world} (its per-process random "
