@@ -56,13 +56,20 @@ def check_writable(folder: Path) -> None:
 def check_creatable(path: Path, what: str = "--out") -> None:
     """Raise :class:`LaeError` now, before any work, when ``path`` (a file or folder to be made)
     could not be: a part of it that exists is a file, or the nearest folder above it that exists
-    is not writable. Nothing is created (a command that fails later leaves no empty folder)."""
-    above = Path(os.path.abspath(path))
+    is not writable, or a part of it is a symbolic link that leads nowhere (to a missing path, or
+    round a loop). Nothing is created (a command that fails later leaves no empty folder)."""
+    target = Path(os.path.abspath(path))
+    for part in (target, *target.parents):
+        if part.is_symlink() and not part.exists():  # exists() follows it: dangling or a loop
+            raise LaeError(f"{what} {path}: {part} is a symbolic link to {os.readlink(part)}, "
+                           f"which leads nowhere (a missing path, or a loop of links); remove "
+                           f"it or give another path")
+    above = target
     while not above.exists():
         above = above.parent
-    if above != Path(os.path.abspath(path)) and not above.is_dir():
+    if above != target and not above.is_dir():
         raise LaeError(f"{what} {path}: {above} is a file, so nothing can be made below it")
-    if above != Path(os.path.abspath(path)) and not os.access(above, os.W_OK | os.X_OK):
+    if above != target and not os.access(above, os.W_OK | os.X_OK):
         raise LaeError(f"{what} {path}: the folder {above} is not writable")
 
 
@@ -71,6 +78,8 @@ def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
     of a command's outputs are checked together, so a second run never replaces some and keeps
     others), and any that is a folder, which no flag lets the command replace."""
     paths = [paths] if isinstance(paths, Path) else paths
+    for path in paths:  # below a file, or a link that leads nowhere: said now, not after the work
+        check_creatable(path, "output")
     folders = [str(p) for p in paths if p.is_dir()]
     if folders:  # --overwrite would not replace a folder by a file: say so before any work
         raise LaeError(f"{folders[0]} is a folder; this command writes a file there: give "

@@ -1417,3 +1417,86 @@ def test_the_thirteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0 and proc.stdout == "launched\n", proc.stderr
+
+
+def test_the_thirteenth_probe_rounds_other_findings(digits_run, tmp_path, capsys, monkeypatch):
+    import json
+    import shutil
+
+    from lae.commands.base import writing_results
+    from lae.errors import RunDirError
+    from lae.train import load_run
+
+    # S: lae config printed configs lae train refuses before its work
+    for argv, named in ((["vae-mnist5k-mlp", "--model.prior=bogus"], "prior='bogus'"),
+                        (["vae-mnist5k-mlp", "--model.likelihood=bogus"], "likelihood='bogus'"),
+                        (["vae-mnist5k-mlp", "--model.net.arch=bogus"], "arch='bogus'"),
+                        (["vae-mnist5k-mlp", "--train.patience=3"], "data.val_size"),
+                        (["lae-mnist5k-mlp", "--train.patience=2", "--data.val_size=100"],
+                         "train.eval_ais_temps")):
+        assert main(["config", *argv]) == 2
+        assert named in _error(capsys)
+    # S: an empty --mask ran the default mask; an empty --data-dir was "set" for a dataset
+    for argv in (["inpaint", str(digits_run), "--mask", ""],
+                 ["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "e"), "--data-dir", ""]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert "an empty value" in capsys.readouterr().err
+    # S: lae report showed another run's results.json (copied in) and an edited epoch as the run's
+    other = tmp_path / "other"
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(other), *DIGITS]) == 0
+    assert main(["eval", str(other), "--metrics", "mse", "--n-examples", "5"]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(digits_run, copy)
+    shutil.copy(other / "results.json", copy / "results.json")
+    assert main(["report", str(copy), "--out", str(tmp_path / "rep")]) == 2
+    assert "another run" in _error(capsys)
+    edited = json.loads((other / "results.json").read_text())
+    edited["epoch"] = -3
+    (other / "results.json").write_text(json.dumps(edited))
+    assert main(["report", str(other), "--out", str(tmp_path / "rep")]) == 2
+    assert "epoch -3" in _error(capsys)
+    # S: checkpoint counters beyond any run (epoch 10^30, step 10^20, 1e308 s) were taken
+    for key, value in (("epoch", 10**30), ("step", 10**20), ("train_seconds", 1e308)):
+        run = tmp_path / f"huge-{key}"
+        shutil.copytree(digits_run, run)
+        last = run / "checkpoints" / "last.pt"
+        ckpt = torch.load(last, weights_only=False)
+        ckpt[key] = value
+        torch.save(ckpt, last)
+        assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
+                     "--train.epochs=3"]) == 2
+        assert str(last) in _error(capsys)
+    # U: a run whose npz file moved (data.path is saved absolute) could be neither resumed
+    # nor scored: --data.path on resume, --data-path on eval, the content's digest deciding
+    points = tmp_path / "proj" / "pts.npz"
+    points.parent.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(points, x_train=rng.normal(size=(100, 2)).astype(np.float32),
+             x_test=rng.normal(size=(20, 2)).astype(np.float32))
+    pts = tmp_path / "pts-run"
+    assert main(["train", "vae-toy2d", "--out", str(pts), "--data.name=npz",
+                 f"--data.path={points}", *DIGITS[1:]]) == 0
+    moved = tmp_path / "moved"
+    points.parent.rename(moved)
+    assert main(["eval", str(pts), "--metrics", "mse", "--data-path",
+                 str(moved / "pts.npz")]) == 0
+    assert main(["train", "vae-toy2d", "--out", str(pts), "--resume", "--train.epochs=2",
+                 f"--data.path={moved / 'pts.npz'}"]) == 0
+    capsys.readouterr()
+    # U: a task command whose run was trained over while it ran named its vanished lock file
+    run = load_run(str(digits_run), "last")
+    run.run_id = "an earlier run"
+    with pytest.raises(RunDirError, match="trained again"):
+        with writing_results(run, [tmp_path / "gone" / "x.json"], overwrite=False):
+            pass
+    # U: an output through a symbolic link that leads nowhere was "File exists" after the work
+    monkeypatch.chdir(tmp_path)
+    os.symlink("nowhere", "dangling")
+    os.symlink("loop-b", "loop-a")
+    os.symlink("loop-a", "loop-b")
+    for argv in (["sample", str(digits_run), "--out", "dangling/x.png"],
+                 ["eval", str(digits_run), "--metrics", "mse", "--out", "dangling/r.json"],
+                 ["toy", "likelihood", "--out", "loop-a/r.json"]):
+        assert main(argv) == 2
+        assert "leads nowhere" in _error(capsys)

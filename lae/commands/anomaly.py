@@ -42,14 +42,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--likelihood", choices=LIKELIHOODS, default="auto",
                    help="the estimate of -log p(x) complexity and likelihood-ratio correct (auto: "
                         "nll-iwae through a trained q(z|x), else nll-ais, else refined)")
-    p.add_argument("--background", default=None, metavar="RUN",
+    p.add_argument("--background", default=None, type=nonempty_text, metavar="RUN",
                    help="likelihood-ratio: the background model, a run of the same model "
                         "trained with --data.noise_fraction=MU (its last checkpoint)")
-    p.add_argument("--against", default=None, metavar="DATASET",
+    p.add_argument("--against", default=None, type=nonempty_text, metavar="DATASET",
                    help="out-of-distribution detection: the anomalies are the test images of "
                         "this dataset (same shape), the normals the run's own test images")
-    p.add_argument("--against-data-dir", default=None, help="where --against's files are")
-    p.add_argument("--against-path", default=None, metavar="FILE.npz",
+    p.add_argument("--against-data-dir", default=None, type=nonempty_text,
+                   help="where --against's files are")
+    p.add_argument("--against-path", default=None, type=nonempty_text, metavar="FILE.npz",
                    help="--against npz: the .npz file of images (its data.path)")
     p.add_argument("--refine-steps", type=count(1, COUNT_MAX), default=None,
                    help="noise-free gradient steps of the refined estimate (default 20)")

@@ -17,7 +17,7 @@ from typing import Any
 from lae.argtypes import count, nonempty_text, path_text, seed
 from lae.errors import ConfigError, LaeError, RunDirError
 from lae.eval.json import json_safe
-from lae.files import atomic_write, check_writable
+from lae.files import atomic_write, check_creatable, check_writable
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ def check_output_folder(folder: Path, what: str = "") -> None:
     if folder.exists() and not folder.is_dir():
         raise LaeError(f"cannot write {what} to {folder}: it is a file" if what else
                        f"--out {folder} is a file; this command writes a folder")
+    check_creatable(folder, f"cannot write {what} to" if what else "--out")
     made = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
     try:
         check_writable(folder)
@@ -158,6 +159,7 @@ def writing_results(run: Any, paths: list[Path], overwrite: bool) -> Iterator[No
     files (without ``overwrite``: the later used to replace the earlier's unasked)."""
     from lae.eval.results import results_locked
 
+    refuse_replaced_run(run)  # first: a run trained over lost its output folder, lock and all
     with results_locked(paths[0]):
         refuse_replaced_run(run)
         appeared = [str(p) for p in paths if p.exists()]

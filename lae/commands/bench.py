@@ -6,7 +6,14 @@ import argparse
 import shlex
 from pathlib import Path
 
-from lae.argtypes import THREADS_MAX, NumberRangeError, count, decimal_number, path_text
+from lae.argtypes import (
+    THREADS_MAX,
+    NumberRangeError,
+    count,
+    decimal_number,
+    nonempty_text,
+    path_text,
+)
 from lae.commands.base import Command, refuse_another_runs_folder
 from lae.errors import ConfigError
 
@@ -16,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--out", type=path_text, required=True,
                    help="folder for the results; must be new or empty")
-    p.add_argument("--models", default=DEFAULT_MODELS,
+    p.add_argument("--models", default=DEFAULT_MODELS, type=nonempty_text,
                    help="comma-separated models, each optionally with config overrides after "
                         "'+', e.g. lae+model.mala_steps=0 (model.* keys and the optimiser's "
                         "train.lr, optimizer, adam_betas, grad_clip, compile, compile_mode); "
@@ -33,8 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: the size's)")
     p.add_argument("--threads", type=count(0, THREADS_MAX), default=1,
                    help="torch CPU threads, train.num_threads (0: torch's default; default 1)")
-    p.add_argument("--device", default="auto", help="train.device (default auto)")
-    p.add_argument("--data-dir", default=None, help="where the dataset files are (or go)")
+    p.add_argument("--device", default="auto", type=nonempty_text,
+                   help="train.device (default auto)")
+    p.add_argument("--data-dir", default=None, type=nonempty_text,
+                   help="where the dataset files are (or go)")
     p.add_argument("--download", action="store_true",
                    help="download the dataset if missing")
     p.add_argument("--overwrite", action="store_true",

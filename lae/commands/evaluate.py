@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", type=nonempty_text, help="a run folder written by lae train")
     p.add_argument("--out", type=file_path_text, default=None,
                    help="results JSON (default RUN_DIR/results.json, to which metrics are added)")
-    p.add_argument("--metrics", default="elbo,iwae,mse",
+    p.add_argument("--metrics", default="elbo,iwae,mse", type=nonempty_text,
                    help=f"comma-separated: {', '.join(sorted(METRICS))} (lae list describes "
                         f"them; default elbo,iwae,mse)")
     p.add_argument("--n-examples", type=ascii_number(int), default=0,
@@ -44,7 +44,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "trained on, for its generalisation gap). The default results file of "
                         "val and train is RUN_DIR/results-SPLIT.json")
     add_checkpoint_argument(p)
-    p.add_argument("--data-dir", default=None, help="where the dataset files are")
+    p.add_argument("--data-dir", default=None, type=nonempty_text,
+                   help="where the dataset files are")
+    p.add_argument("--data-path", default=None, type=nonempty_text, metavar="FILE.npz",
+                   help="the npz dataset's file (data.path), where it is now if it moved since "
+                        "training (its content's digest says whether it changed)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the results file instead of adding to it")
     p.add_argument("--set", action="append", default=[], metavar="model.KEY=VALUE",
@@ -56,6 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lae.data import evenly_spaced, load_dataset
+    from lae.data.config import absolute_path
     from lae.eval import interpolate, probe
     from lae.eval.metrics import METRICS, evaluate, settings_from_arguments
     from lae.eval.plots import read_metrics
@@ -111,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         refuse_existing(pictures, args.overwrite)
     if args.data_dir is not None:
         data_cfg.data_dir = args.data_dir
+    if args.data_path is not None:
+        data_cfg.path = absolute_path(args.data_path)
     splits, changed = run_data(run, data_cfg)  # changed: said now, kept for the report
     # results of other data contents are not added to (the data file changed since)
     identity["data_digest"] = splits.digest

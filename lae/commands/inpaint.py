@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from lae.tasks import MASKS
 
     p.add_argument("run_dir", type=nonempty_text, help="a run folder written by lae train")
-    p.add_argument("--mask", default=None,
+    p.add_argument("--mask", default=None, type=nonempty_text,
                    help=f"which values are missing: {', '.join(MASKS)} (default centre; with "
                         f"--split train, the run's data.mask)")
     p.add_argument("--split", choices=["test", "train"], default="test",

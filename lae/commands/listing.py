@@ -8,6 +8,7 @@ import re
 import shutil
 import textwrap
 
+from lae.argtypes import nonempty_text
 from lae.commands.base import Command
 
 
@@ -63,7 +64,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="preset name (see lae list) or path to a YAML file")
+    p.add_argument("config", type=nonempty_text,
+                   help="preset name (see lae list) or path to a YAML file")
 
 
 def run_config(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lae.eval.report import write_report
-    from lae.train.run import check_run_config
+    from lae.train.run import check_run_config, check_run_results
 
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise LaeError(f"--out {args.out} is a file; lae report writes a folder (report.md and "
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         seen[key] = run_dir
         # the table shows config.yaml: it must be the run's
         configs[Path(run_dir)] = check_run_config(Path(run_dir))
+        check_run_results(Path(run_dir))  # and its numbers too
     path = write_report([Path(r) for r in args.run_dirs], Path(args.out), configs,
                         overwrite=args.overwrite)
     print(f"wrote {path}")

@@ -12,19 +12,20 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from lae.argtypes import count, path_text
+from lae.argtypes import count, nonempty_text, path_text
 from lae.commands.base import Command
 from lae.errors import ConfigError, RunDirError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="preset name (see `lae list`) or path to a YAML file; "
-                                  "with --resume the run's own config.yaml is used, and this "
-                                  "must name the same model")
+    p.add_argument("config", type=nonempty_text,
+                   help="preset name (see `lae list`) or path to a YAML file; with --resume "
+                        "the run's own config.yaml is used, and this must name the same model")
     p.add_argument("--out", type=path_text, required=True, help="run directory to create")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
-    p.add_argument("--data-dir", default=None, help="where the dataset files are (or go)")
+    p.add_argument("--data-dir", default=None, type=nonempty_text,
+                   help="where the dataset files are (or go)")
     p.add_argument("--download", action="store_true", help="download the dataset if missing")
     p.add_argument("--nproc", type=count(1, os.cpu_count() or 1,
                                          " (this machine's CPU cores)"), default=1,

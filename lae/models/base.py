@@ -34,6 +34,8 @@ import torch
 from torch import Tensor, nn
 
 from lae.distributions import Prior, build_likelihood, build_prior
+from lae.distributions.likelihoods import LIKELIHOODS
+from lae.distributions.priors import PRIORS
 from lae.errors import ConfigError
 from lae.nn import NetConfig, build_decoder, output_bias
 from lae.samplers.base import compile_keeping_graphs, compiled_energy_and_grad, energy_and_grad
@@ -65,6 +67,13 @@ class ModelConfig:
     resumable: ClassVar[tuple[str, ...]] = ("prior_options.max_energy",)
 
     def __post_init__(self) -> None:
+        # the registries' names are known before any data: refused with the config
+        if self.prior not in PRIORS:
+            raise ValueError(f"prior={self.prior!r} is unknown; choices: "
+                             f"{', '.join(PRIORS)}")
+        if self.likelihood != "auto" and self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood={self.likelihood!r} is unknown; choices: "
+                             f"auto, {', '.join(sorted(LIKELIHOODS))}")
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
         if not 0 < self.prior_lr_scale < math.inf:

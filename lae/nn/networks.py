@@ -44,6 +44,11 @@ class NetConfig:
     channels: int = 64
     topdown_hidden: int = 256  # width of each layer-to-layer network of a multi-layer generator
 
+    def __post_init__(self) -> None:  # a name is known before any data: refused with the config
+        if self.arch not in _FEATURES:
+            raise ValueError(f"arch={self.arch!r} is unknown; choices are {list(_FEATURES)} "
+                             f"(or one registered with lae.nn.register_arch)")
+
 
 class Encoder(nn.Module):
     r"""An encoder :math:`x \mapsto \text{head}(g(x))`.

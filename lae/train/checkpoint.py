@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from lae.argtypes import COUNT_MAX
 from lae.errors import LaeError, RunDirError
 from lae.files import atomic_write
 from lae.interrupts import interrupts_deferred
@@ -139,17 +140,22 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu",
         raise RunDirError(f"checkpoint {path} lacks {sorted(missing)}; not a lae checkpoint")
     edited = [key for key, ok in (("config", isinstance(payload["config"], dict)),
                                   ("model", isinstance(payload["model"], dict)),
-                                  ("epoch", _is_count(payload["epoch"])),
-                                  ("step", _is_count(payload["step"]))) if not ok]
+                                  ("epoch", _is_count(payload["epoch"], COUNT_MAX)),
+                                  ("step", _is_count(payload["step"], STEP_MAX))) if not ok]
     if edited:
         raise RunDirError(f"checkpoint {path}: {', '.join(edited)} not as lae writes them "
-                          f"(config and model: mappings; epoch and step: whole numbers >= 0), "
-                          f"so the file was edited or damaged; {advice}")
+                          f"(config and model: mappings; epoch: a whole number in "
+                          f"0..{COUNT_MAX}, as train.epochs; step: a whole number in "
+                          f"0..2^53), so the file was edited or damaged; {advice}")
     return payload
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+# the most steps a run can have taken (2^53: a float64 counts them exactly); more is an edit
+STEP_MAX = 2**53
+
+
+def _is_count(value: Any, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= high
 
 
 @contextlib.contextmanager

@@ -4,13 +4,12 @@ may change, and the check that refuses the rest."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lae.data.config import PATH_KEYS, absolute_path
+from lae.argtypes import COUNT_MAX
 from lae.errors import ConfigError
 from lae.eval.plots import read_metrics
 from lae.train import distributed
@@ -26,11 +25,17 @@ from lae.train.rundir import resume_advice
 # The functions on a trainer take a lae.train.Trainer (typed Any: this module sits below it).
 Trainer = Any
 
-# what a resumed run may change: how long and how fast it trains, what it logs and where it runs;
+# a run's training time beyond this (over 300 years) was edited in
+TRAIN_SECONDS_MAX = 1e10
+
+# what a resumed run may change: how long and how fast it trains, what it logs, where it runs
+# and where its data are;
 # everything else (the model, the data, the optimiser's kind) is in the checkpoint's tensors or
 # in the meaning of its numbers
 RESUMABLE_CHANGES = {
-    ("data", "data_dir"), ("data", "download"),
+    # where the data are (a moved file or folder): the content's digest, recorded in the run's
+    # lae-run.json, says whether they are the data the run trained on (a warning if not)
+    ("data", "data_dir"), ("data", "download"), ("data", "path"),
     *(("train", k) for k in ("epochs", "lr", "adam_betas", "grad_clip", "device", "num_threads",
                              "log_every", "eval_size", "eval_k", "eval_batch_size",
                              "eval_ais_temps", "eval_ais_chains", "n_samples",
@@ -54,8 +59,9 @@ def load_resumable(run_dir: Path, cfg: Config, world_size: int) -> dict[str, Any
     with checkpoint_part(path, "header (config, epoch, world_size)", resume_advice(run_dir)):
         check_resumable(checkpoint, cfg)
         saved_world = checkpoint.get("world_size", 1)
-        if isinstance(saved_world, bool) or not isinstance(saved_world, int) or saved_world < 1:
-            raise ValueError(f"world_size {saved_world!r} is not a whole number >= 1")
+        if (isinstance(saved_world, bool) or not isinstance(saved_world, int)
+                or not 1 <= saved_world <= COUNT_MAX):
+            raise ValueError(f"world_size {saved_world!r} is not a whole number in 1..{COUNT_MAX}")
     if saved_world != world_size:
         raise ConfigError(f"the run was trained on {saved_world} process(es) and is resumed on "
                           f"{world_size}: resume it on {saved_world} (its per-process random "
@@ -73,12 +79,6 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
         raise ConfigError(f"the run's last checkpoint holds a {held!r} model, but its config a "
                           f"{cfg.model.name!r} one: the checkpoint came from another run; put "
                           f"this run's own back (or resume the run it came from)")
-    # a path as the run saved it (relative to where it was trained, before paths were saved
-    # absolute) and as given now: one file is one setting however it is spelled
-    if isinstance(saved.get("data"), dict):
-        saved = {**saved, "data": {
-            key: absolute_path(value) if key in PATH_KEYS and isinstance(value, str) else value
-            for key, value in saved["data"].items()}}
     changed = changed_settings(saved, cfg.to_dict(), resumable_changes(cfg))
     if changed:
         raise ConfigError(f"cannot resume with changed settings: {', '.join(changed)} "
@@ -177,8 +177,9 @@ def _restore_training_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
             group["lr"] = trainer.lrs[name]
     trainer.epoch, trainer.step = ckpt["epoch"], ckpt["step"]
     trainer.train_seconds = float(ckpt.get("train_seconds", 0.0))  # older checkpoints: 0
-    if not 0 <= trainer.train_seconds < math.inf:
-        raise ValueError(f"train_seconds {trainer.train_seconds} is not a duration")
+    if not 0 <= trainer.train_seconds <= TRAIN_SECONDS_MAX:
+        raise ValueError(f"train_seconds {trainer.train_seconds} is not a duration lae wrote "
+                         f"(0 to {TRAIN_SECONDS_MAX:.0e} s)")
     torch.set_rng_state(ckpt["rng"]["torch"])
     trainer.generator.set_state(ckpt["rng"]["data"])
     if trainer.procs.distributed:

@@ -87,6 +87,35 @@ def check_run_config(run_dir: Path) -> dict[str, Any] | None:
     return saved
 
 
+def check_run_results(run_dir: Path) -> None:
+    """Refuse a run's ``results.json`` that is not this run's: another run's ``run_id`` (a file
+    copied between folders; ``lae eval`` refuses to add to it alike) or an epoch that no run
+    reaches (an edit). A report would show its numbers as this run's.
+
+    Raises:
+        RunDirError: naming the file, what is wrong and what to do.
+    """
+    from lae.argtypes import COUNT_MAX
+    from lae.eval.results import read_results
+
+    path = run_dir / "results.json"
+    if not path.is_file():
+        return
+    results = read_results(path)
+    epoch = results.get("epoch")
+    if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool)
+                              or not 0 <= epoch <= COUNT_MAX):
+        raise RunDirError(f"{path}: epoch {epoch!r} is no epoch a run reaches (a whole number "
+                          f"in 0..{COUNT_MAX}); the file was edited: score the run again with "
+                          f"lae eval {run_dir} --overwrite")
+    theirs = results.get("run_id")
+    mine = (read_manifest(run_dir) or {}).get("run_id")
+    if theirs and mine and theirs != mine:
+        raise RunDirError(f"{path} holds the results of another run (run_id {theirs}; this "
+                          f"run's {mine}): it was copied here; remove it, or score this run with "
+                          f"lae eval {run_dir} --overwrite")
+
+
 @dataclass
 class LoadedRun:
     run_dir: Path

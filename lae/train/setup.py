@@ -19,7 +19,7 @@ from lae.data.processing import perturb_values
 from lae.data.registry import check_file_options
 from lae.distributions.priors import PRIORS
 from lae.errors import ConfigError
-from lae.models import DataSpec, build_model
+from lae.models import MODELS, DataSpec, build_model
 from lae.train.config import Config
 from lae.train.guards import STALL_ACTIONS
 
@@ -239,13 +239,39 @@ def tensorboard_writer():
     return lambda run_dir: SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
 
+# what train.patience watches on the validation split, the first a model logs: AIS when asked
+# for (comparable between models), else the model's own bound through its own inference
+STOPPING_KEYS = ("nll_ais_nats", "nll_iwae_nats", "nll_langevin_bound_nats", "neg_elbo_nats")
+
+
 def check_config(cfg: Config) -> None:
     """What can be checked of a config without data or hardware, as ``lae train`` checks it
     first and ``lae config`` before printing: the choice keys, the device's name, the dataset's
-    name and the file options it reads."""
+    name and the file options it reads, and early stopping's needs."""
     check_train_choices(cfg.train)
     parse_device(cfg.train.device)
     check_file_options(cfg.data)  # an unknown data.name included
+    check_stopping(cfg)
+
+
+def check_stopping(cfg: Config) -> None:
+    """``train.patience`` needs a validation split and a bound to watch on it: a per-epoch AIS
+    NLL (``train.eval_ais_temps``), or the model's own (IWAE and the ELBO through a trained q
+    under a normalised prior, or a Langevin bound). Both are known from the config alone."""
+    tc = cfg.train
+    if not tc.patience:
+        return
+    if not cfg.data.val_size:
+        raise ConfigError(f"train.patience={tc.patience} needs a validation split to choose "
+                          "when to stop: set data.val_size (e.g. 0.1); the test split is never "
+                          "used for that")
+    model, prior = MODELS[cfg.model.name], PRIORS[cfg.model.prior]
+    own_bound = model.has_langevin_bound or (model.has_proposal and model.proposal_is_inference
+                                             and prior.normalized)
+    if not tc.eval_ais_temps and not own_bound:
+        raise ConfigError(f"train.patience={tc.patience}: {cfg.model.name} logs no bound to stop "
+                          f"on (one of {', '.join(STOPPING_KEYS)}); set train.eval_ais_temps "
+                          "(e.g. 100) for a per-epoch AIS NLL")
 
 
 def check_train_choices(tc: Any) -> None:

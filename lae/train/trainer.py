@@ -58,6 +58,7 @@ from lae.train.guards import (
 from lae.train.resume import checkpoint_state, early_stopping_state, load_resumable, restore_state
 from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, prepare_run_dir, record_data_digest
 from lae.train.setup import (
+    STOPPING_KEYS,
     batch_noise,
     build_optimizer,
     check_compiler,
@@ -72,18 +73,6 @@ from lae.train.setup import (
 
 # those that do not apply to a model are skipped
 EPOCH_METRICS = ["elbo", "iwae", "langevin-bound", "mse"]
-# what train.patience watches on the validation split, the first a model logs: AIS when asked
-# for (comparable between models), else the model's own bound through its own inference
-STOPPING_KEYS = ("nll_ais_nats", "nll_iwae_nats", "nll_langevin_bound_nats", "neg_elbo_nats")
-
-
-def _logs_own_bound(model: LatentModel) -> bool:
-    """Whether the per-epoch record has a bound through the model's own inference (without AIS):
-    IWAE and the ELBO through a trained q under a normalised prior, or a Langevin bound."""
-    return model.has_langevin_bound or (model.has_proposal and model.proposal_is_inference
-                                        and model.prior.normalized)
-
-
 
 
 def _is_max(key: str) -> bool:
@@ -122,20 +111,11 @@ class Trainer:
         torch.manual_seed(tc.seed)
         distributed.init_processes(self.procs, self.device)
         self.splits = load_dataset(cfg.data)
-        if tc.patience and self.splits.val is None:
-            raise ConfigError(f"train.patience={tc.patience} needs a validation split to "
-                              "choose when to stop: set data.val_size (e.g. 0.1); the test "
-                              "split is never used for that")
         self.spec = data_spec(self.splits)
         training_noise = batch_noise(cfg.data, self.splits)
         check_model_fits(cfg, self.spec, self.device)
         warn_wide_latent(cfg, self.spec)
         self.model: LatentModel = build_model(cfg.model, self.spec).to(self.device)
-        if tc.patience and not tc.eval_ais_temps and not _logs_own_bound(self.model):
-            # known now: refused before the run folder exists (was: after the first epoch)
-            raise ConfigError(f"train.patience={tc.patience}: {cfg.model.name} logs no bound "
-                              f"to stop on (one of {', '.join(STOPPING_KEYS)}); set "
-                              "train.eval_ais_temps (e.g. 100) for a per-epoch AIS NLL")
         if checkpoint is None:  # e.g. a Bernoulli decoder's output bias at the data's mean logit
             self.model.init_from_data(self.splits.train)
         if tc.compile:
