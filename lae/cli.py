@@ -77,10 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
     """The ``lae`` command on ``argv`` (default: this process's); its exit status. ``parser``:
-    one :func:`build_parser` made already (:mod:`lae.launcher` builds it with interrupts
-    held)."""
+    one :func:`build_parser` made already."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = parser or build_parser()
+    if parser is None:
+        # the commands' parsers import torch, scipy and matplotlib (a second or more): a Ctrl-C
+        # or SIGTERM meanwhile waits, then ends as an interrupted command does
+        try:
+            with interrupts.interrupts_deferred():
+                parser = build_parser()
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
     args, extra = parser.parse_known_args(argv)
     command = COMMANDS.get(args.command)
     if extra and not (command and command.overrides):
@@ -200,7 +207,5 @@ def _is_out_of_memory(exc: RuntimeError) -> bool:
     return "out of memory" in text or "can't allocate memory" in text
 
 
-if __name__ == "__main__":  # python -m lae.cli: as lae starts (an interrupt while it loads)
-    from lae.launcher import main as launch
-
-    sys.exit(launch())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1407,16 +1407,19 @@ def test_the_thirteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
     # and a toy data set of 10^30 points, bounded like every count
     assert main(["config", "vae-toy2d", "--data.n_toy=" + "1" * 31]) == 2
     assert "data.n_toy" in _error(capsys)
-    # T3: python -m lae.cli (as the benchmarks call it) started without the launcher's guard,
-    # so a Ctrl-C while torch loaded was a traceback: it now starts through the launcher
-    script = ("import runpy, sys\n"
-              "import lae.launcher\n"
-              "lae.launcher.main = lambda: print('launched') or 0\n"
-              "sys.argv = ['lae.cli', 'list']\n"
-              "runpy.run_module('lae.cli', run_name='__main__')\n")
+    # T3: python -m lae.cli (as the benchmarks call it) built its parsers without the
+    # launcher's guard, so a Ctrl-C while torch loaded was a traceback: lae.cli.main holds it
+    script = ("import os, sys\n"
+              "import lae.cli\n"
+              "build = lae.cli.build_parser\n"
+              "def stopped_while_building():\n"
+              "    os.kill(os.getpid(), 2)\n"
+              "    return build()\n"
+              "lae.cli.build_parser = stopped_while_building\n"
+              "sys.exit(lae.cli.main(['list']))\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)
-    assert proc.returncode == 0 and proc.stdout == "launched\n", proc.stderr
+    assert proc.returncode == 130 and proc.stderr == "interrupted\n", proc.stderr
 
 
 def test_the_thirteenth_probe_rounds_other_findings(digits_run, tmp_path, capsys, monkeypatch):

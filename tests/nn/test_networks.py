@@ -88,10 +88,16 @@ def test_mlp_builder_layout():
 
 
 def test_bad_arch():
+    # refused with the config (no data needed), naming the choices
+    with pytest.raises(ValueError, match=r"resnet.*mlp.*conv"):
+        NetConfig(arch="resnet")
+    # and by the builders, for a config changed after it was made
+    cfg = NetConfig()
+    cfg.arch = "resnet"
     with pytest.raises(ConfigError, match=r"resnet.*mlp.*conv"):
-        build_encoder(NetConfig(arch="resnet"), (2,), 4)
+        build_encoder(cfg, (2,), 4)
     with pytest.raises(ConfigError, match="resnet"):
-        build_decoder(NetConfig(arch="resnet"), 4, (2,))
+        build_decoder(cfg, 4, (2,))
 
 
 @pytest.mark.parametrize("shape", [(2,), (1, 30, 30), (3, 32, 28), (28, 28), (3, 128, 128)])
