@@ -455,6 +455,14 @@ DIGITS = ["--data.name=digits", "--model.net.hidden=16", "--train.epochs=1",
           "--train.eval_size=20", "--train.eval_k=2", "--train.progress=false"]
 
 
+def _points_npz(path):
+    """A small npz of 2-D points (100 training, 20 test) at ``path``, its folder made."""
+    path.parent.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.normal(size=(100, 2)).astype(np.float32),
+             x_test=rng.normal(size=(20, 2)).astype(np.float32))
+
+
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("digits") / "run"
@@ -920,21 +928,24 @@ def test_the_eighth_probe_rounds_remaining_findings(tmp_path, capsys):
         tmp_path / "rep2" / "report.md").read_text()
 
 
+ENTRY_POINTS = {  # the installed command and python -m lae; python -m lae.cli (round 13)
+    "launcher": "from lae.launcher import main\nsys.argv = ['lae', 'list']\nsys.exit(main())\n",
+    "lae.cli.main": "sys.exit(lae.cli.main(['list']))\n"}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_stop_while_lae_starts_is_one_line(signum):
-    # the installed command loads the CLI and builds its parsers (torch, scipy, matplotlib: a
-    # second or more) with SIGINT and SIGTERM held back: a stop then ends as an interrupted
-    # command does, "interrupted" and status 130, where it printed a traceback (round 8 and 9)
+def test_a_stop_while_lae_starts_is_one_line(signum, entry):
+    # the command loads the CLI and builds its parsers (torch, scipy, matplotlib: a second or
+    # more) with SIGINT and SIGTERM held back: a stop then ends as an interrupted command does,
+    # "interrupted" and status 130, where it printed a traceback (rounds 8, 9 and 13)
     script = ("import os, sys\n"
               "import lae.cli\n"
               "build = lae.cli.build_parser\n"
               "def stopped_while_building():\n"
               f"    os.kill(os.getpid(), {int(signum)})\n"
               "    return build()\n"
-              "lae.cli.build_parser = stopped_while_building\n"
-              "from lae.launcher import main\n"
-              "sys.argv = ['lae', 'list']\n"
-              "sys.exit(main())\n")
+              "lae.cli.build_parser = stopped_while_building\n" + ENTRY_POINTS[entry])
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 130 and proc.stderr == "interrupted\n", proc.stderr
@@ -1350,10 +1361,7 @@ def test_the_twelfth_rounds_leftovers(tmp_path, capsys, monkeypatch):
 
     # data.path was kept as typed: a resume from another folder read another file (or none)
     points = tmp_path / "here" / "pts.npz"
-    points.parent.mkdir()
-    rng = np.random.default_rng(0)
-    np.savez(points, x_train=rng.normal(size=(100, 2)).astype(np.float32),
-             x_test=rng.normal(size=(20, 2)).astype(np.float32))
+    _points_npz(points)
     run = tmp_path / "pts-run"
     monkeypatch.chdir(points.parent)
     assert main(["train", "vae-toy2d", "--out", str(run), "--data.name=npz",
@@ -1407,19 +1415,8 @@ def test_the_thirteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
     # and a toy data set of 10^30 points, bounded like every count
     assert main(["config", "vae-toy2d", "--data.n_toy=" + "1" * 31]) == 2
     assert "data.n_toy" in _error(capsys)
-    # T3: python -m lae.cli (as the benchmarks call it) built its parsers without the
-    # launcher's guard, so a Ctrl-C while torch loaded was a traceback: lae.cli.main holds it
-    script = ("import os, sys\n"
-              "import lae.cli\n"
-              "build = lae.cli.build_parser\n"
-              "def stopped_while_building():\n"
-              "    os.kill(os.getpid(), 2)\n"
-              "    return build()\n"
-              "lae.cli.build_parser = stopped_while_building\n"
-              "sys.exit(lae.cli.main(['list']))\n")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 130 and proc.stderr == "interrupted\n", proc.stderr
+    # T3: python -m lae.cli (as the benchmarks call it) built its parsers without the launcher's
+    # guard: test_a_stop_while_lae_starts_is_one_line[...-lae.cli.main]
 
 
 def test_the_thirteenth_probe_rounds_other_findings(digits_run, tmp_path, capsys, monkeypatch):
@@ -1473,10 +1470,7 @@ def test_the_thirteenth_probe_rounds_other_findings(digits_run, tmp_path, capsys
     # U: a run whose npz file moved (data.path is saved absolute) could be neither resumed
     # nor scored: --data.path on resume, --data-path on eval, the content's digest deciding
     points = tmp_path / "proj" / "pts.npz"
-    points.parent.mkdir()
-    rng = np.random.default_rng(0)
-    np.savez(points, x_train=rng.normal(size=(100, 2)).astype(np.float32),
-             x_test=rng.normal(size=(20, 2)).astype(np.float32))
+    _points_npz(points)
     pts = tmp_path / "pts-run"
     assert main(["train", "vae-toy2d", "--out", str(pts), "--data.name=npz",
                  f"--data.path={points}", *DIGITS[1:]]) == 0
