@@ -766,7 +766,7 @@ def test_the_seventh_probe_rounds_messages(digits_run, tmp_path, capsys):
     (tmp_path / "afile").write_text("")
     assert main(["sample", str(digits_run), "-n", "4", "--out",
                  str(tmp_path / "afile" / "s.png")]) == 2
-    assert "is a file, not a folder" in _error(capsys)
+    assert "is a file, so nothing can be made below it" in _error(capsys)
     # U8: resuming a folder that does not exist; an epoch the run did not keep
     assert main(["train", "vae-mnist5k-mlp", "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "does not exist" in _error(capsys)
