@@ -1497,3 +1497,20 @@ def test_the_thirteenth_probe_rounds_other_findings(digits_run, tmp_path, capsys
                  ["toy", "likelihood", "--out", "loop-a/r.json"]):
         assert main(argv) == 2
         assert "leads nowhere" in _error(capsys)
+
+
+def test_the_fourteenth_probe_rounds_findings(tmp_path, capsys):
+    # S: lae config printed an npz config without its file, and took an empty data.path as unset
+    assert main(["config", "vae-toy2d", "--data.name=npz"]) == 2
+    assert "needs data.path" in _error(capsys)
+    assert main(["config", "vae-toy2d", "--data.name=npz", "--data.path="]) == 2
+    assert "not empty" in _error(capsys)
+    # U: lae eval of a run whose npz file moved said only that it does not exist
+    points = tmp_path / "proj" / "pts.npz"
+    _points_npz(points)
+    run = tmp_path / "pts-run"
+    assert main(["train", "vae-toy2d", "--out", str(run), "--data.name=npz",
+                 f"--data.path={points}", *DIGITS[1:]]) == 0
+    points.unlink()
+    assert main(["eval", str(run), "--metrics", "mse"]) == 2
+    assert "--data-path" in _error(capsys)

@@ -24,7 +24,7 @@ from lae.commands.base import (
     run_data,
     write_json,
 )
-from lae.errors import ConfigError
+from lae.errors import ConfigError, DataError
 from lae.files import refuse_existing
 
 
@@ -118,7 +118,13 @@ def run(args: argparse.Namespace) -> int:
         data_cfg.data_dir = args.data_dir
     if args.data_path is not None:
         data_cfg.path = absolute_path(args.data_path)
-    splits, changed = run_data(run, data_cfg)  # changed: said now, kept for the report
+    try:
+        splits, changed = run_data(run, data_cfg)  # changed: said now, kept for the report
+    except DataError as exc:
+        if data_cfg.path and not Path(data_cfg.path).expanduser().exists():
+            raise DataError(f"{exc}; if the file moved since training, give it with --data-path "
+                            f"FILE") from None
+        raise
     # results of other data contents are not added to (the data file changed since)
     identity["data_digest"] = splits.digest
     if earlier is not None:

@@ -97,9 +97,9 @@ class DataConfig:
                               "name (see `lae list`)")
         for key in ("data_dir", "path"):
             value = getattr(self, key)
-            if value is not None and not isinstance(value, str):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ConfigError(f"data.{key}={_show(value)} is not valid; expected a path "
-                                  "(a string) or null")
+                                  "(a string, not empty) or null")
         if self.data_dir is not None and Path(self.data_dir).exists() and not Path(
                 self.data_dir).is_dir():
             raise ConfigError(f"data.data_dir (--data-dir) {self.data_dir} is a file; expected "

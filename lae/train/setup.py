@@ -16,7 +16,7 @@ import torch
 
 from lae.data import DataSplits
 from lae.data.processing import perturb_values
-from lae.data.registry import check_file_options
+from lae.data.registry import check_file_options, get_spec
 from lae.distributions.priors import PRIORS
 from lae.errors import ConfigError
 from lae.models import MODELS, DataSpec, build_model
@@ -251,6 +251,8 @@ def check_config(cfg: Config) -> None:
     check_train_choices(cfg.train)
     parse_device(cfg.train.device)
     check_file_options(cfg.data)  # an unknown data.name included
+    if "path" in get_spec(cfg.data.name).reads and not cfg.data.path:
+        raise ConfigError(f"data.name={cfg.data.name} needs data.path=FILE (its data file)")
     check_stopping(cfg)
 
 
