@@ -140,8 +140,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu",
         raise RunDirError(f"checkpoint {path} lacks {sorted(missing)}; not a lae checkpoint")
     edited = [key for key, ok in (("config", isinstance(payload["config"], dict)),
                                   ("model", isinstance(payload["model"], dict)),
-                                  ("epoch", _is_count(payload["epoch"], COUNT_MAX)),
-                                  ("step", _is_count(payload["step"], STEP_MAX))) if not ok]
+                                  ("epoch", is_whole_number(payload["epoch"], 0, COUNT_MAX)),
+                                  ("step", is_whole_number(payload["step"], 0, STEP_MAX)))
+              if not ok]
     if edited:
         raise RunDirError(f"checkpoint {path}: {', '.join(edited)} not as lae writes them "
                           f"(config and model: mappings; epoch: a whole number in "
@@ -154,8 +155,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu",
 STEP_MAX = 2**53
 
 
-def _is_count(value: Any, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= high
+def is_whole_number(value: Any, low: int, high: int) -> bool:
+    """Whether ``value`` read back from a lae file is an int (not a bool) in ``low..high``."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from lae.train import distributed
 from lae.train.checkpoint import (
     checkpoint_part,
     find_checkpoint,
+    is_whole_number,
     load_checkpoint,
     load_model_state,
 )
@@ -59,8 +60,7 @@ def load_resumable(run_dir: Path, cfg: Config, world_size: int) -> dict[str, Any
     with checkpoint_part(path, "header (config, epoch, world_size)", resume_advice(run_dir)):
         check_resumable(checkpoint, cfg)
         saved_world = checkpoint.get("world_size", 1)
-        if (isinstance(saved_world, bool) or not isinstance(saved_world, int)
-                or not 1 <= saved_world <= COUNT_MAX):
+        if not is_whole_number(saved_world, 1, COUNT_MAX):
             raise ValueError(f"world_size {saved_world!r} is not a whole number in 1..{COUNT_MAX}")
     if saved_world != world_size:
         raise ConfigError(f"the run was trained on {saved_world} process(es) and is resumed on "

@@ -14,6 +14,7 @@ from lae.train.checkpoint import (
     DAMAGED_ADVICE,
     checkpoint_part,
     find_checkpoint,
+    is_whole_number,
     load_checkpoint,
     load_model_state,
 )
@@ -103,8 +104,7 @@ def check_run_results(run_dir: Path) -> None:
         return
     results = read_results(path)
     epoch = results.get("epoch")
-    if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool)
-                              or not 0 <= epoch <= COUNT_MAX):
+    if epoch is not None and not is_whole_number(epoch, 0, COUNT_MAX):
         raise RunDirError(f"{path}: epoch {epoch!r} is no epoch a run reaches (a whole number "
                           f"in 0..{COUNT_MAX}); the file was edited: score the run again with "
                           f"lae eval {run_dir} --overwrite")
