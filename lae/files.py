@@ -1,5 +1,6 @@
 """Writing files so that a crash, a full disk or a second writer never leaves a half-written one,
-and refusing, before any work, outputs that would replace a user's files unasked."""
+refusing, before any work, outputs that would replace a user's files unasked, and the checks of
+the numbers lae reads back from its own files (a hand edit is refused, not computed with)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,21 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from lae.errors import LaeError
+
+
+def is_whole_number(value: Any, low: int, high: int) -> bool:
+    """Whether ``value`` read back from a lae file is an int (not a bool) in ``low..high``."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def is_real(value: Any, low: float, high: float) -> bool:
+    """Whether ``value`` read back from a lae file is an int or float (not a bool) in
+    ``low..high`` (NaN is in no range)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and low <= value <= high)
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:

@@ -1514,3 +1514,61 @@ def test_the_fourteenth_probe_rounds_findings(tmp_path, capsys):
     points.unlink()
     assert main(["eval", str(run), "--metrics", "mse"]) == 2
     assert "--data-path" in _error(capsys)
+
+
+def test_the_fourteenth_rounds_leftovers(digits_run, tmp_path, capsys):
+    # every field lae reads back from its own files is checked in one place each
+    # (lae.train.checkpoint.header_problems, lae.eval.results.results_problems): an edit is
+    # refused by every reader, named, never used
+    import json
+    import shutil
+
+    # S: --resume took a checkpoint's epoch 0, step 0, best_epoch -5, best_value NaN and
+    # train_seconds as text or true; lae eval took a world_size that --resume refuses
+    edits = (("epoch", 0, "epoch 0"), ("step", 0, "step 0"),
+             ("early_stopping", {"best_epoch": -5, "best_value": 1.0}, "best_epoch -5"),
+             ("early_stopping", {"best_epoch": 0, "best_value": float("nan")}, "best_value nan"),
+             ("early_stopping", {"best_epoch": "x", "best_value": 1.0}, "best_epoch 'x'"),
+             ("train_seconds", "12", "train_seconds '12'"),
+             ("train_seconds", True, "train_seconds True"), ("world_size", "x", "world_size"))
+    for i, (key, value, named) in enumerate(edits):
+        run = tmp_path / f"ckpt-{i}"
+        shutil.copytree(digits_run, run)
+        last = run / "checkpoints" / "last.pt"
+        ckpt = torch.load(last, weights_only=False)
+        ckpt[key] = value
+        torch.save(ckpt, last)
+        for argv in (["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
+                      "--train.epochs=3"], ["eval", str(run), "--metrics", "mse"]):
+            assert main(argv) == 2
+            err = _error(capsys)
+            assert str(last) in err and named in err, (argv[0], err)
+    # S: lae report showed a hand-edited results.json as the run's
+    scored = tmp_path / "scored"
+    shutil.copytree(digits_run, scored)
+    assert main(["eval", str(scored), "--metrics", "mse", "--n-examples", "5"]) == 0
+    original = (scored / "results.json").read_text()
+    key = "mse_per_pixel_01"
+    edits = (
+        (lambda r: r["metrics"][key].update(value=float("nan")), "value nan"),
+        (lambda r: r["metrics"][key].update(stderr=-0.5), "stderr -0.5"),
+        (lambda r: r["metrics"][key].update(per_example=[0.1]), "per_example"),
+        (lambda r: r["metrics"].update(accuracy={"value": 0.99}), "'accuracy'"),
+        (lambda r: r.update(split="holdout"), "split 'holdout'"),
+        (lambda r: r.pop("run_id"), "no run_id"),
+        (lambda r: r.update(data_digest="0" * 16), "data_digest 0000"))
+    for edit, named in edits:
+        results = json.loads(original)
+        edit(results)
+        (scored / "results.json").write_text(json.dumps(results))  # NaN as JSON's NaN
+        capsys.readouterr()
+        assert main(["report", str(scored), "--out", str(tmp_path / "rep")]) == 2
+        err = _error(capsys)
+        assert str(scored / "results.json") in err and named in err, err
+        assert not (tmp_path / "rep").exists()
+    (scored / "results.json").write_text(original)  # as lae eval wrote it: shown
+    assert main(["report", str(scored), "--out", str(tmp_path / "rep")]) == 0
+    # U: lae eval --data-path of a run on a data set that reads no file named data.path only
+    capsys.readouterr()
+    assert main(["eval", str(scored), "--metrics", "mse", "--data-path", "x.npz"]) == 2
+    assert "--data-path" in _error(capsys)

@@ -26,7 +26,7 @@ _REGISTRY: dict[str, DatasetSpec] = {}
 
 
 FILE_OPTIONS = {"data_dir": "--data-dir (data.data_dir)", "download": "--download (data.download)",
-                "path": "data.path"}
+                "path": "data.path (lae eval: --data-path)"}
 FILES = ("data_dir", "download")  # what a loader of files found on disk or downloaded reads
 
 

@@ -67,7 +67,8 @@ def _proposal(model: LatentModel) -> tuple[Callable, str]:
     return model.proposal, model.proposal_description
 
 
-@register_metric("iwae", "IWAE-k bound on -log p(x), nats per example (models with q(z|x))")
+@register_metric("iwae", "IWAE-k bound on -log p(x), nats per example (models with q(z|x))",
+                 key_prefix="nll_iwae_")
 def iwae_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     proposal, description = _proposal(model)
     device = next(model.parameters()).device
@@ -77,7 +78,8 @@ def iwae_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
     return nll_results("nll_iwae", log_px, model, k=s.k, proposal=description)
 
 
-@register_metric("elbo", "negative ELBO, nats per example (models with q(z|x))")
+@register_metric("elbo", "negative ELBO, nats per example (models with q(z|x))",
+                 key_prefix="neg_elbo_")
 def elbo_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     proposal, description = _proposal(model)
     device = next(model.parameters()).device
@@ -92,7 +94,8 @@ def elbo_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
 
 
 @register_metric("langevin-bound", "minus the Langevin lower bound on log p(x) of the model's "
-                 "short-run chain, nats per example (short-run models)")
+                 "short-run chain, nats per example (short-run models)",
+                 key_prefix="nll_langevin_bound_")
 def langevin_bound_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     if not model.has_langevin_bound:
         raise NotApplicable(f"model {model.cfg.name!r} has no Langevin bound (short-run models "
@@ -125,7 +128,8 @@ def reconstruction_latents(model: LatentModel, x: Tensor, s: EvalSettings,
 
 
 @register_metric("mse", "reconstruction MSE per pixel on [0, 1], from the model's own infer() "
-                 "(--mse-inference: or the posterior mode, or the papers' noise-free steps)")
+                 "(--mse-inference: or the posterior mode, or the papers' noise-free steps)",
+                 key_prefix="mse_")
 def mse_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(s.seed + 6)
@@ -178,7 +182,7 @@ def _require_normalized_prior(model: LatentModel) -> None:
 
 @register_metric("nll-ais", "AIS estimate (stochastic lower bound on log p(x)) of -log p(x), "
                  "nats per example; any model (with an unnormalised prior: an estimate, minus "
-                 "log Z by AIS in latent space)")
+                 "log Z by AIS in latent space)", key_prefix="nll_ais_")
 def nll_ais_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(s.seed)
@@ -210,7 +214,7 @@ def nll_ais_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, 
 
 
 @register_metric("bdmc", "BDMC gap (AIS upper - lower bound on log p(x)) on data simulated "
-                 "from the model, nats per example")
+                 "from the model, nats per example", key_prefix="bdmc_")
 def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     _require_normalized_prior(model)
     device = next(model.parameters()).device
@@ -227,7 +231,7 @@ def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
 @register_metric("posterior", "posterior fidelity: the model's inference against long-run "
                  "per-point MALA on its posterior (sd ratio and mean error in posterior sd over "
                  "point x coordinate, infer(x)'s distance to the posterior mean, variance ratio, "
-                 "MMD, shared motion of chains); any model")
+                 "MMD, shared motion of chains); any model", key_prefix="posterior_")
 def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     from lae.eval.posterior import (
         MEAN_ERROR_OK,
@@ -326,7 +330,7 @@ def _median_result(dist: dict[str, float], n_pairs: int, settings: dict[str, Any
 
 @register_metric("fd", "FD-classifier: Frechet distance between features of model samples and "
                  "test images in a classifier trained on the training split (not FID); "
-                 "labelled image data", needs_context=True)
+                 "labelled image data", key_prefix="fd_", needs_context=True)
 def fd_metric(model: LatentModel, x: Tensor, s: EvalSettings,
               ctx: EvalContext) -> dict[str, Result]:
     from lae.eval.fd import fd_metric as run
@@ -335,7 +339,7 @@ def fd_metric(model: LatentModel, x: Tensor, s: EvalSettings,
 
 
 @register_metric("probe", "linear-probe (logistic regression) test accuracy of latent codes "
-                 "from encode(); labelled data", needs_context=True)
+                 "from encode(); labelled data", key_prefix="probe_", needs_context=True)
 def probe_metric(model: LatentModel, x: Tensor, s: EvalSettings,
                  ctx: EvalContext) -> dict[str, Result]:
     from lae.eval.probe import probe_metric as run
@@ -344,7 +348,8 @@ def probe_metric(model: LatentModel, x: Tensor, s: EvalSettings,
 
 
 @register_metric("interp", "latent interpolation grid PNG (linear in z, decoder means) between "
-                 "pairs of test images; image data and an output folder", needs_context=True)
+                 "pairs of test images; image data and an output folder",
+                 key_prefix="interp_", needs_context=True)
 def interp_metric(model: LatentModel, x: Tensor, s: EvalSettings,
                   ctx: EvalContext) -> dict[str, Result]:
     from lae.eval.interpolate import interp_metric as run

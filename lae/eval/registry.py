@@ -187,21 +187,32 @@ Result = dict[str, Any]
 MetricFn = Callable[[LatentModel, Tensor, EvalSettings], dict[str, Result]]
 METRICS: dict[str, tuple[MetricFn, str]] = {}
 NEEDS_CONTEXT: set[str] = set()  # metrics called as fn(model, x, settings, context)
+# the start of every result key each metric writes (nll-ais: nll_ais_nats, nll_ais_bpd): what
+# tells a results file's metric lae wrote from one written into it by hand
+KEY_PREFIXES: dict[str, str] = {}
 
 
 class NotApplicable(Exception):
     """A metric does not apply to this model (the message says why)."""
 
 
-def register_metric(name: str, description: str,
+def register_metric(name: str, description: str, key_prefix: str,
                     needs_context: bool = False) -> Callable[[MetricFn], MetricFn]:
+    """Register ``fn`` as the metric ``name``; each result key it returns starts with
+    ``key_prefix``."""
     def add(fn: MetricFn) -> MetricFn:
         METRICS[name] = (fn, description)
+        KEY_PREFIXES[name] = key_prefix
         if needs_context:
             NEEDS_CONTEXT.add(name)
         return fn
 
     return add
+
+
+def metric_of_key(key: str) -> str | None:
+    """The registered metric that writes the result key ``key`` (None: no metric does)."""
+    return next((name for name, prefix in KEY_PREFIXES.items() if key.startswith(prefix)), None)
 
 
 def batches(x: Tensor, batch_size: int, device: torch.device, progress: str | None = None

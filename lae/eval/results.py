@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lae.errors import RunDirError
+from lae.files import is_real, is_whole_number
 
 # what identifies the model and data a results file describes: run_id is the run's (its
 # lae-run.json's), kept when the folder is moved or copied, new when it is trained over;
@@ -50,8 +52,9 @@ def results_locked(path: Path) -> Iterator[None]:
 
 
 def read_results(path: Path) -> dict[str, Any]:
-    """The results in ``path``; a file that is not a results object is a
-    :class:`lae.errors.RunDirError` naming it."""
+    """The results in ``path``; a file that is not a results object as ``lae eval`` writes it
+    (:func:`results_problems`) is a :class:`lae.errors.RunDirError` naming it and what is
+    wrong: an edited value is said, not shown or added to as lae's."""
     try:
         results = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -60,14 +63,83 @@ def read_results(path: Path) -> dict[str, Any]:
     if not isinstance(results, dict) or not isinstance(results.get("metrics"), dict):
         raise RunDirError(f"{path}: not a results file of lae eval (expected a JSON object with "
                           f"a 'metrics' object); move it away or run lae eval with --overwrite")
-    for key, res in results["metrics"].items():  # an edited value is said, not dropped
-        value = res.get("value") if isinstance(res, dict) else res
-        if not isinstance(res, dict) or not (value is None or isinstance(value, (int, float))
-                                             and not isinstance(value, bool)):
-            raise RunDirError(f"{path}: metric {key!r} is {json.dumps(res)[:80]}, not a result "
-                              f"of lae eval (an object with a numeric 'value'); move the file "
-                              f"away or run lae eval with --overwrite")
+    wrong = results_problems(results)
+    if wrong:
+        raise RunDirError(f"{path}: {'; '.join(wrong[:3])}{'; ...' if len(wrong) > 3 else ''}: "
+                          f"not as lae eval writes it, so the file was edited; move it away or "
+                          f"run lae eval with --overwrite")
     return results
+
+
+SPLITS = ("train", "val", "test")
+
+
+def results_problems(results: dict[str, Any]) -> list[str]:
+    """What in a results object (with a ``metrics`` mapping) is not as ``lae eval`` writes
+    it, one phrase per field: the one place where every reader (``lae report``, ``lae eval``
+    adding to it, ``bench/paired.py``) checks it. lae writes a non-finite value as null, a
+    standard error is never negative, each metric key is one a registered metric writes, and a
+    per-example list has ``n`` values.
+
+    Example:
+        >>> results_problems({"metrics": {"mse_per_pixel_01": {"value": 0.1, "stderr": -1}}})
+        ["metric 'mse_per_pixel_01': stderr -1 (expected null or a finite number >= 0)"]
+    """
+    import lae.eval.metrics  # noqa: F401 (registers the metrics and their keys)
+    from lae.argtypes import COUNT_MAX
+    from lae.eval.registry import metric_of_key
+
+    wrong = []
+    epoch = results.get("epoch")
+    if epoch is not None and not is_whole_number(epoch, 0, COUNT_MAX):
+        wrong.append(f"epoch {epoch!r} (expected a whole number in 0..{COUNT_MAX})")
+    if results.get("split") not in (None, *SPLITS):
+        wrong.append(f"split {results['split']!r} (expected one of {', '.join(SPLITS)})")
+    wrong += [f"{key} {results[key]!r} (expected text)"
+              for key in ("checkpoint", "run_dir", "dataset", "run_id", "data_digest")
+              if results.get(key) is not None and not isinstance(results[key], str)]
+    wrong += [f"{key} is a {type(results[key]).__name__} (expected a {kind.__name__})"
+              for key, kind in (("warnings", list), ("training_warnings", list),
+                                ("skipped", dict), ("settings", dict))
+              if key in results and not isinstance(results[key], kind)]
+    for key, res in results["metrics"].items():
+        if metric_of_key(key) is None:
+            wrong.append(f"metric {key!r} (no lae metric writes it)")
+            continue
+        if not isinstance(res, dict):
+            wrong.append(f"metric {key!r} is {json.dumps(res)[:80]} (expected an object with a "
+                         f"numeric 'value')")
+            continue
+        n = res.get("n")
+        checks = (
+            ("value", res.get("value"), res.get("value") is None
+             or is_real(res["value"], -math.inf, math.inf) and math.isfinite(res["value"]),
+             "null or a finite number"),
+            # NaN: no standard error (one example, a median), as files before null wrote it
+            ("stderr", res.get("stderr"), res.get("stderr") is None
+             or is_real(res["stderr"], 0, math.inf) and math.isfinite(res["stderr"])
+             or isinstance(res["stderr"], float) and math.isnan(res["stderr"]),
+             "null or a finite number >= 0"),
+            ("n", n, n is None or is_whole_number(n, 1, COUNT_MAX),
+             f"a whole number in 1..{COUNT_MAX}"),
+            ("settings", res.get("settings"), isinstance(res.get("settings", {}), dict),
+             "a mapping"),
+            ("per_example", "values" if isinstance(res.get("per_example"), list) else
+             res.get("per_example"),
+             _is_per_example(res.get("per_example", []), n),
+             f"a list of {n} numbers or nulls" if isinstance(n, int) else "a list of numbers"))
+        wrong += [f"metric {key!r}: {name} {value!r} (expected {expected})"
+                  for name, value, ok, expected in checks if not ok]
+    return wrong
+
+
+def _is_per_example(values: Any, n: Any) -> bool:
+    """Whether ``values`` is a per-example list as lae eval writes it (``n`` finite numbers or
+    nulls)."""
+    return (isinstance(values, list) and (not isinstance(n, int) or not values
+                                          or len(values) == n)
+            and all(v is None or is_real(v, -math.inf, math.inf) and math.isfinite(v)
+                    for v in values))
 
 
 # the checkpoints lae train writes in a run folder: at one epoch, last.pt, best.pt and

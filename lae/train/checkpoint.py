@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import pickle
 import shutil
@@ -23,7 +24,7 @@ import torch
 
 from lae.argtypes import COUNT_MAX
 from lae.errors import LaeError, RunDirError
-from lae.files import atomic_write
+from lae.files import atomic_write, is_real, is_whole_number
 from lae.interrupts import interrupts_deferred
 from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, epoch_checkpoints
 
@@ -138,26 +139,64 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu",
     missing = {"config", "model", "epoch", "step"} - set(payload)
     if missing:
         raise RunDirError(f"checkpoint {path} lacks {sorted(missing)}; not a lae checkpoint")
-    edited = [key for key, ok in (("config", isinstance(payload["config"], dict)),
-                                  ("model", isinstance(payload["model"], dict)),
-                                  ("epoch", is_whole_number(payload["epoch"], 0, COUNT_MAX)),
-                                  ("step", is_whole_number(payload["step"], 0, STEP_MAX)))
-              if not ok]
-    if edited:
-        raise RunDirError(f"checkpoint {path}: {', '.join(edited)} not as lae writes them "
-                          f"(config and model: mappings; epoch: a whole number in "
-                          f"0..{COUNT_MAX}, as train.epochs; step: a whole number in "
-                          f"0..2^53), so the file was edited or damaged; {advice}")
+    wrong = header_problems(payload)
+    if wrong:
+        raise RunDirError(f"checkpoint {path}: {'; '.join(wrong)}: not as lae writes them, so "
+                          f"the file was edited or damaged; {advice}")
     return payload
 
 
 # the most steps a run can have taken (2^53: a float64 counts them exactly); more is an edit
 STEP_MAX = 2**53
+# a run's training time beyond this (over 300 years) was edited in
+TRAIN_SECONDS_MAX = 1e10
 
 
-def is_whole_number(value: Any, low: int, high: int) -> bool:
-    """Whether ``value`` read back from a lae file is an int (not a bool) in ``low..high``."""
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+def header_problems(payload: dict[str, Any]) -> list[str]:
+    """What in a checkpoint's header (everything but its tensors) is not as
+    :func:`lae.train.resume.checkpoint_state` writes it, one phrase per field: the one place
+    where every command that reads a checkpoint (eval, sample, the tasks, ``--resume``) checks
+    it, so that an edited field is refused alike by all and named, not met later as a wrong
+    number or Python's own message. Fields older checkpoints lack are not required.
+
+    Example:
+        >>> header_problems({"config": {}, "model": {}, "epoch": 2, "step": 1})
+        ['step 1 (expected a whole number in 2..2^53: at least one step per epoch)']
+    """
+    epoch, step = payload.get("epoch"), payload.get("step")
+    wrong = [f"{key} is a {type(payload.get(key)).__name__} (expected a mapping)"
+             for key in ("config", "model", "data_spec", "optimizers", "rng", "early_stopping",
+                         "chain_watch")
+             if key in payload and not isinstance(payload[key], dict)]
+    # a checkpoint is written at the end of an epoch (the first is 1), each epoch one step or more
+    if not is_whole_number(epoch, 1, COUNT_MAX):
+        wrong.append(f"epoch {epoch!r} (expected a whole number in 1..{COUNT_MAX}, as "
+                     f"train.epochs)")
+        epoch = 1
+    if not is_whole_number(step, epoch, STEP_MAX):
+        wrong.append(f"step {step!r} (expected a whole number in {epoch}..2^53: at least one "
+                     f"step per epoch)")
+    if "world_size" in payload and not is_whole_number(payload["world_size"], 1, COUNT_MAX):
+        wrong.append(f"world_size {payload['world_size']!r} (expected a whole number of "
+                     f"processes in 1..{COUNT_MAX})")
+    if "train_seconds" in payload and not is_real(payload["train_seconds"], 0,
+                                                  TRAIN_SECONDS_MAX):
+        wrong.append(f"train_seconds {payload['train_seconds']!r} (expected a duration in "
+                     f"0..{TRAIN_SECONDS_MAX:.0e} s)")
+    stopping = payload.get("early_stopping")
+    if isinstance(stopping, dict):
+        best_epoch = stopping.get("best_epoch", 0)
+        if not is_whole_number(best_epoch, 0, epoch):
+            wrong.append(f"early_stopping.best_epoch {best_epoch!r} (expected a whole number "
+                         f"in 0..{epoch}, the checkpoint's epoch; 0: none scored yet)")
+        # the best validation bound: +inf until an epoch is scored (best_epoch 0), then finite
+        best_value = stopping.get("best_value", float("inf"))
+        scored = isinstance(best_epoch, int) and best_epoch > 0
+        if not (is_real(best_value, -math.inf, math.inf)
+                and math.isfinite(best_value) == scored):
+            wrong.append(f"early_stopping.best_value {best_value!r} (expected a finite number "
+                         f"once an epoch is scored, inf before)")
+    return wrong
 
 
 @contextlib.contextmanager

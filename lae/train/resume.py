@@ -9,14 +9,12 @@ from typing import Any
 
 import torch
 
-from lae.argtypes import COUNT_MAX
 from lae.errors import ConfigError
 from lae.eval.plots import read_metrics
 from lae.train import distributed
 from lae.train.checkpoint import (
     checkpoint_part,
     find_checkpoint,
-    is_whole_number,
     load_checkpoint,
     load_model_state,
 )
@@ -25,9 +23,6 @@ from lae.train.rundir import resume_advice
 
 # The functions on a trainer take a lae.train.Trainer (typed Any: this module sits below it).
 Trainer = Any
-
-# a run's training time beyond this (over 300 years) was edited in
-TRAIN_SECONDS_MAX = 1e10
 
 # what a resumed run may change: how long and how fast it trains, what it logs, where it runs
 # and where its data are;
@@ -56,12 +51,11 @@ def load_resumable(run_dir: Path, cfg: Config, world_size: int) -> dict[str, Any
     (:func:`check_resumable`) and the number of processes it was trained on."""
     path = find_checkpoint(run_dir, "last")
     checkpoint = load_checkpoint(path, advice=resume_advice(run_dir))
-    # its config, epoch and number of processes, edited by hand (text, null, a list): named
-    with checkpoint_part(path, "header (config, epoch, world_size)", resume_advice(run_dir)):
+    # its config edited by hand (text, null, a list): named (load_checkpoint checked the rest
+    # of its header, lae.train.checkpoint.header_problems)
+    with checkpoint_part(path, "config", resume_advice(run_dir)):
         check_resumable(checkpoint, cfg)
-        saved_world = checkpoint.get("world_size", 1)
-        if not is_whole_number(saved_world, 1, COUNT_MAX):
-            raise ValueError(f"world_size {saved_world!r} is not a whole number in 1..{COUNT_MAX}")
+    saved_world = checkpoint.get("world_size", 1)
     if saved_world != world_size:
         raise ConfigError(f"the run was trained on {saved_world} process(es) and is resumed on "
                           f"{world_size}: resume it on {saved_world} (its per-process random "
@@ -86,7 +80,7 @@ def check_resumable(checkpoint: dict[str, Any], cfg: Config) -> None:
                           f"overrides). A resumed run keeps its model, data and optimiser; "
                           f"undo an edit of config.yaml, or train a new run (another --out) to "
                           f"change them")
-    done = int(checkpoint.get("epoch", 0))
+    done = checkpoint["epoch"]
     if done >= cfg.train.epochs:
         raise ConfigError(f"the run has already trained {done} epoch(s) and train.epochs is "
                           f"{cfg.train.epochs}: nothing to resume; pass --train.epochs above "
@@ -177,9 +171,6 @@ def _restore_training_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
             group["lr"] = trainer.lrs[name]
     trainer.epoch, trainer.step = ckpt["epoch"], ckpt["step"]
     trainer.train_seconds = float(ckpt.get("train_seconds", 0.0))  # older checkpoints: 0
-    if not 0 <= trainer.train_seconds <= TRAIN_SECONDS_MAX:
-        raise ValueError(f"train_seconds {trainer.train_seconds} is not a duration lae wrote "
-                         f"(0 to {TRAIN_SECONDS_MAX:.0e} s)")
     torch.set_rng_state(ckpt["rng"]["torch"])
     trainer.generator.set_state(ckpt["rng"]["data"])
     if trainer.procs.distributed:

@@ -14,7 +14,6 @@ from lae.train.checkpoint import (
     DAMAGED_ADVICE,
     checkpoint_part,
     find_checkpoint,
-    is_whole_number,
     load_checkpoint,
     load_model_state,
 )
@@ -89,31 +88,42 @@ def check_run_config(run_dir: Path) -> dict[str, Any] | None:
 
 
 def check_run_results(run_dir: Path) -> None:
-    """Refuse a run's ``results.json`` that is not this run's: another run's ``run_id`` (a file
-    copied between folders; ``lae eval`` refuses to add to it alike) or an epoch that no run
-    reaches (an edit). A report would show its numbers as this run's.
+    """Refuse a run's ``results.json`` that is not this run's: one not as lae eval writes it
+    (:func:`lae.eval.results.read_results`), another run's ``run_id`` (a file copied between
+    folders; ``lae eval`` refuses to add to it alike) or none where the run has one (lae eval
+    has written the run's run_id into every results file since runs have one). A report would
+    show its numbers as this run's.
 
     Raises:
         RunDirError: naming the file, what is wrong and what to do.
     """
-    from lae.argtypes import COUNT_MAX
     from lae.eval.results import read_results
 
     path = run_dir / "results.json"
     if not path.is_file():
         return
     results = read_results(path)
-    epoch = results.get("epoch")
-    if epoch is not None and not is_whole_number(epoch, 0, COUNT_MAX):
-        raise RunDirError(f"{path}: epoch {epoch!r} is no epoch a run reaches (a whole number "
-                          f"in 0..{COUNT_MAX}); the file was edited: score the run again with "
-                          f"lae eval {run_dir} --overwrite")
     theirs = results.get("run_id")
     mine = (read_manifest(run_dir) or {}).get("run_id")
     if theirs and mine and theirs != mine:
         raise RunDirError(f"{path} holds the results of another run (run_id {theirs}; this "
                           f"run's {mine}): it was copied here; remove it, or score this run with "
                           f"lae eval {run_dir} --overwrite")
+    if mine and not theirs:
+        raise RunDirError(f"{path} has no run_id where this run has one ({mine}; lae eval "
+                          f"writes it into each results file of a run that has one): the file "
+                          f"was edited or comes from elsewhere; remove it, or score this run "
+                          f"with lae eval {run_dir} --overwrite")
+    # results of other data than the run trained on carry lae eval's sentence saying so
+    # (lae.train.rundir.data_changed, which names the digest)
+    digest, trained_on = results.get("data_digest"), (read_manifest(run_dir) or {}).get(
+        "data_digest")
+    if digest and trained_on and digest != trained_on and not any(
+            isinstance(w, str) and digest in w for w in results.get("warnings") or []):
+        raise RunDirError(f"{path}: its data_digest {digest} is not that of the data the run "
+                          f"trained on ({trained_on}), and the file does not say so as lae eval "
+                          f"does: it was edited, or the run trained on other data since; score "
+                          f"the run again with lae eval {run_dir} --overwrite")
 
 
 @dataclass
