@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 COUNT_MAX = 10**6  # the largest count any option takes: a few more digits would run for weeks
+# the most steps a run can have taken (2^53: a float64 counts them exactly); more is an edit
+STEP_MAX = 2**53
 # torch threads: more than this is no machine's core count (100000 crashed inside torch)
 THREADS_MAX = 1024
 SEED_MAX = 2**63 - 1  # what torch.manual_seed takes (a larger one was an overflow traceback)

@@ -1572,3 +1572,37 @@ def test_the_fourteenth_rounds_leftovers(digits_run, tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(scored), "--metrics", "mse", "--data-path", "x.npz"]) == 2
     assert "--data-path" in _error(capsys)
+    # U: a metrics.jsonl record whose step or epoch was edited (text, missing) was a KeyError
+    # or TypeError traceback on --resume and report; now the file, line and field
+    for i, (key, value) in enumerate((("step", "12"), ("epoch", None), ("split", 3))):
+        run = tmp_path / f"records-{i}"
+        shutil.copytree(digits_run, run)
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        first = json.loads(lines[0])
+        first[key] = value
+        (run / "metrics.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+        for argv in (["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
+                      "--train.epochs=3"], ["report", str(run), "--out", str(tmp_path / "rep")]):
+            assert main(argv) == 2
+            err = _error(capsys)
+            assert "metrics.jsonl, line 1" in err and key in err, err
+    # S: a results.json whose dataset was edited was shown in a row that says the run's
+    scored = tmp_path / "dataset-edited"
+    shutil.copytree(digits_run, scored)
+    assert main(["eval", str(scored), "--metrics", "mse", "--n-examples", "5"]) == 0
+    results = json.loads((scored / "results.json").read_text())
+    (scored / "results.json").write_text(json.dumps(results | {"dataset": "mnist"}))
+    capsys.readouterr()
+    assert main(["report", str(scored), "--out", str(tmp_path / "rep2")]) == 2
+    assert "dataset 'mnist'" in _error(capsys)
+    # U: an edited chain_watch was named by Python's own message ("'int' object is not iterable")
+    for i, watch in enumerate(({"stalled_steps": -3}, {"max_step_size": {"t": "x"}})):
+        run = tmp_path / f"watch-{i}"
+        shutil.copytree(digits_run, run)
+        last = run / "checkpoints" / "last.pt"
+        ckpt = torch.load(last, weights_only=False)
+        ckpt["chain_watch"] = watch
+        torch.save(ckpt, last)
+        assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
+                     "--train.epochs=3"]) == 2
+        assert f"chain_watch.{next(iter(watch))}" in _error(capsys)

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         seen[key] = run_dir
         # the table shows config.yaml: it must be the run's
         configs[Path(run_dir)] = check_run_config(Path(run_dir))
-        check_run_results(Path(run_dir))  # and its numbers too
+        check_run_results(Path(run_dir), configs[Path(run_dir)])  # and its numbers
     path = write_report([Path(r) for r in args.run_dirs], Path(args.out), configs,
                         overwrite=args.overwrite)
     print(f"wrote {path}")

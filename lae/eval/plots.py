@@ -18,7 +18,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from lae.argtypes import COUNT_MAX, STEP_MAX  # noqa: E402
 from lae.errors import RunDirError  # noqa: E402
+from lae.files import is_whole_number  # noqa: E402
 
 if TYPE_CHECKING:
     from lae.models import LatentModel
@@ -93,6 +95,18 @@ def read_metrics(path: Path) -> list[dict]:
                               "crash mid-write; it is left out", stacklevel=1)
                 break
             raise RunDirError(f"{path}, line {number}: not a JSON record ({exc})") from None
+        # what every reader sorts and cuts the records by (a resume drops those after its
+        # checkpoint's step): an edit there is named, not met as a KeyError or a wrong cut
+        wrong = [f"{key} {record.get(key)!r} (expected {expected})" for key, ok, expected in (
+            ("split", isinstance(record.get("split"), str), "text: train, test, val, warning"),
+            ("epoch", is_whole_number(record.get("epoch"), 0, COUNT_MAX),
+             f"a whole number in 0..{COUNT_MAX}"),
+            ("step", is_whole_number(record.get("step"), 0, STEP_MAX),
+             "a whole number in 0..2^53")) if not ok]
+        if wrong:
+            raise RunDirError(f"{path}, line {number}: {'; '.join(wrong)}: not as lae train "
+                              f"writes it, so the file was edited; restore the line or remove "
+                              f"it") from None
         records.append(record)
     return records
 

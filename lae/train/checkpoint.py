@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from lae.argtypes import COUNT_MAX
+from lae.argtypes import COUNT_MAX, STEP_MAX
 from lae.errors import LaeError, RunDirError
 from lae.files import atomic_write, is_real, is_whole_number
 from lae.interrupts import interrupts_deferred
@@ -146,8 +146,6 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu",
     return payload
 
 
-# the most steps a run can have taken (2^53: a float64 counts them exactly); more is an edit
-STEP_MAX = 2**53
 # a run's training time beyond this (over 300 years) was edited in
 TRAIN_SECONDS_MAX = 1e10
 

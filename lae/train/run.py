@@ -87,9 +87,10 @@ def check_run_config(run_dir: Path) -> dict[str, Any] | None:
     return saved
 
 
-def check_run_results(run_dir: Path) -> None:
+def check_run_results(run_dir: Path, config: dict[str, Any] | None = None) -> None:
     """Refuse a run's ``results.json`` that is not this run's: one not as lae eval writes it
-    (:func:`lae.eval.results.read_results`), another run's ``run_id`` (a file copied between
+    (:func:`lae.eval.results.read_results`), of another data set than the run's ``config``
+    (its checkpoint's, :func:`check_run_config`), another run's ``run_id`` (a file copied between
     folders; ``lae eval`` refuses to add to it alike) or none where the run has one (lae eval
     has written the run's run_id into every results file since runs have one). A report would
     show its numbers as this run's.
@@ -103,6 +104,11 @@ def check_run_results(run_dir: Path) -> None:
     if not path.is_file():
         return
     results = read_results(path)
+    dataset = ((config or {}).get("data") or {}).get("name")
+    if dataset and results.get("dataset") not in (None, dataset):
+        raise RunDirError(f"{path}: its dataset {results['dataset']!r} is not the run's "
+                          f"({dataset!r}): the file was edited or copied here; score the run "
+                          f"again with lae eval {run_dir} --overwrite")
     theirs = results.get("run_id")
     mine = (read_manifest(run_dir) or {}).get("run_id")
     if theirs and mine and theirs != mine:

@@ -19,8 +19,9 @@ def fake_run(root, name, seed, values, latent_dim=8, data_seed=0, device="cpu"):
     metrics = {k: {"value": v, "stderr": 0.1, "n": 100, "settings": {"k": 10}}
                for k, v in values.items()}
     (run / "results.json").write_text(json.dumps({"metrics": metrics}))
-    (run / "metrics.jsonl").write_text(json.dumps({"split": "train", "images_per_s": 100.0})
-                                       + "\n" + json.dumps({"split": "test", "epoch": 2}))
+    (run / "metrics.jsonl").write_text(
+        json.dumps({"split": "train", "epoch": 2, "step": 10, "images_per_s": 100.0})
+        + "\n" + json.dumps({"split": "test", "epoch": 2, "step": 10}))
     return run
 
 
@@ -153,7 +154,7 @@ def test_a_metric_scored_with_different_settings_is_flagged_under_the_table(tmp_
 def test_the_epochs_column_is_the_epochs_trained(tmp_path):
     # was train.epochs from the config: a run stopped at epoch 1 of 2 read as 2
     run = fake_run(tmp_path, "r", 0, {"fd_classifier": 1.0})
-    (run / "metrics.jsonl").write_text(json.dumps({"split": "test", "epoch": 1}))
+    (run / "metrics.jsonl").write_text(json.dumps({"split": "test", "epoch": 1, "step": 5}))
     assert summarize_run(run)["epochs"] == "1 of 2"
 
 
