@@ -13,17 +13,19 @@ LAE). ``lae report`` then writes one row per model with mean ± std over the see
 ``comparison.md`` sets each model's AIS NLL against ``--reference``'s (default the LAE) in percent,
 with the standard error of the difference over seeds.
 
-Extra ``--set key=value`` pairs are passed to every ``lae train`` (e.g.
-``--set data.binarize=dynamic --set model.likelihood=bernoulli`` for binarised MNIST);
-``--set-for MODEL key=value`` to one model's runs only (e.g. ``--set-for shortrun
-model.n_steps=5``). ``--include FILE.json`` adds a recorded ``results.json`` (named
-``<model>-seed<seed>.json``, as in results/) to ``comparison.md`` only, so that new models can
-be set beside rows scored earlier with the same settings without training those again.
-``--jobs J`` runs J (model, seed) pairs at once with ``--threads`` torch threads each (default:
-cores // J); on a small CPU, J = cores with one thread each is fastest (several multi-threaded
-torch processes on the same cores slow each other down badly). Each run's output goes to
-``OUT/<model>-seed<seed>.log``. Runs already trained and scored (in ``timings.json``, with a
-results.json) are skipped and the others resumed, so an interrupted table can be continued.
+Extra ``--set key=value`` pairs are passed to every ``lae train`` (e.g. ``--set
+data.binarize=dynamic --set model.likelihood=bernoulli`` for binarised MNIST); ``--set-for MODEL
+key=value`` to one model's runs only (e.g. ``--set-for shortrun model.n_steps=5``);
+``--preset-for MODEL PRESET`` trains that model from another preset (e.g. ``--preset-for lae
+lae-paper-mnist-mlp``, the authors' setting). ``--include FILE.json`` adds a recorded
+``results.json`` (named ``<model>-seed<seed>.json``, as in results/) to ``comparison.md`` only,
+so that new models can be set beside rows scored earlier with the same settings without training
+those again. ``--jobs J`` runs J (model, seed) pairs at once with ``--threads`` torch threads
+each (default: cores // J); on a small CPU, J = cores with one thread each is fastest (several
+multi-threaded torch processes on the same cores slow each other down badly). Each run's output
+goes to ``OUT/<model>-seed<seed>.log``. Runs already trained and scored (in ``timings.json``,
+with a results.json) are skipped and the others resumed, so an interrupted table can be
+continued.
 """
 
 from __future__ import annotations
@@ -86,15 +88,16 @@ def compare(runs: list[Path], timings: dict, reference: str,
 
     lines = ["| model | seeds | " + " | ".join(keys) + f" | AIS NLL vs {reference} |",
              "|---" * (len(keys) + 3) + "|"]
-    ref = [r[keys[0]] for r in by_model.get(reference, [])]
+    # without AIS (--metrics without nll-ais) the last column stays empty
+    ref = [r[keys[0]] for r in by_model.get(reference, []) if keys[0] in r]
     for model, rs in by_model.items():
         cells = []
         for key in keys:
             vals = [r[key] for r in rs if key in r]
             m, sd = mean_sd(vals) if vals else (float("nan"), float("nan"))
             cells.append(f"{m:.4g} ± {sd:.2g}")
-        vals = [r[keys[0]] for r in rs]
-        if ref and model != reference:
+        vals = [r[keys[0]] for r in rs if keys[0] in r]
+        if ref and vals and model != reference:
             (m, sd), (mr, sdr) = mean_sd(vals), mean_sd(ref)
             se = (sd ** 2 / len(vals) + sdr ** 2 / len(ref)) ** 0.5
             cells.append(f"{100 * (m - mr) / m:+.2f}% ± {100 * se / m:.2f}%")
@@ -125,6 +128,9 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--set-for", action="append", nargs=2, default=[],
                     metavar=("MODEL", "KEY=VALUE"), help="a setting for one model's runs")
+    ap.add_argument("--preset-for", action="append", nargs=2, default=[],
+                    metavar=("MODEL", "PRESET"), help="train MODEL from PRESET, not "
+                    "MODEL-mnist5k-mlp")
     ap.add_argument("--include", action="append", default=[], type=Path, metavar="FILE.json",
                     help="a recorded <model>-seed<seed>.json for comparison.md")
     ap.add_argument("--metrics", default="nll-ais,bdmc,elbo,iwae,langevin-bound,mse",
@@ -156,7 +162,8 @@ def main() -> None:
             f"data.name={args.data}", f"train.epochs={args.epochs}", f"train.seed={seed}",
             f"train.num_threads={threads}", "train.progress=false", *args.set,
             *[kv for name, kv in args.set_for if name == model])}
-        train = ["train", f"{model}-mnist5k-mlp", "--out", str(run),
+        preset = dict(args.preset_for).get(model, f"{model}-mnist5k-mlp")
+        train = ["train", preset, "--out", str(run),
                  *[f"--{kv}" for kv in settings.values()], *data_dir]
         if (run / "checkpoints" / "last.pt").is_file():
             train.append("--resume")
