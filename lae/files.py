@@ -86,6 +86,32 @@ def check_creatable(path: Path, what: str = "--out") -> None:
         raise LaeError(f"{what} {path}: the folder {above} is not writable")
 
 
+# how each kind of file lae writes begins (JSON after leading white space), by suffix
+SIGNATURES = {".png": (b"\x89PNG",), ".jpg": (b"\xff\xd8",), ".jpeg": (b"\xff\xd8",),
+              ".pdf": (b"%PDF",), ".svg": (b"<?xml", b"<svg"), ".json": (b"{",)}
+
+
+def looks_like_lae_output(path: Path) -> bool:
+    """Whether the file ``path`` begins as lae's outputs of its suffix do (:data:`SIGNATURES`;
+    any file of another suffix); reads 4 KiB through a link, not the whole file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "notes.png"
+        >>> _ = p.write_text("my notes")
+        >>> looks_like_lae_output(p)
+        False
+    """
+    signatures = SIGNATURES.get(path.suffix.lower())
+    if signatures is None:
+        return True
+    try:
+        with path.open("rb") as f:
+            return f.read(4096).lstrip().startswith(signatures)
+    except OSError:
+        return False
+
+
 def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
     """Refuse, before any work, file outputs that exist when ``--overwrite`` was not given (all
     of a command's outputs are checked together, so a second run never replaces some and keeps
@@ -102,3 +128,9 @@ def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
         raise LaeError(f"{', '.join(existing)} exist{'s' if len(existing) == 1 else ''}; pass "
                        "--overwrite to replace "
                        f"{'it' if len(existing) == 1 else 'them'} (or choose another --out)")
+    foreign = [p for p in paths if p.is_file() and not looks_like_lae_output(p)]
+    if foreign:  # --overwrite is for lae's own outputs, not a file that only shares the suffix
+        raise LaeError(f"{foreign[0]} holds something other than {foreign[0].suffix} output "
+                       f"(its first bytes are not those of such a file; a text or data file "
+                       f"named {foreign[0].suffix}?); --overwrite replaces only what lae writes: "
+                       f"choose another --out")

@@ -70,6 +70,9 @@ def test_a_full_disk_while_training_keeps_the_checkpoint_and_says_how_to_go_on(
                  *TINY]) == 2
     err = _error(capsys)  # at the first epoch's checkpoint: none kept, so no --resume
     assert "No space left on device" in err and "--overwrite" in err
+    # the epoch's records went with its checkpoint: no test record of an epoch never saved
+    records = (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert '"split": "test"' not in records
 
 
 @pytest.mark.parametrize("override,message", [
@@ -1174,7 +1177,7 @@ def test_the_eleventh_probe_rounds_findings(digits_run, tmp_path, capsys, monkey
     np.savez(data.open("wb"), x=np.zeros(3))
     content = data.read_bytes()
     assert main([*ev, "--metrics", "mse", "--out", str(data), "--overwrite"]) == 2
-    assert "other than JSON results" in _error(capsys) and data.read_bytes() == content
+    assert "other than .json output" in _error(capsys) and data.read_bytes() == content
     # S2: --out x.json/ wrote the file x.json
     with pytest.raises(SystemExit):
         main([*ev, "--metrics", "mse", "--out", str(tmp_path / "x.json") + "/"])
@@ -1595,7 +1598,8 @@ def test_the_fourteenth_rounds_leftovers(digits_run, tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", str(scored), "--out", str(tmp_path / "rep2")]) == 2
     assert "dataset 'mnist'" in _error(capsys)
-    # U: an edited chain_watch was named by Python's own message ("'int' object is not iterable")
+    # U: an edited chain_watch was named by Python's own message ("'int' object is not iterable");
+    # lae eval, which does not use it, took it (round 15)
     for i, watch in enumerate(({"stalled_steps": -3}, {"max_step_size": {"t": "x"}})):
         run = tmp_path / f"watch-{i}"
         shutil.copytree(digits_run, run)
@@ -1603,6 +1607,97 @@ def test_the_fourteenth_rounds_leftovers(digits_run, tmp_path, capsys):
         ckpt = torch.load(last, weights_only=False)
         ckpt["chain_watch"] = watch
         torch.save(ckpt, last)
-        assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
-                     "--train.epochs=3"]) == 2
-        assert f"chain_watch.{next(iter(watch))}" in _error(capsys)
+        for argv in (["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
+                      "--train.epochs=3"], ["eval", str(run), "--metrics", "mse"]):
+            assert main(argv) == 2
+            assert f"chain_watch.{next(iter(watch))}" in _error(capsys)
+
+
+def _edited_checkpoint(digits_run, folder, edit):
+    """A copy of ``digits_run`` in ``folder`` whose last checkpoint ``edit(payload)`` changed."""
+    import shutil
+
+    shutil.copytree(digits_run, folder)
+    last = folder / "checkpoints" / "last.pt"
+    ckpt = torch.load(last, weights_only=False)
+    edit(ckpt)
+    torch.save(ckpt, last)
+    return last
+
+
+def test_the_fifteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    resume = ["train", "vae-mnist5k-mlp", "--resume", "--train.epochs=2"]
+    # T: an optimiser state of the wrong shape was a segmentation fault in Adam's step
+    run = tmp_path / "adam-shape"
+    last = _edited_checkpoint(digits_run, run, lambda c: c["optimizers"]["loss"]["state"][0]
+                              .update(exp_avg=torch.zeros(3)))
+    assert main([*resume, "--out", str(run)]) == 2
+    err = _error(capsys)
+    assert str(last) in err and "exp_avg" in err
+    # S: an edited beta was trained with; the config decides the hyperparameters
+    run = tmp_path / "adam-betas"
+    _edited_checkpoint(digits_run, run, lambda c: c["optimizers"]["loss"]["param_groups"][0]
+                       .update(betas=(2.0, 0.999), eps=-1.0))
+    assert main([*resume, "--out", str(run)]) == 0
+    group = torch.load(run / "checkpoints" / "last.pt")["optimizers"]["loss"]["param_groups"][0]
+    assert tuple(group["betas"]) == (0.9, 0.999) and group["eps"] > 0
+    # S: an edited data_spec changed eval's numbers (bits/dim of 3-bit data)
+    run = tmp_path / "spec"
+    last = _edited_checkpoint(digits_run, run, lambda c: c["data_spec"].update(n_bits=3))
+    assert main(["eval", str(run), "--metrics", "mse"]) == 2
+    assert "data_spec" in _error(capsys)
+    # S: a checkpoint step before its own epoch's records made --resume delete them
+    run = tmp_path / "step"
+    _edited_checkpoint(digits_run, run, lambda c: c.update(step=c["step"] - 1))
+    before = (run / "metrics.jsonl").read_text()
+    assert main([*resume, "--out", str(run)]) == 2
+    assert "metrics.jsonl" in _error(capsys) and (run / "metrics.jsonl").read_text() == before
+    # S: a record of an unknown split was read
+    run = tmp_path / "split"
+    shutil.copytree(digits_run, run)
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    (run / "metrics.jsonl").write_text("\n".join(
+        [json.dumps(json.loads(lines[0]) | {"split": "bogus"}), *lines[1:]]) + "\n")
+    assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 2
+    assert "split 'bogus'" in _error(capsys)
+    # S: a results.json value that is not its per-example values' mean was shown
+    run = tmp_path / "value"
+    shutil.copytree(digits_run, run)
+    assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "5"]) == 0
+    results = json.loads((run / "results.json").read_text())
+    results["metrics"]["mse_per_pixel_01"]["value"] = 1.0
+    (run / "results.json").write_text(json.dumps(results))
+    capsys.readouterr()
+    assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 2
+    assert "not the mean of its per-example values" in _error(capsys)
+    # S: a lae-run.json whose run_id was edited to a number was taken
+    run = tmp_path / "manifest"
+    shutil.copytree(digits_run, run)
+    manifest = json.loads((run / "lae-run.json").read_text())
+    (run / "lae-run.json").write_text(json.dumps(manifest | {"run_id": 5}))
+    assert main(["eval", str(run), "--metrics", "mse"]) == 2
+    assert "lae-run.json" in _error(capsys)
+    # S: sample --overwrite replaced a text file named .png (and wrote through a link to one)
+    notes = tmp_path / "notes.png"
+    notes.write_text("my notes")
+    os.symlink(notes, tmp_path / "link.png")
+    for out in (notes, tmp_path / "link.png"):
+        assert main(["sample", str(digits_run), "-n", "4", "--out", str(out),
+                     "--overwrite"]) == 2
+        assert "other than .png output" in _error(capsys)
+    assert notes.read_text() == "my notes"
+    assert main(["sample", str(digits_run), "-n", "4", "--out", str(tmp_path / "s.png")]) == 0
+    assert main(["sample", str(digits_run), "-n", "4", "--out", str(tmp_path / "s.png"),
+                 "--overwrite"]) == 0  # lae's own picture: replaced as asked
+    # U: resuming a run whose npz moved did not point to --data.path
+    points = tmp_path / "proj" / "pts.npz"
+    _points_npz(points)
+    pts = tmp_path / "pts-run"
+    assert main(["train", "vae-toy2d", "--out", str(pts), "--data.name=npz",
+                 f"--data.path={points}", *DIGITS[1:]]) == 0
+    points.unlink()
+    assert main(["train", "vae-toy2d", "--out", str(pts), "--resume", "--train.epochs=2"]) == 2
+    assert "--data.path=FILE" in _error(capsys)

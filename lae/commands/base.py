@@ -196,6 +196,7 @@ def run_data(run: Any, data_cfg: Any = None) -> tuple[Any, str | None]:
     (the splits, that warning or None), so that a command can keep it with its results."""
     from lae.data import load_dataset
     from lae.train.rundir import data_changed
+    from lae.train.setup import data_spec
 
     cfg = run.config.data if data_cfg is None else data_cfg
     splits = load_dataset(cfg)
@@ -203,6 +204,15 @@ def run_data(run: Any, data_cfg: Any = None) -> tuple[Any, str | None]:
         raise ConfigError(f"the data of {run.run_dir} ({cfg.name}) now have shape "
                           f"{tuple(splits.shape)} per example, but the model was trained on "
                           f"{tuple(run.model.spec.shape)}: the dataset changed since training")
+    # how the model reads the data is in its checkpoint (data_spec): the data must agree
+    # (whether values hide, and how many examples, may differ: a mask left out, other data)
+    spec = data_spec(splits)
+    differ = [f"{key} {getattr(run.model.spec, key)!r} (the data: {getattr(spec, key)!r})"
+              for key in ("value_range", "n_bits", "binary")
+              if getattr(run.model.spec, key) != getattr(spec, key)]
+    if differ:
+        raise RunDirError(f"{run.checkpoint_path}: its data_spec has {', '.join(differ)}: the "
+                          f"checkpoint was edited, or the data changed since training")
     change = data_changed(run.run_dir, splits.digest)
     if change:
         warnings.warn(change, stacklevel=2)

@@ -24,7 +24,7 @@ from lae.commands.base import (
     run_data,
     write_json,
 )
-from lae.errors import ConfigError, DataError
+from lae.errors import ConfigError
 from lae.files import refuse_existing
 
 
@@ -94,10 +94,6 @@ def run(args: argparse.Namespace) -> int:
     refuse_existing(out, args.overwrite or args.out is None)
     if out.suffix.lower() != ".json":  # --overwrite would replace a data file, a checkpoint...
         raise ConfigError(f"--out {out}: the results are JSON: give a file name ending in .json")
-    if args.out is not None and args.overwrite and out.is_file() and not _is_json_object(out):
-        raise ConfigError(f"--out {out} holds something other than JSON results (a data file "
-                          f"named .json?); --overwrite replaces only a results file: choose "
-                          f"another --out")
     data_cfg = run.config.data
     identity = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
                 "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,
@@ -118,13 +114,7 @@ def run(args: argparse.Namespace) -> int:
         data_cfg.data_dir = args.data_dir
     if args.data_path is not None:
         data_cfg.path = absolute_path(args.data_path)
-    try:
-        splits, changed = run_data(run, data_cfg)  # changed: said now, kept for the report
-    except DataError as exc:
-        if data_cfg.path and not Path(data_cfg.path).expanduser().exists():
-            raise DataError(f"{exc}; if the file moved since training, give it with --data-path "
-                            f"FILE") from None
-        raise
+    splits, changed = run_data(run, data_cfg)  # changed: said now, kept for the report
     # results of other data contents are not added to (the data file changed since)
     identity["data_digest"] = splits.digest
     if earlier is not None:
@@ -220,16 +210,6 @@ def settings_read(cfg: Any, keys: list[str]) -> Iterator[set[str]]:
         yield read
     finally:
         cfg.__class__ = base
-
-
-def _is_json_object(path: Path) -> bool:
-    """Whether ``path`` starts as a JSON object does (what lae eval writes), not as binary or
-    other data does; reads 4 KiB, not the file (a data file may be gigabytes)."""
-    try:
-        with path.open("rb") as f:
-            return f.read(4096).lstrip().startswith(b"{")
-    except OSError:
-        return False
 
 
 def _results_name(split: str) -> str:

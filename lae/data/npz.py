@@ -52,7 +52,9 @@ def _check_file(path: Path) -> None:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise DataError(f"data.path: {path} does not exist (expected {EXPECTED})") from None
+        raise DataError(f"data.path: {path} does not exist (expected {EXPECTED}); if the file "
+                        f"of a trained run moved, give its new place: lae train --resume "
+                        f"--data.path=FILE, lae eval --data-path FILE") from None
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission
         raise DataError(f"data.path: cannot access {path}: {exc}") from None
     if stat.S_ISDIR(mode):

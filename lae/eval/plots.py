@@ -70,6 +70,11 @@ def save_points(samples: Tensor, path: Path, reference: Tensor | None = None,
     return path
 
 
+# the records lae train writes: a logged training step, an epoch's scores on the test and
+# validation splits, and a warning (a stalled chain)
+RECORD_SPLITS = ("train", "test", "val", "warning")
+
+
 def read_metrics(path: Path) -> list[dict]:
     """Records of a ``metrics.jsonl`` file (one JSON object per line).
 
@@ -98,11 +103,11 @@ def read_metrics(path: Path) -> list[dict]:
         # what every reader sorts and cuts the records by (a resume drops those after its
         # checkpoint's step): an edit there is named, not met as a KeyError or a wrong cut
         wrong = [f"{key} {record.get(key)!r} (expected {expected})" for key, ok, expected in (
-            ("split", isinstance(record.get("split"), str), "text: train, test, val, warning"),
-            ("epoch", is_whole_number(record.get("epoch"), 0, COUNT_MAX),
-             f"a whole number in 0..{COUNT_MAX}"),
-            ("step", is_whole_number(record.get("step"), 0, STEP_MAX),
-             "a whole number in 0..2^53")) if not ok]
+            ("split", record.get("split") in RECORD_SPLITS, f"one of {', '.join(RECORD_SPLITS)}"),
+            ("epoch", is_whole_number(record.get("epoch"), 1, COUNT_MAX),
+             f"a whole number in 1..{COUNT_MAX}"),
+            ("step", is_whole_number(record.get("step"), 1, STEP_MAX),
+             "a whole number in 1..2^53")) if not ok]
         if wrong:
             raise RunDirError(f"{path}, line {number}: {'; '.join(wrong)}: not as lae train "
                               f"writes it, so the file was edited; restore the line or remove "

@@ -130,7 +130,31 @@ def results_problems(results: dict[str, Any]) -> list[str]:
              f"a list of {n} numbers or nulls" if isinstance(n, int) else "a list of numbers"))
         wrong += [f"metric {key!r}: {name} {value!r} (expected {expected})"
                   for name, value, ok, expected in checks if not ok]
+        if all(ok for _, _, ok, _ in checks):
+            wrong += _summary_problems(key, res)
     return wrong
+
+
+def _summary_problems(key: str, res: dict[str, Any]) -> list[str]:
+    """Where a metric keeps its per-example values, its value and standard error are their
+    mean and standard error (:func:`lae.eval.registry.summarize`): an edit of one is said."""
+    import statistics
+
+    values = res.get("per_example")
+    if not values or None in values or res.get("value") is None:
+        return []
+    mean = statistics.fmean(values)
+    # the per-example values are float32's, averaged in float32 by lae eval
+    if not math.isclose(res["value"], mean, rel_tol=1e-5, abs_tol=1e-6):
+        return [f"metric {key!r}: value {res['value']!r} is not the mean of its per-example "
+                f"values ({mean:.6g})"]
+    stderr = res.get("stderr")
+    if len(values) > 1 and isinstance(stderr, (int, float)) and math.isfinite(stderr):
+        expected = statistics.stdev(values) / math.sqrt(len(values))
+        if not math.isclose(stderr, expected, rel_tol=1e-3, abs_tol=1e-6):
+            return [f"metric {key!r}: stderr {stderr!r} is not the standard error of its "
+                    f"per-example values ({expected:.6g})"]
+    return []
 
 
 def _is_per_example(values: Any, n: Any) -> bool:

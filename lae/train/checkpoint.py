@@ -150,6 +150,14 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu",
 TRAIN_SECONDS_MAX = 1e10
 
 
+def _is_count(value: Any) -> bool:
+    return is_whole_number(value, 0, STEP_MAX)
+
+
+def _is_step_size(value: Any) -> bool:
+    return is_real(value, 0.0, math.inf) and math.isfinite(value)
+
+
 def header_problems(payload: dict[str, Any]) -> list[str]:
     """What in a checkpoint's header (everything but its tensors) is not as
     :func:`lae.train.resume.checkpoint_state` writes it, one phrase per field: the one place
@@ -181,6 +189,17 @@ def header_problems(payload: dict[str, Any]) -> list[str]:
                                                   TRAIN_SECONDS_MAX):
         wrong.append(f"train_seconds {payload['train_seconds']!r} (expected a duration in "
                      f"0..{TRAIN_SECONDS_MAX:.0e} s)")
+    watch = payload.get("chain_watch")  # lae.train.guards.ChainWatch.state_dict
+    if isinstance(watch, dict):
+        for name, ok, what in (("stalled_steps", _is_count, "counts of steps"),
+                               ("stalled_run", _is_count, "counts of steps"),
+                               ("max_step_size", _is_step_size, "finite step sizes")):
+            field = watch.get(name, {})
+            bad = field if not isinstance(field, dict) else next(
+                (v for v in field.values() if not ok(v)), None)
+            if bad is not None:
+                wrong.append(f"chain_watch.{name} holds {bad!r} (expected a mapping to {what} "
+                             f">= 0)")
     stopping = payload.get("early_stopping")
     if isinstance(stopping, dict):
         best_epoch = stopping.get("best_epoch", 0)

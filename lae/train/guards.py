@@ -13,9 +13,7 @@ from typing import Any
 
 import torch
 
-from lae.argtypes import STEP_MAX
 from lae.errors import LaeError
-from lae.files import is_real, is_whole_number
 from lae.models import LatentModel
 from lae.samplers import ChainReport
 from lae.train.config import TrainConfig
@@ -169,23 +167,8 @@ class ChainWatch:
                 "max_step_size": dict(self.max_step_size)}
 
     def load_state_dict(self, state: dict[str, dict[str, float]]) -> None:
-        """Put back :meth:`state_dict`'s counts and step sizes; a ValueError names a field that
-        is not as it writes them (a checkpoint edited by hand)."""
-        def count(v: Any) -> bool:
-            return is_whole_number(v, 0, STEP_MAX)
-
-        def step_size(v: Any) -> bool:
-            return is_real(v, 0.0, math.inf) and math.isfinite(v)
-
-        for name, ok, what in (("stalled_steps", count, "counts of steps"),
-                               ("stalled_run", count, "counts of steps"),
-                               ("max_step_size", step_size, "finite step sizes")):
-            field = state.get(name, {})
-            bad = field if not isinstance(field, dict) else next(
-                (v for v in field.values() if not ok(v)), None)
-            if bad is not None:
-                raise ValueError(f"chain_watch.{name} holds {bad!r} (expected a mapping to "
-                                 f"{what} >= 0)")
+        """Put back :meth:`state_dict`'s counts and step sizes (a checkpoint's, checked by
+        :func:`lae.train.checkpoint.header_problems`)."""
         self.stalled_steps = dict(state.get("stalled_steps", {}))
         self.stalled_run = dict(state.get("stalled_run", self.stalled_steps))
         self.max_step_size = dict(state.get("max_step_size", {}))

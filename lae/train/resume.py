@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from lae.errors import ConfigError
+from lae.errors import ConfigError, RunDirError
 from lae.eval.plots import read_metrics
 from lae.train import distributed
 from lae.train.checkpoint import (
@@ -159,16 +159,31 @@ def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     # Records written after the checkpoint (by a run that then died) would be repeated; a
     # last line torn by a crash mid-write is dropped (read_metrics warns).
     if trainer.procs.is_main and trainer.metrics_path.is_file():
-        kept = [r for r in read_metrics(trainer.metrics_path) if r["step"] <= trainer.step]
+        records = read_metrics(trainer.metrics_path)
+        # a record after the checkpoint belongs to a later epoch, one before it to this or an
+        # earlier one: else the file or the checkpoint was edited, and cutting would lose records
+        odd = next((r for r in records
+                    if (r["step"] > trainer.step) != (r["epoch"] > trainer.epoch)), None)
+        if odd is not None:
+            raise RunDirError(f"{trainer.metrics_path}: a {odd['split']} record of epoch "
+                              f"{odd['epoch']} at step {odd['step']} does not fit {last} (epoch "
+                              f"{trainer.epoch}, step {trainer.step}): one of the two was edited; "
+                              f"{advice}")
+        kept = [r for r in records if r["step"] <= trainer.step]
         trainer.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
 
 def _restore_training_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     """The optimisers, counters, random streams, early stopping and chain watch of ``ckpt``."""
     for name, opt in trainer.optimizers.items():
+        # the config decides the hyperparameters (a resumed run may change train.lr and
+        # adam_betas; an edited beta, eps or weight decay is not taken); the checkpoint holds the
+        # optimiser's state, which must fit the parameters it belongs to
+        config = [{k: v for k, v in group.items() if k != "params"} for group in opt.param_groups]
         opt.load_state_dict(ckpt["optimizers"][name])
-        for group in opt.param_groups:  # a resumed run may change train.lr
-            group["lr"] = trainer.lrs[name]
+        for group, hyper in zip(opt.param_groups, config):
+            group.update(hyper, lr=trainer.lrs[name])
+        check_optimizer_state(opt, name)
     trainer.epoch, trainer.step = ckpt["epoch"], ckpt["step"]
     trainer.train_seconds = float(ckpt.get("train_seconds", 0.0))  # older checkpoints: 0
     torch.set_rng_state(ckpt["rng"]["torch"])
@@ -184,3 +199,21 @@ def _restore_training_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     trainer.best_epoch = int(stopping.get("best_epoch", 0))
     trainer.best_value = float(stopping.get("best_value", float("inf")))
     trainer.chain_watch.load_state_dict(ckpt.get("chain_watch", {}))
+
+
+def check_optimizer_state(opt: torch.optim.Optimizer, name: str) -> None:
+    """A ValueError naming the tensor of ``opt``'s state (loaded from a checkpoint) whose shape,
+    dtype or values do not fit its parameter: such a tensor (an edited file) crashed the
+    optimiser's fused step, a segmentation fault rather than an error."""
+    for group in opt.param_groups:
+        for param in group["params"]:
+            for key, value in opt.state.get(param, {}).items():
+                if not isinstance(value, torch.Tensor) or value.dim() == 0:  # counts (step)
+                    continue
+                if value.shape != param.shape or not value.dtype.is_floating_point:
+                    raise ValueError(f"optimizers.{name}: its state {key!r} is a "
+                                     f"{tuple(value.shape)} {value.dtype} tensor for a parameter "
+                                     f"of shape {tuple(param.shape)}")
+                if not bool(torch.isfinite(value).all()):
+                    raise ValueError(f"optimizers.{name}: its state {key!r} holds non-finite "
+                                     f"values")

@@ -80,6 +80,14 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
                           "treat the folder as a run") from None
     if not isinstance(manifest, dict) or "lae_version" not in manifest:
         raise RunDirError(f"{path} has no lae_version; not a manifest written by lae")
+    # each field text, as write_manifest and record_data_digest write it (older runs lack some)
+    edited = [f"{key} {manifest[key]!r}" for key in ("lae_version", "created_utc", "run_id",
+                                                     "data_digest")
+              if manifest.get(key) is not None and not (isinstance(manifest[key], str)
+                                                        and manifest[key].strip())]
+    if edited:
+        raise RunDirError(f"{path}: {', '.join(edited)} (expected text, as lae writes them): the "
+                          f"file was edited; restore it")
     return manifest
 
 

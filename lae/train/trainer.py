@@ -439,10 +439,17 @@ class Trainer:
         # the epoch's records and its checkpoint land together: an interrupt between them left
         # records of an epoch no checkpoint holds (read as trained until a --resume)
         with interrupts_deferred():
-            for r in records:
-                self._log(r)
-            save_checkpoint(self.run_dir, state or checkpoint_state(self), epoch,
-                            tc.keep_checkpoints, best=improved)
+            logged = self.metrics_path.stat().st_size if self.metrics_path.is_file() else 0
+            try:
+                for r in records:
+                    self._log(r)
+                save_checkpoint(self.run_dir, state or checkpoint_state(self), epoch,
+                                tc.keep_checkpoints, best=improved)
+            except BaseException:  # a full disk: the epoch's records go with its checkpoint
+                if self.procs.is_main and self.metrics_path.is_file():
+                    with self.metrics_path.open("r+") as f:
+                        f.truncate(logged)
+                raise
         save_loss_curves(self.metrics_path, self.run_dir / "plots" / "loss.png")
         save_step_size_profile(self.metrics_path, self.run_dir / "plots" / "step_sizes.png")
         if self.procs.distributed:
