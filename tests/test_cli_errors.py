@@ -1701,3 +1701,19 @@ def test_the_fifteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
     points.unlink()
     assert main(["train", "vae-toy2d", "--out", str(pts), "--resume", "--train.epochs=2"]) == 2
     assert "--data.path=FILE" in _error(capsys)
+    # S: a negative squared error, a null value lae eval did not say overflowed, and bits/dim
+    # that are not the nats per dimension were shown
+    run = tmp_path / "ranges"
+    shutil.copytree(digits_run, run)
+    assert main(["eval", str(run), "--metrics", "mse,elbo", "--n-examples", "5"]) == 0
+    original = json.loads((run / "results.json").read_text())
+    for key, value, named in (("mse_per_pixel_01", -1.0, "expected 0.0..inf"),
+                              ("mse_per_pixel_01", None, "without lae eval's warning"),
+                              ("neg_elbo_bpd", 99.0, "per dimension in bits")):
+        results = json.loads(json.dumps(original))
+        results["metrics"][key].pop("per_example")
+        results["metrics"][key]["value"] = value
+        (run / "results.json").write_text(json.dumps(results))
+        capsys.readouterr()
+        assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 2
+        assert named in _error(capsys)

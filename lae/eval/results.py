@@ -132,7 +132,35 @@ def results_problems(results: dict[str, Any]) -> list[str]:
                   for name, value, ok, expected in checks if not ok]
         if all(ok for _, _, ok, _ in checks):
             wrong += _summary_problems(key, res)
+            low, high = next((bounds for prefix, bounds in RANGES.items()
+                              if key.startswith(prefix)), (-math.inf, math.inf))
+            if res.get("value") is not None and not low <= res["value"] <= high:
+                wrong.append(f"metric {key!r}: value {res['value']!r} (expected {low}..{high})")
+        if isinstance(res, dict) and res.get("value") is None and not any(
+                isinstance(w, str) and w.startswith(f"{key}: not a finite number")
+                for w in results.get("warnings") or []):
+            wrong.append(f"metric {key!r}: value null without lae eval's warning that it "
+                         f"overflowed")
+    # bits per dimension are nats / (dimensions x ln 2): a whole number of dimensions
+    for key, res in results["metrics"].items():
+        nats = results["metrics"].get(key.removesuffix("_bpd") + "_nats")
+        if key.endswith("_bpd") and isinstance(nats, dict) and isinstance(res, dict) \
+                and _is_number(res.get("value")) and _is_number(nats.get("value")) \
+                and res["value"]:
+            dims = nats["value"] / (res["value"] * math.log(2))
+            if not math.isclose(dims, round(dims), rel_tol=1e-4) or round(dims) < 1:
+                wrong.append(f"metric {key!r}: value {res['value']!r} is not the nats' "
+                             f"{nats['value']!r} per dimension in bits")
     return wrong
+
+
+# the values a metric can take, where bounded (by key prefix): a squared error is not
+# negative, an accuracy a share
+RANGES = {"mse_": (0.0, math.inf), "probe_accuracy": (0.0, 1.0)}
+
+
+def _is_number(value: Any) -> bool:
+    return is_real(value, -math.inf, math.inf) and math.isfinite(value)
 
 
 def _summary_problems(key: str, res: dict[str, Any]) -> list[str]:
