@@ -466,6 +466,22 @@ def _points_npz(path):
              x_test=rng.normal(size=(20, 2)).astype(np.float32))
 
 
+def _edited_checkpoint(digits_run, folder, edit):
+    """A copy of ``digits_run`` in ``folder`` whose last checkpoint was changed: ``edit`` is a
+    mapping of its top-level fields to new values, or a function that edits it in place."""
+    import shutil
+
+    shutil.copytree(digits_run, folder)
+    last = folder / "checkpoints" / "last.pt"
+    ckpt = torch.load(last, weights_only=False)
+    if isinstance(edit, dict):
+        ckpt.update(edit)
+    else:
+        edit(ckpt)
+    torch.save(ckpt, last)
+    return last
+
+
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("digits") / "run"
@@ -1397,17 +1413,12 @@ def test_the_twelfth_rounds_leftovers(tmp_path, capsys, monkeypatch):
 
 
 def test_the_thirteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
-    import shutil
 
     # T1: a last checkpoint whose world_size was edited (text, null) was a ValueError/TypeError
     # traceback on --resume; now a line naming the file and the part
     for bad in ("x", None, 0):
         run = tmp_path / f"world-{bad}"
-        shutil.copytree(digits_run, run)
-        last = run / "checkpoints" / "last.pt"
-        ckpt = torch.load(last, weights_only=False)
-        ckpt["world_size"] = bad
-        torch.save(ckpt, last)
+        last = _edited_checkpoint(digits_run, run, {"world_size": bad})
         assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
                      "--train.epochs=3"]) == 2
         err = _error(capsys)
@@ -1462,11 +1473,7 @@ def test_the_thirteenth_probe_rounds_other_findings(digits_run, tmp_path, capsys
     # S: checkpoint counters beyond any run (epoch 10^30, step 10^20, 1e308 s) were taken
     for key, value in (("epoch", 10**30), ("step", 10**20), ("train_seconds", 1e308)):
         run = tmp_path / f"huge-{key}"
-        shutil.copytree(digits_run, run)
-        last = run / "checkpoints" / "last.pt"
-        ckpt = torch.load(last, weights_only=False)
-        ckpt[key] = value
-        torch.save(ckpt, last)
+        last = _edited_checkpoint(digits_run, run, {key: value})
         assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
                      "--train.epochs=3"]) == 2
         assert str(last) in _error(capsys)
@@ -1508,7 +1515,8 @@ def test_the_fourteenth_probe_rounds_findings(tmp_path, capsys):
     assert "needs data.path" in _error(capsys)
     assert main(["config", "vae-toy2d", "--data.name=npz", "--data.path="]) == 2
     assert "not empty" in _error(capsys)
-    # U: lae eval of a run whose npz file moved said only that it does not exist
+    # U: lae eval of a run whose npz file moved said only that it does not exist (and, round
+    # 15, so did --resume)
     points = tmp_path / "proj" / "pts.npz"
     _points_npz(points)
     run = tmp_path / "pts-run"
@@ -1517,6 +1525,8 @@ def test_the_fourteenth_probe_rounds_findings(tmp_path, capsys):
     points.unlink()
     assert main(["eval", str(run), "--metrics", "mse"]) == 2
     assert "--data-path" in _error(capsys)
+    assert main(["train", "vae-toy2d", "--out", str(run), "--resume", "--train.epochs=2"]) == 2
+    assert "--data.path=FILE" in _error(capsys)
 
 
 def test_the_fourteenth_rounds_leftovers(digits_run, tmp_path, capsys):
@@ -1536,11 +1546,7 @@ def test_the_fourteenth_rounds_leftovers(digits_run, tmp_path, capsys):
              ("train_seconds", True, "train_seconds True"), ("world_size", "x", "world_size"))
     for i, (key, value, named) in enumerate(edits):
         run = tmp_path / f"ckpt-{i}"
-        shutil.copytree(digits_run, run)
-        last = run / "checkpoints" / "last.pt"
-        ckpt = torch.load(last, weights_only=False)
-        ckpt[key] = value
-        torch.save(ckpt, last)
+        last = _edited_checkpoint(digits_run, run, {key: value})
         for argv in (["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
                       "--train.epochs=3"], ["eval", str(run), "--metrics", "mse"]):
             assert main(argv) == 2
@@ -1602,27 +1608,11 @@ def test_the_fourteenth_rounds_leftovers(digits_run, tmp_path, capsys):
     # lae eval, which does not use it, took it (round 15)
     for i, watch in enumerate(({"stalled_steps": -3}, {"max_step_size": {"t": "x"}})):
         run = tmp_path / f"watch-{i}"
-        shutil.copytree(digits_run, run)
-        last = run / "checkpoints" / "last.pt"
-        ckpt = torch.load(last, weights_only=False)
-        ckpt["chain_watch"] = watch
-        torch.save(ckpt, last)
+        last = _edited_checkpoint(digits_run, run, {"chain_watch": watch})
         for argv in (["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
                       "--train.epochs=3"], ["eval", str(run), "--metrics", "mse"]):
             assert main(argv) == 2
             assert f"chain_watch.{next(iter(watch))}" in _error(capsys)
-
-
-def _edited_checkpoint(digits_run, folder, edit):
-    """A copy of ``digits_run`` in ``folder`` whose last checkpoint ``edit(payload)`` changed."""
-    import shutil
-
-    shutil.copytree(digits_run, folder)
-    last = folder / "checkpoints" / "last.pt"
-    ckpt = torch.load(last, weights_only=False)
-    edit(ckpt)
-    torch.save(ckpt, last)
-    return last
 
 
 def test_the_fifteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
@@ -1692,15 +1682,6 @@ def test_the_fifteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
     assert main(["sample", str(digits_run), "-n", "4", "--out", str(tmp_path / "s.png")]) == 0
     assert main(["sample", str(digits_run), "-n", "4", "--out", str(tmp_path / "s.png"),
                  "--overwrite"]) == 0  # lae's own picture: replaced as asked
-    # U: resuming a run whose npz moved did not point to --data.path
-    points = tmp_path / "proj" / "pts.npz"
-    _points_npz(points)
-    pts = tmp_path / "pts-run"
-    assert main(["train", "vae-toy2d", "--out", str(pts), "--data.name=npz",
-                 f"--data.path={points}", *DIGITS[1:]]) == 0
-    points.unlink()
-    assert main(["train", "vae-toy2d", "--out", str(pts), "--resume", "--train.epochs=2"]) == 2
-    assert "--data.path=FILE" in _error(capsys)
     # S: a negative squared error, a null value lae eval did not say overflowed, and bits/dim
     # that are not the nats per dimension were shown
     run = tmp_path / "ranges"
