@@ -263,9 +263,13 @@ def test_a_disk_that_fills_inside_the_checkpoint_writer_is_one_error_line(
     monkeypatch.setattr(lae.files.os, "fdopen", lambda *a, **k: FullDisk(real_fdopen(*a, **k)))
     assert main(["train", "vae-toy2d", "--out", str(run), "--resume", "--train.epochs=2"]) == 2
     err = _error(capsys)
-    # the file, the system's words, and the way on from the checkpoint that was kept
-    assert "epoch_0002.pt: No space left on device" in err and "--resume" in err
-    assert not list((run / "checkpoints").glob("*.tmp"))  # no half-written file
+    # the file, the system's words, and the way on from the checkpoint that was kept (the
+    # epoch's pictures are written whole before its checkpoint, so one of them may fill it)
+    assert "No space left on device" in err and "--resume" in err
+    assert "epoch_0002.pt: No" in err or "samples_0002.png: No" in err
+    for folder in ("checkpoints", "samples"):  # no half-written file
+        assert not list((run / folder).glob(".*.tmp"))
+    assert not (run / "samples" / "samples_0002.png").exists()
     # a disk full before the first checkpoint: nothing to resume, and the message says so
     assert main(["train", "vae-toy2d", "--out", str(tmp_path / "new"), "--train.epochs=1",
                  *TINY]) == 2
@@ -1698,3 +1702,62 @@ def test_the_fifteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
         capsys.readouterr()
         assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 2
         assert named in _error(capsys)
+
+
+def test_the_sixteenth_probe_rounds_findings(digits_run, tmp_path, capsys, monkeypatch):
+    import json
+    import shutil
+
+    # T: lae report of a folder without a checkpoint whose config.yaml lacks a section was a
+    # KeyError traceback; a config lae reads is filled in, one it cannot read is named
+    made = tmp_path / "made"
+    made.mkdir()
+    (made / "config.yaml").write_text("data: {name: digits}\nmodel: {name: vae}\n"
+                                      "train: {epochs: 1}\n")
+    assert main(["report", str(made), "--out", str(tmp_path / "rep")]) == 0
+    (made / "config.yaml").write_text("model: {name: vae, latent_dim: -3}\n")
+    assert main(["report", str(made), "--out", str(tmp_path / "rep2")]) == 2
+    assert "config.yaml" in _error(capsys)
+    # S: a full disk left a truncated samples picture, which report showed: pictures are
+    # written whole or not at all
+    from lae.eval.plots import save_image_grid
+
+    picture = tmp_path / "grid.png"
+    save_image_grid(torch.rand(4, 1, 8, 8), picture)
+    before = picture.read_bytes()
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("lae.files.os.replace", full)
+    with pytest.raises(OSError):
+        save_image_grid(torch.rand(4, 1, 8, 8), picture)
+    monkeypatch.undo()
+    assert picture.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".grid")] == []
+    # U: an edited Adam step count (-5) or a negative second moment was trained on until the
+    # run "diverged"; now the state is named
+    for edit, named in ((lambda s: s.update(step=torch.tensor(-5.0)), "'step'"),
+                        (lambda s: s.update(exp_avg_sq=-s["exp_avg_sq"] - 1), "exp_avg_sq")):
+        run = tmp_path / f"adam-{named.strip(chr(39))}"
+        _edited_checkpoint(digits_run, run,
+                           lambda c, edit=edit: edit(c["optimizers"]["loss"]["state"][0]))
+        assert main(["train", "vae-mnist5k-mlp", "--resume", "--train.epochs=2", "--out",
+                     str(run)]) == 2
+        assert named in _error(capsys)
+    # S: lae config printed masks that train refuses from their text (all or nothing hidden)
+    for mask in ("pixels:1.0", "pixels:0"):
+        assert main(["config", "vae-mnist5k-mlp", f"--data.mask={mask}"]) == 2
+        assert "missing fraction" in _error(capsys)
+    # S: a test record's NaN value was shown as the run's number
+    run = tmp_path / "nan-record"
+    shutil.copytree(digits_run, run)
+    (run / "results.json").unlink(missing_ok=True)  # the report shows the record
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    last_test = max(i for i, line in enumerate(lines) if '"split": "test"' in line)
+    record = json.loads(lines[last_test])
+    key = next(k for k in record if k.startswith("mse_"))
+    lines[last_test] = json.dumps(record | {key: float("nan")})
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["report", str(run), "--out", str(tmp_path / "rep3")]) == 2
+    assert "not finite numbers" in _error(capsys)

@@ -134,6 +134,10 @@ class DataConfig:
         if self.holdout_split not in ("official", "zenati"):
             raise ConfigError(f"data.holdout_split={_show(self.holdout_split)}: expected "
                               f"'official' or 'zenati'")
+        if self.mask:  # its family, fraction and patch size, known from the text alone
+            from lae.data.masks import mask_name
+
+            mask_name(self.mask)
         if self.mask and self.binarize != "none":
             raise ConfigError("data.mask cannot be combined with data.binarize: a binarised "
                               "pixel has no missing state; use data.binarize=none")

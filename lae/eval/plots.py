@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -20,7 +22,7 @@ from torch import Tensor  # noqa: E402
 
 from lae.argtypes import COUNT_MAX, STEP_MAX  # noqa: E402
 from lae.errors import RunDirError  # noqa: E402
-from lae.files import is_whole_number  # noqa: E402
+from lae.files import atomic_write, is_whole_number  # noqa: E402
 
 if TYPE_CHECKING:
     from lae.models import LatentModel
@@ -39,15 +41,23 @@ def image_grid(images: Tensor, nrow: int | None = None, pad: int = 2) -> np.ndar
     return grid.permute(1, 2, 0).numpy()
 
 
+def write_picture(path: Path, render: Callable[..., Any], **kwargs: Any) -> Path:
+    """``render(file, format=..., **kwargs)`` (``plt.imsave``, ``fig.savefig``) into memory,
+    then the bytes to ``path`` atomically: a full disk or a kill leaves the old picture or none,
+    never a truncated one that a report would show (the format from the suffix, PNG without)."""
+    buffer = io.BytesIO()
+    render(buffer, format=path.suffix.lstrip(".").lower() or "png", **kwargs)
+    atomic_write(path, lambda f: f.write(buffer.getbuffer()))
+    return path
+
+
 def save_image_grid(images: Tensor, path: Path, nrow: int | None = None) -> Path:
     """Write images [N, C, H, W] in [0, 1] as one PNG grid."""
     arr = image_grid(images, nrow)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if arr.shape[-1] == 1:
-        plt.imsave(path, arr[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
-    else:
-        plt.imsave(path, arr)
-    return path
+        return write_picture(path, plt.imsave, arr=arr[..., 0], cmap="gray", vmin=0.0,
+                             vmax=1.0)
+    return write_picture(path, plt.imsave, arr=arr)
 
 
 def save_points(samples: Tensor, path: Path, reference: Tensor | None = None,
@@ -65,7 +75,7 @@ def save_points(samples: Tensor, path: Path, reference: Tensor | None = None,
         ax.set_title(title, fontsize=9)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_picture(path, fig.savefig, dpi=120)
     plt.close(fig)
     return path
 
@@ -150,7 +160,7 @@ def save_loss_curves(metrics_path: Path, out_path: Path) -> Path | None:
         ax.axis("off")
     fig.tight_layout()
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=100)
+    write_picture(out_path, fig.savefig, dpi=100)
     plt.close(fig)
     return out_path
 
@@ -188,7 +198,7 @@ def save_nll_comparison(runs: dict[str, Path], out_path: Path) -> str | None:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=100)
+    write_picture(out_path, fig.savefig, dpi=100)
     plt.close(fig)
     return key
 
@@ -221,7 +231,7 @@ def save_step_size_profile(metrics_path: Path, out_path: Path) -> Path | None:
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=100)
+    write_picture(out_path, fig.savefig, dpi=100)
     plt.close(fig)
     return out_path
 

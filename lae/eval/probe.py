@@ -56,6 +56,8 @@ def save_code_projection(codes: np.ndarray, labels: np.ndarray, path: Any) -> An
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 
+    from lae.eval.plots import write_picture
+
     xy = codes if codes.shape[1] <= 2 else PCA(n_components=2, random_state=0).fit_transform(
         codes)
     xy = np.column_stack([xy[:, 0], xy[:, 1] if xy.shape[1] > 1 else np.zeros(len(xy))])
@@ -66,8 +68,7 @@ def save_code_projection(codes: np.ndarray, labels: np.ndarray, path: Any) -> An
     ax.legend(fontsize=7, markerscale=2, ncol=2)
     ax.set_title("test codes, first two principal components", fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    write_picture(path, fig.savefig, dpi=100)
     plt.close(fig)
     return path
 

@@ -79,7 +79,8 @@ def _cell(text: str) -> str:
 
 def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the report shows of one run: config highlights, numbers and picture paths.
-    ``saved_config`` (its checkpoint's) stands in for a removed config.yaml."""
+    ``saved_config`` (its checkpoint's, which config.yaml was checked against, or config.yaml's
+    own with every key filled in) is shown where given, else config.yaml as it is."""
     cfg_path = run_dir / "config.yaml"
     if not run_dir.exists():
         raise RunDirError(f"{run_dir} does not exist; expected a run folder (written by lae "
@@ -91,7 +92,7 @@ def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> 
     if not cfg_path.is_file() and not saved_config:
         raise RunDirError(f"{run_dir} is not a lae run directory (no config.yaml)")
     try:
-        cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.is_file() else saved_config
+        cfg = saved_config or yaml.safe_load(cfg_path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RunDirError(f"{cfg_path}: not a readable config ({exc})") from None
     if not isinstance(cfg, dict) or not isinstance(cfg.get("model"), dict):
@@ -114,7 +115,7 @@ def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> 
                 continue
             stderr = res.get("stderr")
             numbers[key] = f"{res['value']:.4g}" + (
-                f" ± {stderr:.2g}" if _is_number(stderr) and math.isfinite(stderr) else "")
+                f" ± {stderr:.2g}" if _is_number(stderr) else "")
             values[key] = float(res["value"])
             settings[key] = {**({"n": res["n"]} if "n" in res else {}),
                              **res.get("settings", {})}
@@ -129,7 +130,7 @@ def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> 
             edited = {k: v for k, v in tests[-1].items() if k not in SKIP_KEYS | set(values)}
             if edited:  # lae writes numbers only: a hand edit, said as results.json's is
                 raise RunDirError(f"{records_path}: the test record of epoch {trained} holds "
-                                  f"values that are not numbers ("
+                                  f"values that are not finite numbers ("
                                   f"{', '.join(f'{k}={v!r}' for k, v in edited.items())}); "
                                   f"restore them, or score the run with lae eval")
             numbers = {k: f"{v:.4g}" for k, v in values.items()}
@@ -222,7 +223,8 @@ def _labels(run_dirs: list[Path]) -> list[str]:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite int or float (not a bool): lae writes no other number into its files."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _mean_std(xs: list[float]) -> tuple[float, float]:

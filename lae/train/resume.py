@@ -208,12 +208,20 @@ def check_optimizer_state(opt: torch.optim.Optimizer, name: str) -> None:
     for group in opt.param_groups:
         for param in group["params"]:
             for key, value in opt.state.get(param, {}).items():
-                if not isinstance(value, torch.Tensor) or value.dim() == 0:  # counts (step)
+                if not isinstance(value, torch.Tensor):
+                    continue
+                if key == "step":  # a count of steps (Adam's bias correction divides by it)
+                    if not (value.numel() == 1 and bool(torch.isfinite(value).all())
+                            and float(value) >= 0):
+                        raise ValueError(f"optimizers.{name}: its state {key!r} is "
+                                         f"{float(value)!r} (expected a count of steps >= 0)")
                     continue
                 if value.shape != param.shape or not value.dtype.is_floating_point:
                     raise ValueError(f"optimizers.{name}: its state {key!r} is a "
                                      f"{tuple(value.shape)} {value.dtype} tensor for a parameter "
                                      f"of shape {tuple(param.shape)}")
-                if not bool(torch.isfinite(value).all()):
+                # second moments (Adam's exp_avg_sq) are means of squares
+                if not bool(torch.isfinite(value).all()) or (
+                        key.endswith("_sq") and bool((value < 0).any())):
                     raise ValueError(f"optimizers.{name}: its state {key!r} holds non-finite "
-                                     f"values")
+                                     f"values{' or negative ones' if key.endswith('_sq') else ''}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from lae.errors import ConfigError, RunDirError
+from lae.errors import ConfigError, LaeError, RunDirError
 from lae.models import DataSpec, LatentModel, build_model
 from lae.train.checkpoint import (
     DAMAGED_ADVICE,
@@ -70,15 +70,29 @@ def check_config_file(run_dir: Path, checkpoint_path: Path, saved: dict[str, Any
 
 
 def check_run_config(run_dir: Path) -> dict[str, Any] | None:
-    """:func:`check_config_file` against the run's last checkpoint, where it has one (a run
-    stopped before its first checkpoint has nothing to compare with); returns the config the
-    checkpoint holds (None without one), the run's config where config.yaml was removed.
+    """:func:`check_config_file` against the run's last checkpoint, where it has one; returns
+    the config the checkpoint holds, the run's config also where config.yaml was removed. A run
+    stopped before its first checkpoint has nothing to compare with: its config.yaml read as a
+    config (every key filled in), or None without one.
 
     Raises:
         RunDirError: as :func:`check_config_file`.
     """
     if not (run_dir / CHECKPOINT_DIR / LAST).exists():
-        return None
+        # nothing to compare with: config.yaml must at least be a config lae reads, and its
+        # every key is then known (a hand-made file may leave some out)
+        path = run_dir / "config.yaml"
+        if not path.is_file():
+            return None
+        import yaml
+
+        try:
+            return config_from_dict(yaml.safe_load(path.read_text())).to_dict()
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, LaeError, TypeError, ValueError,
+                AttributeError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise RunDirError(f"{path} is not a config lae train writes ({first}); restore it "
+                              f"or remove the folder") from None
     path = find_checkpoint(run_dir, "last")
     saved = load_checkpoint(
         path, advice=f"the run's config.yaml is checked against it; {resume_advice(run_dir)}"
