@@ -1760,4 +1760,14 @@ def test_the_sixteenth_probe_rounds_findings(digits_run, tmp_path, capsys, monke
     lines[last_test] = json.dumps(record | {key: float("nan")})
     (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     assert main(["report", str(run), "--out", str(tmp_path / "rep3")]) == 2
-    assert "not finite numbers" in _error(capsys)
+    assert "expected a finite number" in _error(capsys)
+    # S: a record's negative train_seconds and a repeated test record were read as written
+    for i, edit in enumerate((lambda lines: [json.dumps(json.loads(lines[0]) | {
+            "train_seconds": -5.0}), *lines[1:]],
+                              lambda lines: [*lines, lines[-1]])):
+        run = tmp_path / f"records-{i}"
+        shutil.copytree(digits_run, run)
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        (run / "metrics.jsonl").write_text("\n".join(edit(lines)) + "\n")
+        assert main(["report", str(run), "--out", str(tmp_path / f"rep-r{i}")]) == 2
+        assert "metrics.jsonl, line" in _error(capsys)

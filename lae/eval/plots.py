@@ -96,6 +96,7 @@ def read_metrics(path: Path) -> list[dict]:
         return []
     lines = path.read_text(errors="replace").splitlines()
     records = []
+    seen: dict[tuple[Any, Any], int] = {}  # (split, step) of each record: its line
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -118,6 +119,15 @@ def read_metrics(path: Path) -> list[dict]:
              f"a whole number in 1..{COUNT_MAX}"),
             ("step", is_whole_number(record.get("step"), 1, STEP_MAX),
              "a whole number in 1..2^53")) if not ok]
+        # lae logs finite numbers only (a non-finite one stops training as divergence), and
+        # one score per split and step
+        wrong += [f"{key} {value!r} (expected a finite number)" for key, value in record.items()
+                  if isinstance(value, float) and not math.isfinite(value)
+                  or key == "train_seconds" and isinstance(value, (int, float)) and value < 0]
+        scored = (record.get("split"), record.get("step"))
+        if record.get("split") in ("test", "val") and scored in seen:
+            wrong.append(f"a second {scored[0]} record of step {scored[1]} (line {seen[scored]})")
+        seen.setdefault(scored, number)
         if wrong:
             raise RunDirError(f"{path}, line {number}: {'; '.join(wrong)}: not as lae train "
                               f"writes it, so the file was edited; restore the line or remove "
