@@ -4,6 +4,7 @@ the numbers lae reads back from its own files (a hand edit is refused, not compu
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -23,6 +24,12 @@ def is_real(value: Any, low: float, high: float) -> bool:
     ``low..high`` (NaN is in no range)."""
     return (isinstance(value, (int, float)) and not isinstance(value, bool)
             and low <= value <= high)
+
+
+def is_finite_number(value: Any, low: float = -math.inf, high: float = math.inf) -> bool:
+    """Whether ``value`` read back from a lae file is a finite int or float (not a bool) in
+    ``low..high``: lae writes no other number (a non-finite one is filed as null)."""
+    return is_real(value, low, high) and math.isfinite(value)
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:

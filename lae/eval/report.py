@@ -23,7 +23,7 @@ from lae.errors import ConfigError, RunDirError
 from lae.eval import interpolate, probe
 from lae.eval.plots import read_metrics, save_nll_comparison
 from lae.eval.results import read_results
-from lae.files import refuse_existing
+from lae.files import is_finite_number, refuse_existing
 
 COMPARISON_PICTURE = "compare_nll.png"  # the test NLL of every run against epoch and time
 
@@ -110,12 +110,12 @@ def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> 
         results = read_results(results_path)
         source = _results_source(results, run_dir, trained)
         for key, res in results["metrics"].items():
-            if key in NOT_IN_TABLE or not isinstance(res, dict) or not _is_number(
+            if key in NOT_IN_TABLE or not isinstance(res, dict) or not is_finite_number(
                     res.get("value")):
                 continue
             stderr = res.get("stderr")
             numbers[key] = f"{res['value']:.4g}" + (
-                f" ± {stderr:.2g}" if _is_number(stderr) else "")
+                f" ± {stderr:.2g}" if is_finite_number(stderr) else "")
             values[key] = float(res["value"])
             settings[key] = {**({"n": res["n"]} if "n" in res else {}),
                              **res.get("settings", {})}
@@ -126,7 +126,7 @@ def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> 
                   if records_path.is_file() else "no metrics.jsonl and no results.json")
         if tests:
             values = {k: float(v) for k, v in tests[-1].items()
-                      if k not in SKIP_KEYS and _is_number(v)}
+                      if k not in SKIP_KEYS and is_finite_number(v)}
             edited = {k: v for k, v in tests[-1].items() if k not in SKIP_KEYS | set(values)}
             if edited:  # lae writes numbers only: a hand edit, said as results.json's is
                 raise RunDirError(f"{records_path}: the test record of epoch {trained} holds "
@@ -220,11 +220,6 @@ def _labels(run_dirs: list[Path]) -> list[str]:
         if len(set(labels)) == len(labels) or depth >= max(len(p) for p in parts):
             return labels
         depth += 1
-
-
-def _is_number(v: Any) -> bool:
-    """A finite int or float (not a bool): lae writes no other number into its files."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _mean_std(xs: list[float]) -> tuple[float, float]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lae.errors import RunDirError
-from lae.files import is_real, is_whole_number
+from lae.files import is_finite_number, is_whole_number
 
 # what identifies the model and data a results file describes: run_id is the run's (its
 # lae-run.json's), kept when the folder is moved or copied, new when it is trained over;
@@ -113,11 +113,11 @@ def results_problems(results: dict[str, Any]) -> list[str]:
         n = res.get("n")
         checks = (
             ("value", res.get("value"), res.get("value") is None
-             or is_real(res["value"], -math.inf, math.inf) and math.isfinite(res["value"]),
+             or is_finite_number(res["value"]),
              "null or a finite number"),
             # NaN: no standard error (one example, a median), as files before null wrote it
             ("stderr", res.get("stderr"), res.get("stderr") is None
-             or is_real(res["stderr"], 0, math.inf) and math.isfinite(res["stderr"])
+             or is_finite_number(res["stderr"], 0)
              or isinstance(res["stderr"], float) and math.isnan(res["stderr"]),
              "null or a finite number >= 0"),
             ("n", n, n is None or is_whole_number(n, 1, COUNT_MAX),
@@ -145,7 +145,7 @@ def results_problems(results: dict[str, Any]) -> list[str]:
     for key, res in results["metrics"].items():
         nats = results["metrics"].get(key.removesuffix("_bpd") + "_nats")
         if key.endswith("_bpd") and isinstance(nats, dict) and isinstance(res, dict) \
-                and _is_number(res.get("value")) and _is_number(nats.get("value")) \
+                and is_finite_number(res.get("value")) and is_finite_number(nats.get("value")) \
                 and res["value"]:
             dims = nats["value"] / (res["value"] * math.log(2))
             if not math.isclose(dims, round(dims), rel_tol=1e-4) or round(dims) < 1:
@@ -157,10 +157,6 @@ def results_problems(results: dict[str, Any]) -> list[str]:
 # the values a metric can take, where bounded (by key prefix): a squared error is not
 # negative, an accuracy a share
 RANGES = {"mse_": (0.0, math.inf), "probe_accuracy": (0.0, 1.0)}
-
-
-def _is_number(value: Any) -> bool:
-    return is_real(value, -math.inf, math.inf) and math.isfinite(value)
 
 
 def _summary_problems(key: str, res: dict[str, Any]) -> list[str]:
@@ -190,7 +186,7 @@ def _is_per_example(values: Any, n: Any) -> bool:
     nulls)."""
     return (isinstance(values, list) and (not isinstance(n, int) or not values
                                           or len(values) == n)
-            and all(v is None or is_real(v, -math.inf, math.inf) and math.isfinite(v)
+            and all(v is None or is_finite_number(v)
                     for v in values))
 
 

@@ -24,7 +24,7 @@ import torch
 
 from lae.argtypes import COUNT_MAX, STEP_MAX
 from lae.errors import LaeError, RunDirError
-from lae.files import atomic_write, is_real, is_whole_number
+from lae.files import atomic_write, is_finite_number, is_real, is_whole_number
 from lae.interrupts import interrupts_deferred
 from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, epoch_checkpoints
 
@@ -155,7 +155,7 @@ def _is_count(value: Any) -> bool:
 
 
 def _is_step_size(value: Any) -> bool:
-    return is_real(value, 0.0, math.inf) and math.isfinite(value)
+    return is_finite_number(value, 0.0)
 
 
 def header_problems(payload: dict[str, Any]) -> list[str]:
