@@ -93,9 +93,11 @@ def check_creatable(path: Path, what: str = "--out") -> None:
         raise LaeError(f"{what} {path}: the folder {above} is not writable")
 
 
-# how each kind of file lae writes begins (JSON after leading white space), by suffix
+# how each kind of file lae writes begins (JSON after leading white space), by suffix; the
+# only Markdown lae writes is lae report's report.md
 SIGNATURES = {".png": (b"\x89PNG",), ".jpg": (b"\xff\xd8",), ".jpeg": (b"\xff\xd8",),
-              ".pdf": (b"%PDF",), ".svg": (b"<?xml", b"<svg"), ".json": (b"{",)}
+              ".pdf": (b"%PDF",), ".svg": (b"<?xml", b"<svg"), ".json": (b"{",),
+              ".md": (b"# lae report\n",)}
 
 
 def looks_like_lae_output(path: Path) -> bool:
@@ -137,7 +139,6 @@ def refuse_existing(paths: list[Path] | Path, overwrite: bool) -> None:
                        f"{'it' if len(existing) == 1 else 'them'} (or choose another --out)")
     foreign = [p for p in paths if p.is_file() and not looks_like_lae_output(p)]
     if foreign:  # --overwrite is for lae's own outputs, not a file that only shares the suffix
-        raise LaeError(f"{foreign[0]} holds something other than {foreign[0].suffix} output "
-                       f"(its first bytes are not those of such a file; a text or data file "
-                       f"named {foreign[0].suffix}?); --overwrite replaces only what lae writes: "
-                       f"choose another --out")
+        raise LaeError(f"{foreign[0]} is not a {foreign[0].suffix} file as lae writes them "
+                       f"(it begins otherwise); lae replaces or adds to only its own outputs: "
+                       f"move it away or choose another --out")

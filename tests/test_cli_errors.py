@@ -264,10 +264,13 @@ def test_a_disk_that_fills_inside_the_checkpoint_writer_is_one_error_line(
     assert main(["train", "vae-toy2d", "--out", str(run), "--resume", "--train.epochs=2"]) == 2
     err = _error(capsys)
     # the file, the system's words, and the way on from the checkpoint that was kept (the
-    # epoch's pictures are written whole before its checkpoint, so one of them may fill it)
+    # run's config.yaml, written back as the resume starts, and the epoch's pictures are written
+    # whole before its checkpoint, so one of them may fill it)
     assert "No space left on device" in err and "--resume" in err
-    assert "epoch_0002.pt: No" in err or "samples_0002.png: No" in err
-    for folder in ("checkpoints", "samples"):  # no half-written file
+    assert any(f"{name}: No" in err for name in ("epoch_0002.pt", "samples_0002.png",
+                                                  "config.yaml"))
+    assert "epoch_0001" not in err and (run / "config.yaml").read_text().startswith("data:")
+    for folder in (".", "checkpoints", "samples"):  # no half-written file
         assert not list((run / folder).glob(".*.tmp"))
     assert not (run / "samples" / "samples_0002.png").exists()
     # a disk full before the first checkpoint: nothing to resume, and the message says so
@@ -711,7 +714,7 @@ def test_the_seventh_probe_rounds_silent_findings(digits_run, lae_digits_run, tm
     shutil.copytree(digits_run, copy)
     assert main(["eval", str(copy), "--metrics", "mse", "--split", "train", "--n-examples",
                  "3", "--out", str(copy / "results.json")]) == 2
-    assert "that file holds the run's test-split results" in _error(capsys)
+    assert "lae eval files the run's test-split results" in _error(capsys)
     # S4: another run's results.json merged into this run's
     shutil.copyfile(tmp_path / "s2.json", copy / "results.json")
     assert main(["eval", str(copy), "--metrics", "elbo", "--n-examples", "3"]) == 2
@@ -1197,7 +1200,7 @@ def test_the_eleventh_probe_rounds_findings(digits_run, tmp_path, capsys, monkey
     np.savez(data.open("wb"), x=np.zeros(3))
     content = data.read_bytes()
     assert main([*ev, "--metrics", "mse", "--out", str(data), "--overwrite"]) == 2
-    assert "other than .json output" in _error(capsys) and data.read_bytes() == content
+    assert "not a .json file as lae writes them" in _error(capsys) and data.read_bytes() == content
     # S2: --out x.json/ wrote the file x.json
     with pytest.raises(SystemExit):
         main([*ev, "--metrics", "mse", "--out", str(tmp_path / "x.json") + "/"])
@@ -1681,7 +1684,7 @@ def test_the_fifteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
     for out in (notes, tmp_path / "link.png"):
         assert main(["sample", str(digits_run), "-n", "4", "--out", str(out),
                      "--overwrite"]) == 2
-        assert "other than .png output" in _error(capsys)
+        assert "not a .png file as lae writes them" in _error(capsys)
     assert notes.read_text() == "my notes"
     assert main(["sample", str(digits_run), "-n", "4", "--out", str(tmp_path / "s.png")]) == 0
     assert main(["sample", str(digits_run), "-n", "4", "--out", str(tmp_path / "s.png"),
@@ -1771,3 +1774,85 @@ def test_the_sixteenth_probe_rounds_findings(digits_run, tmp_path, capsys, monke
         (run / "metrics.jsonl").write_text("\n".join(edit(lines)) + "\n")
         assert main(["report", str(run), "--out", str(tmp_path / f"rep-r{i}")]) == 2
         assert "metrics.jsonl, line" in _error(capsys)
+
+
+def test_the_sixteenth_rounds_leftovers(digits_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(digits_run, base)
+    assert main(["eval", str(base), "--metrics", "elbo,mse", "--n-examples", "5",
+                 "--overwrite"]) == 0
+    capsys.readouterr()
+    scored = json.loads((base / "results.json").read_text())
+
+    def edited(name, edit):
+        run = tmp_path / name
+        shutil.copytree(base, run)
+        results = json.loads(json.dumps(scored))
+        edit(results)
+        (run / "results.json").write_text(json.dumps(results))
+        return run
+
+    mse = next(k for k in scored["metrics"] if k.startswith("mse_"))
+    # S: the settings a results file keeps beside its numbers were shown as written
+    for name, edit, named in (
+            ("n", lambda r: r["metrics"][mse]["settings"].update(n_examples=99999),
+             "n_examples"),
+            ("seed", lambda r: r["metrics"][mse]["settings"].update(seed="abc"), "seed"),
+            ("inference", lambda r: r["metrics"][mse]["settings"].update(
+                inference="noise-free"), "inference"),
+            ("unknown-setting", lambda r: r["metrics"][mse]["settings"].update(mine=1), "mine"),
+            ("k", lambda r: r["settings"].update(k=-5), "settings.k"),
+            ("skipped", lambda r: r.update(skipped={"iwae": 5}), "skipped.iwae"),
+            ("nats-gone", lambda r: r["metrics"].pop("neg_elbo_nats"), "neg_elbo_nats"),
+            ("warnings", lambda r: r.update(training_warnings=[5, None]), "training_warnings"),
+            ("checkpoint", lambda r: r.update(checkpoint="/etc/passwd"), "/etc/passwd")):
+        run = edited(name, edit)
+        assert main(["report", str(run), "--out", str(tmp_path / f"rep-{name}")]) == 2, name
+        error = _error(capsys)
+        assert "results.json" in error and named in error, (name, error)
+        assert not (tmp_path / f"rep-{name}").exists()
+    # S: a record's negative squared error was shown as the run's number
+    run = tmp_path / "negative-mse"
+    shutil.copytree(base, run)
+    (run / "results.json").unlink()
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    last_test = max(i for i, line in enumerate(lines) if '"split": "test"' in line)
+    record = json.loads(lines[last_test])
+    lines[last_test] = json.dumps(record | {mse: -0.5})
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["report", str(run), "--out", str(tmp_path / "rep-mse")]) == 2
+    assert "0..inf" in _error(capsys)
+    # S: a checkpoint's epoch edited past the run's records was scored as that epoch
+    run = tmp_path / "epoch-5"
+    _edited_checkpoint(base, run, {"epoch": 5})
+    assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "5", "--overwrite"]) == 2
+    assert "no test record" in _error(capsys)
+    # S: report --overwrite replaced a report.md the user wrote
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("my notes\n")
+    assert main(["report", str(base), "--out", str(mine), "--overwrite"]) != 0
+    assert "report.md" in _error(capsys) and (mine / "report.md").read_text() == "my notes\n"
+    assert main(["report", str(base), "--out", str(tmp_path / "ours")]) == 0
+    assert main(["report", str(base), "--out", str(tmp_path / "ours"), "--overwrite"]) == 0
+    # consistency: --resume writes an emptied config.yaml back; eval, which writes no run
+    # file, calls it damaged and says so
+    run = tmp_path / "empty-config"
+    shutil.copytree(base, run)
+    (run / "config.yaml").write_text("")
+    assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "5"]) == 2
+    assert "lae train --resume writes it back" in _error(capsys)
+    # S: lae config printed prior and likelihood options that building the model refuses
+    assert main(["config", "vae-mnist5k-mlp", "--model.prior_options={scale: 0}"]) == 2
+    assert "scale" in _error(capsys)
+    assert main(["config", "vae-mnist5k-mlp", "--model.likelihood_options={bogus: 1}"]) == 2
+    assert "bogus" in _error(capsys)
+    # messages: a results.json that is a JSON list spoke of --overwrite, which was not given
+    run = edited("list", lambda r: None)
+    (run / "results.json").write_text("[1, 2]")
+    assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "5"]) != 0
+    error = _error(capsys)
+    assert "results.json" in error and "not a .json file as lae writes them" in error

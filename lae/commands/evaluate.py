@@ -86,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else run.run_dir / _results_name(args.split)
     named_for = {_results_name(s): s for s in ("test", "val", "train")}.get(out.name)
     if named_for not in (None, args.split) and out.parent.resolve() == run.run_dir.resolve():
-        raise ConfigError(f"--out {out}: that file holds the run's {named_for}-split results "
-                          f"(lae report reads it so); {args.split}-split results go to "
-                          f"{run.run_dir / _results_name(args.split)}")
+        raise ConfigError(f"--out {out}: lae eval files the run's {named_for}-split results "
+                          f"there, and {args.split}-split results in "
+                          f"{run.run_dir / _results_name(args.split)} (leave out --out)")
     refuse_another_runs_folder(out.parent, run.run_dir)
     refuse_run_files(out, run.run_dir, tuple(_results_name(s) for s in ("test", "val", "train")))
     refuse_existing(out, args.overwrite or args.out is None)

@@ -13,6 +13,7 @@ probability mass. MSE is per pixel on the [0, 1] scale whatever the data scale.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -22,21 +23,31 @@ import torch
 from torch import Tensor
 
 from lae.errors import ConfigError
-from lae.eval.ais import AISDiagnostics, ais_log_px, bdmc
+from lae.eval.ais import ADAPT, KERNELS, SCHEDULES, AISDiagnostics, ais_log_px, bdmc
 from lae.eval.importance import iwae_log_px, log_importance_weights
 from lae.eval.logz import ais_log_normalizer
 from lae.eval.registry import (  # noqa: F401 (re-exported: lae.eval.metrics is the front)
+    FLAG,
+    MAPPING,
     METRICS,
     NEEDS_CONTEXT,
+    SHARE,
+    TEXT,
     EvalContext,
     EvalSettings,
     NotApplicable,
     Result,
     add_settings_arguments,
     batches,
+    number,
+    numbers,
+    one_of,
+    or_null,
     register_metric,
     settings_from_arguments,
     summarize,
+    text_like,
+    whole,
 )
 from lae.models import LatentModel
 from lae.samplers import seeded_global_rng
@@ -68,7 +79,7 @@ def _proposal(model: LatentModel) -> tuple[Callable, str]:
 
 
 @register_metric("iwae", "IWAE-k bound on -log p(x), nats per example (models with q(z|x))",
-                 key_prefix="nll_iwae_")
+                 key_prefix="nll_iwae_", settings={"k": whole(1), "proposal": TEXT})
 def iwae_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     proposal, description = _proposal(model)
     device = next(model.parameters()).device
@@ -79,7 +90,8 @@ def iwae_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
 
 
 @register_metric("elbo", "negative ELBO, nats per example (models with q(z|x))",
-                 key_prefix="neg_elbo_")
+                 key_prefix="neg_elbo_",
+                 settings={"samples_per_example": whole(1), "proposal": TEXT})
 def elbo_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     proposal, description = _proposal(model)
     device = next(model.parameters()).device
@@ -95,7 +107,8 @@ def elbo_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
 
 @register_metric("langevin-bound", "minus the Langevin lower bound on log p(x) of the model's "
                  "short-run chain, nats per example (short-run models)",
-                 key_prefix="nll_langevin_bound_")
+                 key_prefix="nll_langevin_bound_",
+                 settings={"draws_per_example": whole(1), "steps": whole(0)})
 def langevin_bound_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     if not model.has_langevin_bound:
         raise NotApplicable(f"model {model.cfg.name!r} has no Langevin bound (short-run models "
@@ -127,9 +140,18 @@ def reconstruction_latents(model: LatentModel, x: Tensor, s: EvalSettings,
                    adaptive=s.mse_inference == "mode")
 
 
+# what mse's "inference" setting says, for each --mse-inference (the descriptions above)
+MSE_DESCRIPTIONS = (
+    r"infer\(\) then decoder mean", r"encode\(\) then decoder mean",  # the second: older files
+    r"posterior mode: \d+ backtracking gradient steps on U\(x, z\) from infer\(x\), then "
+    r"decoder mean",
+    r"\d+ noise-free Langevin steps of size [0-9.e+-]+ from (a prior draw|infer\(x\)), then "
+    r"decoder mean")
+
+
 @register_metric("mse", "reconstruction MSE per pixel on [0, 1], from the model's own infer() "
                  "(--mse-inference: or the posterior mode, or the papers' noise-free steps)",
-                 key_prefix="mse_")
+                 key_prefix="mse_", settings={"inference": text_like(*MSE_DESCRIPTIONS)})
 def mse_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(s.seed + 6)
@@ -148,13 +170,14 @@ def mse_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Resu
     # other than infer() is named in the key, so that results.json keeps each beside the others
     protocol = {"infer": "", "mode": "mode_", "noise-free": "noise_free_"}[s.mse_inference]
     key = f"mse_{protocol}" + ("per_pixel_01" if model.spec.is_image else "per_dim")
+    start = "a prior draw" if s.mse_start == "prior" else "infer(x)"
     described = {
         "infer": "infer() then decoder mean",
         "mode": f"posterior mode: {s.mse_steps} backtracking gradient steps on U(x, z) from "
                 f"infer(x), then decoder mean",
         "noise-free": f"{s.mse_steps} noise-free Langevin steps of size {s.mse_step_size:g} "
-                      f"from {'a prior draw' if s.mse_start == 'prior' else 'infer(x)'}, then "
-                      f"decoder mean"}[s.mse_inference]
+                      f"from {start}, then decoder mean"}[s.mse_inference]
+    assert any(re.fullmatch(p, described) for p in MSE_DESCRIPTIONS), described
     return {key: summarize(errors, inference=described)}
 
 
@@ -172,6 +195,12 @@ def _ais_settings(diag: AISDiagnostics) -> dict[str, Any]:
             "final_mean_acceptance": round(diag.acceptance_final, 4)}
 
 
+# the settings of the AIS metrics (nll-ais, bdmc): :func:`_ais_settings`
+AIS_SETTINGS = {"M": whole(1), "K": whole(1), "schedule": one_of(*SCHEDULES),
+                "kernel": one_of(*KERNELS), "leapfrog": whole(1), "adapt": one_of(*ADAPT),
+                "target_acceptance": SHARE, "final_mean_acceptance": SHARE}
+
+
 def _require_normalized_prior(model: LatentModel) -> None:
     """BDMC simulates data from the model, which needs exact prior draws: an unnormalised prior
     (sampled by a short MCMC chain) has none."""
@@ -182,7 +211,12 @@ def _require_normalized_prior(model: LatentModel) -> None:
 
 @register_metric("nll-ais", "AIS estimate (stochastic lower bound on log p(x)) of -log p(x), "
                  "nats per example; any model (with an unnormalised prior: an estimate, minus "
-                 "log Z by AIS in latent space)", key_prefix="nll_ais_")
+                 "log Z by AIS in latent space)", key_prefix="nll_ais_",
+                 settings=AIS_SETTINGS | {
+                     "estimate": TEXT, "log_z_converged": FLAG, "log_z_settings": MAPPING,
+                     "log_z_nats": number(), "log_z_half_temps_nats": number(),
+                     "log_z_check_difference_nats": number(), "log_z_stderr_nats": number(0),
+                     "log_z_check_tolerance_nats": number(0)})
 def nll_ais_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(s.seed)
@@ -214,7 +248,9 @@ def nll_ais_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, 
 
 
 @register_metric("bdmc", "BDMC gap (AIS upper - lower bound on log p(x)) on data simulated "
-                 "from the model, nats per example", key_prefix="bdmc_")
+                 "from the model, nats per example", key_prefix="bdmc_",
+                 settings=AIS_SETTINGS | {"n_sim": whole(1), "data": TEXT,
+                                          "final_mean_acceptance_reverse": SHARE})
 def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     _require_normalized_prior(model)
     device = next(model.parameters()).device
@@ -228,10 +264,24 @@ def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
             "bdmc_upper_log_px_nats": summarize(out["upper"].cpu(), **settings)}
 
 
+# the posterior metric's settings (and those of files written before its settings were
+# renamed: rhat_*, sd_ratio_p10_p90)
+POSTERIOR_SETTINGS = {
+    "draws": whole(2), "reference": TEXT, "rank_rhat_max": number(0), "rank_rhat_median":
+    number(0), "rhat_max": number(0), "rhat_median": number(0), "bulk_ess_min": number(0),
+    "points_budget_doubled": whole(0), "points_unconverged": whole(0),
+    "points_left_out": whole(0), "left_out_when": TEXT, "left_out": MAPPING,
+    "inference": one_of("chain", "independent draws"), "verdict": TEXT,
+    "variance_ratio_per_dim": numbers(), "over": one_of("point x latent coordinate"),
+    "statistic": one_of("median"), "what": TEXT, "p10_p90": numbers(2),
+    "sd_ratio_p10_p90": numbers(2), "share_*": SHARE}
+
+
 @register_metric("posterior", "posterior fidelity: the model's inference against long-run "
                  "per-point MALA on its posterior (sd ratio and mean error in posterior sd over "
                  "point x coordinate, infer(x)'s distance to the posterior mean, variance ratio, "
-                 "MMD, shared motion of chains); any model", key_prefix="posterior_")
+                 "MMD, shared motion of chains); any model", key_prefix="posterior_",
+                 settings=POSTERIOR_SETTINGS)
 def posterior_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     from lae.eval.posterior import (
         MEAN_ERROR_OK,
@@ -330,7 +380,12 @@ def _median_result(dist: dict[str, float], n_pairs: int, settings: dict[str, Any
 
 @register_metric("fd", "FD-classifier: Frechet distance between features of model samples and "
                  "test images in a classifier trained on the training split (not FID); "
-                 "labelled image data", key_prefix="fd_", needs_context=True)
+                 "labelled image data", key_prefix="fd_", needs_context=True, settings={
+                     "units": TEXT, "recipe": TEXT, "weights": TEXT, "feature_dim": whole(1),
+                     "n_samples": whole(1), "n_test_images_in_fd": whole(1),
+                     "n_test_images": whole(1),  # older files' name of the one before
+                     "classifier_test_accuracy": or_null(SHARE), "fd_train_vs_test": number(0),
+                     "stderr": TEXT})
 def fd_metric(model: LatentModel, x: Tensor, s: EvalSettings,
               ctx: EvalContext) -> dict[str, Result]:
     from lae.eval.fd import fd_metric as run
@@ -339,7 +394,9 @@ def fd_metric(model: LatentModel, x: Tensor, s: EvalSettings,
 
 
 @register_metric("probe", "linear-probe (logistic regression) test accuracy of latent codes "
-                 "from encode(); labelled data", key_prefix="probe_", needs_context=True)
+                 "from encode(); labelled data", key_prefix="probe_", needs_context=True,
+                 settings={"n_train": whole(2), "C": number(0), "max_iter": whole(1),
+                           "features": TEXT, "classifier": TEXT})
 def probe_metric(model: LatentModel, x: Tensor, s: EvalSettings,
                  ctx: EvalContext) -> dict[str, Result]:
     from lae.eval.probe import probe_metric as run
@@ -349,7 +406,8 @@ def probe_metric(model: LatentModel, x: Tensor, s: EvalSettings,
 
 @register_metric("interp", "latent interpolation grid PNG (linear in z, decoder means) between "
                  "pairs of test images; image data and an output folder",
-                 key_prefix="interp_", needs_context=True)
+                 key_prefix="interp_", needs_context=True,
+                 settings={"path": TEXT, "steps": whole(2), "pairs": TEXT, "inference": TEXT})
 def interp_metric(model: LatentModel, x: Tensor, s: EvalSettings,
                   ctx: EvalContext) -> dict[str, Result]:
     from lae.eval.interpolate import interp_metric as run

@@ -22,7 +22,8 @@ from torch import Tensor  # noqa: E402
 
 from lae.argtypes import COUNT_MAX, STEP_MAX  # noqa: E402
 from lae.errors import RunDirError  # noqa: E402
-from lae.files import atomic_write, is_whole_number  # noqa: E402
+from lae.eval.keys import value_range  # noqa: E402
+from lae.files import atomic_write, is_finite_number, is_whole_number  # noqa: E402
 
 if TYPE_CHECKING:
     from lae.models import LatentModel
@@ -119,13 +120,16 @@ def read_metrics(path: Path) -> list[dict]:
              f"a whole number in 1..{COUNT_MAX}"),
             ("step", is_whole_number(record.get("step"), 1, STEP_MAX),
              "a whole number in 1..2^53")) if not ok]
-        # lae logs finite numbers only (a non-finite one stops training as divergence), and
-        # one score per split and step
-        wrong += [f"{key} {value!r} (expected a finite number)" for key, value in record.items()
-                  if isinstance(value, float) and not math.isfinite(value)
-                  or key == "train_seconds" and isinstance(value, (int, float)) and value < 0]
+        # lae logs finite numbers only (a non-finite one stops training as divergence), each
+        # in its range (a squared error is not negative), and one record per split and step
+        for key, value in record.items():
+            low, high = value_range(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and not is_finite_number(value, low, high):
+                wrong.append(f"{key} {value!r} (expected a finite number" + (
+                    f" in {low:g}..{high:g})" if (low, high) != (-math.inf, math.inf) else ")"))
         scored = (record.get("split"), record.get("step"))
-        if record.get("split") in ("test", "val") and scored in seen:
+        if record.get("split") in ("train", "test", "val") and scored in seen:
             wrong.append(f"a second {scored[0]} record of step {scored[1]} (line {seen[scored]})")
         seen.setdefault(scored, number)
         if wrong:

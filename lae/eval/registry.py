@@ -8,6 +8,7 @@ modules import from here, never from :mod:`lae.eval.metrics`, which registers th
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 from lae.argtypes import COUNT_MAX, SEED_MAX, NumberRangeError, ascii_number, check_float32
 from lae.errors import ConfigError
 from lae.eval.ais import KERNELS, SCHEDULES
+from lae.files import is_finite_number, is_whole_number
 from lae.models import LatentModel
 
 
@@ -97,21 +99,44 @@ class EvalSettings:
         """Each count has a minimum and a maximum and each scale must be > 0; the error names
         the flag."""
         for f in fields(self):
-            value, flag = getattr(self, f.name), "--" + f.name.replace("_", "-")
-            if "minimum" in f.metadata and not value >= f.metadata["minimum"]:
-                raise ConfigError(f"{flag} must be >= {f.metadata['minimum']}, got {value}")
-            if "maximum" in f.metadata and not value <= f.metadata["maximum"]:
-                raise ConfigError(f"{flag} must be <= {f.metadata['maximum']}, got {value}")
-            if f.metadata.get("positive") and not (value > 0 and math.isfinite(value)):
-                raise ConfigError(f"{flag} must be a finite number > 0, got {value}")
-            if isinstance(value, float):
-                try:
-                    check_float32(value)
-                except NumberRangeError as exc:
-                    raise ConfigError(f"{flag} {value:g} is {exc}") from None
-            if "choices" in f.metadata and value not in f.metadata["choices"]:
-                raise ConfigError(f"{flag} must be one of {list(f.metadata['choices'])}, got "
-                                  f"{value!r}")
+            problem = _setting_problem(f, getattr(self, f.name))
+            if problem:
+                raise ConfigError(f"--{f.name.replace('_', '-')} {problem}")
+
+
+def _setting_problem(f: Any, value: Any) -> str | None:
+    """What is wrong with ``value`` for the :class:`EvalSettings` field ``f`` (None: nothing),
+    as a phrase that follows the setting's name."""
+    kind = type(f.default)
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
+        return f"must be {'text' if kind is str else f'a number ({kind.__name__})'}, got {value!r}"
+    if "minimum" in f.metadata and not value >= f.metadata["minimum"]:
+        return f"must be >= {f.metadata['minimum']}, got {value}"
+    if "maximum" in f.metadata and not value <= f.metadata["maximum"]:
+        return f"must be <= {f.metadata['maximum']}, got {value}"
+    if f.metadata.get("positive") and not (value > 0 and math.isfinite(value)):
+        return f"must be a finite number > 0, got {value}"
+    if isinstance(value, float):
+        try:
+            check_float32(value)
+        except NumberRangeError as exc:
+            return f"{value:g} is {exc}"
+    if "choices" in f.metadata and value not in f.metadata["choices"]:
+        return f"must be one of {list(f.metadata['choices'])}, got {value!r}"
+    return None
+
+
+def eval_settings_problems(values: dict[str, Any]) -> list[str]:
+    """What in ``values``, the :class:`EvalSettings` a results file keeps (its top-level
+    ``settings``), is not a setting or not a value ``lae eval`` takes; one phrase each."""
+    by_name = {f.name: f for f in fields(EvalSettings)}
+    wrong = []
+    for name, value in values.items():
+        if name not in by_name:
+            wrong.append(f"settings.{name} (lae eval has no such setting)")
+        elif problem := _setting_problem(by_name[name], value):
+            wrong.append(f"settings.{name} {problem}")
+    return wrong
 
 
 # metrics that score points simulated from the model, not the data's examples (--n-examples)
@@ -183,6 +208,65 @@ class EvalContext:
     out_dir: Path | None = None  # where pictures go (interp)
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What one setting a metric writes beside its numbers may be, read back from a
+    ``results.json``: ``check(value)`` is whether it is; ``expected`` says what it should be."""
+
+    check: Callable[[Any], bool]
+    expected: str
+
+
+def whole(low: int = 0, high: int = COUNT_MAX) -> Rule:
+    """A whole number in ``low..high``."""
+    return Rule(lambda v: is_whole_number(v, low, high), f"a whole number in {low}..{high}")
+
+
+def number(low: float = -math.inf, high: float = math.inf) -> Rule:
+    """A finite number in ``low..high``."""
+    return Rule(lambda v: is_finite_number(v, low, high),
+                "a finite number" + ("" if (low, high) == (-math.inf, math.inf)
+                                     else f" in {low:g}..{high:g}"))
+
+
+def one_of(*choices: Any) -> Rule:
+    """One of ``choices``."""
+    return Rule(lambda v: v in choices and type(v) in {type(c) for c in choices},
+                "one of " + ", ".join(repr(c) for c in choices))
+
+
+def text_like(*patterns: str) -> Rule:
+    """Text that one of the regular expressions ``patterns`` matches in full (text lae
+    composes from other settings)."""
+    return Rule(lambda v: isinstance(v, str) and any(re.fullmatch(p, v) for p in patterns),
+                "text as lae writes it")
+
+
+def numbers(length: int | None = None) -> Rule:
+    """A list of finite numbers (of ``length``, where given)."""
+    return Rule(lambda v: isinstance(v, list) and (length is None or len(v) == length)
+                and all(is_finite_number(x) for x in v),
+                f"a list of {length or 'finite'} numbers")
+
+
+def or_null(rule: Rule) -> Rule:
+    """``rule``, or null."""
+    return Rule(lambda v: v is None or rule.check(v), f"null or {rule.expected}")
+
+
+TEXT = Rule(lambda v: isinstance(v, str), "text")
+FLAG = Rule(lambda v: isinstance(v, bool), "true or false")
+MAPPING = Rule(lambda v: isinstance(v, dict), "a mapping")
+SHARE = number(0.0, 1.0)
+# what :func:`lae.eval.metrics.evaluate` writes beside every metric's own settings, and
+# ``lae eval --model.KEY=VALUE``'s overrides (lae.commands.evaluate)
+COMMON_SETTINGS = {
+    "seed": whole(0, SEED_MAX), "n_examples": whole(1),
+    "model_overrides": Rule(lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and k.startswith("model.") for k in v),
+        "a mapping of model.KEY to the value it was given")}
+
+
 Result = dict[str, Any]
 MetricFn = Callable[[LatentModel, Tensor, EvalSettings], dict[str, Result]]
 METRICS: dict[str, tuple[MetricFn, str]] = {}
@@ -190,24 +274,53 @@ NEEDS_CONTEXT: set[str] = set()  # metrics called as fn(model, x, settings, cont
 # the start of every result key each metric writes (nll-ais: nll_ais_nats, nll_ais_bpd): what
 # tells a results file's metric lae wrote from one written into it by hand
 KEY_PREFIXES: dict[str, str] = {}
+# the settings each metric writes beside its numbers, and what each may be (a name ending in *
+# stands for every name that begins so): what tells them from settings edited by hand
+SETTING_RULES: dict[str, dict[str, Rule]] = {}
 
 
 class NotApplicable(Exception):
     """A metric does not apply to this model (the message says why)."""
 
 
-def register_metric(name: str, description: str, key_prefix: str,
+def register_metric(name: str, description: str, key_prefix: str, settings: dict[str, Rule],
                     needs_context: bool = False) -> Callable[[MetricFn], MetricFn]:
     """Register ``fn`` as the metric ``name``; each result key it returns starts with
-    ``key_prefix``."""
+    ``key_prefix``, and its results' ``settings`` are those of ``settings`` (besides
+    :data:`COMMON_SETTINGS`)."""
     def add(fn: MetricFn) -> MetricFn:
         METRICS[name] = (fn, description)
         KEY_PREFIXES[name] = key_prefix
+        SETTING_RULES[name] = {**settings, **COMMON_SETTINGS}
         if needs_context:
             NEEDS_CONTEXT.add(name)
         return fn
 
     return add
+
+
+def setting_problems(metric: str, settings: dict[str, Any]) -> list[str]:
+    """What in the ``settings`` of a result of ``metric`` read back from a file is not as the
+    metric writes them (:data:`SETTING_RULES`), one phrase per setting."""
+    rules = SETTING_RULES[metric]
+    wrong = []
+    for name, value in settings.items():
+        rule = rules.get(name) or next((r for pattern, r in rules.items() if pattern.endswith("*")
+                                        and name.startswith(pattern[:-1])), None)
+        if rule is None:
+            wrong.append(f"setting {name!r} (metric {metric} writes no such setting)")
+        elif not rule.check(value):
+            wrong.append(f"setting {name} {json_text(value)} (expected {rule.expected})")
+    return wrong
+
+
+def json_text(value: Any, width: int = 60) -> str:
+    """``value`` as JSON, cut to ``width`` characters: how a message shows a value read from
+    a file."""
+    import json
+
+    text = json.dumps(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def metric_of_key(key: str) -> str | None:

@@ -23,7 +23,7 @@ from lae.errors import ConfigError, RunDirError
 from lae.eval import interpolate, probe
 from lae.eval.plots import read_metrics, save_nll_comparison
 from lae.eval.results import read_results
-from lae.files import is_finite_number, refuse_existing
+from lae.files import atomic_write, is_finite_number, refuse_existing
 
 COMPARISON_PICTURE = "compare_nll.png"  # the test NLL of every run against epoch and time
 
@@ -328,7 +328,8 @@ def write_report(run_dirs: list[Path], out_dir: Path,
                 lines += ["", f"({r['samples_caption']})"]
             lines.append("")
     path = out_dir / "report.md"
-    path.write_text("\n".join(lines))
+    text = "\n".join(lines).encode()
+    atomic_write(path, lambda f: f.write(text))  # a full disk leaves the old report, not half
     return path
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lae.errors import RunDirError
+from lae.eval.keys import value_range
 from lae.files import is_finite_number, is_whole_number
 
 # what identifies the model and data a results file describes: run_id is the run's (its
@@ -87,7 +88,13 @@ def results_problems(results: dict[str, Any]) -> list[str]:
     """
     import lae.eval.metrics  # noqa: F401 (registers the metrics and their keys)
     from lae.argtypes import COUNT_MAX
-    from lae.eval.registry import metric_of_key
+    from lae.eval.registry import (
+        KEY_PREFIXES,
+        eval_settings_problems,
+        json_text,
+        metric_of_key,
+        setting_problems,
+    )
 
     wrong = []
     epoch = results.get("epoch")
@@ -102,6 +109,23 @@ def results_problems(results: dict[str, Any]) -> list[str]:
               for key, kind in (("warnings", list), ("training_warnings", list),
                                 ("skipped", dict), ("settings", dict))
               if key in results and not isinstance(results[key], kind)]
+    # what is kept beside the numbers: text, and the settings lae eval takes
+    wrong += [f"warnings holds {json_text(item)} (expected text)"
+              for item in results.get("warnings") or [] if not isinstance(item, str)]
+    wrong += [f"training_warnings holds {json_text(item)} (expected a warning record of the "
+              f"run's metrics.jsonl: epoch, step, kind, message)"
+              for item in (results.get("training_warnings")
+                           if isinstance(results.get("training_warnings"), list) else [])
+              if not _is_training_warning(item)]
+    if isinstance(results.get("skipped"), dict):
+        wrong += [f"skipped.{name} {json_text(reason)} (expected a metric's name and the text "
+                  f"of why it was skipped)" for name, reason in results["skipped"].items()
+                  if name not in KEY_PREFIXES or not isinstance(reason, str)]
+    if isinstance(results.get("settings"), dict):
+        wrong += eval_settings_problems(results["settings"])
+    if "n_examples" in results and not is_whole_number(results["n_examples"], 1, COUNT_MAX):
+        wrong.append(f"n_examples {json_text(results['n_examples'])} (expected a whole number "
+                     f"in 1..{COUNT_MAX})")
     for key, res in results["metrics"].items():
         if metric_of_key(key) is None:
             wrong.append(f"metric {key!r} (no lae metric writes it)")
@@ -132,10 +156,13 @@ def results_problems(results: dict[str, Any]) -> list[str]:
                   for name, value, ok, expected in checks if not ok]
         if all(ok for _, _, ok, _ in checks):
             wrong += _summary_problems(key, res)
-            low, high = next((bounds for prefix, bounds in RANGES.items()
-                              if key.startswith(prefix)), (-math.inf, math.inf))
+            low, high = value_range(key)
             if res.get("value") is not None and not low <= res["value"] <= high:
                 wrong.append(f"metric {key!r}: value {res['value']!r} (expected {low}..{high})")
+            settings = res.get("settings", {})
+            wrong += [f"metric {key!r}: {problem}"
+                      for problem in setting_problems(metric_of_key(key), settings)
+                      + _count_problems(res, settings)]
         if isinstance(res, dict) and res.get("value") is None and not any(
                 isinstance(w, str) and w.startswith(f"{key}: not a finite number")
                 for w in results.get("warnings") or []):
@@ -144,6 +171,9 @@ def results_problems(results: dict[str, Any]) -> list[str]:
     # bits per dimension are nats / (dimensions x ln 2): a whole number of dimensions
     for key, res in results["metrics"].items():
         nats = results["metrics"].get(key.removesuffix("_bpd") + "_nats")
+        if key.endswith("_bpd") and nats is None:
+            wrong.append(f"metric {key!r} without the {key.removesuffix('_bpd')}_nats it is "
+                         f"computed from")
         if key.endswith("_bpd") and isinstance(nats, dict) and isinstance(res, dict) \
                 and is_finite_number(res.get("value")) and is_finite_number(nats.get("value")) \
                 and res["value"]:
@@ -154,9 +184,30 @@ def results_problems(results: dict[str, Any]) -> list[str]:
     return wrong
 
 
-# the values a metric can take, where bounded (by key prefix): a squared error is not
-# negative, an accuracy a share
-RANGES = {"mse_": (0.0, math.inf), "probe_accuracy": (0.0, 1.0)}
+def _is_training_warning(item: Any) -> bool:
+    """Whether ``item`` is a trainer's warning as ``lae eval`` copies it from metrics.jsonl."""
+    from lae.argtypes import STEP_MAX
+
+    return (isinstance(item, dict) and set(item) <= {"epoch", "step", "kind", "message"}
+            and all(is_whole_number(item.get(k, 1), 1, STEP_MAX) for k in ("epoch", "step"))
+            and all(isinstance(item.get(k, ""), str) for k in ("kind", "message")))
+
+
+def _count_problems(res: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    """A result's ``n`` against the examples its settings say it scored: a mean over examples
+    (one with per-example values) has ``n_examples`` of them (at most: the posterior metric
+    leaves out points whose reference did not converge), BDMC's ``n_sim``."""
+    n = res.get("n")
+    # the posterior metric's counts are of points kept, pairs of draws: not checked here
+    if not isinstance(n, int) or "per_example" not in res or "points_left_out" in settings:
+        return []
+    if "n_sim" in settings:
+        return [] if settings["n_sim"] == n else [f"n {n} is not its settings' n_sim "
+                                                  f"{settings['n_sim']!r}"]
+    examples = settings.get("n_examples")
+    if not isinstance(examples, int) or n == examples:
+        return []
+    return [f"n {n} is not its settings' n_examples {examples}"]
 
 
 def _summary_problems(key: str, res: dict[str, Any]) -> list[str]:
@@ -201,21 +252,29 @@ def _identity(results: dict[str, Any]) -> dict[str, Any]:
     a ../ spelling are the same file), and one of the run's own checkpoints known by its epoch alone
     (``last.pt`` at epoch 2 is ``epoch_0002.pt``)."""
     identity = {k: results.get(k) for k in IDENTITY}
-    checkpoint, run_dir = results.get("checkpoint"), results.get("run_dir")
-    if checkpoint and run_dir:
-        # as written, then absolute, each with its ../ parts normalised away (a relative, an
-        # absolute and a ../ spelling of one file are that file)
-        for file, folder in ((Path(checkpoint), Path(run_dir)),
-                             (Path(checkpoint).absolute(), Path(run_dir).absolute())):
-            file, folder = Path(os.path.normpath(file)), Path(os.path.normpath(folder))
-            try:
-                inside = file.relative_to(folder).as_posix()
-            except ValueError:  # a checkpoint from elsewhere: its whole path identifies it
-                continue
-            identity["checkpoint"] = ("the run's checkpoint" if RUN_CHECKPOINT.fullmatch(inside)
-                                      else inside)
-            break
+    inside = checkpoint_in_run(results)
+    if inside is not None:  # else a checkpoint from elsewhere: its whole path identifies it
+        identity["checkpoint"] = ("the run's checkpoint" if RUN_CHECKPOINT.fullmatch(inside)
+                                  else inside)
     return identity
+
+
+def checkpoint_in_run(results: dict[str, Any]) -> str | None:
+    """The path of the checkpoint ``results`` were computed from inside their ``run_dir`` (as
+    text with /), or None where it is outside it or either is not recorded."""
+    checkpoint, run_dir = results.get("checkpoint"), results.get("run_dir")
+    if not (checkpoint and run_dir):
+        return None
+    # as written, then absolute, each with its ../ parts normalised away (a relative, an
+    # absolute and a ../ spelling of one file are that file)
+    for file, folder in ((Path(checkpoint), Path(run_dir)),
+                         (Path(checkpoint).absolute(), Path(run_dir).absolute())):
+        file, folder = Path(os.path.normpath(file)), Path(os.path.normpath(folder))
+        try:
+            return file.relative_to(folder).as_posix()
+        except ValueError:
+            continue
+    return None
 
 
 def _differing(a: dict[str, Any], b: dict[str, Any]) -> list[str]:

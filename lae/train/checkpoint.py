@@ -24,6 +24,7 @@ import torch
 
 from lae.argtypes import COUNT_MAX, STEP_MAX
 from lae.errors import LaeError, RunDirError
+from lae.eval.plots import read_metrics
 from lae.files import atomic_write, is_finite_number, is_real, is_whole_number
 from lae.interrupts import interrupts_deferred
 from lae.train.rundir import BEST, CHECKPOINT_DIR, LAST, epoch_checkpoints
@@ -254,3 +255,32 @@ def load_model_state(model: torch.nn.Module, state: Any, path: Path | str,
                           f"values ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); lae "
                           f"train never saves such weights, so the file was edited or damaged; "
                           f"{advice}")
+
+
+def check_checkpoint_records(run_dir: Path, path: Path, epoch: int, step: int,
+                             advice: str) -> list[dict[str, Any]]:
+    """The run's ``metrics.jsonl`` records, refused where they do not fit its checkpoint
+    ``path`` (of ``epoch`` at ``step``): lae train writes each epoch's checkpoint together with
+    its test record of that epoch and step, and no record of that epoch or an earlier one
+    after it. A run without records (they were removed) is not checked.
+
+    Raises:
+        RunDirError: naming both files, ending with ``advice``.
+    """
+    metrics = run_dir / "metrics.jsonl"
+    records = read_metrics(metrics)
+    if not records:
+        return records
+    # a record after the checkpoint belongs to a later epoch, one before it to this or an
+    # earlier one
+    odd = next((r for r in records if (r["step"] > step) != (r["epoch"] > epoch)), None)
+    if odd is not None:
+        raise RunDirError(f"{metrics}: a {odd['split']} record of epoch {odd['epoch']} at step "
+                          f"{odd['step']} does not fit {path} (epoch {epoch}, step {step}): one "
+                          f"of the two was edited; {advice}")
+    if not any(r["split"] == "test" and (r["epoch"], r["step"]) == (epoch, step)
+               for r in records):
+        raise RunDirError(f"{path} is of epoch {epoch} at step {step}, and {metrics} has no "
+                          f"test record of that epoch and step (lae train writes one with each "
+                          f"checkpoint): one of the two was edited; {advice}")
+    return records

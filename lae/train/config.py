@@ -29,6 +29,7 @@ import yaml
 from lae.argtypes import COUNT_MAX, THREADS_MAX, NumberRangeError, decimal_number
 from lae.data import DataConfig
 from lae.errors import ConfigError
+from lae.files import atomic_write
 from lae.models import MODELS, ModelConfig
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -401,7 +402,9 @@ def load_config(preset_or_path: str, overrides: list[str] | None = None) -> Conf
 
 
 def save_config(cfg: Config, path: Path) -> None:
-    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    """Write ``cfg`` to ``path`` as YAML, whole or not at all (a full disk keeps the old file)."""
+    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode()
+    atomic_write(path, lambda f: f.write(text))
 
 
 def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:

@@ -9,10 +9,10 @@ from typing import Any
 
 import torch
 
-from lae.errors import ConfigError, RunDirError
-from lae.eval.plots import read_metrics
+from lae.errors import ConfigError
 from lae.train import distributed
 from lae.train.checkpoint import (
+    check_checkpoint_records,
     checkpoint_part,
     find_checkpoint,
     load_checkpoint,
@@ -159,16 +159,10 @@ def restore_state(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     # Records written after the checkpoint (by a run that then died) would be repeated; a
     # last line torn by a crash mid-write is dropped (read_metrics warns).
     if trainer.procs.is_main and trainer.metrics_path.is_file():
-        records = read_metrics(trainer.metrics_path)
-        # a record after the checkpoint belongs to a later epoch, one before it to this or an
-        # earlier one: else the file or the checkpoint was edited, and cutting would lose records
-        odd = next((r for r in records
-                    if (r["step"] > trainer.step) != (r["epoch"] > trainer.epoch)), None)
-        if odd is not None:
-            raise RunDirError(f"{trainer.metrics_path}: a {odd['split']} record of epoch "
-                              f"{odd['epoch']} at step {odd['step']} does not fit {last} (epoch "
-                              f"{trainer.epoch}, step {trainer.step}): one of the two was edited; "
-                              f"{advice}")
+        # records that do not fit the checkpoint: the file or the checkpoint was edited, and
+        # cutting would lose records
+        records = check_checkpoint_records(trainer.run_dir, last, trainer.epoch, trainer.step,
+                                           advice)
         kept = [r for r in records if r["step"] <= trainer.step]
         trainer.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 

@@ -12,6 +12,7 @@ from lae.errors import ConfigError, LaeError, RunDirError
 from lae.models import DataSpec, LatentModel, build_model
 from lae.train.checkpoint import (
     DAMAGED_ADVICE,
+    check_checkpoint_records,
     checkpoint_part,
     find_checkpoint,
     load_checkpoint,
@@ -27,7 +28,8 @@ def check_config_file(run_dir: Path, checkpoint_path: Path, saved: dict[str, Any
     training, or a checkpoint from another run, whose numbers would be filed under settings they
     do not have. Settings a resumed run may change (``lae.train.resume.resumable_changes``) are
     not compared: an older checkpoint of a resumed run keeps its old ones. A missing file passes
-    (the checkpoint holds the config); an empty or unreadable one is damaged.
+    (the checkpoint holds the config); an empty or unreadable one is damaged (``lae train
+    --resume`` writes an emptied one back from the checkpoint).
 
     Raises:
         RunDirError: config.yaml is damaged, names another model, or differs in other settings.
@@ -45,6 +47,10 @@ def check_config_file(run_dir: Path, checkpoint_path: Path, saved: dict[str, Any
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RunDirError(f"{path} is damaged ({first}); restore it (the checkpoint holds the "
                           f"run's config) or remove it") from None
+    if raw is None:  # emptied: the one reader that writes the run folder repairs it
+        raise RunDirError(f"{path} is damaged (expected a mapping with a 'model' section, as lae "
+                          f"train writes it; it is empty): lae train --resume writes it back from "
+                          f"the checkpoint; or restore it, or remove it")
     if not isinstance(raw, dict) or not isinstance(raw.get("model"), dict):
         raise RunDirError(f"{path} is damaged (expected a mapping with a 'model' section, as lae "
                           f"train writes it); restore it (the checkpoint holds the run's config) "
@@ -104,7 +110,8 @@ def check_run_config(run_dir: Path) -> dict[str, Any] | None:
 def check_run_results(run_dir: Path, config: dict[str, Any] | None = None) -> None:
     """Refuse a run's ``results.json`` that is not this run's: one not as lae eval writes it
     (:func:`lae.eval.results.read_results`), of another data set than the run's ``config``
-    (its checkpoint's, :func:`check_run_config`), another run's ``run_id`` (a file copied between
+    (its checkpoint's, :func:`check_run_config`), a checkpoint outside the run's own
+    ``checkpoints`` folder, another run's ``run_id`` (a file copied between
     folders; ``lae eval`` refuses to add to it alike) or none where the run has one (lae eval
     has written the run's run_id into every results file since runs have one). A report would
     show its numbers as this run's.
@@ -112,12 +119,21 @@ def check_run_results(run_dir: Path, config: dict[str, Any] | None = None) -> No
     Raises:
         RunDirError: naming the file, what is wrong and what to do.
     """
-    from lae.eval.results import read_results
+    from lae.eval.results import checkpoint_in_run, read_results
 
     path = run_dir / "results.json"
     if not path.is_file():
         return
     results = read_results(path)
+    # lae eval files under a run only what one of its own checkpoints scored
+    # (lae.commands.base.refuse_foreign_checkpoint)
+    inside = checkpoint_in_run(results)
+    if results.get("checkpoint") and results.get("run_dir") and not (
+            inside or "").startswith("checkpoints/"):
+        raise RunDirError(f"{path}: its checkpoint {results['checkpoint']!r} is not one of the "
+                          f"run's own (in {results['run_dir']}/checkpoints): lae eval files "
+                          f"no other checkpoint's numbers under a run, so the file was edited; "
+                          f"score the run again with lae eval {run_dir} --overwrite")
     dataset = ((config or {}).get("data") or {}).get("name")
     if dataset and results.get("dataset") not in (None, dataset):
         raise RunDirError(f"{path}: its dataset {results['dataset']!r} is not the run's "
@@ -199,4 +215,6 @@ def load_run(run_dir: Path | str, checkpoint: str = "last",
     run = LoadedRun(run_dir, path, cfg, model, payload["epoch"], payload["step"])
     if not is_foreign_checkpoint(run):
         run.run_id = (read_manifest(run_dir) or {}).get("run_id")
+        check_checkpoint_records(run_dir, path, run.epoch, run.step, advice)
     return run
+

@@ -17,7 +17,8 @@ import torch
 from lae.data import DataSplits
 from lae.data.processing import perturb_values
 from lae.data.registry import check_file_options, get_spec
-from lae.distributions.priors import PRIORS
+from lae.distributions.likelihoods import LIKELIHOODS, build_likelihood
+from lae.distributions.priors import PRIORS, build_prior
 from lae.errors import ConfigError
 from lae.models import MODELS, DataSpec, build_model
 from lae.train.config import Config
@@ -254,6 +255,27 @@ def check_config(cfg: Config) -> None:
     if "path" in get_spec(cfg.data.name).reads and not cfg.data.path:
         raise ConfigError(f"data.name={cfg.data.name} needs data.path=FILE (its data file)")
     check_stopping(cfg)
+    check_model_options(cfg)
+
+
+def check_model_options(cfg: Config) -> None:
+    """What building the model checks that needs no data: the prior and its options, whether
+    the model can use that prior, and the likelihood's options (for a one-value placeholder of
+    8-bit data: the data's shape is known only when it is read). Built on the meta device, so
+    that a size option far too large is said by the memory check, not met here; a prior whose
+    construction computes (a flow's) is left to the model's build."""
+    mc = cfg.model
+    try:
+        with torch.device("meta"):
+            prior = build_prior(mc.prior, mc.latent_dim, **mc.prior_options)
+            if mc.likelihood in LIKELIHOODS and mc.likelihood != "bernoulli":  # bernoulli:
+                build_likelihood(mc.likelihood, (1,), n_bits=8,  # the data's range decides
+                                 **mc.likelihood_options)
+    except NotImplementedError:  # an operation without a meta kernel
+        return
+    needs = MODELS[mc.name].needs_exact_prior
+    if needs and not (prior.normalized and prior.exact_sampling):
+        raise ConfigError(f"model {mc.name!r} cannot use model.prior: {mc.prior}: {needs}")
 
 
 def check_stopping(cfg: Config) -> None:

@@ -1,6 +1,7 @@
 """The Markdown report: one row per config, mean ± std over runs that differ only in seeds."""
 
 import json
+import math
 
 import pytest
 import yaml
@@ -16,8 +17,12 @@ def fake_run(root, name, seed, values, latent_dim=8, data_seed=0, device="cpu"):
            "model": {"name": "vae", "latent_dim": latent_dim, "net": {"arch": "mlp"}},
            "train": {"epochs": 2, "seed": seed, "device": device}}
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
-    metrics = {k: {"value": v, "stderr": 0.1, "n": 100, "settings": {"k": 10}}
+    metrics = {k: {"value": v, "stderr": 0.1, "n": 100, "settings": {"seed": 10}}
                for k, v in values.items()}
+    for key in [k for k in metrics if k.endswith("_bpd")]:  # lae eval files the nats beside
+        nats = key.removesuffix("_bpd") + "_nats"
+        metrics.setdefault(nats, {**metrics[key],
+                                  "value": metrics[key]["value"] * 64 * math.log(2)})
     (run / "results.json").write_text(json.dumps({"metrics": metrics}))
     (run / "metrics.jsonl").write_text(
         json.dumps({"split": "train", "epoch": 2, "step": 10, "images_per_s": 100.0})
@@ -146,8 +151,8 @@ def test_a_metric_scored_with_different_settings_is_flagged_under_the_table(tmp_
     res["metrics"]["nll_ais_bpd"]["n"] = 20
     (b / "results.json").write_text(json.dumps(res))
     report = write_report([a, b], tmp_path / "out").read_text()
-    assert "**`nll_ais_bpd` was scored with different settings**: a: k = 10, n = 100; b: k = 10, " \
-           "n = 20." in report
+    assert "**`nll_ais_bpd` was scored with different settings**: a: n = 100, seed = 10; b: " \
+           "n = 20, seed = 10." in report
     assert "`mse_per_pixel_01` was scored with different" not in report  # alike: no warning
 
 

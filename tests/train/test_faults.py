@@ -92,8 +92,12 @@ def test_report_refuses_to_replace_a_report(tmp_path, fast_overrides, capsys):
     assert main(["report", str(run), "--out", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "report.md").read_text() == "my edited report"
+    # --overwrite replaces a report lae wrote, not a file of the user's named report.md
+    assert main(["report", str(run), "--out", str(out), "--overwrite"]) == 2
+    assert (out / "report.md").read_text() == "my edited report"
+    (out / "report.md").write_text("# lae report\nedited")
     assert main(["report", str(run), "--out", str(out), "--overwrite"]) == 0
-    assert (out / "report.md").read_text().startswith("# lae report")
+    assert (out / "report.md").read_text().startswith("# lae report\n\nLog-likelihoods")
 
 
 # -- 2. checkpoints never run code -----------------------------------------------------------
