@@ -97,7 +97,7 @@ def check_creatable(path: Path, what: str = "--out") -> None:
 # only Markdown lae writes is lae report's report.md
 SIGNATURES = {".png": (b"\x89PNG",), ".jpg": (b"\xff\xd8",), ".jpeg": (b"\xff\xd8",),
               ".pdf": (b"%PDF",), ".svg": (b"<?xml", b"<svg"), ".json": (b"{",),
-              ".md": (b"# lae report\n",)}
+              ".md": (b"# lae report\n",), ".npz": (b"PK\x03\x04",)}  # npz: a zip archive
 
 
 def looks_like_lae_output(path: Path) -> bool:

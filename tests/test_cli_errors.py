@@ -1824,7 +1824,7 @@ def test_the_sixteenth_rounds_leftovers(digits_run, tmp_path, capsys):
     lines[last_test] = json.dumps(record | {mse: -0.5})
     (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     assert main(["report", str(run), "--out", str(tmp_path / "rep-mse")]) == 2
-    assert "0..inf" in _error(capsys)
+    assert "expected a finite number in 0..1" in _error(capsys)
     # S: a checkpoint's epoch edited past the run's records was scored as that epoch
     run = tmp_path / "epoch-5"
     _edited_checkpoint(base, run, {"epoch": 5})
@@ -1856,3 +1856,106 @@ def test_the_sixteenth_rounds_leftovers(digits_run, tmp_path, capsys):
     assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "5"]) != 0
     error = _error(capsys)
     assert "results.json" in error and "not a .json file as lae writes them" in error
+
+
+def test_the_seventeenth_probe_rounds_findings(digits_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    import yaml
+
+    from lae.files import looks_like_lae_output
+
+    base = tmp_path / "base"
+    shutil.copytree(digits_run, base)
+    assert main(["eval", str(base), "--metrics", "elbo,mse", "--n-examples", "5",
+                 "--overwrite"]) == 0
+    capsys.readouterr()
+    scored = json.loads((base / "results.json").read_text())
+    mse = next(k for k in scored["metrics"] if k.startswith("mse_"))
+
+    def copy(name, results=None, records=None, source=base):
+        run = tmp_path / name
+        shutil.copytree(source, run)
+        if results is not None:
+            edited = json.loads(json.dumps(scored))
+            results(edited)
+            (run / "results.json").write_text(json.dumps(edited))
+        if records is not None:
+            (run / "results.json").unlink()
+            lines = [json.loads(line) for line in
+                     (run / "metrics.jsonl").read_text().splitlines()]
+            records(lines)
+            (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+        return run
+
+    def refused_by_report(run, *named):
+        assert main(["report", str(run), "--out", str(tmp_path / f"rep-{run.name}")]) == 2
+        error = _error(capsys)
+        assert all(n in error for n in named), (run.name, error)
+
+    # S1: --resume of a config.yaml without its train section trained on lae's defaults
+    run = copy("no-train")
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["train"]["eval_size"] == 20
+    del cfg["train"]
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
+                 "--train.epochs=2"]) == 0
+    assert "lacks train" in capsys.readouterr().err
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["eval_size"] == 20
+
+    def last_test(edit):
+        def records(lines):
+            edit(next(r for r in reversed(lines) if r["split"] == "test"))
+        return records
+
+    # S2, S3: records out of order, bits/dim that are not the nats', counts below 1, a squared
+    # error of [0, 1] pixels above 1, a record of an epoch the checkpoint has not reached
+    refused_by_report(copy("reversed", records=lambda lines: lines.reverse(),
+                           source=tmp_path / "no-train"), "order of training")  # 2 epochs
+    refused_by_report(copy("bpd", records=last_test(lambda r: r.update(neg_elbo_bpd=0.5))),
+                      "neg_elbo_bpd")
+    refused_by_report(copy("estimate", records=last_test(
+        lambda r: r["estimate"].update(n_examples=-3))), "estimate")
+    refused_by_report(copy("mse-1.5", records=last_test(lambda r: r.update({mse: 1.5}))),
+                      "0..1")
+    refused_by_report(copy("epoch-3", records=last_test(lambda r: r.update(epoch=3))),
+                      "does not fit")
+    # S4: settings that pass each rule but contradict the file
+    refused_by_report(copy("samples", results=lambda r: r["metrics"]["neg_elbo_nats"][
+        "settings"].update(samples_per_example=11)), "samples_per_example")
+    refused_by_report(copy("proposal", results=lambda r: r["metrics"]["neg_elbo_nats"][
+        "settings"].update(proposal="prior p(z)")), "proposal")
+    refused_by_report(copy("seed", results=lambda r: r["metrics"][mse]["settings"].update(
+        seed=7)), "settings.seed")
+    # S5: warnings lae did not write
+    refused_by_report(copy("training-warning", results=lambda r: r.update(training_warnings=[
+        {"epoch": 1, "step": 14, "kind": "nonfinite", "message": "loss became nan"}])),
+        "training_warnings")
+    refused_by_report(copy("warning", results=lambda r: r.update(
+        warnings=["the chains did not mix"])), "warnings")
+    # S6, U8: lae config took Bernoulli options train refuses; a prior's options are listed
+    assert main(["config", "vae-mnist5k-mlp", "--model.likelihood=bernoulli",
+                 "--data.binarize=dynamic", "--model.likelihood_options={bogus: 1}"]) == 2
+    assert "bogus" in _error(capsys)
+    assert main(["config", "vae-mnist5k-mlp", "--model.prior=latent-ebm",
+                 "--model.prior_options={bogus: 1}"]) == 2
+    assert "valid options are" in _error(capsys)
+    # U7: a checkpoint epoch past the records was "already trained" before it was named
+    run = tmp_path / "epoch-5"
+    _edited_checkpoint(base, run, {"epoch": 5})
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
+                 "--train.epochs=2"]) == 2
+    assert "no test record" in _error(capsys)
+    # U9: a config.yaml of empty sections said the run trained None
+    run = copy("empty-sections")
+    (run / "config.yaml").write_text("data: {}\nmodel: {}\ntrain: {}\n")
+    assert main(["eval", str(run), "--metrics", "mse", "--n-examples", "5"]) == 2
+    assert "no model.name" in _error(capsys)
+    # S10: --overwrite took a user's text file named .npz for lae's
+    notes = tmp_path / "anomaly_scores.npz"
+    notes.write_text("notes")
+    assert not looks_like_lae_output(notes)
+    np.savez(tmp_path / "ours.npz", a=np.zeros(2))
+    assert looks_like_lae_output(tmp_path / "ours.npz")

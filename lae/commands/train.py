@@ -64,11 +64,20 @@ def run(args: argparse.Namespace) -> int:
         path = run_dir / "config.yaml"
         raw = read_yaml(path, allow_empty=True) if path.is_file() else {}
         source = path
+        last = find_checkpoint(run_dir, "last")
+        held = load_checkpoint(last).get("config") or {}
         if not raw:  # missing or emptied: the checkpoint holds the run's config
-            source = find_checkpoint(run_dir, "last")
-            raw = load_checkpoint(source).get("config", {})
+            source, raw = last, held
             print(f"note: {path} is {'empty' if path.is_file() else 'missing'}: resuming with "
-                  f"the config {source} holds, which is written back to it", file=sys.stderr)
+                  f"the config {last} holds, which is written back to it", file=sys.stderr)
+        elif isinstance(raw, dict) and isinstance(held, dict):
+            # a key the file lacks is the run's (the checkpoint's), not lae's default
+            lacking = sorted(set(_leaf_keys(held)) - set(_leaf_keys(raw)))
+            if lacking:
+                raw = merge(held, raw)
+                print(f"note: {path} lacks {', '.join(lacking[:5])}"
+                      f"{f' and {len(lacking) - 5} more' if len(lacking) > 5 else ''}: the run's "
+                      f"values are taken from {last} and written back to it", file=sys.stderr)
         try:  # the run's own config first: an error in it names the file, not an override
             config_from_dict(raw)
         except ConfigError as exc:

@@ -516,4 +516,10 @@ def build_prior(name: str, dim: int, **options: Any) -> Prior:
     try:
         return PRIORS[name](dim, **options)
     except TypeError as exc:  # an option the prior does not take
-        raise ConfigError(f"model.prior_options for prior {name!r}: {exc}") from None
+        import inspect
+
+        valid = sorted(p for p in inspect.signature(PRIORS[name]).parameters if p != "dim")
+        unknown = sorted(set(options) - set(valid))
+        what = f"has no option(s) {unknown}" if unknown else f"cannot take these options ({exc})"
+        raise ConfigError(f"model.prior_options: prior {name!r} {what}; valid options are "
+                          f"{valid}") from None

@@ -39,6 +39,7 @@ from lae.eval.registry import (  # noqa: F401 (re-exported: lae.eval.metrics is 
     Result,
     add_settings_arguments,
     batches,
+    echo,
     number,
     numbers,
     one_of,
@@ -78,8 +79,14 @@ def _proposal(model: LatentModel) -> tuple[Callable, str]:
     return model.proposal, model.proposal_description
 
 
+# what the importance-sampled bounds' "proposal" says (LatentModel.proposal_description; the
+# LAE's names its evaluation sd)
+PROPOSAL = text_like(r"learned q\(z\|x\)",
+                     r"hand-set N\(Phi g\(x\), [0-9.e+-]+\^2 I\), the authors' evaluation")
+
+
 @register_metric("iwae", "IWAE-k bound on -log p(x), nats per example (models with q(z|x))",
-                 key_prefix="nll_iwae_", settings={"k": whole(1), "proposal": TEXT})
+                 key_prefix="nll_iwae_", settings={"k": echo(whole(1), "k"), "proposal": PROPOSAL})
 def iwae_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     proposal, description = _proposal(model)
     device = next(model.parameters()).device
@@ -91,7 +98,8 @@ def iwae_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
 
 @register_metric("elbo", "negative ELBO, nats per example (models with q(z|x))",
                  key_prefix="neg_elbo_",
-                 settings={"samples_per_example": whole(1), "proposal": TEXT})
+                 settings={"samples_per_example": echo(whole(1), "elbo_samples"),
+                           "proposal": PROPOSAL})
 def elbo_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     proposal, description = _proposal(model)
     device = next(model.parameters()).device
@@ -108,7 +116,8 @@ def elbo_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
 @register_metric("langevin-bound", "minus the Langevin lower bound on log p(x) of the model's "
                  "short-run chain, nats per example (short-run models)",
                  key_prefix="nll_langevin_bound_",
-                 settings={"draws_per_example": whole(1), "steps": whole(0)})
+                 settings={"draws_per_example": echo(whole(1), "elbo_samples"),
+                           "steps": whole(0)})
 def langevin_bound_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     if not model.has_langevin_bound:
         raise NotApplicable(f"model {model.cfg.name!r} has no Langevin bound (short-run models "
@@ -196,8 +205,10 @@ def _ais_settings(diag: AISDiagnostics) -> dict[str, Any]:
 
 
 # the settings of the AIS metrics (nll-ais, bdmc): :func:`_ais_settings`
-AIS_SETTINGS = {"M": whole(1), "K": whole(1), "schedule": one_of(*SCHEDULES),
-                "kernel": one_of(*KERNELS), "leapfrog": whole(1), "adapt": one_of(*ADAPT),
+AIS_SETTINGS = {"M": echo(whole(1), "ais_chains"), "K": echo(whole(1), "ais_temps"),
+                "schedule": echo(one_of(*SCHEDULES), "ais_schedule"),
+                "kernel": echo(one_of(*KERNELS), "ais_kernel"),
+                "leapfrog": echo(whole(1), "ais_leapfrog"), "adapt": one_of(*ADAPT),
                 "target_acceptance": SHARE, "final_mean_acceptance": SHARE}
 
 
@@ -249,7 +260,7 @@ def nll_ais_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, 
 
 @register_metric("bdmc", "BDMC gap (AIS upper - lower bound on log p(x)) on data simulated "
                  "from the model, nats per example", key_prefix="bdmc_",
-                 settings=AIS_SETTINGS | {"n_sim": whole(1), "data": TEXT,
+                 settings=AIS_SETTINGS | {"n_sim": echo(whole(1), "bdmc_n_sim"), "data": TEXT,
                                           "final_mean_acceptance_reverse": SHARE})
 def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Result]:
     _require_normalized_prior(model)
@@ -267,8 +278,9 @@ def bdmc_metric(model: LatentModel, x: Tensor, s: EvalSettings) -> dict[str, Res
 # the posterior metric's settings (and those of files written before its settings were
 # renamed: rhat_*, sd_ratio_p10_p90)
 POSTERIOR_SETTINGS = {
-    "draws": whole(2), "reference": TEXT, "rank_rhat_max": number(0), "rank_rhat_median":
-    number(0), "rhat_max": number(0), "rhat_median": number(0), "bulk_ess_min": number(0),
+    "draws": echo(whole(2), "posterior_samples"), "reference": TEXT,
+    "rank_rhat_max": number(0), "rank_rhat_median": number(0), "rhat_max": number(0),
+    "rhat_median": number(0), "bulk_ess_min": number(0),
     "points_budget_doubled": whole(0), "points_unconverged": whole(0),
     "points_left_out": whole(0), "left_out_when": TEXT, "left_out": MAPPING,
     "inference": one_of("chain", "independent draws"), "verdict": TEXT,
@@ -395,7 +407,8 @@ def fd_metric(model: LatentModel, x: Tensor, s: EvalSettings,
 
 @register_metric("probe", "linear-probe (logistic regression) test accuracy of latent codes "
                  "from encode(); labelled data", key_prefix="probe_", needs_context=True,
-                 settings={"n_train": whole(2), "C": number(0), "max_iter": whole(1),
+                 settings={"n_train": whole(2), "C": echo(number(0), "probe_C"),
+                           "max_iter": echo(whole(1), "probe_max_iter"),
                            "features": TEXT, "classifier": TEXT})
 def probe_metric(model: LatentModel, x: Tensor, s: EvalSettings,
                  ctx: EvalContext) -> dict[str, Result]:
@@ -407,7 +420,8 @@ def probe_metric(model: LatentModel, x: Tensor, s: EvalSettings,
 @register_metric("interp", "latent interpolation grid PNG (linear in z, decoder means) between "
                  "pairs of test images; image data and an output folder",
                  key_prefix="interp_", needs_context=True,
-                 settings={"path": TEXT, "steps": whole(2), "pairs": TEXT, "inference": TEXT})
+                 settings={"path": TEXT, "steps": echo(whole(2), "interp_steps"), "pairs": TEXT,
+                           "inference": TEXT})
 def interp_metric(model: LatentModel, x: Tensor, s: EvalSettings,
                   ctx: EvalContext) -> dict[str, Result]:
     from lae.eval.interpolate import interp_metric as run

@@ -22,7 +22,7 @@ from torch import Tensor  # noqa: E402
 
 from lae.argtypes import COUNT_MAX, STEP_MAX  # noqa: E402
 from lae.errors import RunDirError  # noqa: E402
-from lae.eval.keys import value_range  # noqa: E402
+from lae.eval.keys import bits_per_dim_problems, value_range  # noqa: E402
 from lae.files import atomic_write, is_finite_number, is_whole_number  # noqa: E402
 
 if TYPE_CHECKING:
@@ -128,10 +128,23 @@ def read_metrics(path: Path) -> list[dict]:
                     and not is_finite_number(value, low, high):
                 wrong.append(f"{key} {value!r} (expected a finite number" + (
                     f" in {low:g}..{high:g})" if (low, high) != (-math.inf, math.inf) else ")"))
+        wrong += [f"{problem} (expected bits per dimension of the nats)"
+                  for problem in bits_per_dim_problems(record)]
+        estimate = record.get("estimate", {})  # what a score was estimated with: counts
+        if not isinstance(estimate, dict) or not all(
+                is_whole_number(v, 1, COUNT_MAX) for v in estimate.values()):
+            wrong.append(f"estimate {estimate!r} (expected counts such as n_examples and k, each "
+                         f"a whole number in 1..{COUNT_MAX})")
         scored = (record.get("split"), record.get("step"))
         if record.get("split") in ("train", "test", "val") and scored in seen:
             wrong.append(f"a second {scored[0]} record of step {scored[1]} (line {seen[scored]})")
         seen.setdefault(scored, number)
+        # lae appends records as training goes: epochs and steps never go back
+        last = records[-1] if records else {"epoch": 0, "step": 0}
+        if not wrong and (record["epoch"] < last["epoch"] or record["step"] < last["step"]):
+            wrong.append(f"epoch {record['epoch']} step {record['step']} after a record of epoch "
+                         f"{last['epoch']} step {last['step']} (records are written in the "
+                         f"order of training)")
         if wrong:
             raise RunDirError(f"{path}, line {number}: {'; '.join(wrong)}: not as lae train "
                               f"writes it, so the file was edited; restore the line or remove "

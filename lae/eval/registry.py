@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +215,14 @@ class Rule:
 
     check: Callable[[Any], bool]
     expected: str
+    # the EvalSettings field whose value the setting repeats (k for iwae's k): equal to the
+    # top-level settings of a file that holds one lae eval's metrics
+    echoes: str = ""
+
+
+def echo(rule: Rule, setting: str) -> Rule:
+    """``rule`` for a setting that repeats the :class:`EvalSettings` field ``setting``."""
+    return replace(rule, echoes=setting)
 
 
 def whole(low: int = 0, high: int = COUNT_MAX) -> Rule:
@@ -261,7 +269,7 @@ SHARE = number(0.0, 1.0)
 # what :func:`lae.eval.metrics.evaluate` writes beside every metric's own settings, and
 # ``lae eval --model.KEY=VALUE``'s overrides (lae.commands.evaluate)
 COMMON_SETTINGS = {
-    "seed": whole(0, SEED_MAX), "n_examples": whole(1),
+    "seed": echo(whole(0, SEED_MAX), "seed"), "n_examples": whole(1),
     "model_overrides": Rule(lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and k.startswith("model.") for k in v),
         "a mapping of model.KEY to the value it was given")}
@@ -299,9 +307,12 @@ def register_metric(name: str, description: str, key_prefix: str, settings: dict
     return add
 
 
-def setting_problems(metric: str, settings: dict[str, Any]) -> list[str]:
+def setting_problems(metric: str, settings: dict[str, Any],
+                     evaluation: dict[str, Any] | None = None) -> list[str]:
     """What in the ``settings`` of a result of ``metric`` read back from a file is not as the
-    metric writes them (:data:`SETTING_RULES`), one phrase per setting."""
+    metric writes them (:data:`SETTING_RULES`), one phrase per setting; with ``evaluation``,
+    the :class:`EvalSettings` of the one ``lae eval`` that wrote the result, the settings that
+    repeat one of them must equal it."""
     rules = SETTING_RULES[metric]
     wrong = []
     for name, value in settings.items():
@@ -311,6 +322,10 @@ def setting_problems(metric: str, settings: dict[str, Any]) -> list[str]:
             wrong.append(f"setting {name!r} (metric {metric} writes no such setting)")
         elif not rule.check(value):
             wrong.append(f"setting {name} {json_text(value)} (expected {rule.expected})")
+        elif rule.echoes and evaluation and rule.echoes in evaluation \
+                and evaluation[rule.echoes] != value:
+            wrong.append(f"setting {name} {json_text(value)} is not the evaluation's "
+                         f"settings.{rule.echoes} {json_text(evaluation[rule.echoes])}")
     return wrong
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lae.errors import RunDirError
-from lae.eval.keys import value_range
+from lae.eval.keys import bits_per_dim_problems, value_range
 from lae.files import is_finite_number, is_whole_number
 
 # what identifies the model and data a results file describes: run_id is the run's (its
@@ -73,6 +73,11 @@ def read_results(path: Path) -> dict[str, Any]:
 
 
 SPLITS = ("train", "val", "test")
+# the warnings lae eval writes beside its numbers (lae.commands.evaluate: an annealing chain
+# that accepted nothing, a value that overflowed; lae.train.rundir.data_changed)
+EVAL_WARNINGS = (r"\S+: its chains accepted .+ of their proposals at the last temperature .+",
+                 r"\S+: not a finite number .+ filed as null",
+                 r"the data of .+ changed since it was trained .+")
 
 
 def results_problems(results: dict[str, Any]) -> list[str]:
@@ -110,8 +115,10 @@ def results_problems(results: dict[str, Any]) -> list[str]:
                                 ("skipped", dict), ("settings", dict))
               if key in results and not isinstance(results[key], kind)]
     # what is kept beside the numbers: text, and the settings lae eval takes
-    wrong += [f"warnings holds {json_text(item)} (expected text)"
-              for item in results.get("warnings") or [] if not isinstance(item, str)]
+    wrong += [f"warnings holds {json_text(item)} (expected one of lae eval's warnings)"
+              for item in (results.get("warnings") if isinstance(results.get("warnings"), list)
+                           else []) if not (isinstance(item, str) and any(
+                               re.fullmatch(p, item, re.DOTALL) for p in EVAL_WARNINGS))]
     wrong += [f"training_warnings holds {json_text(item)} (expected a warning record of the "
               f"run's metrics.jsonl: epoch, step, kind, message)"
               for item in (results.get("training_warnings")
@@ -160,27 +167,32 @@ def results_problems(results: dict[str, Any]) -> list[str]:
             if res.get("value") is not None and not low <= res["value"] <= high:
                 wrong.append(f"metric {key!r}: value {res['value']!r} (expected {low}..{high})")
             settings = res.get("settings", {})
+            # a file with top-level settings holds one lae eval's metrics: theirs (since each
+            # metric keeps its own seed: older files kept the first call's after a merge)
+            evaluation = results.get("settings") if isinstance(results.get("settings"), dict) \
+                and "seed" in settings else None
             wrong += [f"metric {key!r}: {problem}"
-                      for problem in setting_problems(metric_of_key(key), settings)
+                      for problem in setting_problems(metric_of_key(key), settings, evaluation)
                       + _count_problems(res, settings)]
+            examples = results.get("n_examples")
+            if evaluation is not None and isinstance(examples, int) \
+                    and settings.get("n_examples", examples) != examples:
+                wrong.append(f"metric {key!r}: setting n_examples {settings['n_examples']!r} is "
+                             f"not the evaluation's n_examples {examples}")
         if isinstance(res, dict) and res.get("value") is None and not any(
                 isinstance(w, str) and w.startswith(f"{key}: not a finite number")
                 for w in results.get("warnings") or []):
             wrong.append(f"metric {key!r}: value null without lae eval's warning that it "
                          f"overflowed")
-    # bits per dimension are nats / (dimensions x ln 2): a whole number of dimensions
+    # bits per dimension are nats / (dimensions x ln 2), scored with the same settings
+    values = {key: res.get("value") if isinstance(res, dict) else None
+              for key, res in results["metrics"].items()}
+    wrong += [f"metric {problem}" for problem in bits_per_dim_problems(values)]
     for key, res in results["metrics"].items():
-        nats = results["metrics"].get(key.removesuffix("_bpd") + "_nats")
-        if key.endswith("_bpd") and nats is None:
-            wrong.append(f"metric {key!r} without the {key.removesuffix('_bpd')}_nats it is "
-                         f"computed from")
-        if key.endswith("_bpd") and isinstance(nats, dict) and isinstance(res, dict) \
-                and is_finite_number(res.get("value")) and is_finite_number(nats.get("value")) \
-                and res["value"]:
-            dims = nats["value"] / (res["value"] * math.log(2))
-            if not math.isclose(dims, round(dims), rel_tol=1e-4) or round(dims) < 1:
-                wrong.append(f"metric {key!r}: value {res['value']!r} is not the nats' "
-                             f"{nats['value']!r} per dimension in bits")
+        twin = results["metrics"].get(key.removesuffix("_bpd") + "_nats")
+        if key.endswith("_bpd") and isinstance(res, dict) and isinstance(twin, dict) \
+                and res.get("settings") != twin.get("settings"):
+            wrong.append(f"metric {key!r}: settings that are not its nats twin's")
     return wrong
 
 

@@ -51,6 +51,9 @@ def load_resumable(run_dir: Path, cfg: Config, world_size: int) -> dict[str, Any
     (:func:`check_resumable`) and the number of processes it was trained on."""
     path = find_checkpoint(run_dir, "last")
     checkpoint = load_checkpoint(path, advice=resume_advice(run_dir))
+    # an epoch or step edited past the run's records is said before what the epoch implies
+    check_checkpoint_records(run_dir, path, checkpoint["epoch"], checkpoint["step"],
+                             resume_advice(run_dir))
     # its config edited by hand (text, null, a list): named (load_checkpoint checked the rest
     # of its header, lae.train.checkpoint.header_problems)
     with checkpoint_part(path, "config", resume_advice(run_dir)):

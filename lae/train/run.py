@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from lae.errors import ConfigError, LaeError, RunDirError
+from lae.eval.plots import read_metrics
 from lae.models import DataSpec, LatentModel, build_model
 from lae.train.checkpoint import (
     DAMAGED_ADVICE,
@@ -56,6 +57,10 @@ def check_config_file(run_dir: Path, checkpoint_path: Path, saved: dict[str, Any
                           f"train writes it); restore it (the checkpoint holds the run's config) "
                           f"or remove it")
     trained, held = raw["model"].get("name"), saved.get("model", {}).get("name")
+    if trained is None:
+        raise RunDirError(f"{path} has no model.name (lae train writes every key of the run's "
+                          f"config there); restore it (the checkpoint holds the run's config, "
+                          f"a {held!r} model) or remove it")
     if trained != held:
         raise RunDirError(f"checkpoint {checkpoint_path} holds a {held!r} model, but {path} says "
                           f"the run trained {trained!r}: its numbers would be filed under the "
@@ -100,10 +105,12 @@ def check_run_config(run_dir: Path) -> dict[str, Any] | None:
             raise RunDirError(f"{path} is not a config lae train writes ({first}); restore it "
                               f"or remove the folder") from None
     path = find_checkpoint(run_dir, "last")
-    saved = load_checkpoint(
-        path, advice=f"the run's config.yaml is checked against it; {resume_advice(run_dir)}"
-    ).get("config") or {}
+    advice = f"the run's config.yaml and records are checked against it; {resume_advice(run_dir)}"
+    checkpoint = load_checkpoint(path, advice=advice)
+    saved = checkpoint.get("config") or {}
     check_config_file(run_dir, path, saved)
+    # the records a report reads: the ones this checkpoint was written with
+    check_checkpoint_records(run_dir, path, checkpoint["epoch"], checkpoint["step"], advice)
     return saved
 
 
@@ -139,6 +146,15 @@ def check_run_results(run_dir: Path, config: dict[str, Any] | None = None) -> No
         raise RunDirError(f"{path}: its dataset {results['dataset']!r} is not the run's "
                           f"({dataset!r}): the file was edited or copied here; score the run "
                           f"again with lae eval {run_dir} --overwrite")
+    # the trainer's warnings it copied are the run's own warning records
+    logged = [{k: r[k] for k in ("epoch", "step", "kind", "message") if k in r}
+              for r in read_metrics(run_dir / "metrics.jsonl") if r["split"] == "warning"]
+    made_up = [w for w in results.get("training_warnings") or [] if w not in logged]
+    if made_up:
+        raise RunDirError(f"{path}: its training_warnings hold {made_up[0]!r}, which is not a "
+                          f"warning record of {run_dir / 'metrics.jsonl'} (lae eval copies "
+                          f"them from there): the file was edited; score the run again with lae "
+                          f"eval {run_dir} --overwrite")
     theirs = results.get("run_id")
     mine = (read_manifest(run_dir) or {}).get("run_id")
     if theirs and mine and theirs != mine:

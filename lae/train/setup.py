@@ -268,9 +268,9 @@ def check_model_options(cfg: Config) -> None:
     try:
         with torch.device("meta"):
             prior = build_prior(mc.prior, mc.latent_dim, **mc.prior_options)
-            if mc.likelihood in LIKELIHOODS and mc.likelihood != "bernoulli":  # bernoulli:
-                build_likelihood(mc.likelihood, (1,), n_bits=8,  # the data's range decides
-                                 **mc.likelihood_options)
+            if mc.likelihood in LIKELIHOODS:  # range (0, 1): whether the data suit a
+                build_likelihood(mc.likelihood, (1,), n_bits=8,  # Bernoulli is known when
+                                 **mc.likelihood_options)  # they are read
     except NotImplementedError:  # an operation without a meta kernel
         return
     needs = MODELS[mc.name].needs_exact_prior
