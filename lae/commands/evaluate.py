@@ -91,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
                           f"{run.run_dir / _results_name(args.split)} (leave out --out)")
     refuse_another_runs_folder(out.parent, run.run_dir)
     refuse_run_files(out, run.run_dir, tuple(_results_name(s) for s in ("test", "val", "train")))
-    refuse_existing(out, args.overwrite or args.out is None)
     if out.suffix.lower() != ".json":  # --overwrite would replace a data file, a checkpoint...
         raise ConfigError(f"--out {out}: the results are JSON: give a file name ending in .json")
+    refuse_existing(out, args.overwrite or args.out is None)
     data_cfg = run.config.data
     identity = {"run_dir": str(run.run_dir), "checkpoint": str(run.checkpoint_path),
                 "epoch": run.epoch, "dataset": data_cfg.name, "split": args.split,

@@ -14,7 +14,7 @@ from typing import Any
 
 from lae.argtypes import count, nonempty_text, path_text
 from lae.commands.base import Command
-from lae.errors import ConfigError, RunDirError
+from lae.errors import ConfigError, LaeError, RunDirError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,14 +64,16 @@ def run(args: argparse.Namespace) -> int:
         path = run_dir / "config.yaml"
         raw = read_yaml(path, allow_empty=True) if path.is_file() else {}
         source = path
-        last = find_checkpoint(run_dir, "last")
-        held = load_checkpoint(last).get("config") or {}
         if not raw:  # missing or emptied: the checkpoint holds the run's config
-            source, raw = last, held
+            source = find_checkpoint(run_dir, "last")
+            raw = load_checkpoint(source).get("config", {})
             print(f"note: {path} is {'empty' if path.is_file() else 'missing'}: resuming with "
-                  f"the config {last} holds, which is written back to it", file=sys.stderr)
-        elif isinstance(raw, dict) and isinstance(held, dict):
-            # a key the file lacks is the run's (the checkpoint's), not lae's default
+                  f"the config {source} holds, which is written back to it", file=sys.stderr)
+        elif isinstance(raw, dict) and (held := _checkpoint_config(run_dir)) and \
+                (held.get("model") or {}).get("name") == (raw.get("model") or {}).get("name"):
+            # a key the file lacks is the run's (its checkpoint's), not lae's default; a
+            # checkpoint of another model is said by the resume's own check
+            last = find_checkpoint(run_dir, "last")
             lacking = sorted(set(_leaf_keys(held)) - set(_leaf_keys(raw)))
             if lacking:
                 raw = merge(held, raw)
@@ -180,6 +182,18 @@ def check_resumed_preset(config: str, overrides: list[str], run_dir: Path) -> No
                       f"{config} that differ from it are not used ({'; '.join(differ)}, the "
                       f"run's value first); a resume changes what it may (train.epochs, "
                       f"train.lr, ...) by --section.key=value", stacklevel=2)
+
+
+def _checkpoint_config(run_dir: Path) -> dict[str, Any]:
+    """The config the run's last checkpoint holds; {} where there is no readable one (the
+    resume says why when it loads it)."""
+    from lae.train.checkpoint import find_checkpoint, load_checkpoint
+
+    try:
+        held = load_checkpoint(find_checkpoint(run_dir, "last")).get("config")
+    except LaeError:
+        return {}
+    return held if isinstance(held, dict) else {}
 
 
 def _leaf_keys(raw: Any, prefix: str = "") -> list[str]:
