@@ -91,7 +91,7 @@ def test_a_latent_ebm_prior_is_unnormalised_and_samples_by_a_named_chain():
 def test_the_registry_names_a_bad_prior_or_option():
     with pytest.raises(ConfigError, match="unknown prior 'gamma'"):
         build_prior("gamma", 2)
-    with pytest.raises(ConfigError, match="prior_options for prior 'normal'"):
+    with pytest.raises(ConfigError, match="model.prior_options: prior 'normal' has no option"):
         build_prior("normal", 2, width=3)
 
 
