@@ -107,8 +107,10 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
     # (recorded as well as raised: a raise inside a finalizer is dropped, lae.interrupts)
     interrupts.clear()
     sys.unraisablehook = interrupts.quiet_unraisable
-    if worker or not interrupts.ignored(signal.SIGTERM):  # one the environment ignores stays so
-        signal.signal(signal.SIGTERM, _exit_quietly if worker else interrupts.request_stop)
+    # a closed terminal (SIGHUP) alike: the run saves its place and says how to go on
+    for stop in (signal.SIGTERM, *interrupts.HANGUP):
+        if worker or not interrupts.ignored(stop):  # one the environment ignores stays so
+            signal.signal(stop, _exit_quietly if worker else interrupts.request_stop)
     if not worker and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, interrupts.request_stop)
     # a warning on the command line is one line for the user, not Python's file:line and source

@@ -54,9 +54,13 @@ def ignored(signum: int) -> bool:
     return signal.getsignal(signum) is signal.SIG_IGN
 
 
+# a closed terminal's signal, where the system has one: a stop like SIGTERM
+HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+
+
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold back Ctrl-C (SIGINT) and SIGTERM until the block ends, then raise
+    """Hold back Ctrl-C (SIGINT), SIGTERM and SIGHUP until the block ends, then raise
     KeyboardInterrupt.
 
     An interrupt inside torch.save lands in the middle of its zip writer, whose cleanup then
@@ -72,7 +76,7 @@ def interrupts_deferred() -> Iterator[None]:
     caught: list[int] = []
     # a signal the environment set to be ignored (as a shell does for a script's background
     # jobs) stays ignored
-    held = [s for s in (signal.SIGINT, signal.SIGTERM) if not ignored(s)]
+    held = [s for s in (signal.SIGINT, signal.SIGTERM, *HANGUP) if not ignored(s)]
     previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
     try:
         yield

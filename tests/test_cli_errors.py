@@ -107,9 +107,9 @@ def test_eval_of_a_run_whose_data_changed_says_so(tmp_path, capsys):
     assert "the dataset changed since training" in _error(capsys)
 
 
-def _sigterm_when(argv: list[str], ready) -> tuple[int, str]:
-    """Run ``lae ARGV`` in a new process, send it SIGTERM once ``ready()`` holds (it must not
-    end first); its exit status and stderr."""
+def _sigterm_when(argv: list[str], ready, stop: int = signal.SIGTERM) -> tuple[int, str]:
+    """Run ``lae ARGV`` in a new process, send it ``stop`` (SIGTERM) once ``ready()`` holds (it
+    must not end first); its exit status and stderr."""
     proc = subprocess.Popen([sys.executable, "-m", "lae.cli", *argv],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -117,7 +117,7 @@ def _sigterm_when(argv: list[str], ready) -> tuple[int, str]:
         while not ready():
             assert proc.poll() is None and time.monotonic() < deadline, "it ended early"
             time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop)
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
@@ -125,12 +125,14 @@ def _sigterm_when(argv: list[str], ready) -> tuple[int, str]:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGTERM")
-def test_sigterm_stops_training_like_ctrl_c_with_the_resume_hint(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])  # SIGHUP: a closed terminal (was rc 129,
+def test_sigterm_stops_training_like_ctrl_c_with_the_resume_hint(tmp_path, stop):  # no word)
     run = tmp_path / "run"
     code, err = _sigterm_when(
         ["train", "vae-toy2d", "--out", str(run), "--train.epochs=1000", "--data.n_toy=2000",
          "--train.progress=false", "--train.eval_size=20", "--train.eval_k=2",
-         "--train.n_samples=16"], (run / "checkpoints" / "last.pt").exists)
+         "--train.n_samples=16"], (run / "checkpoints" / "last.pt").exists,
+        getattr(signal, stop))
     assert code == 130, err
     assert "interrupted" in err and "--resume" in err and "Traceback" not in err
 
