@@ -1961,3 +1961,72 @@ def test_the_seventeenth_probe_rounds_findings(digits_run, tmp_path, capsys):
     assert not looks_like_lae_output(notes)
     np.savez(tmp_path / "ours.npz", a=np.zeros(2))
     assert looks_like_lae_output(tmp_path / "ours.npz")
+
+
+def test_the_eighteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    import yaml
+
+    base = tmp_path / "base"
+    shutil.copytree(digits_run, base)
+    assert main(["eval", str(base), "--metrics", "elbo,mse", "--n-examples", "5",
+                 "--overwrite"]) == 0
+    assert main(["train", "vae-mnist5k-mlp", "--out", str(base), "--resume",
+                 "--train.epochs=2"]) == 0  # two epochs of records
+    assert main(["eval", str(base), "--metrics", "elbo,mse", "--n-examples", "5",
+                 "--overwrite"]) == 0
+    capsys.readouterr()
+    scored = json.loads((base / "results.json").read_text())
+    mse = next(k for k in scored["metrics"] if k.startswith("mse_"))
+
+    def refused(name, results=None, records=None, named=()):
+        run = tmp_path / name
+        shutil.copytree(base, run)
+        if results is not None:
+            edited = json.loads(json.dumps(scored))
+            results(edited)
+            (run / "results.json").write_text(json.dumps(edited))
+        if records is not None:
+            (run / "results.json").unlink()
+            lines = [json.loads(line) for line in
+                     (run / "metrics.jsonl").read_text().splitlines()]
+            records(lines)
+            (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+        assert main(["report", str(run), "--out", str(tmp_path / f"rep-{name}")]) == 2, name
+        error = _error(capsys)
+        assert all(n in error for n in named), (name, error)
+
+    def last_test(edit):
+        return lambda lines: edit(next(r for r in reversed(lines) if r["split"] == "test"))
+
+    # S3: an overflow warning beside a number; a data-changed warning with made-up digests
+    refused("overflow", results=lambda r: r.update(warnings=[
+        f"{mse}: not a finite number (nan): the model's computation overflowed; filed as "
+        f"null"]), named=("beside a value",))
+    refused("digests", results=lambda r: r.update(warnings=[
+        f"the data of {base} changed since it was trained (content digest 0000, trained on "
+        f"1111): the results describe the data as they are now"]), named=("digests",))
+    # S4: a score's key no metric writes, an estimate's unknown count, time going back
+    refused("bogus-key", records=last_test(lambda r: r.update(bogus_metric_nats=5.0)),
+            named=("bogus_metric_nats",))
+    refused("bogus-count", records=last_test(lambda r: r["estimate"].update(bogus=5)),
+            named=("estimate",))
+    refused("time-back", records=last_test(lambda r: r.update(train_seconds=0.0)),
+            named=("train_seconds never go back",))
+    # S5: a results epoch past the run; a val split on a run without one
+    refused("epoch-past", results=lambda r: r.update(epoch=3), named=("past the run's last",))
+    refused("val-split", results=lambda r: r.update(split="val"), named=("no validation split",))
+    # U8: a record out of order is named with the line before it
+    refused("moved", records=lambda lines: lines.insert(1, lines.pop()),
+            named=("after line 2's record", "one of the two lines"))
+    # U9: the preset warning of a resume whose config.yaml lacks keys compared lae's defaults
+    run = tmp_path / "no-train"
+    shutil.copytree(base, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    del cfg["train"]
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.warns(UserWarning, match=r"train.eval_size \(20 -> 500\)"):
+        assert main(["train", "vae-mnist5k-mlp", "--out", str(run), "--resume",
+                     "--train.epochs=3"]) == 0

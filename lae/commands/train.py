@@ -152,7 +152,7 @@ def check_resumed_preset(config: str, overrides: list[str], run_dir: Path) -> No
     differ from the run's (and that ``overrides`` do not set) are not used: a warning names
     them."""
     from lae.train import load_config
-    from lae.train.config import config_from_dict, read_preset, read_yaml
+    from lae.train.config import config_from_dict, merge, read_preset, read_yaml
     from lae.train.resume import changed_settings
 
     named = [item.partition("=")[2] for item in overrides
@@ -168,6 +168,9 @@ def check_resumed_preset(config: str, overrides: list[str], run_dir: Path) -> No
                           f"or another --out to train a new {mine!r} run")
     if not saved:
         return
+    held = _checkpoint_config(run_dir)  # what the file lacks is the run's, as the resume reads it
+    if isinstance(saved, dict) and (held.get("model") or {}).get("name") == theirs:
+        saved = merge(held, saved)
     try:
         run_cfg = config_from_dict(saved).to_dict()
     except ConfigError:  # the run's own file is at fault: said where it is read

@@ -86,6 +86,13 @@ def save_points(samples: Tensor, path: Path, reference: Tensor | None = None,
 RECORD_SPLITS = ("train", "test", "val", "warning")
 
 
+# what a test or validation record holds besides its metrics (lae.train.trainer), and the
+# counts its estimate names
+SCORE_FIELDS = ("split", "epoch", "step", "train_seconds", "estimate", "stopping_key",
+                "best_epoch")
+ESTIMATE_COUNTS = ("n_examples", "k", "ais_chains", "ais_temps")
+
+
 def read_metrics(path: Path) -> list[dict]:
     """Records of a ``metrics.jsonl`` file (one JSON object per line).
 
@@ -97,6 +104,7 @@ def read_metrics(path: Path) -> list[dict]:
         return []
     lines = path.read_text(errors="replace").splitlines()
     records = []
+    last_line, seconds = 0, -math.inf  # the last record's line; the latest train_seconds
     seen: dict[tuple[Any, Any], int] = {}  # (split, step) of each record: its line
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -132,24 +140,29 @@ def read_metrics(path: Path) -> list[dict]:
                   for problem in bits_per_dim_problems(record)]
         estimate = record.get("estimate", {})  # what a score was estimated with: counts
         if not isinstance(estimate, dict) or not all(
-                is_whole_number(v, 1, COUNT_MAX) for v in estimate.values()):
-            wrong.append(f"estimate {estimate!r} (expected counts such as n_examples and k, each "
-                         f"a whole number in 1..{COUNT_MAX})")
+                k in ESTIMATE_COUNTS and is_whole_number(v, 1, COUNT_MAX)
+                for k, v in estimate.items()):
+            wrong.append(f"estimate {estimate!r} (expected counts among "
+                         f"{', '.join(ESTIMATE_COUNTS)}, each a whole number in 1..{COUNT_MAX})")
+
         scored = (record.get("split"), record.get("step"))
         if record.get("split") in ("train", "test", "val") and scored in seen:
             wrong.append(f"a second {scored[0]} record of step {scored[1]} (line {seen[scored]})")
         seen.setdefault(scored, number)
         # lae appends records as training goes: epochs and steps never go back
         last = records[-1] if records else {"epoch": 0, "step": 0}
-        if not wrong and (record["epoch"] < last["epoch"] or record["step"] < last["step"]):
-            wrong.append(f"epoch {record['epoch']} step {record['step']} after a record of epoch "
-                         f"{last['epoch']} step {last['step']} (records are written in the "
-                         f"order of training)")
+        if not wrong and (record["epoch"] < last["epoch"] or record["step"] < last["step"]
+                          or record.get("train_seconds", math.inf) < seconds):
+            wrong.append(f"epoch {record['epoch']} step {record['step']} after line "
+                         f"{last_line}'s record of epoch {last['epoch']} step {last['step']} "
+                         f"(records are written in the order of training, and their "
+                         f"train_seconds never go back): one of the two lines was edited")
         if wrong:
             raise RunDirError(f"{path}, line {number}: {'; '.join(wrong)}: not as lae train "
                               f"writes it, so the file was edited; restore the line or remove "
                               f"it") from None
         records.append(record)
+        last_line, seconds = number, record.get("train_seconds", seconds)
     return records
 
 

@@ -21,7 +21,8 @@ import yaml
 from lae.distributions import build_prior
 from lae.errors import ConfigError, RunDirError
 from lae.eval import interpolate, probe
-from lae.eval.plots import read_metrics, save_nll_comparison
+from lae.eval.plots import SCORE_FIELDS, read_metrics, save_nll_comparison
+from lae.eval.registry import metric_of_key
 from lae.eval.results import read_results
 from lae.files import atomic_write, is_finite_number, refuse_existing
 
@@ -104,6 +105,16 @@ def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> 
     settings: dict[str, dict] = {}
     records_path = run_dir / "metrics.jsonl"
     records = read_metrics(records_path)  # once: it warns about a torn line
+    # a score's keys are those of metrics lae writes, as in a results file
+    import lae.eval.metrics  # noqa: F401 (registers the metrics and their keys)
+
+    unknown = next(((r["epoch"], key) for r in records if r["split"] in ("test", "val")
+                    for key in r if key not in SCORE_FIELDS and metric_of_key(key) is None),
+                   None)
+    if unknown is not None:
+        raise RunDirError(f"{records_path}: a score of epoch {unknown[0]} holds {unknown[1]!r}, "
+                          f"which no lae metric writes: the file was edited; restore or remove "
+                          f"the record")
     tests = [r for r in records if r.get("split") == "test"]
     trained = tests[-1]["epoch"] if tests else None
     if results_path.is_file():
@@ -202,6 +213,10 @@ def _results_source(results: dict[str, Any], run_dir: Path, trained: int | None)
     source = f"results.json (epoch {epoch}"
     if results.get("split") not in (None, "test"):
         source += f"; the {results['split']} split, not the test split"
+    if trained is not None and epoch > trained:
+        raise RunDirError(f"{run_dir / 'results.json'}: its epoch {epoch} is past the run's "
+                          f"last ({trained}): the file was edited; score the run again with lae "
+                          f"eval {run_dir} --overwrite")
     if trained is not None and epoch != trained:
         source += f"; the run trained to epoch {trained}"
     evaluated = results.get("run_dir")

@@ -130,6 +130,12 @@ def results_problems(results: dict[str, Any]) -> list[str]:
                   if name not in KEY_PREFIXES or not isinstance(reason, str)]
     if isinstance(results.get("settings"), dict):
         wrong += eval_settings_problems(results["settings"])
+    # lae eval's overflow warning stands beside the null it filed
+    wrong += [f"warnings holds {json_text(w)} beside a value that is a number"
+              for w in results.get("warnings") or [] if isinstance(w, str)
+              and re.fullmatch(EVAL_WARNINGS[1], w, re.DOTALL)
+              and isinstance(results["metrics"].get(w.partition(":")[0]), dict)
+              and results["metrics"][w.partition(":")[0]].get("value") is not None]
     if "n_examples" in results and not is_whole_number(results["n_examples"], 1, COUNT_MAX):
         wrong.append(f"n_examples {json_text(results['n_examples'])} (expected a whole number "
                      f"in 1..{COUNT_MAX})")

@@ -141,7 +141,12 @@ def check_run_results(run_dir: Path, config: dict[str, Any] | None = None) -> No
                           f"run's own (in {results['run_dir']}/checkpoints): lae eval files "
                           f"no other checkpoint's numbers under a run, so the file was edited; "
                           f"score the run again with lae eval {run_dir} --overwrite")
-    dataset = ((config or {}).get("data") or {}).get("name")
+    data = (config or {}).get("data") or {}
+    dataset = data.get("name")
+    if results.get("split") == "val" and config and not data.get("val_size"):
+        raise RunDirError(f"{path}: its split is 'val', and the run has no validation split "
+                          f"(data.val_size is 0): the file was edited; score the run again with "
+                          f"lae eval {run_dir} --overwrite")
     if dataset and results.get("dataset") not in (None, dataset):
         raise RunDirError(f"{path}: its dataset {results['dataset']!r} is not the run's "
                           f"({dataset!r}): the file was edited or copied here; score the run "
@@ -170,6 +175,12 @@ def check_run_results(run_dir: Path, config: dict[str, Any] | None = None) -> No
     # (lae.train.rundir.data_changed, which names the digest)
     digest, trained_on = results.get("data_digest"), (read_manifest(run_dir) or {}).get(
         "data_digest")
+    changed = [w for w in results.get("warnings") or [] if " changed since it was trained" in w]
+    if changed and trained_on and not all(f"trained on {trained_on}" in w and
+                                          f"digest {digest}," in w for w in changed):
+        raise RunDirError(f"{path}: its warning {changed[0]!r} names data digests that are not "
+                          f"the run's ({trained_on}) and the file's ({digest}): the file was "
+                          f"edited; score the run again with lae eval {run_dir} --overwrite")
     if digest and trained_on and digest != trained_on and not any(
             isinstance(w, str) and digest in w for w in results.get("warnings") or []):
         raise RunDirError(f"{path}: its data_digest {digest} is not that of the data the run "
