@@ -2015,6 +2015,12 @@ def test_the_eighteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
             named=("estimate",))
     refused("time-back", records=last_test(lambda r: r.update(train_seconds=0.0)),
             named=("train_seconds never go back",))
+    # S1: bits per dimension doubled with their nats (128 "dimensions" of the 64 pixels)
+    refused("bpd-doubled", records=last_test(lambda r: r.update(neg_elbo_bpd=2 * r[
+        "neg_elbo_bpd"])), named=("64 dimensions",))
+    refused("bpd-doubled-results", results=lambda r: [r["metrics"]["neg_elbo_bpd"].update(
+        value=2 * r["metrics"]["neg_elbo_bpd"]["value"], stderr=None, per_example=[])],
+        named=("64 dimensions",))
     # S5: a results epoch past the run; a val split on a run without one
     refused("epoch-past", results=lambda r: r.update(epoch=3), named=("past the run's last",))
     refused("val-split", results=lambda r: r.update(split="val"), named=("no validation split",))

@@ -35,10 +35,11 @@ def value_range(key: str) -> tuple[float, float]:
                      (-math.inf, math.inf)))
 
 
-def bits_per_dim_problems(values: dict[str, Any]) -> list[str]:
+def bits_per_dim_problems(values: dict[str, Any], dims: int | None = None) -> list[str]:
     """Where ``values`` (key: number, a results file's or a record's) hold bits per dimension,
     they are their nats twin's per dimension in bits, nats / (dimensions x ln 2), with a whole
-    number of dimensions: one phrase for each pair that is not, or a bpd without its nats."""
+    number of dimensions (``dims``, the data's, where known): one phrase for each pair that is
+    not, or a bpd without its nats."""
     from lae.files import is_finite_number
 
     wrong = []
@@ -50,7 +51,9 @@ def bits_per_dim_problems(values: dict[str, Any]) -> list[str]:
         if twin not in values:
             wrong.append(f"{key} without the {twin} it is computed from")
         elif is_finite_number(bpd) and is_finite_number(nats) and bpd:
-            dims = nats / (bpd * math.log(2))
-            if not math.isclose(dims, round(dims), rel_tol=1e-4) or round(dims) < 1:
-                wrong.append(f"{key} {bpd!r} is not {twin} {nats!r} per dimension in bits")
+            ratio = nats / (bpd * math.log(2))
+            if not math.isclose(ratio, round(ratio), rel_tol=1e-4) or round(ratio) < 1 \
+                    or dims is not None and round(ratio) != dims:
+                wrong.append(f"{key} {bpd!r} is not {twin} {nats!r} per dimension in bits"
+                             + (f" ({dims} dimensions)" if dims is not None else ""))
     return wrong

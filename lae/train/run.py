@@ -110,8 +110,38 @@ def check_run_config(run_dir: Path) -> dict[str, Any] | None:
     saved = checkpoint.get("config") or {}
     check_config_file(run_dir, path, saved)
     # the records a report reads: the ones this checkpoint was written with
-    check_checkpoint_records(run_dir, path, checkpoint["epoch"], checkpoint["step"], advice)
+    records = check_checkpoint_records(run_dir, path, checkpoint["epoch"], checkpoint["step"],
+                                       advice)
+    _check_dimensions(run_dir, records, checkpoint.get("data_spec"))
     return saved
+
+
+def _check_dimensions(run_dir: Path, records: list[dict[str, Any]], data_spec: Any) -> None:
+    """Bits per dimension in the run's scores (records and results.json) are per the data's
+    dimensions, the product of the shape its checkpoint's ``data_spec`` records."""
+    import math
+
+    from lae.eval.keys import bits_per_dim_problems
+    from lae.eval.results import read_results
+
+    shape = data_spec.get("shape") if isinstance(data_spec, dict) else None
+    if not (isinstance(shape, (list, tuple)) and shape
+            and all(isinstance(n, int) and n >= 1 for n in shape)):
+        return  # an edited data_spec is said where it is read (load_run)
+    dims = math.prod(shape)
+    scores = [(f"{run_dir / 'metrics.jsonl'} (epoch {r['epoch']})", r) for r in records
+              if r["split"] in ("test", "val")]
+    if (run_dir / "results.json").is_file():
+        results = read_results(run_dir / "results.json")
+        scores.append((str(run_dir / "results.json"), {
+            k: v.get("value") if isinstance(v, dict) else None
+            for k, v in results["metrics"].items()}))
+    for where, values in scores:
+        wrong = bits_per_dim_problems(values, dims)
+        if wrong:
+            raise RunDirError(f"{where}: {wrong[0]}: not as lae writes it, so the file was "
+                              f"edited; restore it, or score the run again with lae eval "
+                              f"{run_dir} --overwrite")
 
 
 def check_run_results(run_dir: Path, config: dict[str, Any] | None = None) -> None:
