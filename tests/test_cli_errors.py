@@ -1778,16 +1778,25 @@ def test_the_sixteenth_probe_rounds_findings(digits_run, tmp_path, capsys, monke
         assert "metrics.jsonl, line" in _error(capsys)
 
 
+def _scored_copy(digits_run, base, capsys):
+    """A copy of ``digits_run`` at ``base`` scored by lae eval (elbo, mse on 5 images); its
+    results.json as a dict."""
+    import json
+    import shutil
+
+    shutil.copytree(digits_run, base)
+    assert main(["eval", str(base), "--metrics", "elbo,mse", "--n-examples", "5",
+                 "--overwrite"]) == 0
+    capsys.readouterr()
+    return json.loads((base / "results.json").read_text())
+
+
 def test_the_sixteenth_rounds_leftovers(digits_run, tmp_path, capsys):
     import json
     import shutil
 
     base = tmp_path / "base"
-    shutil.copytree(digits_run, base)
-    assert main(["eval", str(base), "--metrics", "elbo,mse", "--n-examples", "5",
-                 "--overwrite"]) == 0
-    capsys.readouterr()
-    scored = json.loads((base / "results.json").read_text())
+    scored = _scored_copy(digits_run, base, capsys)
 
     def edited(name, edit):
         run = tmp_path / name
@@ -1860,36 +1869,43 @@ def test_the_sixteenth_rounds_leftovers(digits_run, tmp_path, capsys):
     assert "results.json" in error and "not a .json file as lae writes them" in error
 
 
-def test_the_seventeenth_probe_rounds_findings(digits_run, tmp_path, capsys):
+def _edited_run(source, run, scored, results=None, records=None):
+    """A copy of the run ``source`` at ``run`` whose results.json is ``scored`` edited by
+    ``results`` (a function of the dict), or whose metrics.jsonl records were edited by
+    ``records`` (a function of the list; results.json removed, so a report reads them)."""
     import json
     import shutil
+
+    shutil.copytree(source, run)
+    if results is not None:
+        edited = json.loads(json.dumps(scored))
+        results(edited)
+        (run / "results.json").write_text(json.dumps(edited))
+    if records is not None:
+        (run / "results.json").unlink()
+        lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        records(lines)
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    return run
+
+
+def _last_test(edit):
+    """A records edit (for :func:`_edited_run`) applying ``edit`` to the last test record."""
+    return lambda lines: edit(next(r for r in reversed(lines) if r["split"] == "test"))
+
+
+def test_the_seventeenth_probe_rounds_findings(digits_run, tmp_path, capsys):
 
     import yaml
 
     from lae.files import looks_like_lae_output
 
     base = tmp_path / "base"
-    shutil.copytree(digits_run, base)
-    assert main(["eval", str(base), "--metrics", "elbo,mse", "--n-examples", "5",
-                 "--overwrite"]) == 0
-    capsys.readouterr()
-    scored = json.loads((base / "results.json").read_text())
+    scored = _scored_copy(digits_run, base, capsys)
     mse = next(k for k in scored["metrics"] if k.startswith("mse_"))
 
     def copy(name, results=None, records=None, source=base):
-        run = tmp_path / name
-        shutil.copytree(source, run)
-        if results is not None:
-            edited = json.loads(json.dumps(scored))
-            results(edited)
-            (run / "results.json").write_text(json.dumps(edited))
-        if records is not None:
-            (run / "results.json").unlink()
-            lines = [json.loads(line) for line in
-                     (run / "metrics.jsonl").read_text().splitlines()]
-            records(lines)
-            (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
-        return run
+        return _edited_run(source, tmp_path / name, scored, results, records)
 
     def refused_by_report(run, *named):
         assert main(["report", str(run), "--out", str(tmp_path / f"rep-{run.name}")]) == 2
@@ -1907,22 +1923,17 @@ def test_the_seventeenth_probe_rounds_findings(digits_run, tmp_path, capsys):
     assert "lacks train" in capsys.readouterr().err
     assert yaml.safe_load((run / "config.yaml").read_text())["train"]["eval_size"] == 20
 
-    def last_test(edit):
-        def records(lines):
-            edit(next(r for r in reversed(lines) if r["split"] == "test"))
-        return records
-
     # S2, S3: records out of order, bits/dim that are not the nats', counts below 1, a squared
     # error of [0, 1] pixels above 1, a record of an epoch the checkpoint has not reached
     refused_by_report(copy("reversed", records=lambda lines: lines.reverse(),
                            source=tmp_path / "no-train"), "order of training")  # 2 epochs
-    refused_by_report(copy("bpd", records=last_test(lambda r: r.update(neg_elbo_bpd=0.5))),
+    refused_by_report(copy("bpd", records=_last_test(lambda r: r.update(neg_elbo_bpd=0.5))),
                       "neg_elbo_bpd")
-    refused_by_report(copy("estimate", records=last_test(
+    refused_by_report(copy("estimate", records=_last_test(
         lambda r: r["estimate"].update(n_examples=-3))), "estimate")
-    refused_by_report(copy("mse-1.5", records=last_test(lambda r: r.update({mse: 1.5}))),
+    refused_by_report(copy("mse-1.5", records=_last_test(lambda r: r.update({mse: 1.5}))),
                       "0..1")
-    refused_by_report(copy("epoch-3", records=last_test(lambda r: r.update(epoch=3))),
+    refused_by_report(copy("epoch-3", records=_last_test(lambda r: r.update(epoch=3))),
                       "does not fit")
     # S4: settings that pass each rule but contradict the file
     refused_by_report(copy("samples", results=lambda r: r["metrics"]["neg_elbo_nats"][
@@ -1982,24 +1993,10 @@ def test_the_eighteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
     mse = next(k for k in scored["metrics"] if k.startswith("mse_"))
 
     def refused(name, results=None, records=None, named=()):
-        run = tmp_path / name
-        shutil.copytree(base, run)
-        if results is not None:
-            edited = json.loads(json.dumps(scored))
-            results(edited)
-            (run / "results.json").write_text(json.dumps(edited))
-        if records is not None:
-            (run / "results.json").unlink()
-            lines = [json.loads(line) for line in
-                     (run / "metrics.jsonl").read_text().splitlines()]
-            records(lines)
-            (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+        run = _edited_run(base, tmp_path / name, scored, results, records)
         assert main(["report", str(run), "--out", str(tmp_path / f"rep-{name}")]) == 2, name
         error = _error(capsys)
         assert all(n in error for n in named), (name, error)
-
-    def last_test(edit):
-        return lambda lines: edit(next(r for r in reversed(lines) if r["split"] == "test"))
 
     # S3: an overflow warning beside a number; a data-changed warning with made-up digests
     refused("overflow", results=lambda r: r.update(warnings=[
@@ -2009,14 +2006,14 @@ def test_the_eighteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
         f"the data of {base} changed since it was trained (content digest 0000, trained on "
         f"1111): the results describe the data as they are now"]), named=("digests",))
     # S4: a score's key no metric writes, an estimate's unknown count, time going back
-    refused("bogus-key", records=last_test(lambda r: r.update(bogus_metric_nats=5.0)),
+    refused("bogus-key", records=_last_test(lambda r: r.update(bogus_metric_nats=5.0)),
             named=("bogus_metric_nats",))
-    refused("bogus-count", records=last_test(lambda r: r["estimate"].update(bogus=5)),
+    refused("bogus-count", records=_last_test(lambda r: r["estimate"].update(bogus=5)),
             named=("estimate",))
-    refused("time-back", records=last_test(lambda r: r.update(train_seconds=0.0)),
+    refused("time-back", records=_last_test(lambda r: r.update(train_seconds=0.0)),
             named=("train_seconds never go back",))
     # S1: bits per dimension doubled with their nats (128 "dimensions" of the 64 pixels)
-    refused("bpd-doubled", records=last_test(lambda r: r.update(neg_elbo_bpd=2 * r[
+    refused("bpd-doubled", records=_last_test(lambda r: r.update(neg_elbo_bpd=2 * r[
         "neg_elbo_bpd"])), named=("64 dimensions",))
     refused("bpd-doubled-results", results=lambda r: [r["metrics"]["neg_elbo_bpd"].update(
         value=2 * r["metrics"]["neg_elbo_bpd"]["value"], stderr=None, per_example=[])],
