@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
                           f"{run.run_dir / _results_name(args.split)} (leave out --out)")
     refuse_another_runs_folder(out.parent, run.run_dir)
     refuse_run_files(out, run.run_dir, tuple(_results_name(s) for s in ("test", "val", "train")))
-    if out.suffix.lower() != ".json":  # --overwrite would replace a data file, a checkpoint...
+    # --overwrite would replace a data file, a checkpoint... (a folder: refuse_existing says)
+    if out.suffix.lower() != ".json" and not out.is_dir():
         raise ConfigError(f"--out {out}: the results are JSON: give a file name ending in .json")
     refuse_existing(out, args.overwrite or args.out is None)
     data_cfg = run.config.data
