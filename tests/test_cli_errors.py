@@ -2024,6 +2024,14 @@ def test_the_eighteenth_probe_rounds_findings(digits_run, tmp_path, capsys):
     # U8: a record out of order is named with the line before it
     refused("moved", records=lambda lines: lines.insert(1, lines.pop()),
             named=("after line 2's record", "one of the two lines"))
+    # S7, U11: the latent EBM's ald options read by no sampler, or not a mapping; base_scale
+    # named as scale
+    for options, named in (("{ald: maybe}", "expected a mapping"),
+                           ("{sampler: langevin, ald: {steps: 2}}", "read only with sampler"),
+                           ("{base_scale: 0}", "prior_options.base_scale")):
+        assert main(["config", "vae-mnist5k-mlp", "--model.prior=latent-ebm",
+                     f"--model.prior_options={options}"]) == 2
+        assert named in _error(capsys), options
     # U9: the preset warning of a resume whose config.yaml lacks keys compared lae's defaults
     run = tmp_path / "no-train"
     shutil.copytree(base, run)

@@ -322,13 +322,19 @@ class LatentEBMPrior(Prior):
         self.max_energy = _positive_float("max_energy", max_energy)
         sample_steps, hidden, depth = (_count(key, value) for key, value in (
             ("sample_steps", sample_steps), ("hidden", hidden), ("depth", depth)))
-        self._base = NormalPrior(dim, base_scale)
+        self._base = NormalPrior(dim, _positive_float("base_scale", base_scale))
         self.dim = dim
         self.energy_net = mlp(dim, 1, hidden, depth, layernorm=False)  # f_alpha
         self.sample_steps = sample_steps
         self.sample_step_size = _positive_float("sample_step_size", sample_step_size)
         self.sampler = sampler
         self.ald_sampler = None
+        if ald is not None and not isinstance(ald, dict):
+            raise ConfigError(f"model.prior_options.ald: expected a mapping of the ALD "
+                              f"sampler's options, got {ald!r}")
+        if ald and sampler != "ald":  # set, and read by no sampler: a mistake to say
+            raise ConfigError(f"model.prior_options.ald is read only with sampler: ald (the "
+                              f"sampler is {sampler!r})")
         if sampler == "ald":
             try:
                 self.ald_sampler = ALDPriorSampler(dim, **(ald or {}))
