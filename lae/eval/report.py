@@ -165,6 +165,13 @@ def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> 
                if isinstance(w, str)]
     # no test record, but a finished epoch's checkpoint: the records were lost, not the epochs
     lost = not tests and (run_dir / "checkpoints" / "last.pt").is_file()
+    # early stopping ended the run: its last validation record's best epoch is train.patience
+    # or more epochs behind
+    best = next((r["best_epoch"] for r in reversed(records)
+                 if r["split"] == "val" and isinstance(r.get("best_epoch"), int)), None)
+    patience = cfg["train"].get("patience") or 0
+    stopped = (f" (stopped early; best epoch {best})" if patience and best and trained
+               and trained < cfg["train"]["epochs"] and trained - best >= patience else "")
     return {
         "run": run_dir.name,
         "model": cfg["model"]["name"],
@@ -184,7 +191,7 @@ def summarize_run(run_dir: Path, saved_config: dict[str, Any] | None = None) -> 
                   f"? of {cfg['train']['epochs']} (no metrics.jsonl)"
                   if not records_path.is_file() else
                   f"? of {cfg['train']['epochs']} (no test record in metrics.jsonl)" if lost else
-                  f"{trained or 0} of {cfg['train']['epochs']}",
+                  f"{trained or 0} of {cfg['train']['epochs']}{stopped}",
         "images_per_s": f"{train[-1]['images_per_s']:.0f}" if train else "",
         "images_per_s_value": float(train[-1]["images_per_s"]) if train else None,
         "numbers": numbers,

@@ -181,3 +181,22 @@ def test_the_data_column_names_what_changed_the_training_set(tmp_path):
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert summarize_run(run)["data"] == ("digits without class 7, masked patches:4:0.5, "
                                           "noise 0.2")
+
+
+def test_the_epochs_column_says_a_run_stopped_early(tmp_path):
+    # was "7 of 12", as for a run interrupted at epoch 7
+    run = fake_run(tmp_path, "r", 0, {"mse_per_pixel_01": 0.1})
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["train"].update(epochs=12, patience=2)
+    cfg["data"]["val_size"] = 100
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    records = [{"split": split, "epoch": e, "step": 10 * e, "train_seconds": 1.0 * e,
+                "mse_per_pixel_01": 0.1, **({"best_epoch": 5} if split == "val" else {})}
+               for e in range(1, 8) for split in ("test", "val")]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = write_report([run], tmp_path / "out").read_text()
+    assert "| 7 of 12 (stopped early; best epoch 5) |" in report
+    records[-1]["best_epoch"] = 6  # one epoch since the best: not stopped by patience 2
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = write_report([run], tmp_path / "out2").read_text()
+    assert "| 7 of 12 |" in report
