@@ -65,7 +65,13 @@ def run(args: argparse.Namespace) -> int:
     from lae.eval.metrics import METRICS, evaluate, settings_from_arguments
     from lae.eval.plots import read_metrics
     from lae.eval.registry import SIMULATING, refuse_unused_settings
-    from lae.eval.results import merge_results, read_results, refuse_other_results, results_locked
+    from lae.eval.results import (
+        merge_results,
+        read_results,
+        refuse_other_results,
+        results_locked,
+        training_warnings,
+    )
     from lae.train import load_run
 
     if args.n_examples < 0:
@@ -149,8 +155,7 @@ def run(args: argparse.Namespace) -> int:
                           f"reads it")
     # What the trainer flagged (a chain that stalled, with train.on_stall=warn) travels with
     # the numbers it may have spoiled.
-    flagged = [{k: r[k] for k in ("epoch", "step", "kind", "message") if k in r}
-               for r in read_metrics(run.run_dir / "metrics.jsonl") if r.get("split") == "warning"]
+    flagged = training_warnings(read_metrics(run.run_dir / "metrics.jsonl"))
     if not results["metrics"]:  # nothing to write: every metric asked for was skipped
         raise ConfigError("no metric gave a number (nothing was written): " + "; ".join(
             f"{name}: {why}" for name, why in results["skipped"].items()))

@@ -144,7 +144,6 @@ def read_metrics(path: Path) -> list[dict]:
                 for k, v in estimate.items()):
             wrong.append(f"estimate {estimate!r} (expected counts among "
                          f"{', '.join(ESTIMATE_COUNTS)}, each a whole number in 1..{COUNT_MAX})")
-
         scored = (record.get("split"), record.get("step"))
         if record.get("split") in ("train", "test", "val") and scored in seen:
             wrong.append(f"a second {scored[0]} record of step {scored[1]} (line {seen[scored]})")

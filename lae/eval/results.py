@@ -202,11 +202,22 @@ def results_problems(results: dict[str, Any]) -> list[str]:
     return wrong
 
 
+# the fields of a trainer's warning record that lae eval copies into a results file
+WARNING_FIELDS = ("epoch", "step", "kind", "message")
+
+
+def training_warnings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The warning records among a run's ``metrics.jsonl`` ``records``, as a results file's
+    ``training_warnings`` keeps them (:data:`WARNING_FIELDS`)."""
+    return [{k: r[k] for k in WARNING_FIELDS if k in r}
+            for r in records if r.get("split") == "warning"]
+
+
 def _is_training_warning(item: Any) -> bool:
     """Whether ``item`` is a trainer's warning as ``lae eval`` copies it from metrics.jsonl."""
     from lae.argtypes import STEP_MAX
 
-    return (isinstance(item, dict) and set(item) <= {"epoch", "step", "kind", "message"}
+    return (isinstance(item, dict) and set(item) <= set(WARNING_FIELDS)
             and all(is_whole_number(item.get(k, 1), 1, STEP_MAX) for k in ("epoch", "step"))
             and all(isinstance(item.get(k, ""), str) for k in ("kind", "message")))
 

@@ -156,7 +156,7 @@ def check_run_results(run_dir: Path, config: dict[str, Any] | None = None) -> No
     Raises:
         RunDirError: naming the file, what is wrong and what to do.
     """
-    from lae.eval.results import checkpoint_in_run, read_results
+    from lae.eval.results import checkpoint_in_run, read_results, training_warnings
 
     path = run_dir / "results.json"
     if not path.is_file():
@@ -182,8 +182,7 @@ def check_run_results(run_dir: Path, config: dict[str, Any] | None = None) -> No
                           f"({dataset!r}): the file was edited or copied here; score the run "
                           f"again with lae eval {run_dir} --overwrite")
     # the trainer's warnings it copied are the run's own warning records
-    logged = [{k: r[k] for k in ("epoch", "step", "kind", "message") if k in r}
-              for r in read_metrics(run_dir / "metrics.jsonl") if r["split"] == "warning"]
+    logged = training_warnings(read_metrics(run_dir / "metrics.jsonl"))
     made_up = [w for w in results.get("training_warnings") or [] if w not in logged]
     if made_up:
         raise RunDirError(f"{path}: its training_warnings hold {made_up[0]!r}, which is not a "
