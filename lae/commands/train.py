@@ -59,17 +59,20 @@ def run(args: argparse.Namespace) -> int:
         if not run_dir.is_dir():
             raise RunDirError(f"--resume: {run_dir} does not exist (or is not a folder); --resume "
                               f"continues a run in the folder lae train made")
-        check_resumed_preset(args.config, overrides, run_dir)
+        # the last checkpoint's config, read once: the preset check and config.yaml's missing
+        # keys use it
+        held = _checkpoint_config(run_dir)
+        check_resumed_preset(args.config, overrides, run_dir, held)
         # The run's own config, with any overrides (for example more train.epochs).
         path = run_dir / "config.yaml"
         raw = read_yaml(path, allow_empty=True) if path.is_file() else {}
         source = path
         if not raw:  # missing or emptied: the checkpoint holds the run's config
             source = find_checkpoint(run_dir, "last")
-            raw = load_checkpoint(source).get("config", {})
+            raw = held or load_checkpoint(source).get("config", {})  # unreadable: said here
             print(f"note: {path} is {'empty' if path.is_file() else 'missing'}: resuming with "
                   f"the config {source} holds, which is written back to it", file=sys.stderr)
-        elif isinstance(raw, dict) and (held := _checkpoint_config(run_dir)) and \
+        elif isinstance(raw, dict) and held and \
                 (held.get("model") or {}).get("name") == (raw.get("model") or {}).get("name"):
             # a key the file lacks is the run's (its checkpoint's), not lae's default; a
             # checkpoint of another model is said by the resume's own check
@@ -145,12 +148,14 @@ def _train_on_local_processes(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_resumed_preset(config: str, overrides: list[str], run_dir: Path) -> None:
+def check_resumed_preset(config: str, overrides: list[str], run_dir: Path,
+                         held: dict[str, Any]) -> None:
     """``lae train CONFIG --out RUN --resume`` continues RUN's own config; a CONFIG that is no
     preset or file, or one of another model than RUN's (``--model.name`` in ``overrides``
     included), is a mistake to say, not to ignore. The values the preset or YAML file sets that
     differ from the run's (and that ``overrides`` do not set) are not used: a warning names
-    them."""
+    them. ``held`` is the config of the run's last checkpoint ({} without a readable one): the
+    keys config.yaml lacks are the run's from there."""
     from lae.train import load_config
     from lae.train.config import config_from_dict, merge, read_preset, read_yaml
     from lae.train.resume import changed_settings
@@ -168,7 +173,6 @@ def check_resumed_preset(config: str, overrides: list[str], run_dir: Path) -> No
                           f"or another --out to train a new {mine!r} run")
     if not saved:
         return
-    held = _checkpoint_config(run_dir)  # what the file lacks is the run's, as the resume reads it
     if isinstance(saved, dict) and (held.get("model") or {}).get("name") == theirs:
         saved = merge(held, saved)
     try:
